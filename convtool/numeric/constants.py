@@ -1,0 +1,318 @@
+"""Every constant of the local-PL paper for one instance: :func:`compute_constants`.
+
+The numeric layer measures the primitives (spectra through the width reduction
+of :mod:`convtool.numeric.spectra`, L(0), W*), the symbolic layer evaluates every
+formula (:func:`convtool.analysis.evaluate.evaluate`), and the bracketed solvers
+of :mod:`convtool.numeric.roots` solve eqs. (87) and (88). Nothing of size h x h
+is formed; the cost is O(h (n + m)^2).
+
+Examples
+--------
+>>> import numpy as np
+>>> from convtool.numeric.losses import SquaredLoss
+>>> rng = np.random.default_rng(0)
+>>> X = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+>>> W1, W2 = rng.normal(size=(4, 40)), rng.normal(size=(3, 40))
+>>> Y = X @ W1 @ W2.T + 0.1 * rng.normal(size=(4, 3))
+>>> res = compute_constants(SquaredLoss(X, Y), W1, W2)
+>>> bool(res.alpha1 <= res.sigma_min_T0_sq <= res.sigma_max_T0_sq <= res.alpha2)  # Lemma E.3
+True
+>>> res.eta0 == res.eta_max
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from convtool.analysis.evaluate import evaluate
+from convtool.analysis.registry import get
+from convtool.errors import ConvtoolWarning, InputError
+from convtool.numeric.losses import Loss
+from convtool.numeric.roots import RootResult, solve_eta0_1, solve_eta0_2
+from convtool.numeric.spectra import extreme_sv_sq, imbalance_spectrum, reduce_width, singular_values_sq
+from convtool.results import NotApplicable, jsonable
+
+__all__ = ["ConstantsResult", "Check", "compute_constants", "measure_primitives", "FIELDS", "GROUPS"]
+
+#: result field -> registered quantity it reports (fields named after t = 0 values of
+#: per-iterate quantities map to those quantities)
+FIELDS = {
+    "mu": "mu", "K": "K", "kappa": "kappa", "lstar": "lstar", "L0": "L0",
+    "lambda_plus": "lambda_plus", "lambda_minus": "lambda_minus", "Delta_low": "Delta_low",
+    "Delta_plus": "Delta_plus", "Delta_minus": "Delta_minus",
+    "beta1": "beta1", "beta2": "beta2", "sigma_min_Wstar": "sigma_min_Wstar", "sigma_max_Wstar": "sigma_max_Wstar",
+    "alpha1": "alpha1", "alpha2": "alpha2", "sigma_min_T0_sq": "sigma_min_T_sq", "sigma_max_T0_sq": "sigma_max_T_sq",
+    "alpha_ratio": "alpha_ratio",
+    "eta0_1": "eta0_1", "eta0_2": "eta0_2", "eta0_3": "eta0_3", "eta_max": "eta_max",
+    "eta0": "eta0", "mubar": "mubar", "Kbar0": "Kbar0", "rhobar0": "rhobar0", "Delta": "Delta",
+    "mu_0": "mu_t", "K_0": "K_t", "rho_0": "rho",
+    "local_rate": "local_rate", "local_rate_limit": "local_rate_limit", "rate_nonoverparam": "rate_nonoverparam",
+    "drift_total_bound": "drift_total_bound",
+}
+
+#: display groups of ``convtool constants`` (issue 2)
+GROUPS = {
+    "data": ["mu", "K", "kappa", "lstar", "L0"],
+    "imbalance": ["lambda_plus", "lambda_minus", "Delta_low", "Delta_plus", "Delta_minus"],
+    "margin": ["beta1", "beta2", "sigma_min_Wstar", "sigma_max_Wstar"],
+    "operator": ["alpha1", "alpha2", "sigma_min_T0_sq", "sigma_max_T0_sq", "alpha_ratio"],
+    "step sizes": ["eta0_1", "eta0_2", "eta0_3", "eta_max"],
+    "theory at eta0": ["eta0", "mubar", "Kbar0", "rhobar0", "Delta", "mu_0", "K_0", "rho_0", "drift_total_bound",
+                       "local_rate", "local_rate_limit", "rate_nonoverparam"],
+}
+
+_NEEDS_MU = {"kappa", "beta1", "beta2", "alpha1", "alpha2", "alpha_ratio", "eta0_1", "eta0_2", "eta0_3",
+             "eta_max", "mubar", "Kbar0", "rhobar0", "Delta", "local_rate", "local_rate_limit",
+             "rate_nonoverparam", "drift_total_bound", "eta0"}
+
+
+@dataclass
+class Check:
+    """One applicability check: name, whether it holds, and why."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass
+class ConstantsResult:
+    """All constants of the local-PL paper for one instance (issue 2).
+
+    Every field in :data:`FIELDS` holds a float (``inf`` for an infinite
+    eta0^(2)) or a :class:`~convtool.results.NotApplicable` with its reason.
+    ``values`` has every evaluated registry quantity (primitives included), which
+    ``convtool explain`` shows along the dependency tree.
+    """
+
+    N: int | None
+    n: int
+    m: int
+    h: int
+    rank: int
+    loss: str
+    c: float
+    d: float
+    quantities: dict
+    roots: dict
+    checks: list
+    values: dict
+    eta0_source: str
+    warnings: list = field(default_factory=list)
+
+    def __getattr__(self, name):
+        q = self.__dict__.get("quantities")
+        if q is not None and name in q:
+            return q[name]
+        raise AttributeError(name)
+
+    @property
+    def not_applicable(self) -> dict:
+        return {k: v.reason for k, v in self.quantities.items() if isinstance(v, NotApplicable)}
+
+    @property
+    def theorem_applies(self) -> bool:
+        """Whether Theorem 3.2 applies at the chosen eta0 (all checks hold)."""
+        return all(ch.ok for ch in self.checks)
+
+    def reference(self, fieldname: str) -> str:
+        return get(FIELDS[fieldname]).reference
+
+    def to_dict(self) -> dict:
+        out = {"N": self.N, "n": self.n, "m": self.m, "h": self.h, "rank": self.rank, "loss": self.loss,
+               "c": self.c, "d": self.d, "eta0_source": self.eta0_source}
+        out.update(self.quantities)
+        out["not_applicable"] = self.not_applicable
+        out["checks"] = [ch.to_dict() for ch in self.checks]
+        out["roots"] = {k: r.to_dict() for k, r in self.roots.items()}
+        out["warnings"] = list(self.warnings)
+        return jsonable(out)
+
+
+def measure_primitives(loss: Loss, W1: np.ndarray, W2: np.ndarray, reduction=None) -> dict:
+    """Primitive values at the initialization (spectra, norms, L(0)) from small matrices only."""
+    W1 = np.asarray(W1, dtype=np.float64)
+    W2 = np.asarray(W2, dtype=np.float64)
+    n, m = W1.shape[0], W2.shape[0]
+    red = reduction if reduction is not None else reduce_width(W1, W2)
+    spec = imbalance_spectrum(W1, W2, red)
+    S1, S2 = red.S1, red.S2
+    W0 = S1 @ S2.T
+    s1_min_sq, s1_max_sq = extreme_sv_sq(S1)
+    s2_min_sq, s2_max_sq = extreme_sv_sq(S2)
+    sw = singular_values_sq(loss.Wstar)
+    sW = singular_values_sq(W0)
+    G = loss.grad(W0)
+    return {
+        "mu": float(loss.mu), "K": float(loss.K), "lstar": float(loss.lstar),
+        "L0": float(loss.excess(W0)),
+        "sigma_min_Wstar": float(np.sqrt(sw[min(n, m) - 1])), "sigma_max_Wstar": float(np.sqrt(sw[0])),
+        "dist0": float(np.linalg.norm(W0 - loss.Wstar)),
+        "lambda_max_D0": spec.lambda_k(1), "lambda_max_negD0": spec.lambda_k(1, negate=True),
+        "lambda_n_D0": spec.lambda_k(n), "lambda_m_negD0": spec.lambda_k(m, negate=True),
+        "s1_min_sq": float(s1_min_sq), "s1_max_sq": float(s1_max_sq),
+        "s2_min_sq": float(s2_min_sq), "s2_max_sq": float(s2_max_sq),
+        "sigma_max_W": float(np.sqrt(sW[0])), "W_fro": float(np.linalg.norm(W0)),
+        "grad_l_norm": float(np.linalg.norm(G)),
+        "_rank": red.rank,
+    }
+
+
+def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 0.5, d: float = 2.0,
+                      eta0: float | None = None) -> ConstantsResult:
+    """Compute every constant of Table 2, Theorems 3.1, 3.2/E.1 for ``l(W1 W2^T)``.
+
+    Parameters
+    ----------
+    loss : Loss
+        The loss of Problem 1 (:mod:`convtool.numeric.losses`).
+    W1, W2 : ndarray, shapes (n, h) and (m, h)
+        Initial weights; not modified.
+    c, d : float
+        Exponents of Theorem E.1, ``0 < c < 1``, ``d > 1`` (Theorem 3.2: 1/2 and 2).
+    eta0 : float, optional
+        Initial step size; default ``eta_max``. Above ``eta_max`` a
+        :class:`~convtool.errors.ConvtoolWarning` is issued and the check fails.
+
+    Returns
+    -------
+    ConstantsResult
+
+    Raises
+    ------
+    InputError
+        Shapes that do not match the loss, c or d out of range, eta0 <= 0.
+    """
+    W1 = np.asarray(W1)
+    W2 = np.asarray(W2)
+    if W1.ndim != 2 or W2.ndim != 2 or W1.shape[0] != loss.n or W2.shape[0] != loss.m or W1.shape[1] != W2.shape[1]:
+        raise InputError(f"weights must be W1 (n={loss.n} x h) and W2 (m={loss.m} x h), "
+                         f"got {W1.shape} and {W2.shape}")
+    if not 0 < c < 1:
+        raise InputError(f"c must lie in (0, 1), got {c!r}")
+    if not d > 1:
+        raise InputError(f"d must be > 1, got {d!r}")
+    if eta0 is not None and not (np.isfinite(eta0) and eta0 > 0):
+        raise InputError(f"eta0 must be a positive number, got {eta0!r}")
+    n, m, h = loss.n, loss.m, W1.shape[1]
+    prim = measure_primitives(loss, W1, W2)
+    rank = prim.pop("_rank")
+    prim.update(c=float(c), d=float(d), t=0.0)
+    na: dict[str, NotApplicable] = {}
+    roots: dict[str, RootResult] = {}
+    warn_list: list[str] = []
+    mu = prim["mu"]
+
+    if not mu > 0:
+        reason = "mu = 0: l is not strongly convex (rank-deficient X or sensing operator)"
+        for k in _NEEDS_MU:
+            na[k] = NotApplicable(reason)
+        base = {k: v for k, v in prim.items() if k not in ("mu",)}
+        base["mu"] = mu
+        vals = evaluate(base, targets=["sigma_min_T_sq", "sigma_max_T_sq", "lambda_plus", "lambda_minus",
+                                       "Delta_low", "Delta_plus", "Delta_minus"])
+        vals["eta0"] = eta0
+        eta0_source = "user" if eta0 is not None else "none"
+    else:
+        vals = evaluate(prim, targets=["alpha1", "alpha2", "alpha_ratio", "eta0_3", "kappa", "rate_nonoverparam",
+                                       "local_rate_limit", "sigma_min_T_sq", "sigma_max_T_sq"])
+        roots["eta0_1"] = solve_eta0_1(vals)
+        alpha1 = vals["alpha1"]
+        if not alpha1 > 0:
+            reason = "alpha1 = 0: no imbalance (Delta_low = 0) and no margin (beta1 = 0); Theorem 3.2 needs alpha1 > 0"
+            na["eta0_2"] = NotApplicable(reason)
+            roots["eta0_2"] = RootResult("eta0_2", np.nan, False, -5, "scan+brentq", message=reason)
+            eta_max = NotApplicable(reason)
+        else:
+            r1 = roots["eta0_1"]
+            upper = min(r1.root if r1.converged else np.inf, vals["eta0_3"])
+            roots["eta0_2"] = solve_eta0_2(vals, upper)
+            for k in ("eta0_1", "eta0_2"):
+                r = roots[k]
+                if r.converged:
+                    vals[k] = r.root
+                else:
+                    na[k] = NotApplicable(r.message)
+            if "eta0_1" in na or "eta0_2" in na:
+                bad = "eta0_1" if "eta0_1" in na else "eta0_2"
+                eta_max = NotApplicable(f"{bad} is not available: {na[bad].reason}")
+            else:
+                eta_max = evaluate(vals, targets=["eta_max"])["eta_max"]
+                vals["eta_max"] = eta_max
+        if "eta0_1" not in na and roots["eta0_1"].converged:
+            vals["eta0_1"] = roots["eta0_1"].root
+        if isinstance(eta_max, NotApplicable):
+            na["eta_max"] = eta_max
+        if eta0 is None:
+            if isinstance(eta_max, NotApplicable):
+                na["eta0"] = NotApplicable(f"no default eta0: eta_max is {eta_max}")
+                eta0_source = "none"
+            else:
+                eta0 = float(eta_max)
+                eta0_source = "eta_max"
+        else:
+            eta0_source = "user"
+            if not isinstance(eta_max, NotApplicable) and eta0 > eta_max:
+                msg = f"eta0 = {eta0:.6g} is above eta_max = {eta_max:.6g}: Theorem 3.2 does not cover it"
+                warnings.warn(msg, ConvtoolWarning, stacklevel=2)
+                warn_list.append(msg)
+        if eta0 is not None:
+            vals["eta0"] = float(eta0)
+            vals["eta"] = float(eta0)
+            vals["L_t"] = prim["L0"]
+            vals = evaluate(vals)
+    quantities = {}
+    for fname, qname in FIELDS.items():
+        if fname in na:
+            quantities[fname] = na[fname]
+        elif qname in vals and vals[qname] is not None:
+            quantities[fname] = float(vals[qname])
+        elif fname in ("eta0_1", "eta0_2") and fname in roots and roots[fname].status == 1:
+            quantities[fname] = float("inf")
+        else:
+            quantities[fname] = NotApplicable(_missing_reason(fname, na))
+    if roots.get("eta0_2") is not None and roots["eta0_2"].status == 1:
+        quantities["eta0_2"] = float("inf")
+    checks = _checks(quantities, n, m, h, mu, eta0_source, vals)
+    return ConstantsResult(N=loss.N, n=n, m=m, h=h, rank=rank, loss=loss.name, c=float(c), d=float(d),
+                           quantities=quantities, roots=roots, checks=checks, values=vals,
+                           eta0_source=eta0_source, warnings=warn_list)
+
+
+def _missing_reason(fname: str, na: dict) -> str:
+    if "eta0" in na:
+        return f"needs eta0, which is {na['eta0']}"
+    if na:
+        first = next(iter(na.values()))
+        return first.reason
+    return "not computed"
+
+
+def _checks(q: dict, n: int, m: int, h: int, mu: float, eta0_source: str, vals: dict) -> list[Check]:
+    out = [Check("strong convexity", mu > 0,
+                 f"mu = {mu:.6g} > 0" if mu > 0 else "mu = 0: l is not strongly convex; margin, alpha and step "
+                                                    "sizes are not applicable")]
+    a1 = q["alpha1"]
+    if isinstance(a1, NotApplicable):
+        out.append(Check("alpha1 > 0", False, str(a1)))
+    else:
+        out.append(Check("alpha1 > 0", a1 > 0, f"alpha1 = {a1:.6g}" + ("" if a1 > 0 else
+                         ": Theorem 3.2 does not apply (no imbalance and no margin)")))
+    out.append(Check("h >= n + m", h >= n + m,
+                     f"h = {h}, n + m = {n + m}: " + ("alpha1 > 0 almost surely for continuous i.i.d. init "
+                                                      "(Lemma 3.1)" if h >= n + m else
+                                                      "Lemma 3.1 does not guarantee alpha1 > 0")))
+    em, e0 = q["eta_max"], q["eta0"]
+    if isinstance(em, NotApplicable) or isinstance(e0, NotApplicable):
+        out.append(Check("eta0 <= eta_max", False, str(em if isinstance(em, NotApplicable) else e0)))
+    else:
+        ok = e0 <= em * (1 + 1e-12)
+        out.append(Check("eta0 <= eta_max", ok, f"eta0 = {e0:.6g} ({eta0_source}), eta_max = {em:.6g}"))
+    return out

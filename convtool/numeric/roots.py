@@ -1,0 +1,307 @@
+"""Bracketed solvers for the defining equations of the step sizes.
+
+Every scalar equation of the local-PL paper is solved on a *proven* bracket:
+
+* eq. (87), ``eta0 Kbar_0(eta0) = 1`` (:func:`solve_eta0_1`): the left side is 0
+  at 0 and increasing, and ``Kbar_0 >= max(K alpha2, sqrt(2 K L0))``, so
+  ``[0, 1/max(K alpha2, sqrt(2 K L0))]`` brackets the unique positive root.
+* eq. (88) (:func:`solve_eta0_2`): the smallest positive root of
+  ``F(eta0) = (1 - exp(-eta0^c))(1 - Delta) - 4 K L(0) eta0^2``, found as the first
+  sign change of F on a dense logarithmic grid and refined by Brent's method; the
+  grid, its range and the result of the scan are reported.
+* per-step cubics (``eta K_t(eta) = 1``, the ``local`` and ``xu2023`` steps):
+  polynomials ``p(x) = sum_{k>=1} a_k x^k - a_0`` with ``a_k >= 0``, ``a_0 > 0``, which
+  are increasing and convex on x > 0. ``x_hi = min_k (a_0 / a_k)^(1/k)`` has
+  ``p(x_hi) >= 0``, so ``[0, x_hi]`` is a bracket, and Newton's method started at
+  ``x_hi`` decreases monotonically to the root (:func:`convex_poly_root`, vectorized).
+
+Results are :class:`RootResult` objects in the style of
+``scipy.optimize.RootResults`` and ``find_root``: they report non-convergence
+instead of raising. The termination test of the Brent solves is
+``|x - x*| <= xtol + rtol |x*|`` with ``xtol = 1e-300`` and ``rtol = 4 eps``.
+
+References
+----------
+.. [Brent1973] R. P. Brent, Algorithms for Minimization Without Derivatives, 1973.
+.. [LocalPL] Local-PL paper, Theorem E.1, eqs. (87)-(88); shared/papers/local-pl-two-layer-linear.txt.
+
+Examples
+--------
+>>> import numpy as np
+>>> r = convex_poly_root(np.array([[1.0, 0.0, 1.0, -2.0]]))  # x^3 + x - 2 = 0
+>>> float(np.round(r.root[0], 12))
+1.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.optimize import brentq
+
+from convtool.analysis.evaluate import residual
+
+__all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve_eta0_1", "solve_eta0_2",
+           "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR", "EQ88_SPAN"]
+
+EPS = np.finfo(np.float64).eps
+XTOL = 1e-300
+RTOL = 4 * EPS
+
+#: status code -> flag (one table, as scipy's ``flag_map``)
+STATUS_FLAGS = {
+    0: "converged",
+    1: "no positive root",
+    -1: "sign error",
+    -2: "convergence error",
+    -3: "value error",
+    -5: "not applicable",
+}
+
+#: eq. (88) scan: points per decade, smallest eta0 tried, and the span above min(eta0^(1), third term)
+EQ88_GRID_PER_DECADE = 24
+EQ88_FLOOR = 1e-100
+EQ88_SPAN = 100.0
+
+
+@dataclass
+class RootResult:
+    """Outcome of one root solve.
+
+    Attributes
+    ----------
+    name : str
+        Quantity solved for (``eta0_1``...).
+    root : float
+        The root; ``inf`` with status 1 when there is no positive root; ``nan``
+        only together with ``converged=False`` and a message.
+    converged : bool
+    status : int
+        0 converged, 1 no positive root (root = inf), -1 invalid bracket,
+        -2 maxiter reached, -3 non-finite function value, -5 not applicable.
+    flag : str
+        ``STATUS_FLAGS[status]``.
+    method : str
+    iterations, function_calls : int
+    bracket, f_bracket : tuple of float
+        Final bracket and the function values at its ends.
+    residual : float
+        f(root) (0.0 for an infinite root).
+    message : str
+        Human-readable account, including why a bracket is valid.
+    """
+
+    name: str
+    root: float
+    converged: bool
+    status: int
+    method: str
+    iterations: int = 0
+    function_calls: int = 0
+    bracket: tuple = (np.nan, np.nan)
+    f_bracket: tuple = (np.nan, np.nan)
+    residual: float = np.nan
+    message: str = ""
+    scan: dict = field(default_factory=dict)
+
+    @property
+    def flag(self) -> str:
+        return STATUS_FLAGS[self.status]
+
+    def to_dict(self) -> dict:
+        """Plain dict; non-finite floats become None (strict JSON)."""
+        d = asdict(self)
+        d["flag"] = self.flag
+        return _finite_or_none(d)
+
+
+def _finite_or_none(obj):
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+class _Counted:
+    def __init__(self, f, name):
+        self.f, self.calls, self.name = f, 0, name
+
+    def __call__(self, x):
+        self.calls += 1
+        with np.errstate(all="ignore"):
+            v = float(self.f(x))
+        if np.isnan(v):
+            raise FloatingPointError(f"{self.name}: the function value at x={x!r} is NaN; "
+                                     f"solver cannot continue (call {self.calls})")
+        return v
+
+
+def bracketed_root(f, a: float, b: float, *, name: str, why: str = "", maxiter: int = 200) -> RootResult:
+    """Brent's method on ``[a, b]`` with the checks done first, never raising on failure.
+
+    ``f(a)`` and ``f(b)`` must have different signs (or one be zero); otherwise the
+    result has status -1 and a message giving both values (toms748 style).
+    """
+    fc = _Counted(f, name)
+    try:
+        fa, fb = fc(a), fc(b)
+    except FloatingPointError as exc:
+        return RootResult(name, np.nan, False, -3, "brentq", 0, fc.calls, (a, b), (np.nan, np.nan),
+                          message=str(exc))
+    if not (np.isfinite(fa) and np.isfinite(fb)):
+        return RootResult(name, np.nan, False, -3, "brentq", 0, fc.calls, (a, b), (fa, fb),
+                          message=f"non-finite value at the bracket: f({a!r})={fa!r}, f({b!r})={fb!r}")
+    if fa == 0.0 or fb == 0.0:
+        x = a if fa == 0.0 else b
+        return RootResult(name, x, True, 0, "brentq", 0, fc.calls, (a, b), (fa, fb), 0.0,
+                          message=f"exact zero at a bracket end. {why}".strip())
+    if np.sign(fa) == np.sign(fb):
+        return RootResult(name, np.nan, False, -1, "brentq", 0, fc.calls, (a, b), (fa, fb),
+                          message=f"f(a) and f(b) must have different signs, but f(a)={fa!r}, f(b)={fb!r}")
+    try:
+        x, rr = brentq(fc, a, b, xtol=XTOL, rtol=RTOL, maxiter=maxiter, full_output=True, disp=False)
+    except FloatingPointError as exc:
+        return RootResult(name, np.nan, False, -3, "brentq", 0, fc.calls, (a, b), (fa, fb), message=str(exc))
+    res = fc(x)
+    status = 0 if rr.converged else -2
+    msg = why if rr.converged else f"Failed to converge after {rr.iterations} iterations, bracket is [{a}, {b}]"
+    return RootResult(name, float(x), bool(rr.converged), status, "brentq", int(rr.iterations), fc.calls,
+                      (a, b), (fa, fb), res, msg)
+
+
+def _args(name: str, values: dict):
+    f, argnames = residual(name)
+    missing = [a for a in argnames if a not in values]
+    if missing:
+        raise KeyError(f"{name} needs {', '.join(missing)}")
+    args = [float(values[a]) for a in argnames]
+    return (lambda x: f(x, *args)), f, args
+
+
+def solve_eta0_1(values: dict) -> RootResult:
+    """eta0^(1): the unique positive root of eq. (87), ``eta0 Kbar_0(eta0) = 1``.
+
+    Bracket ``[0, b]``, ``b = 1 / max(K alpha2, sqrt(2 K L(0)))``: since
+    ``Kbar_0(eta0) >= K exp(eta0^c) alpha2 >= K alpha2`` and ``Kbar_0 >= sqrt(2 K L0)``,
+    the residual is -1 at 0 and >= 0 at b.
+    """
+    K, alpha2, L0 = values["K"], values["alpha2"], values["L0"]
+    lower = max(K * alpha2, np.sqrt(2 * K * max(L0, 0.0)))
+    if not lower > 0:
+        return RootResult("eta0_1", np.nan, False, -5, "brentq",
+                          message="not applicable: K alpha2 = 0 and L(0) = 0 (zero weights at the optimum)")
+    g, _, _ = _args("eta0_1", values)
+    b = 1.0 / lower
+    why = (f"bracket [0, 1/max(K alpha2, sqrt(2 K L0))] = [0, {b:.6g}]: the left side of eq. 87 is 0 at 0, "
+           "increasing, and >= 1 at the right end")
+    return bracketed_root(g, 0.0, b, name="eta0_1", why=why)
+
+
+def solve_eta0_2(values: dict, upper: float) -> RootResult:
+    """eta0^(2): the smallest positive root of eq. (88), or ``inf`` when there is none.
+
+    ``F(eta0) = (1 - exp(-eta0^c))(1 - Delta(eta0)) - 4 K L(0) eta0^2`` (evaluated in the
+    cancellation-free form of :func:`convtool.analysis.evaluate.stable_form`) is
+    scanned on a logarithmic grid of ``EQ88_GRID_PER_DECADE`` points per decade from
+    ``EQ88_FLOOR`` to ``EQ88_SPAN * upper``, where ``upper = min(eta0^(1), third term)``
+    (the caller's choice). The first sign change from positive to non-positive is
+    refined by Brent's method. With no sign change on the grid the result is ``inf``
+    (status 1): a root beyond the grid exceeds ``upper`` and cannot change eta_max.
+    If ``F <= 0`` already at ``EQ88_FLOOR`` the smallest root lies below the float
+    range and the result is *not applicable* (status -5).
+    """
+    if not (np.isfinite(upper) and upper > 0):
+        return RootResult("eta0_2", np.nan, False, -5, "scan+brentq",
+                          message=f"not applicable: the scan needs a positive finite upper end, got {upper!r}")
+    g, f, args = _args("eta0_2", values)
+    hi = EQ88_SPAN * upper
+    ndec = np.log10(hi) - np.log10(EQ88_FLOOR)
+    grid = np.logspace(np.log10(EQ88_FLOOR), np.log10(hi), int(np.ceil(ndec * EQ88_GRID_PER_DECADE)) + 1)
+    with np.errstate(all="ignore"):
+        F = np.asarray(f(grid, *args), dtype=float)
+    finite = np.isfinite(F)
+    if not finite.all():
+        last = int(np.argmin(finite))  # first non-finite
+        grid, F = grid[:last], F[:last]
+    scan = {"lower": float(grid[0]) if grid.size else None, "upper": float(grid[-1]) if grid.size else None,
+            "points": int(grid.size), "per_decade": EQ88_GRID_PER_DECADE}
+    if grid.size == 0 or not F[0] > 0:
+        f0 = float(F[0]) if grid.size else float("nan")
+        return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, int(grid.size), scan=scan,
+                          message=(f"not applicable: F(eta0) = {f0:.3g} <= 0 already at eta0 = {EQ88_FLOOR:g}, so "
+                                   "the smallest positive root of eq. 88 lies below the float range (with d close "
+                                   "to 1, eta0^d outweighs 2 mubar eta0 unless eta0 < (2 mu alpha1)^(1/(d-1)))"))
+    nonpos = np.flatnonzero(F <= 0)
+    if nonpos.size == 0:
+        return RootResult("eta0_2", np.inf, True, 1, "scan+brentq", 0, int(grid.size), (grid[0], grid[-1]),
+                          (F[0], F[-1]), 0.0, scan=scan,
+                          message=(f"F > 0 at all {grid.size} scan points on [{grid[0]:.3g}, {grid[-1]:.3g}]; "
+                                   f"a root beyond {grid[-1]:.3g} > min(eta0^(1), third term) cannot change eta_max"))
+    j = int(nonpos[0])
+    why = (f"first sign change of F on the scan ({grid.size} log-spaced points from {grid[0]:.3g}), "
+           f"F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
+    r = bracketed_root(g, float(grid[j - 1]), float(grid[j]), name="eta0_2", why=why)
+    r.method = "scan+brentq"
+    r.function_calls += int(grid.size)
+    r.scan = scan
+    return r
+
+
+@dataclass
+class PolyRoots:
+    """Vectorized roots of convex increasing polynomials (see :func:`convex_poly_root`)."""
+
+    root: np.ndarray
+    residual: np.ndarray
+    bracket_hi: np.ndarray
+    iterations: int
+    converged: np.ndarray
+
+
+def convex_poly_root(coeffs: np.ndarray, maxiter: int = 100) -> PolyRoots:
+    """Positive roots of ``p(x) = a_k x^k + ... + a_1 x + a_0`` with ``a_j >= 0`` (j >= 1), ``a_0 < 0``.
+
+    ``coeffs`` has shape (..., k + 1), highest degree first (``numpy.polyval`` order).
+    Such p is increasing and convex on x > 0 with a unique positive root; Newton's
+    method from ``x_hi = min_j (|a_0| / a_j)^(1/j)`` (where ``p(x_hi) >= 0``) decreases
+    monotonically to the root. Stops when a step changes x by at most ``4 eps x``.
+    Rows with ``a_0 >= 0`` get root 0; rows with all ``a_j = 0`` (j >= 1) get ``inf``.
+    """
+    C = np.asarray(coeffs, dtype=float)
+    deg = C.shape[-1] - 1
+    a0 = -C[..., -1]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        cands = np.stack([np.where(C[..., deg - j] > 0, (a0 / C[..., deg - j]) ** (1.0 / j), np.inf)
+                          for j in range(1, deg + 1)], axis=-1)
+    hi = np.min(cands, axis=-1)
+    hi = np.where(a0 > 0, hi, 0.0)
+    x = hi.copy()
+    dC = C[..., :-1] * np.arange(deg, 0, -1)
+    conv = ~np.isfinite(x) | (x == 0)
+    it = 0
+    for it in range(1, maxiter + 1):
+        p = _polyval(C, x)
+        dp = _polyval(dC, x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(conv | (dp <= 0), 0.0, p / dp)
+        step = np.maximum(step, 0.0)  # monotone from the right; round-off can make p slightly < 0
+        x = x - step
+        conv = conv | (step <= 4 * EPS * np.abs(x))
+        if conv.all():
+            break
+    with np.errstate(invalid="ignore"):
+        res = np.where(np.isfinite(x), _polyval(C, np.where(np.isfinite(x), x, 0.0)), 0.0)
+    return PolyRoots(root=x, residual=res, bracket_hi=hi, iterations=it, converged=conv)
+
+
+def _polyval(C, x):
+    out = np.zeros_like(x, dtype=float) + C[..., 0]
+    for k in range(1, C.shape[-1]):
+        out = out * x + C[..., k]
+    return out

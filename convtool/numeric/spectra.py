@@ -1,0 +1,176 @@
+"""Spectra of the two-layer weights from small matrices only.
+
+Nothing here forms or decomposes an h x h matrix. The key object is the
+*width reduction* (issue 4): with ``Z = [W1; W2]`` ((n+m) x h) and a thin QR
+``Z^T = Q R`` (Q: h x r orthonormal columns, r = rank Z <= n + m), GD never
+leaves the row space of Z(0), so the width-h problem is exactly the width-r one
+on ``S1 = W1 Q``, ``S2 = W2 Q``:
+
+* ``W1 W2^T = S1 S2^T`` and the singular values of W1, W2 are those of S1, S2;
+* the nonzero eigenvalues of ``D = W1^T W1 - W2^T W2`` (h x h) are those of the
+  r x r matrix ``S1^T S1 - S2^T S2 = Q^T D Q``; its other h - r eigenvalues are
+  exactly 0 (D vanishes on the orthogonal complement of range Q).
+
+Proof in two lines: the GD updates ``W1 <- W1 - eta G W2``, ``W2 <- W2 - eta G^T W1``
+only add left-multiples of W2 and W1, so the rows of Z(t) stay in rowspace(Z(0)) =
+range(Q)^T; hence ``Z(t) = Z(t) Q Q^T`` and every quantity above depends on Z(t) Q alone.
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> W1, W2 = rng.normal(size=(3, 50)), rng.normal(size=(2, 50))
+>>> spec = imbalance_spectrum(W1, W2)
+>>> spec.h, spec.rank
+(50, 5)
+>>> bool(np.allclose(np.sort(spec.eigenvalues(full=True))[::-1][:5],
+...                  np.linalg.eigvalsh(W1.T @ W1 - W2.T @ W2)[::-1][:5]))
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["WidthReduction", "reduce_width", "ImbalanceSpectrum", "imbalance_spectrum",
+           "singular_values_sq", "extreme_sv_sq", "RANK_RTOL"]
+
+#: Relative tolerance of the numerical rank of Z(0): singular values of Z below
+#: ``RANK_RTOL * max(n + m, h) * sigma_max(Z)`` count as zero (numpy's matrix_rank default).
+RANK_RTOL = np.finfo(np.float64).eps
+
+
+@dataclass
+class WidthReduction:
+    """Exact reduction of width-h weights to width r = rank [W1; W2] (see module docstring).
+
+    Attributes
+    ----------
+    Q : ndarray (h, r)
+        Orthonormal basis of the row space of ``Z(0) = [W1(0); W2(0)]``.
+    S1, S2 : ndarray (n, r), (m, r)
+        Reduced weights ``W1 Q``, ``W2 Q``.
+    h, rank : int
+        Original width and numerical rank r.
+    tol : float
+        The singular-value threshold used for the rank.
+    """
+
+    Q: np.ndarray
+    S1: np.ndarray
+    S2: np.ndarray
+    h: int
+    rank: int
+    tol: float
+
+    def expand(self, S1: np.ndarray, S2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Full-width weights ``(S1 Q^T, S2 Q^T)`` (batch-aware)."""
+        return S1 @ self.Q.T, S2 @ self.Q.T
+
+
+def reduce_width(W1: np.ndarray, W2: np.ndarray) -> WidthReduction:
+    """Reduce ``W1`` (n x h), ``W2`` (m x h) to their row space; cost O(h (n+m)^2).
+
+    The rank is numerical: an SVD of Z^T's R factor ((n+m) x (n+m)) drops singular
+    values below ``RANK_RTOL * max(n + m, h) * sigma_max(Z)``; a rank-deficient Z
+    (W2 = W1, or h < n + m) thus gives r < n + m and the reduction stays exact.
+    """
+    W1 = np.asarray(W1, dtype=np.float64)
+    W2 = np.asarray(W2, dtype=np.float64)
+    n, h = W1.shape
+    Z = np.vstack([W1, W2])  # (n+m, h)
+    Q0, R = np.linalg.qr(Z.T, mode="reduced")  # Q0: h x k, k = min(h, n+m)
+    U, s, _ = np.linalg.svd(R, full_matrices=False)  # R = U diag(s) V^T, small
+    tol = RANK_RTOL * max(Z.shape) * (s[0] if s.size else 0.0)
+    r = int(np.sum(s > tol))
+    Q = Q0 @ U[:, :r]
+    return WidthReduction(Q=Q, S1=W1 @ Q, S2=W2 @ Q, h=h, rank=r, tol=float(tol))
+
+
+@dataclass
+class ImbalanceSpectrum:
+    """Spectrum of ``D = W1^T W1 - W2^T W2`` (h x h) from its r nonzero-candidate eigenvalues.
+
+    ``reduced`` holds the eigenvalues of the r x r matrix ``S1^T S1 - S2^T S2``
+    in descending order; the remaining ``h - r`` eigenvalues of D are exactly 0.
+    """
+
+    reduced: np.ndarray
+    h: int
+    n: int
+    m: int
+
+    @property
+    def rank(self) -> int:
+        return int(self.reduced.size)
+
+    def eigenvalues(self, full: bool = False) -> np.ndarray:
+        """The r reduced eigenvalues, or (``full=True``) all h, padded with zeros, descending."""
+        if not full:
+            return self.reduced.copy()
+        return np.sort(np.concatenate([self.reduced, np.zeros(self.h - self.rank)]))[::-1]
+
+    def lambda_k(self, k: int, negate: bool = False) -> float:
+        """The k-th largest eigenvalue of D (or of -D); 0 when k > h (no such eigenvalue).
+
+        Only the top k are needed, so the zero padding is virtual: the k-th largest of
+        ``reduced ∪ {0} * (h - r)``.
+        """
+        ev = -self.reduced[::-1] if negate else self.reduced  # descending
+        if k > self.h:
+            return 0.0
+        pos = ev[ev > 0]
+        if k <= pos.size:
+            return float(pos[k - 1])
+        zeros = self.h - self.rank
+        if k <= pos.size + zeros:
+            return 0.0
+        rest = ev[ev <= 0]
+        return float(rest[k - 1 - pos.size - zeros])
+
+    @property
+    def lambda_max(self) -> float:
+        return self.lambda_k(1)
+
+    @property
+    def lambda_max_neg(self) -> float:
+        return self.lambda_k(1, negate=True)
+
+
+def imbalance_spectrum(W1: np.ndarray, W2: np.ndarray, reduction: WidthReduction | None = None
+                       ) -> ImbalanceSpectrum:
+    """Spectrum of the imbalance D = W1^T W1 - W2^T W2 through the width reduction (Table 2)."""
+    red = reduction if reduction is not None else reduce_width(W1, W2)
+    S1, S2 = red.S1, red.S2
+    Dr = S1.T @ S1 - S2.T @ S2
+    ev = np.linalg.eigvalsh(0.5 * (Dr + Dr.T))[::-1]
+    return ImbalanceSpectrum(reduced=ev, h=red.h, n=S1.shape[0], m=S2.shape[0])
+
+
+def singular_values_sq(A: np.ndarray) -> np.ndarray:
+    """Squared singular values of ``A`` (..., p, q), descending, from the smaller Gram matrix.
+
+    Returns min(p, q) values, clipped at 0 (round-off can make tiny ones negative).
+    """
+    A = np.asarray(A)
+    p, q = A.shape[-2:]
+    G = A @ np.swapaxes(A, -1, -2) if p <= q else np.swapaxes(A, -1, -2) @ A
+    ev = np.linalg.eigvalsh(G)[..., ::-1]
+    return np.clip(ev, 0.0, None)
+
+
+def extreme_sv_sq(A: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(sigma_k^2, sigma_max^2) of A (..., p, q); sigma_k is the k-th singular value.
+
+    ``k`` defaults to p (the row count: sigma_n(W1) for W1 of shape n x h) and the
+    k-th singular value is 0 when k exceeds min(p, q) (Lemma A.2's convention).
+    """
+    A = np.asarray(A)
+    p, q = A.shape[-2:]
+    k = p if k is None else k
+    s = singular_values_sq(A)
+    smax = s[..., 0]
+    smin = s[..., k - 1] if k <= min(p, q) else np.zeros_like(smax)
+    return smin, smax

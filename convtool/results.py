@@ -1,0 +1,67 @@
+"""Shared pieces of result objects: the *not applicable* value and strict-JSON conversion.
+
+A constant that a theorem does not define on the given data (``mu = 0``,
+``alpha1 = 0``...) is a :class:`NotApplicable` value carrying its reason, never
+``None`` or NaN. :func:`jsonable` turns results into plain data for
+``json.dumps(..., allow_nan=False)``: non-finite floats and ``NotApplicable``
+become ``null``.
+
+Examples
+--------
+>>> na = NotApplicable("mu = 0: X is rank deficient")
+>>> bool(na), str(na)
+(False, 'not applicable (mu = 0: X is rank deficient)')
+>>> jsonable({"a": float("inf"), "b": na, "c": [1.5]})
+{'a': None, 'b': None, 'c': [1.5]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+__all__ = ["NotApplicable", "jsonable", "is_value"]
+
+
+@dataclasses.dataclass(frozen=True)
+class NotApplicable:
+    """A quantity that is not defined here, with the reason in words."""
+
+    reason: str
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return f"not applicable ({self.reason})"
+
+    def __float__(self) -> float:
+        raise TypeError(f"quantity is {self}")
+
+
+def is_value(x) -> bool:
+    """True for a number (possibly inf), False for :class:`NotApplicable`."""
+    return not isinstance(x, NotApplicable)
+
+
+def jsonable(obj):
+    """Plain, strict-JSON-safe data: inf/nan and NotApplicable to None, arrays to lists."""
+    if isinstance(obj, NotApplicable):
+        return None
+    if hasattr(obj, "to_dict") and not isinstance(obj, type):
+        return jsonable(obj.to_dict())
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
