@@ -38,7 +38,7 @@ import numpy as np
 
 from convtool.errors import InputError
 
-__all__ = ["Loss", "SquaredLoss", "FactorizationLoss", "SensingLoss", "LOSSES", "make_loss"]
+__all__ = ["Loss", "SquaredLoss", "FactorizationLoss", "SensingLoss", "LOSSES", "make_loss", "stack_losses"]
 
 
 class Loss:
@@ -163,12 +163,40 @@ class SensingLoss(Loss):
         return (W - self.Wstar).reshape(W.shape[:-2] + (self.n * self.m,))
 
     def excess(self, W):
-        r = self._flat(W) @ self.M.T
+        r = np.einsum("...pk,...k->...p", self.M, self._flat(W))
         return 0.5 * np.sum(r * r, axis=-1)
 
     def grad(self, W):
         W = np.asarray(W)
-        return (self._flat(W) @ self.G).reshape(W.shape)
+        return np.einsum("...kl,...l->...k", self.G, self._flat(W)).reshape(W.shape)
+
+
+_STACKED = {"squared": ("X", "Y", "G", "Wstar", "mu", "K", "lstar"),
+            "factorization": ("X", "Y", "G", "Wstar", "mu", "K", "lstar"),
+            "sensing": ("A", "y", "M", "G", "Wstar", "mu", "K", "lstar")}
+
+
+def stack_losses(losses: list) -> Loss:
+    """One loss over a batch: instance r of the batch uses ``losses[r]``.
+
+    All losses must be of the same built-in kind and shapes. The result's arrays
+    carry a leading batch axis (``Wstar`` (R, n, m), ``mu`` (R,) ...) and its
+    methods take ``W`` of shape (R, n, m); the formulas are the single-instance
+    ones, broadcast. Used to run the paper's experiments (one instance per seed)
+    as one computation.
+    """
+    first = losses[0]
+    if first.name not in _STACKED or any(type(L) is not type(first) for L in losses):
+        raise TypeError("stack_losses needs losses of one built-in kind")
+    shapes = {(L.n, L.m, L.N) for L in losses}
+    if len(shapes) != 1:
+        raise ValueError(f"losses to stack must share shapes, got {sorted(shapes)}")
+    out = object.__new__(type(first))
+    out.n, out.m, out.N = first.n, first.m, first.N
+    for attr in _STACKED[first.name]:
+        setattr(out, attr, np.stack([np.asarray(getattr(L, attr), dtype=float) for L in losses]))
+    out.batch = len(losses)
+    return out
 
 
 LOSSES = {"squared": SquaredLoss, "factorization": FactorizationLoss, "sensing": SensingLoss}

@@ -1,0 +1,448 @@
+"""The GD engine: runs a schedule and records, at every step, the theory next to what happened.
+
+:func:`run_gd` runs GD on ``l(W1 W2^T)`` for a batch of R initializations (and,
+with a list of losses, R instances) as one computation over stacked arrays. At
+every step it records the observed excess loss, the spectra, Theorem 3.1's
+``mu_t, K_t(eta_t), rho(eta_t, t)``, Theorem 3.2's ``Kbar_t, rhobar(eta_t, t)`` and
+cumulative bounds, the imbalance drift with Lemma E.2's bound, and per-step
+flags saying whether each theorem applied and held.
+
+Round-off and the float floor
+-----------------------------
+The built-in losses compute the excess loss from the explicit residual at W*
+(never negative, exact to a few ulps relative). A loss that returns a slightly
+negative excess near the float floor is clipped at 0 and the clipped steps are
+counted (``clipped``). A theorem "held" at step t when
+``L(t+1) <= bound (1 + RTOL_HELD) + floor_t`` with ``RTOL_HELD = 1e-9`` and
+``floor_t = K/2 (64 eps ||W1(t)||_F ||W2(t)||_F)^2``, the excess loss that
+rounding of the product alone can produce. Ratios ``L(t+1)/L(t)`` are recorded
+only where ``L(t) > 0``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from convtool.numeric.losses import SquaredLoss
+>>> rng = np.random.default_rng(0)
+>>> X = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+>>> W1, W2 = rng.normal(size=(3, 30)), rng.normal(size=(3, 30))
+>>> res = run_gd(SquaredLoss(X, X @ W1 @ W2.T + 0.1), W1, W2, schedule="adaptive", steps=300)
+>>> res.status[0], int(res.violations()["thm31"])
+('converged', 0)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from convtool.errors import ConvtoolWarning, InputError
+from convtool.numeric.constants import compute_constants
+from convtool.numeric.losses import Loss, stack_losses
+from convtool.numeric.models import TwoLayerLinear
+from convtool.numeric.schedules import Schedule, StepInfo, evaluate_on, make_schedule, positive_root
+from convtool.results import NotApplicable, jsonable
+
+__all__ = ["run_gd", "run_reference", "RunResult", "STATUSES", "RTOL_HELD", "observed_rate"]
+
+EPS = np.finfo(np.float64).eps
+RTOL_HELD = 1e-9
+
+#: per-seed run status
+STATUSES = {
+    "converged": "L(t)/L(0) reached the tolerance",
+    "max_steps": "the step budget ran out first",
+    "diverged": "L(t) grew past the divergence bound",
+    "non_finite": "the loss became non-finite",
+    "zero_loss": "L(0) = 0: already at a minimizer",
+}
+
+_STATE_KEYS = ("loss", "grad_sq", "s1_min", "s1_max", "s2_min", "s2_max", "sW_min", "sW_max", "mu_t",
+               "lambda_max_D", "lambda_max_negD", "drift", "drift_bound", "bound_prod", "bound_rhobar0")
+_STEP_KEYS = ("eta", "eta_hat", "K_t", "rho", "Kbar_t", "rhobar", "ratio", "drift_step", "drift_step_bound")
+_FLAG_KEYS = ("thm31_applicable", "thm31_held", "thm32_in_range", "thm32_held")
+
+_CONST_KEYS = ("mu", "K", "L0", "alpha1", "alpha2", "beta2", "eta_max", "mubar", "rhobar0", "Delta",
+               "local_rate", "local_rate_limit", "rate_nonoverparam")
+
+
+@dataclass
+class RunResult:
+    """Arrays recorded by :func:`run_gd`, with leading seed axis R.
+
+    ``arrays`` holds (R, T+1) state records (``loss`` = excess loss, spectra,
+    ``mu_t``, drift, cumulative bounds), (R, T) step records (``eta``, ``K_t``,
+    ``rho``, ``Kbar_t``, ``rhobar``, ``ratio``...) and boolean (R, T) flags. After a
+    seed stops its later entries are NaN (flags False). ``steps[r]`` is the number
+    of GD steps seed r took; ``status[r]`` a key of :data:`STATUSES`.
+    """
+
+    schedule: dict
+    status: list
+    steps: np.ndarray
+    arrays: dict
+    constants: list
+    config: dict
+    wall_time: float
+    W1_0: np.ndarray
+    W2_0: np.ndarray
+    W1_T: np.ndarray
+    W2_T: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def R(self) -> int:
+        return len(self.status)
+
+    def violations(self) -> dict:
+        """Counts and first steps of Theorem 3.1 / 3.2 violations (where the theorem applied)."""
+        a = self.arrays
+        v31 = a["thm31_applicable"] & ~a["thm31_held"]
+        v32 = a["thm32_in_range"] & ~a["thm32_held"]
+        out = {}
+        for key, v in (("thm31", v31), ("thm32", v32)):
+            idx = np.argwhere(v)
+            out[key] = int(v.sum())
+            out[f"{key}_first"] = int(idx[:, 1].min()) if idx.size else None
+        out["thm31_steps_applicable"] = int(a["thm31_applicable"].sum())
+        out["thm32_steps_in_range"] = int(a["thm32_in_range"].sum())
+        return out
+
+    def tightness(self) -> float | None:
+        """Median over applicable steps of observed ratio / rho (1 = Theorem 3.1 tight)."""
+        a = self.arrays
+        mask = a["thm31_applicable"] & np.isfinite(a["ratio"]) & (a["rho"] > 0)
+        if not mask.any():
+            return None
+        return float(np.median(a["ratio"][mask] / a["rho"][mask]))
+
+    def log10_loss_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std over seeds of log10 L(t) (as in the paper's figures); NaN after all stop."""
+        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lg = np.log10(np.where(self.arrays["loss"] > 0, self.arrays["loss"], np.nan))
+            return np.nanmean(lg, axis=0), np.nanstd(lg, axis=0)
+
+    def summary(self) -> dict:
+        """The numbers ``convtool run`` prints (strict-JSON-ready via :func:`jsonable`)."""
+        a = self.arrays
+        final = np.array([a["loss"][r, self.steps[r]] for r in range(self.R)])
+        rates = [observed_rate(a["loss"][r, : self.steps[r] + 1]) for r in range(self.R)]
+        rates_ok = [x for x in rates if x is not None]
+        viol = self.violations()
+        c0 = self.constants
+        def cmean(key):
+            vals = [c[key] for c in c0 if isinstance(c.get(key), float)]
+            return float(np.mean(vals)) if vals else None
+        return jsonable({
+            "schedule": self.schedule["name"], "seeds": self.R,
+            "status": _counts(self.status), "steps": self.steps.tolist(),
+            "final_loss": final.tolist(), "final_loss_max": float(np.max(final)),
+            "observed_rate": float(np.median(rates_ok)) if rates_ok else None,
+            "rhobar0": cmean("rhobar0"), "local_rate": cmean("local_rate"),
+            "local_rate_limit": cmean("local_rate_limit"), "rate_nonoverparam": cmean("rate_nonoverparam"),
+            "eta_max": cmean("eta_max"),
+            "mean_eta": float(np.nanmean(a["eta"])) if np.isfinite(a["eta"]).any() else None,
+            "violations": viol, "tightness": self.tightness(),
+            "clipped": int(self.extra.get("clipped", 0)), "wall_time": self.wall_time,
+            "reduced": self.config.get("reduced"), "width": self.config.get("h"),
+            "rank": self.config.get("rank"),
+        })
+
+    def to_dict(self) -> dict:
+        return {"summary": self.summary(), "config": jsonable(self.config), "schedule": jsonable(self.schedule),
+                "constants": jsonable(self.constants)}
+
+    def save(self, path) -> None:
+        """Write every recorded array plus ``W1_0, W2_0, W1_T, W2_T`` (full width), the data
+        arrays given in ``config['data_arrays']`` and a JSON metadata string to ``.npz``."""
+        out = {k: v for k, v in self.arrays.items()}
+        out.update(W1_0=self.W1_0, W2_0=self.W2_0, W1_T=self.W1_T, W2_T=self.W2_T,
+                   steps=self.steps, status=np.array(self.status))
+        for k, v in self.extra.get("data_arrays", {}).items():
+            out[k] = v
+        if self.R == 1:  # one seed: drop the seed axis, as the issue's file layout expects
+            out = {k: (v[0] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 1
+                       and k not in self.extra.get("data_arrays", {}) else v) for k, v in out.items()}
+        out["metadata"] = np.array(json.dumps(self.to_dict(), allow_nan=False))
+        try:
+            np.savez(path, **out)
+        except OSError as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _counts(items) -> dict:
+    out: dict = {}
+    for s in items:
+        out[s] = out.get(s, 0) + 1
+    return out
+
+
+def observed_rate(loss: np.ndarray, tail: float = 0.5, floor: float = 1e-28) -> float | None:
+    """Linear rate ``10^slope`` of a least-squares fit of log10 L(t) over the last ``tail`` of the run.
+
+    Points at or below ``floor * L(0)`` (the float floor) are excluded; needs 3 points.
+    """
+    L = np.asarray(loss, dtype=float)
+    if L.size < 3 or not L[0] > 0:
+        return None
+    ok = np.isfinite(L) & (L > floor * L[0])
+    idx = np.flatnonzero(ok)
+    if idx.size < 3:
+        return None
+    last = idx[-1]
+    start = int(last - max(2, int(tail * last)))
+    sel = idx[idx >= max(start, 0)]
+    if sel.size < 3:
+        return None
+    slope = np.polyfit(sel.astype(float), np.log10(L[sel]), 1)[0]
+    return float(10.0 ** slope)
+
+
+def _per_seed_constants(losses, W1, W2, c, d, eta0):
+    out = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvtoolWarning)
+        for r in range(W1.shape[0]):
+            res = compute_constants(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0)
+            out.append(res)
+    return out, [str(w.message) for w in caught]
+
+
+def _const_env(consts, R):
+    env = {}
+    for k in _CONST_KEYS:
+        vals = []
+        for res in consts:
+            v = res.quantities.get(k) if k in res.quantities else res.values.get(k)
+            vals.append(np.nan if isinstance(v, NotApplicable) or v is None else float(v))
+        env[k] = np.array(vals)
+    return env
+
+
+def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float | None = None,
+           c: float = 0.5, d: float = 2.0, tol: float = 1e-14, divergence: float = 1e8,
+           reduce="auto", schedule_options: dict | None = None, progress=None,
+           data_arrays: dict | None = None) -> RunResult:
+    """Run GD on ``l(W1 W2^T)`` with a named schedule, recording theory against observation.
+
+    Parameters
+    ----------
+    loss : Loss or list of Loss
+        One loss for all seeds, or one per seed (same kind and shapes).
+    W1, W2 : ndarray
+        (n, h), (m, h) or batched (R, n, h), (R, m, h); not modified.
+    schedule : str or Schedule
+        A key of :data:`convtool.numeric.schedules.SCHEDULES` or an instance.
+    steps : int
+        Maximum number of GD steps T.
+    eta0 : float, optional
+        Initial step size; default eta_max of each seed (Theorem E.1).
+    c, d : float
+        Exponents of Theorem E.1.
+    tol : float
+        Stop a seed when ``L(t)/L(0) <= tol`` (default 1e-14, well above the float floor).
+    divergence : float
+        Stop a seed as diverged when ``L(t) > divergence * L(0)``.
+    reduce : {"auto", True, False}
+        Width reduction (:mod:`convtool.numeric.models`).
+    progress : callable, optional
+        ``progress(t, steps)`` after each step (the CLI draws a bar with it).
+
+    Returns
+    -------
+    RunResult
+    """
+    steps = int(steps)
+    if steps < 0:
+        raise InputError(f"steps must be >= 0, got {steps}")
+    if not (0 < tol < 1):
+        raise InputError(f"tol must lie in (0, 1), got {tol!r}")
+    sched = schedule if isinstance(schedule, Schedule) else make_schedule(schedule, **(schedule_options or {}))
+    model = TwoLayerLinear(W1, W2, reduce=reduce)
+    R, n, m = model.R, model.n, model.m
+    losses = list(loss) if isinstance(loss, (list, tuple)) else [loss] * R
+    if len(losses) != R:
+        raise InputError(f"{len(losses)} losses for {R} seeds")
+    bl = losses[0] if all(L is losses[0] for L in losses) else stack_losses(losses)
+    if (bl.n, bl.m) != (n, m):
+        raise InputError(f"weights give W of shape ({n}, {m}) but the loss expects ({bl.n}, {bl.m})")
+
+    t_start = time.perf_counter()
+    consts, const_warnings = _per_seed_constants(losses, model.W1_0, model.W2_0, c, d, eta0)
+    cenv = _const_env(consts, R)
+    eta0_arr = np.array([res.quantities["eta0"] if not isinstance(res.quantities["eta0"], NotApplicable)
+                         else np.nan for res in consts])
+    if np.isnan(eta0_arr).any() and sched.name in ("constant", "adaptive", "adaptive-bar"):
+        bad = next(res for res in consts if isinstance(res.quantities["eta0"], NotApplicable))
+        raise InputError(f"schedule {sched.name!r} needs eta0, but {bad.quantities['eta0'].reason}; "
+                         "pass --eta0 explicitly")
+    env0 = {"c": np.full(R, float(c)), "d": np.full(R, float(d)), "eta0": eta0_arr, **cenv}
+    env0["K"] = np.broadcast_to(np.asarray(bl.K, dtype=float), (R,)).copy()
+    env0["mu"] = np.broadcast_to(np.asarray(bl.mu, dtype=float), (R,)).copy()
+    env0["L0"] = np.array([res.values["L0"] for res in consts])
+    env0["beta2"] = cenv["beta2"]
+    theorem_ok = (np.array([all(ch.ok for ch in res.checks) for res in consts]) & sched.theorem_schedule)
+
+    T = steps
+    rec = {k: np.full((R, T + 1), np.nan) for k in _STATE_KEYS}
+    rec.update({k: np.full((R, T), np.nan) for k in _STEP_KEYS})
+    rec.update({k: np.zeros((R, T), dtype=bool) for k in _FLAG_KEYS})
+    status = np.array(["max_steps"] * R, dtype=object)
+    nsteps = np.full(R, T)
+    active = np.ones(R, dtype=bool)
+    in_range = theorem_ok.copy()
+    clipped = 0
+    sched.start(R)
+
+    A, B = model.init_state()
+    D0 = model.imbalance(A, B)
+    Dprev = D0
+    prod_bound = env0["L0"].copy()
+    drift_sum = np.zeros(R)
+    L_prev = None
+
+    def excess(AA, BB):
+        return np.asarray(bl.excess(model.product(AA, BB)), dtype=float).reshape(R)
+
+    for t in range(T + 1):
+        W = model.product(A, B)
+        L = np.asarray(bl.excess(W), dtype=float).reshape(R)
+        neg = L < 0
+        if neg.any():
+            clipped += int((neg & active).sum())
+            L = np.where(neg, 0.0, L)
+        Gl = bl.grad(W)
+        gA, gB = model.param_grads(A, B, Gl)
+        grad_sq = np.sum(gA * gA, axis=(-2, -1)) + np.sum(gB * gB, axis=(-2, -1))
+        sp_ = model.spectra(A, B, W)
+        Dt = model.imbalance(A, B)
+        evD = np.linalg.eigvalsh(Dt)
+        drift = np.sqrt(np.sum((Dt - D0) ** 2, axis=(-2, -1)))
+        act = active
+        _put(rec, "loss", t, L, act)
+        _put(rec, "grad_sq", t, grad_sq, act)
+        _put(rec, "s1_min", t, np.sqrt(sp_["s1_min_sq"]), act)
+        _put(rec, "s1_max", t, np.sqrt(sp_["s1_max_sq"]), act)
+        _put(rec, "s2_min", t, np.sqrt(sp_["s2_min_sq"]), act)
+        _put(rec, "s2_max", t, np.sqrt(sp_["s2_max_sq"]), act)
+        _put(rec, "sW_min", t, sp_["sigma_min_W"], act)
+        _put(rec, "sW_max", t, sp_["sigma_max_W"], act)
+        _put(rec, "lambda_max_D", t, np.maximum(evD[:, -1], 0.0) if evD.shape[1] else np.zeros(R), act)
+        _put(rec, "lambda_max_negD", t, np.maximum(-evD[:, 0], 0.0) if evD.shape[1] else np.zeros(R), act)
+        _put(rec, "drift", t, drift, act)
+        _put(rec, "drift_bound", t, drift_sum, act)
+        _put(rec, "bound_prod", t, prod_bound, act)
+        with np.errstate(all="ignore"):
+            _put(rec, "bound_rhobar0", t, env0["L0"] * env0["rhobar0"] ** t, act)
+        env = dict(env0)
+        env.update(sp_)
+        env.update(L_t=L, grad_l_norm=np.sqrt(np.sum(Gl * Gl, axis=(-2, -1))), t=np.full(R, float(t)))
+        env["sigma_min_T_sq"] = evaluate_on("sigma_min_T_sq", env)
+        env["sigma_max_T_sq"] = evaluate_on("sigma_max_T_sq", env)
+        env["mu_t"] = evaluate_on("mu_t", env)
+        _put(rec, "mu_t", t, env["mu_t"], act)
+        # observed ratio and theorem checks for the step just taken (t-1 -> t)
+        if t > 0:
+            s = t - 1
+            floor = 0.5 * env0["K"] * (64 * EPS * np.sqrt(np.sum(A * A, axis=(-2, -1)) *
+                                                           np.sum(B * B, axis=(-2, -1)))) ** 2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(L_prev > 0, L / L_prev, np.nan)
+            _put(rec, "ratio", s, ratio, act)
+            held31 = L <= rec["rho"][:, s] * L_prev * (1 + RTOL_HELD) + floor
+            held32 = (L <= rec["rhobar"][:, s] * L_prev * (1 + RTOL_HELD) + floor) & \
+                     (L <= env0["L0"] * env0["rhobar0"] ** t * (1 + RTOL_HELD) + floor)
+            rec["thm31_held"][:, s] = held31 & act
+            rec["thm32_held"][:, s] = held32 & act
+            step_change = np.sqrt(np.sum((Dt - Dprev) ** 2, axis=(-2, -1)))
+            _put(rec, "drift_step", s, step_change, act)
+        # stopping rules
+        if t > 0 or True:
+            L0 = env0["L0"]
+            zero = act & (L0 <= 0)
+            bad = act & ~np.isfinite(L)
+            div = act & np.isfinite(L) & (L > divergence * L0) & ~zero
+            conv = act & np.isfinite(L) & (L <= tol * L0) & ~zero
+            for mask, name in ((zero, "zero_loss"), (bad, "non_finite"), (div, "diverged"), (conv, "converged")):
+                status[mask & active] = name
+                nsteps[mask & active] = t
+                active = active & ~mask
+        if t == T or not active.any():
+            break
+        # choose the step
+        env["growth_cap"] = evaluate_on("growth_cap", env)
+        env["Kbar_t"] = evaluate_on("Kbar_t", env)
+        env["eta_hat"] = positive_root("eta_hat", env)
+
+        def trial(eta, A=A, B=B, gA=gA, gB=gB):
+            A2, B2 = model.step(A, B, gA, gB, eta)
+            with np.errstate(all="ignore"):
+                return excess(A2, B2)
+
+        info = StepInfo(t=t, env=env, grad_sq=grad_sq, trial=trial, params=(A, B), grads=(gA, gB),
+                        active=active.copy())
+        eta = np.asarray(sched(info), dtype=float).reshape(R)
+        eta = np.where(active, eta, 0.0)
+        env["eta"] = eta
+        K_t = evaluate_on("K_t", env)
+        env["K_t"] = K_t
+        rho = evaluate_on("rho", env)
+        rhobar = evaluate_on("rhobar", env)
+        dbound = evaluate_on("drift_step_bound", env)
+        for key, val in (("eta", eta), ("eta_hat", env["eta_hat"]), ("K_t", K_t), ("rho", rho),
+                         ("Kbar_t", env["Kbar_t"]), ("rhobar", rhobar), ("drift_step_bound", dbound)):
+            _put(rec, key, t, val, active)
+        rec["thm31_applicable"][:, t] = active & (eta > 0) & (eta * K_t < 2)
+        tol_rel = 1 + 1e-12
+        in_range = in_range & (eta0_arr <= eta * tol_rel) & \
+            (eta <= np.minimum(env["growth_cap"], env["eta_hat"]) * tol_rel)
+        rec["thm32_in_range"][:, t] = active & in_range
+        drift_sum = drift_sum + np.where(active, dbound, 0.0)
+        prod_bound = prod_bound * np.where(active, rhobar, 1.0)
+        L_prev = L
+        Dprev = Dt
+        A, B = model.step(A, B, gA, gB, eta)
+        if progress is not None:
+            progress(t + 1, T)
+    wall = time.perf_counter() - t_start
+    W1_T, W2_T = model.full_weights(A, B)
+    config = {"steps": T, "eta0": eta0, "c": c, "d": d, "tol": tol, "divergence": divergence,
+              "reduced": model.reduced, "h": model.h, "n": n, "m": m, "R": R,
+              "rank": model.ranks.tolist(), "loss": bl.name, "RTOL_HELD": RTOL_HELD}
+    extra = {"clipped": clipped, "constant_warnings": const_warnings}
+    if hasattr(sched, "failures"):
+        extra["backtracking_failures"] = sched.failures.tolist()
+    if data_arrays:
+        extra["data_arrays"] = data_arrays
+    return RunResult(schedule=sched.to_dict(), status=list(status), steps=nsteps, arrays=rec,
+                     constants=[res.to_dict() for res in consts], config=config, wall_time=wall,
+                     W1_0=model.W1_0, W2_0=model.W2_0, W1_T=W1_T, W2_T=W2_T, extra=extra)
+
+
+def _put(rec, key, t, val, mask):
+    rec[key][:, t] = np.where(mask, val, rec[key][:, t])
+
+
+def run_reference(loss, W0, steps: int, eta: float | None = None, tol: float = 1e-14) -> np.ndarray:
+    """GD on Problem 1 itself from ``W(0)`` with ``eta = 1/K`` (eq. 6; Fig. 4's reference).
+
+    Returns the excess loss ``l(t) - l*`` of shape (R, steps + 1) (NaN after it reaches ``tol``).
+    """
+    W = np.array(W0, dtype=float, ndmin=3)
+    R = W.shape[0]
+    K = np.broadcast_to(np.asarray(loss.K, dtype=float), (R,))
+    e = (1.0 / K if eta is None else np.full(R, float(eta)))[:, None, None]
+    out = np.full((R, steps + 1), np.nan)
+    L0 = None
+    for t in range(steps + 1):
+        L = np.asarray(loss.excess(W), dtype=float).reshape(R)
+        L0 = L if L0 is None else L0
+        out[:, t] = L
+        if t == steps or np.all(L <= tol * L0):
+            break
+        W = W - e * loss.grad(W)
+    return out

@@ -1,0 +1,157 @@
+"""Models for the GD engine: the two-layer linear model ``l(W1 W2^T)`` and Problem 1 itself.
+
+A model holds a batch of R parameter sets (leading axis R) and offers four
+operations: the product ``W`` (R, n, m), the GD step given the loss gradient at
+the product, the per-iterate spectral quantities the theory needs, and the
+full-width weights. Every spectrum comes from matrices of size at most
+(n + m) x (n + m); nothing h x h is formed.
+
+Width reduction (issue 4)
+-------------------------
+GD on ``l(W1 W2^T)`` only adds left-multiples of W2 to W1 and of W1 to W2, so
+the rows of ``Z(t) = [W1(t); W2(t)]`` stay in the row space of Z(0). With
+``Z(0)^T = Q R`` (Q: h x r orthonormal), the width-h run is *exactly* the width-r
+run on ``S1 = W1 Q``, ``S2 = W2 Q``: ``W1(t) = S1(t) Q^T``, the products, the
+singular values and the nonzero eigenvalues of D(t) coincide (the remaining
+h - r eigenvalues of D(t) are 0). :class:`TwoLayerLinear` applies it when
+``h > n + m`` (``reduce="auto"``); ``reduce=False`` runs at full width for
+comparison. It does not apply to deep linear networks with h x h hidden layers
+(their updates multiply hidden layers on both sides) nor to shallow nonlinear
+networks (the activation breaks the row-space invariance).
+
+Examples
+--------
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> W1, W2 = rng.normal(size=(3, 200)), rng.normal(size=(2, 200))
+>>> mdl = TwoLayerLinear(W1, W2)
+>>> mdl.reduced, mdl.k
+(True, 5)
+>>> A, B = mdl.init_state()
+>>> bool(np.allclose(mdl.product(A, B)[0], W1 @ W2.T))
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convtool.numeric.spectra import reduce_width
+
+__all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch"]
+
+
+def _eig_desc(G):
+    ev = np.linalg.eigvalsh(G)[..., ::-1]
+    return np.clip(ev, 0.0, None)
+
+
+def _sv_sq_desc(A):
+    p, q = A.shape[-2:]
+    G = A @ np.swapaxes(A, -1, -2) if p <= q else np.swapaxes(A, -1, -2) @ A
+    return _eig_desc(G)
+
+
+def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray) -> dict:
+    """Per-iterate spectral primitives of Lemma A.2 and eq. (12), batched, from small Grams.
+
+    ``A`` (R, n, k), ``B`` (R, m, k) are the (possibly reduced) weights and ``W`` their product.
+    The n-th singular value of A is 0 when k < n (likewise for B).
+    """
+    n, k = A.shape[-2:]
+    m = B.shape[-2]
+    s1 = _sv_sq_desc(A)
+    s2 = _sv_sq_desc(B)
+    sW = _sv_sq_desc(W)
+    zero = np.zeros(A.shape[0])
+    return {
+        "s1_min_sq": s1[..., n - 1] if k >= n else zero, "s1_max_sq": s1[..., 0],
+        "s2_min_sq": s2[..., m - 1] if k >= m else zero, "s2_max_sq": s2[..., 0],
+        "sigma_max_W": np.sqrt(sW[..., 0]), "sigma_min_W": np.sqrt(sW[..., min(n, m) - 1]),
+        "W_fro": np.sqrt(np.sum(W * W, axis=(-2, -1))),
+    }
+
+
+class TwoLayerLinear:
+    """Two-layer linear model ``L(W1, W2) = l(W1 W2^T)``, W1 (n x h), W2 (m x h), batched over R.
+
+    GD (eqs. 7-8): ``W1 <- W1 - eta grad_l(W) W2``, ``W2 <- W2 - eta grad_l(W)^T W1``.
+
+    Parameters
+    ----------
+    W1, W2 : ndarray, shapes (n, h) / (m, h) or (R, n, h) / (R, m, h)
+        Initial weights (copied, never modified).
+    reduce : {"auto", True, False}
+        Width reduction (module docstring); "auto" reduces when h > n + m.
+    """
+
+    name = "two-layer linear"
+
+    def __init__(self, W1, W2, reduce="auto"):
+        W1 = np.array(W1, dtype=np.float64, ndmin=3)
+        W2 = np.array(W2, dtype=np.float64, ndmin=3)
+        if W1.ndim != 3 or W2.ndim != 3 or W1.shape[0] != W2.shape[0] or W1.shape[2] != W2.shape[2]:
+            raise ValueError(f"W1, W2 must be (R, n, h), (R, m, h); got {W1.shape}, {W2.shape}")
+        self.R, self.n, self.h = W1.shape
+        self.m = W2.shape[1]
+        reds = [reduce_width(a, b) for a, b in zip(W1, W2)]
+        self.ranks = np.array([r.rank for r in reds])
+        k = int(max(1, self.ranks.max()))
+        Q = np.zeros((self.R, self.h, k))
+        for i, r in enumerate(reds):
+            Q[i, :, : r.rank] = r.Q  # zero columns for seeds of lower rank stay zero under GD
+        self.Q = Q
+        self.reduced = bool(self.h > self.n + self.m) if reduce == "auto" else bool(reduce)
+        self.W1_0, self.W2_0 = W1, W2
+        self.k = k if self.reduced else self.h
+        self._A0 = W1 @ Q if self.reduced else W1.copy()
+        self._B0 = W2 @ Q if self.reduced else W2.copy()
+
+    def init_state(self):
+        return self._A0.copy(), self._B0.copy()
+
+    @staticmethod
+    def product(A, B):
+        return A @ np.swapaxes(B, -1, -2)
+
+    @staticmethod
+    def param_grads(A, B, Gl):
+        """Gradients of L with respect to (W1, W2): ``(Gl W2, Gl^T W1)``."""
+        return Gl @ B, np.swapaxes(Gl, -1, -2) @ A
+
+    @staticmethod
+    def step(A, B, gA, gB, eta):
+        e = np.asarray(eta)[:, None, None]
+        return A - e * gA, B - e * gB
+
+    def imbalance(self, A, B):
+        """``Q^T D Q`` (R, r, r): D's nonzero spectrum and ||D(t) - D(0)||_F in r x r form."""
+        if not self.reduced:
+            A, B = A @ self.Q, B @ self.Q
+        return np.swapaxes(A, -1, -2) @ A - np.swapaxes(B, -1, -2) @ B
+
+    def full_weights(self, A, B):
+        """Full-width weights (R, n, h), (R, m, h)."""
+        if self.reduced:
+            Qt = np.swapaxes(self.Q, -1, -2)
+            return A @ Qt, B @ Qt
+        return A.copy(), B.copy()
+
+    def spectra(self, A, B, W):
+        return spectra_batch(A, B, W)
+
+
+class ProblemOne:
+    """GD on Problem 1 itself, ``min_W l(W)``, started at ``W(0) = W1(0) W2(0)^T`` (Fig. 4 reference).
+
+    With eta = 1/K it attains the non-overparametrized rate ``1 - mu/K`` (eq. 6).
+    """
+
+    name = "problem 1"
+
+    def __init__(self, W0):
+        self.W0 = np.array(W0, dtype=np.float64, ndmin=3)
+        self.R, self.n, self.m = self.W0.shape
+
+    def init_state(self):
+        return (self.W0.copy(),)
