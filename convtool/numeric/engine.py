@@ -62,7 +62,7 @@ STATUSES = {
 
 _STATE_KEYS = ("loss", "grad_sq", "s1_min", "s1_max", "s2_min", "s2_max", "sW_min", "sW_max", "mu_t",
                "lambda_max_D", "lambda_max_negD", "drift", "drift_bound", "bound_prod", "bound_rhobar0")
-_STEP_KEYS = ("eta", "eta_hat", "K_t", "rho", "Kbar_t", "rhobar", "ratio", "drift_step", "drift_step_bound")
+_STEP_KEYS = ("eta", "eta_hat", "growth_cap", "K_t", "rho", "Kbar_t", "rhobar", "ratio", "drift_step", "drift_step_bound")
 _FLAG_KEYS = ("thm31_applicable", "thm31_held", "thm32_in_range", "thm32_held")
 
 _CONST_KEYS = ("mu", "K", "L0", "alpha1", "alpha2", "beta2", "eta_max", "mubar", "rhobar0", "Delta",
@@ -361,16 +361,15 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
             step_change = np.sqrt(np.sum((Dt - Dprev) ** 2, axis=(-2, -1)))
             _put(rec, "drift_step", s, step_change, act)
         # stopping rules
-        if t > 0 or True:
-            L0 = env0["L0"]
-            zero = act & (L0 <= 0)
-            bad = act & ~np.isfinite(L)
-            div = act & np.isfinite(L) & (L > divergence * L0) & ~zero
-            conv = act & np.isfinite(L) & (L <= tol * L0) & ~zero
-            for mask, name in ((zero, "zero_loss"), (bad, "non_finite"), (div, "diverged"), (conv, "converged")):
-                status[mask & active] = name
-                nsteps[mask & active] = t
-                active = active & ~mask
+        L0 = env0["L0"]
+        zero = act & (L0 <= 0)
+        bad = act & ~np.isfinite(L)
+        div = act & np.isfinite(L) & (L > divergence * L0) & ~zero
+        conv = act & np.isfinite(L) & (L <= tol * L0) & ~zero
+        for mask, name in ((zero, "zero_loss"), (bad, "non_finite"), (div, "diverged"), (conv, "converged")):
+            status[mask & active] = name
+            nsteps[mask & active] = t
+            active = active & ~mask
         if t == T or not active.any():
             break
         # choose the step
@@ -393,7 +392,7 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
         rho = evaluate_on("rho", env)
         rhobar = evaluate_on("rhobar", env)
         dbound = evaluate_on("drift_step_bound", env)
-        for key, val in (("eta", eta), ("eta_hat", env["eta_hat"]), ("K_t", K_t), ("rho", rho),
+        for key, val in (("eta", eta), ("eta_hat", env["eta_hat"]), ("growth_cap", env["growth_cap"]), ("K_t", K_t), ("rho", rho),
                          ("Kbar_t", env["Kbar_t"]), ("rhobar", rhobar), ("drift_step_bound", dbound)):
             _put(rec, key, t, val, active)
         rec["thm31_applicable"][:, t] = active & (eta > 0) & (eta * K_t < 2)

@@ -1,0 +1,215 @@
+"""The experiment instances of the local-PL paper (Section 4 and Appendix G).
+
+Each generator returns a dict of float64 arrays ``X, Y, W1, W2`` for the squared
+loss ``1/2 ||Y - X W1 W2^T||_F^2`` (Problem 2), reproducible from ``seed``: one
+``np.random.default_rng(seed)`` draws everything, in the order stated in each
+docstring. The data matrices are drawn before the weights where the data do not
+depend on them, so for a fixed seed, changing ``h`` changes the weights but not ``X``
+(and, in Fig. 3, not ``Y``).
+
+The paper writes ``N(0, v)`` with ``v`` the *variance* (Theorem 3.3's
+``N(0, 1/h^(2p))`` only makes sense that way); every ``N(0, 0.1)`` here is read
+the same way, i.e. standard deviation ``sqrt(0.1)``.
+
+Random orthogonal matrices (:func:`random_orthogonal`) are Haar distributed: the
+Q factor of a Gaussian matrix with the signs of R's diagonal moved into Q
+(Mezzadri 2007); without the sign fix LAPACK's convention biases the distribution.
+
+References
+----------
+.. [LocalPL] Local-PL paper, Section 4 (Figs. 1 and 2), Appendix G.1 (Fig. 3) and
+   G.2 (Fig. 4); shared/papers/local-pl-two-layer-linear.txt.
+.. [Mezzadri2007] F. Mezzadri, "How to generate random matrices from the classical
+   compact groups", Notices of the AMS 54(5), 2007.
+
+Examples
+--------
+>>> sorted(GENERATORS)
+['fig1', 'fig3', 'fig4']
+>>> {k: v.shape for k, v in fig4(h=20, seed=3).items()}
+{'X': (5, 5), 'Y': (5, 5), 'W1': (5, 20), 'W2': (5, 20)}
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from convtool.errors import InputError
+from convtool.numeric.init import draw_weights, make_rng
+
+__all__ = ["fig1", "fig3", "fig4", "GENERATORS", "random_orthogonal"]
+
+#: variance of Theta and of the additive noise in Figs. 3 and 4 ("N(0, 0.1)")
+NOISE_VAR = 0.1
+#: range of the singular values of X in Fig. 4
+FIG4_SV_RANGE = (1.8, 2.3)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _finite(value, name: str, *, positive: bool = False, nonnegative: bool = False) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a finite number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise InputError(f"{name} must be a finite number, got {value!r}")
+    if positive and x <= 0:
+        raise InputError(f"{name} must be > 0, got {value!r}")
+    if nonnegative and x < 0:
+        raise InputError(f"{name} must be >= 0, got {value!r}")
+    return x
+
+
+def random_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A Haar-distributed random orthogonal n x n matrix (draws one ``standard_normal((n, n))``).
+
+    QR of a Gaussian matrix with ``Q <- Q diag(sign(diag R))`` [Mezzadri2007]_.
+
+    Examples
+    --------
+    >>> Q = random_orthogonal(4, np.random.default_rng(0))
+    >>> bool(np.allclose(Q.T @ Q, np.eye(4), atol=1e-14))
+    True
+    """
+    Z = rng.standard_normal((n, n))
+    Q, R = np.linalg.qr(Z)
+    d = np.sign(np.diag(R))
+    d[d == 0] = 1.0  # probability 0; keeps Q orthogonal regardless
+    return Q * d
+
+
+def fig1(n: int = 10, h: int = 500, sigma: float = 1.0, seed=0) -> dict:
+    """Fig. 1 / Fig. 2 instance (Section 4): orthogonal X, N(0, 1) weights, ``Y = X W1 W2^T + sigma^2 eps``.
+
+    Parameters
+    ----------
+    n : int
+        Input and output dimension (the paper uses 10); X, Y are n x n.
+    h : int
+        Width (the paper uses 500, 1000, 4000).
+    sigma : float
+        Noise level; the noise is ``sigma^2 eps`` as in the paper (>= 0).
+    seed : int or None
+        Seed of the one generator.
+
+    Returns
+    -------
+    dict
+        ``X`` (n x n, Haar orthogonal), ``W1``, ``W2`` (n x h, i.i.d. N(0, 1)),
+        ``Y = X (W1 W2^T) + sigma^2 eps`` with eps (n x n) i.i.d. N(0, 1).
+
+    Notes
+    -----
+    Draw order: X (:func:`random_orthogonal`), W1, W2, eps. The paper prints
+    ``X W1(0) W2(0)`` with W2 in R^{10 x h}; the product of Problem 2 is
+    ``W1 W2^T``, which is used here. With ``sigma = 0``, ``Y - X @ (W1 @ W2.T)``
+    is exactly zero.
+
+    Examples
+    --------
+    >>> a = fig1(n=3, h=8, sigma=0.0, seed=1)
+    >>> bool(np.array_equal(a["Y"], a["X"] @ (a["W1"] @ a["W2"].T)))
+    True
+    """
+    n, h = _positive_int(n, "n"), _positive_int(h, "width h")
+    sigma = _finite(sigma, "sigma", nonnegative=True)
+    rng = make_rng(seed)
+    X = random_orthogonal(n, rng)
+    W1, W2 = draw_weights(rng, n, n, h, "gaussian", std=1.0)
+    eps = rng.standard_normal((n, n))
+    Y = X @ (W1 @ W2.T) + sigma**2 * eps
+    return {"X": X, "Y": Y, "W1": W1, "W2": W2}
+
+
+def fig3(p: float = 0.375, h: int = 1000, n: int = 10, seed=0) -> dict:
+    """Fig. 3 instance (Appendix G.1): ``Y = X Theta + noise``, weights N(0, h^(-2p)) (Theorem 3.3).
+
+    Parameters
+    ----------
+    p : float
+        Init exponent, std of the weights ``h^-p`` (> 0; the paper uses 0.275,
+        0.375, 0.475, and Theorem 3.3 assumes 1/4 < p < 1/2).
+    h : int
+        Width (the paper sweeps 500 to 2000).
+    n : int
+        Dimension (the paper uses 10); X, Y, Theta are n x n.
+    seed : int or None
+
+    Returns
+    -------
+    dict
+        ``X`` (Haar orthogonal), ``Y = X Theta + noise`` with Theta and noise i.i.d.
+        N(0, 0.1) (variance 0.1), ``W1``, ``W2`` (n x h) i.i.d. N(0, h^(-2p)).
+
+    Notes
+    -----
+    Draw order: X, Theta, noise, W1, W2; so X and Y do not depend on ``h`` or ``p``.
+
+    Examples
+    --------
+    >>> a, b = fig3(h=50, seed=2), fig3(h=80, p=0.475, seed=2)
+    >>> bool(np.array_equal(a["Y"], b["Y"])), b["W1"].shape
+    (True, (10, 80))
+    """
+    p = _finite(p, "p", positive=True)
+    n, h = _positive_int(n, "n"), _positive_int(h, "width h")
+    rng = make_rng(seed)
+    X = random_orthogonal(n, rng)
+    Theta = rng.standard_normal((n, n)) * math.sqrt(NOISE_VAR)
+    noise = rng.standard_normal((n, n)) * math.sqrt(NOISE_VAR)
+    Y = X @ Theta + noise
+    W1, W2 = draw_weights(rng, n, n, h, "gaussian", p=p)
+    return {"X": X, "Y": Y, "W1": W1, "W2": W2}
+
+
+def fig4(h: int = 1000, n: int = 5, seed=0) -> dict:
+    """Fig. 4 instance (Appendix G.2): ``X = U Sigma V`` with singular values in [1.8, 2.3], N(0, 1/h) weights.
+
+    Parameters
+    ----------
+    h : int
+        Width.
+    n : int
+        Dimension (the paper uses 5); X, Y are n x n, W1, W2 are n x h.
+    seed : int or None
+
+    Returns
+    -------
+    dict
+        ``X = U diag(s) V`` (U, V Haar orthogonal, s i.i.d. uniform on [1.8, 2.3]),
+        ``W1``, ``W2`` i.i.d. N(0, 1/h), ``Y = X (W1 W2^T) + noise`` with noise
+        i.i.d. N(0, 0.1) (variance 0.1).
+
+    Notes
+    -----
+    Draw order: U, s, V, W1, W2, noise; so X does not depend on ``h``.
+
+    Examples
+    --------
+    >>> a = fig4(h=30, seed=0)
+    >>> s = np.linalg.svd(a["X"], compute_uv=False)
+    >>> bool(1.8 <= s.min() and s.max() <= 2.3)
+    True
+    """
+    n, h = _positive_int(n, "n"), _positive_int(h, "width h")
+    rng = make_rng(seed)
+    U = random_orthogonal(n, rng)
+    s = rng.uniform(*FIG4_SV_RANGE, size=n)
+    V = random_orthogonal(n, rng)
+    X = (U * s) @ V
+    W1, W2 = draw_weights(rng, n, n, h, "gaussian", std=1.0 / math.sqrt(h))
+    noise = rng.standard_normal((n, n)) * math.sqrt(NOISE_VAR)
+    Y = X @ (W1 @ W2.T) + noise
+    return {"X": X, "Y": Y, "W1": W1, "W2": W2}
+
+
+#: name -> generator; each returns ``{"X", "Y", "W1", "W2"}`` for the squared loss
+GENERATORS = {"fig1": fig1, "fig3": fig3, "fig4": fig4}
