@@ -72,14 +72,19 @@ _NEEDS_MU = {"kappa", "beta1", "beta2", "alpha1", "alpha2", "alpha_ratio", "eta0
 
 @dataclass
 class Check:
-    """One applicability check: name, whether it holds, and why."""
+    """One applicability check: name, whether it holds, and why.
+
+    ``required`` checks are hypotheses of Theorem 3.2; the others are informative
+    (``h >= n + m`` is Lemma 3.1's sufficient condition for alpha1 > 0, not a hypothesis).
+    """
 
     name: str
     ok: bool
     detail: str
+    required: bool = True
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "required": self.required}
 
 
 @dataclass
@@ -119,8 +124,8 @@ class ConstantsResult:
 
     @property
     def theorem_applies(self) -> bool:
-        """Whether Theorem 3.2 applies at the chosen eta0 (all checks hold)."""
-        return all(ch.ok for ch in self.checks)
+        """Whether Theorem 3.2 applies at the chosen eta0 (all required checks hold)."""
+        return all(ch.ok for ch in self.checks if ch.required)
 
     def reference(self, fieldname: str) -> str:
         return get(FIELDS[fieldname]).reference
@@ -308,7 +313,7 @@ def _checks(q: dict, n: int, m: int, h: int, mu: float, eta0_source: str, vals: 
     out.append(Check("h >= n + m", h >= n + m,
                      f"h = {h}, n + m = {n + m}: " + ("alpha1 > 0 almost surely for continuous i.i.d. init "
                                                       "(Lemma 3.1)" if h >= n + m else
-                                                      "Lemma 3.1 does not guarantee alpha1 > 0")))
+                                                      "Lemma 3.1 does not guarantee alpha1 > 0"), required=False))
     em, e0 = q["eta_max"], q["eta0"]
     if isinstance(em, NotApplicable) or isinstance(e0, NotApplicable):
         out.append(Check("eta0 <= eta_max", False, str(em if isinstance(em, NotApplicable) else e0)))

@@ -285,7 +285,7 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     env0["mu"] = np.broadcast_to(np.asarray(bl.mu, dtype=float), (R,)).copy()
     env0["L0"] = np.array([res.values["L0"] for res in consts])
     env0["beta2"] = cenv["beta2"]
-    theorem_ok = (np.array([all(ch.ok for ch in res.checks) for res in consts]) & sched.theorem_schedule)
+    theorem_ok = np.array([res.theorem_applies for res in consts]) & sched.theorem_schedule
 
     T = steps
     rec = {k: np.full((R, T + 1), np.nan) for k in _STATE_KEYS}
