@@ -171,7 +171,7 @@ def measure_primitives(loss: Loss, W1: np.ndarray, W2: np.ndarray, reduction=Non
 
 
 def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 0.5, d: float = 2.0,
-                      eta0: float | None = None) -> ConstantsResult:
+                      eta0: float | None = None, reduction=None) -> ConstantsResult:
     """Compute every constant of Table 2, Theorems 3.1, 3.2/E.1 for ``l(W1 W2^T)``.
 
     Parameters
@@ -185,6 +185,9 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
     eta0 : float, optional
         Initial step size; default ``eta_max``. Above ``eta_max`` a
         :class:`~convtool.errors.ConvtoolWarning` is issued and the check fails.
+    reduction : WidthReduction, optional
+        A precomputed :func:`~convtool.numeric.spectra.reduce_width` of (W1, W2), to
+        share the one QR with a GD run.
 
     Returns
     -------
@@ -207,7 +210,7 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
     if eta0 is not None and not (np.isfinite(eta0) and eta0 > 0):
         raise InputError(f"eta0 must be a positive number, got {eta0!r}")
     n, m, h = loss.n, loss.m, W1.shape[1]
-    prim = measure_primitives(loss, W1, W2)
+    prim = measure_primitives(loss, W1, W2, reduction)
     rank = prim.pop("_rank")
     prim.update(c=float(c), d=float(d), t=0.0)
     na: dict[str, NotApplicable] = {}

@@ -202,12 +202,12 @@ def observed_rate(loss: np.ndarray, tail: float = 0.5, floor: float = 1e-28) -> 
     return float(10.0 ** slope)
 
 
-def _per_seed_constants(losses, W1, W2, c, d, eta0):
+def _per_seed_constants(losses, W1, W2, c, d, eta0, reductions):
     out = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvtoolWarning)
         for r in range(W1.shape[0]):
-            res = compute_constants(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0)
+            res = compute_constants(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0, reduction=reductions[r])
             out.append(res)
     return out, [str(w.message) for w in caught]
 
@@ -272,7 +272,7 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
         raise InputError(f"weights give W of shape ({n}, {m}) but the loss expects ({bl.n}, {bl.m})")
 
     t_start = time.perf_counter()
-    consts, const_warnings = _per_seed_constants(losses, model.W1_0, model.W2_0, c, d, eta0)
+    consts, const_warnings = _per_seed_constants(losses, model.W1_0, model.W2_0, c, d, eta0, model.reductions)
     cenv = _const_env(consts, R)
     eta0_arr = np.array([res.quantities["eta0"] if not isinstance(res.quantities["eta0"], NotApplicable)
                          else np.nan for res in consts])

@@ -95,6 +95,7 @@ class TwoLayerLinear:
         self.R, self.n, self.h = W1.shape
         self.m = W2.shape[1]
         reds = [reduce_width(a, b) for a, b in zip(W1, W2)]
+        self.reductions = reds
         self.ranks = np.array([r.rank for r in reds])
         k = int(max(1, self.ranks.max()))
         Q = np.zeros((self.R, self.h, k))
