@@ -1,0 +1,57 @@
+"""``convtool constants``: every constant of the local-PL paper for one instance."""
+
+from __future__ import annotations
+
+import click
+
+from convtool.cli.errors import handle_user_errors
+from convtool.cli.options import (data_argument, instance_from_options, instance_options, save_init_option,
+                                  theory_from_options, theory_options)
+
+__all__ = ["constants"]
+
+
+@click.command("constants")
+@data_argument
+@instance_options
+@save_init_option
+@theory_options
+@click.option("--json", "as_json", is_flag=True, help="Write one strict JSON object to stdout instead of tables.")
+@click.option("--latex", is_flag=True, help="Add each quantity's defining formula in LaTeX.")
+@handle_user_errors
+def constants(data, as_json, latex, **opts):
+    """Constants of Table 2 and Theorems 3.1, 3.2 / E.1 for DATA (default: the built-in Fig. 1 instance).
+
+    DATA is an .npz file with X, Y (squared loss; Y for factorization, A, y for
+    sensing) and optionally W1 (n x h), W2 (m x h); without weights they are
+    generated (--width, --init, --std / --p, --seed).
+
+    \b
+    Example:
+      $ convtool constants --json | python -c "import json,sys; print(json.load(sys.stdin)['eta_max'])"
+    """
+    from convtool.cli.console import report_warnings, stderr_console, stdout_console
+    from convtool.numeric.constants import compute_constants
+
+    err = stderr_console()
+    with report_warnings(err):
+        inst = instance_from_options(data, **opts)
+        res = compute_constants(inst.loss, inst.W1, inst.W2, **theory_from_options(**opts))
+    if opts.get("save_init"):
+        from rich.text import Text
+
+        err.print(Text(f"saved data and initial weights to {opts['save_init']}"), soft_wrap=True)
+    if as_json:
+        import json
+
+        out = {"source": inst.source}
+        out.update(res.to_dict())
+        if latex:
+            from convtool.cli.render import latex_of
+
+            out["latex"] = {f: latex_of(f) for f in res.quantities}
+        click.echo(json.dumps(out, allow_nan=False, indent=2))
+        return
+    from convtool.cli.render import render_constants
+
+    stdout_console().print(render_constants(res, source=inst.source, latex=latex))

@@ -1,0 +1,59 @@
+"""``convtool generate``: the paper's synthetic instances (Figs. 1, 3, 4) as ``.npz`` files."""
+
+from __future__ import annotations
+
+import click
+
+from convtool.cli.errors import ConvtoolInputError, handle_user_errors
+
+__all__ = ["generate", "GENERATOR_CHOICES"]
+
+#: same keys as ``convtool.numeric.generators.GENERATORS`` (checked by tests/test_cli.py)
+GENERATOR_CHOICES = ("fig1", "fig3", "fig4")
+
+
+@click.command("generate")
+@click.argument("figure", type=click.Choice(GENERATOR_CHOICES))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="The .npz file to write.")
+@click.option("--n", "n", type=int, default=None, help="Input (and output) dimension n [generator's default].")
+@click.option("--h", "h", type=int, default=None, help="Hidden width h [generator's default].")
+@click.option("--sigma", type=float, default=None, help="Noise level sigma of Y (fig1) [generator's default].")
+@click.option("--p", "p", type=float, default=None, help="Init scale exponent, std h^(-p) (fig3) [default 0.375].")
+@click.option("--seed", type=int, default=None, help="Random seed [0].")
+@handle_user_errors
+def generate(figure, output, **params):
+    """Write the synthetic instance of FIGURE (arrays X, Y, W1, W2) to an .npz file.
+
+    \b
+    Parameters by figure (defaults):
+      fig1: --n 10 --h 500 --sigma 1.0 --seed 0   (Fig. 1/2: X orthogonal, Y = X W1 W2^T + sigma^2 eps)
+      fig3: --p 0.375 --h 1000 --n 10 --seed 0     (Fig. 3: init N(0, h^(-2p)))
+      fig4: --h 1000 --n 5 --seed 0                (Fig. 4: init N(0, 1/h))
+
+    \b
+    Example:
+      $ convtool generate fig1 --h 1000 -o fig1.npz && convtool constants fig1.npz
+    """
+    import inspect
+
+    from convtool.numeric.data import save_arrays
+    from convtool.numeric.generators import GENERATORS
+
+    gen = GENERATORS[figure]
+    sig = inspect.signature(gen)
+    given = {k: v for k, v in params.items() if v is not None}
+    extra = [k for k in given if k not in sig.parameters]
+    if extra:
+        takes = ", ".join(f"--{k}" for k in sig.parameters)
+        raise ConvtoolInputError(f"{figure} takes {takes}; not {', '.join('--' + k for k in extra)}")
+    bound = sig.bind(**given)
+    bound.apply_defaults()
+    try:
+        arrays = gen(**given)
+    except ValueError as exc:  # the generators reject bad parameters with ValueError (InputError included)
+        raise ConvtoolInputError(f"{figure}: {exc}") from exc
+    save_arrays(output, arrays)
+    settings = ", ".join(f"{k}={v}" for k, v in bound.arguments.items())
+    shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in arrays.items())
+    click.echo(f"wrote {output}: {figure}({settings}) with {shapes}")

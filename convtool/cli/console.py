@@ -1,0 +1,61 @@
+"""The two consoles of the CLI and the reporting of library warnings.
+
+Tables and JSON go to stdout; warnings, progress and notes go to stderr
+(:func:`stderr_console`). Both consoles are created per command, so they pick
+up the streams click (or ``CliRunner``) has in place, and rich honours
+``NO_COLOR`` and ``COLUMNS`` from the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+__all__ = ["stdout_console", "stderr_console", "report_warnings"]
+
+
+def stdout_console():
+    """Console for results (tables) on stdout; no automatic highlighting of numbers."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def stderr_console():
+    """Console for diagnostics on stderr."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+@contextlib.contextmanager
+def report_warnings(console=None):
+    """Show the library's :class:`~convtool.errors.ConvtoolWarning` s as ``Warning: ...`` lines on stderr.
+
+    Each distinct message is shown once, after the block; other warnings keep
+    Python's default handling.
+    """
+    from convtool.errors import ConvtoolWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvtoolWarning)
+        try:
+            yield
+        finally:
+            seen: list[str] = []
+            others = []
+            for w in caught:
+                if issubclass(w.category, ConvtoolWarning):
+                    msg = " ".join(str(w.message).split())
+                    if msg not in seen:
+                        seen.append(msg)
+                else:
+                    others.append(w)
+    for w in others:  # re-issue what we did not handle, outside the recording context
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if seen:
+        from rich.text import Text
+
+        con = console if console is not None else stderr_console()
+        for msg in seen:
+            con.print(Text("Warning: " + msg), soft_wrap=True)

@@ -1,0 +1,42 @@
+"""The ``convtool`` command group (console script ``convtool = convtool.cli.main:cli``).
+
+The group only assembles: each command lives in its own ``cmd_<name>.py``
+module and is added below. To add a command, write ``cmd_<name>.py`` with a
+``click.command`` that uses the shared decorators of
+:mod:`convtool.cli.options` and :func:`~convtool.cli.errors.handle_user_errors`,
+import heavy modules inside its body, and add it here with ``cli.add_command``.
+
+Importing this module imports click and convtool's light modules only (no
+numpy, sympy, scipy, networkx or rich), so ``--help`` and ``--version`` are fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from convtool import __version__
+from convtool.cli.cmd_constants import constants
+from convtool.cli.cmd_explain import explain
+from convtool.cli.cmd_generate import generate
+
+__all__ = ["cli"]
+
+
+@click.group(context_settings={"max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="convtool", message="%(prog)s %(version)s")
+def cli():
+    """Convergence constants of gradient descent on two-layer linear models.
+
+    Constants, step sizes and rates of the local-PL paper (Table 2, Theorems
+    3.1, 3.2 / E.1) for an instance given as an .npz file. Tables go to stdout,
+    warnings to stderr; bad input gives one "Error:" line and exit status 2.
+    """
+
+
+cli.add_command(constants)
+cli.add_command(explain)
+cli.add_command(generate)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    cli(prog_name="convtool")
