@@ -223,6 +223,7 @@ def _const_env(consts, R):
     return env
 
 
+@np.errstate(all="ignore")  # overflow in a diverging run is a status, not a warning
 def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float | None = None,
            c: float = 0.5, d: float = 2.0, tol: float = 1e-14, divergence: float = 1e8,
            reduce="auto", schedule_options: dict | None = None, progress=None,
@@ -336,8 +337,7 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
         _put(rec, "drift", t, drift, act)
         _put(rec, "drift_bound", t, drift_sum, act)
         _put(rec, "bound_prod", t, prod_bound, act)
-        with np.errstate(all="ignore"):
-            _put(rec, "bound_rhobar0", t, env0["L0"] * env0["rhobar0"] ** t, act)
+        _put(rec, "bound_rhobar0", t, env0["L0"] * env0["rhobar0"] ** t, act)
         env = dict(env0)
         env.update(sp_)
         env.update(L_t=L, grad_l_norm=np.sqrt(np.sum(Gl * Gl, axis=(-2, -1))), t=np.full(R, float(t)))
@@ -350,8 +350,7 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
             s = t - 1
             floor = 0.5 * env0["K"] * (64 * EPS * np.sqrt(np.sum(A * A, axis=(-2, -1)) *
                                                            np.sum(B * B, axis=(-2, -1)))) ** 2
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(L_prev > 0, L / L_prev, np.nan)
+            ratio = np.where(L_prev > 0, L / L_prev, np.nan)
             _put(rec, "ratio", s, ratio, act)
             held31 = L <= rec["rho"][:, s] * L_prev * (1 + RTOL_HELD) + floor
             held32 = (L <= rec["rhobar"][:, s] * L_prev * (1 + RTOL_HELD) + floor) & \
@@ -379,8 +378,7 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
 
         def trial(eta, A=A, B=B, gA=gA, gB=gB):
             A2, B2 = model.step(A, B, gA, gB, eta)
-            with np.errstate(all="ignore"):
-                return excess(A2, B2)
+            return excess(A2, B2)
 
         info = StepInfo(t=t, env=env, grad_sq=grad_sq, trial=trial, params=(A, B), grads=(gA, gB),
                         active=active.copy())
@@ -423,7 +421,10 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
 
 
 def _put(rec, key, t, val, mask):
-    rec[key][:, t] = np.where(mask, val, rec[key][:, t])
+    if mask.all():
+        rec[key][:, t] = val
+    else:
+        rec[key][:, t] = np.where(mask, val, rec[key][:, t])
 
 
 def run_reference(loss, W0, steps: int, eta: float | None = None, tol: float = 1e-14) -> np.ndarray:

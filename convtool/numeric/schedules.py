@@ -61,13 +61,18 @@ class StepInfo:
     extra: dict = field(default_factory=dict)
 
 
-def evaluate_on(name: str, env: dict) -> np.ndarray:
-    """Evaluate registered expression ``name`` on the arrays in ``env``."""
-    from convtool.analysis import get
+_EVAL_CACHE: dict = {}
 
-    q = get(name)
-    with np.errstate(all="ignore"):
-        return np.asarray(compiled(name)(*[env[i] for i in q.inputs]), dtype=float)
+
+def evaluate_on(name: str, env: dict) -> np.ndarray:
+    """Evaluate registered expression ``name`` on the arrays in ``env`` (compiled once, cached)."""
+    try:
+        f, inputs = _EVAL_CACHE[name]
+    except KeyError:
+        from convtool.analysis import get
+
+        f, inputs = _EVAL_CACHE.setdefault(name, (compiled(name), get(name).inputs))
+    return np.asarray(f(*[env[i] for i in inputs]), dtype=float)
 
 
 def positive_root(name: str, env: dict) -> np.ndarray:
@@ -79,9 +84,10 @@ def positive_root(name: str, env: dict) -> np.ndarray:
     """
     argnames, funcs = polynomial(name)
     R = np.shape(env["K"])[0] if np.ndim(env["K"]) else 1
-    with np.errstate(all="ignore"):
-        cols = [np.broadcast_to(np.asarray(f(*[env[a] for a in argnames]), dtype=float), (R,)) for f in funcs]
-    C = np.stack(cols, axis=-1)
+    args = [env[a] for a in argnames]
+    C = np.empty((R, len(funcs)))
+    for j, f in enumerate(funcs):
+        C[:, j] = f(*args)
     C = np.where(C[..., -1:] > 0, -C, C)
     return convex_poly_root(C).root
 
