@@ -119,6 +119,15 @@ class RunResult:
             return None
         return float(np.median(a["ratio"][mask] / a["rho"][mask]))
 
+    def _eta_over_eta_max(self) -> float | None:
+        """Median of eta_t / eta_max over steps and seeds: how far a schedule strays from Theorem 3.2's
+        step (the ``local`` step can exceed eta_max by orders of magnitude on ill-conditioned data)."""
+        em = np.array([c.get("eta_max") if isinstance(c.get("eta_max"), float) else np.nan for c in self.constants])
+        with np.errstate(all="ignore"):
+            r = self.arrays["eta"] / em[:, None]
+        r = r[np.isfinite(r)]
+        return float(np.median(r)) if r.size else None
+
     def log10_loss_stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std over seeds of log10 L(t) (as in the paper's figures); NaN after all stop."""
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
@@ -146,6 +155,7 @@ class RunResult:
             "local_rate_limit": cmean("local_rate_limit"), "rate_nonoverparam": cmean("rate_nonoverparam"),
             "eta_max": cmean("eta_max"),
             "mean_eta": float(np.nanmean(a["eta"])) if np.isfinite(a["eta"]).any() else None,
+            "eta_over_eta_max": self._eta_over_eta_max(),
             "violations": viol, "tightness": self.tightness(),
             "clipped": int(self.extra.get("clipped", 0)), "wall_time": self.wall_time,
             "reduced": self.config.get("reduced"), "width": self.config.get("h"),
@@ -161,7 +171,8 @@ class RunResult:
         arrays given in ``config['data_arrays']`` and a JSON metadata string to ``.npz``."""
         out = {k: v for k, v in self.arrays.items()}
         out.update(W1_0=self.W1_0, W2_0=self.W2_0, W1_T=self.W1_T, W2_T=self.W2_T,
-                   steps=self.steps, status=np.array(self.status))
+                   steps=self.steps, status=np.array(self.status),
+                   t=np.broadcast_to(np.arange(self.arrays["loss"].shape[1]), self.arrays["loss"].shape))
         for k, v in self.extra.get("data_arrays", {}).items():
             out[k] = v
         if self.R == 1:  # one seed: drop the seed axis, as the issue's file layout expects
