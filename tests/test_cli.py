@@ -251,7 +251,14 @@ def test_save_init_round_trip(invoke, data_only_npz, tmp_path):
 
 
 def test_instance_options_without_data(invoke):
-    assert_user_error(invoke("constants", "--width", 50), "--width", "DATA")
+    # --width / --seed select the Fig. 1 instance at that width and seed; others need DATA
+    j = json.loads(ok(invoke("constants", "--width", 50, "--seed", 3, "--json")).stdout)
+    assert j["h"] == 50
+    from convtool.numeric.experiments import default_batch
+    from convtool.numeric.constants import compute_constants
+    b = default_batch(seeds=1, seed=3, h=50)
+    assert close(j["alpha1"], compute_constants(b.losses[0], b.W1[0], b.W2[0]).alpha1)
+    assert_user_error(invoke("constants", "--init", "xavier"), "--init", "DATA")
 
 
 # ------------------------------------------------------------------ bad input: one line, exit 2
@@ -420,7 +427,7 @@ def test_explain_usage(invoke, small_npz):
     assert r.exit_code == 2 and "NAME" in r.stderr
     assert_user_error(invoke("explain", "alpha1", small_npz, "--default"), "either DATA or --default")
     assert_user_error(invoke("explain", "alpha1", "--c", "0.3"), "--c", "give DATA or --default")
-    assert_user_error(invoke("explain", "alpha1", "--default", "--width", "9"), "--width", "DATA")
+    assert_user_error(invoke("explain", "alpha1", "--default", "--std", "9"), "--std", "DATA")
     j = json.loads(ok(invoke("explain", "mubar", "--default", "--c", "0.3", "--json")).stdout)
     assert next(c for c in j["tree"]["inputs"] if c["name"] == "c")["value"] == 0.3
 

@@ -15,9 +15,12 @@ from __future__ import annotations
 import click
 
 from convtool import __version__
+from convtool.cli.cmd_compare import compare
 from convtool.cli.cmd_constants import constants
 from convtool.cli.cmd_explain import explain
 from convtool.cli.cmd_generate import generate
+from convtool.cli.cmd_run import run
+from convtool.cli.cmd_schedule import schedule
 
 __all__ = ["cli"]
 
@@ -36,6 +39,9 @@ def cli():
 cli.add_command(constants)
 cli.add_command(explain)
 cli.add_command(generate)
+cli.add_command(run)
+cli.add_command(schedule)
+cli.add_command(compare)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -116,9 +116,9 @@ def instance_from_options(data: str | None, *, loss: str = "squared", width: int
     Parameters
     ----------
     data : str or None
-        Path of an ``.npz`` data file; None means the built-in instance
-        (``default_instance()``), which then admits no instance option other
-        than its defaults.
+        Path of an ``.npz`` data file; None means the built-in Fig. 1 instance
+        (``default_instance()``), at another width / seed when ``--width`` / ``--seed``
+        are given; other instance options then need a DATA file.
     loss, width, init, std, p, seed
         As :func:`convtool.numeric.data.load_instance`.
     save_init : str, optional
@@ -138,12 +138,20 @@ def instance_from_options(data: str | None, *, loss: str = "squared", width: int
 
     given = {"loss": loss, "width": width, "init": init, "std": std, "p": p, "seed": seed}
     if data is None:
-        changed = changed_options(given)
+        changed = [k for k in changed_options(given) if k not in ("width", "seed")]
         if changed:
             opts = ", ".join(f"--{k}" for k in changed)
-            raise ConvtoolInputError(f"{opts} need(s) a DATA file; without DATA the built-in instance is used "
-                                     "(write another one with `convtool generate`)")
-        inst = data_mod.default_instance()
+            raise ConvtoolInputError(f"{opts} need(s) a DATA file; without DATA the built-in Fig. 1 instance is "
+                                     "used, where only --width and --seed apply (or write an instance with "
+                                     "`convtool generate`)")
+        if width is None and (seed or 0) == 0:
+            inst = data_mod.default_instance()
+        else:
+            from convtool.numeric.experiments import default_batch
+
+            batch = default_batch(seeds=1, seed=int(seed or 0), h=width)
+            inst = data_mod.Instance(batch.losses[0], batch.W1[0], batch.W2[0], batch.source,
+                                     {"init": "fig1", "generator": "fig1"})
     else:
         inst = data_mod.load_instance(data, **given)
     if save_init is not None:
@@ -158,3 +166,184 @@ def instance_arrays(inst) -> dict:
     out = {k: getattr(inst.loss, k) for k in LOSS_ARRAYS[inst.loss.name]}
     out["W1"], out["W2"] = inst.W1, inst.W2
     return out
+
+
+# ------------------------------------------------------------------ runs (run, compare, schedule)
+
+#: same keys as ``convtool.numeric.schedules.SCHEDULES`` (checked by tests/test_cli_run.py); for --help only,
+#: the names are validated against the library's table itself
+SCHEDULE_CHOICES = ("constant", "adaptive", "adaptive-bar", "local", "xu2023", "backtracking", "adgd")
+#: schedules of ``convtool compare`` when --schedules is not given (Fig. 2's set and the baselines)
+COMPARE_DEFAULT = ("adaptive", "local", "xu2023", "backtracking", "constant", "adgd")
+#: schedule-specific options of ``convtool run``: schedule -> {option key: flag}
+SCHEDULE_OPTION_FLAGS = {
+    "backtracking": {"eta_bt": "--eta-bt", "tau": "--tau", "gamma": "--gamma"},
+    "adgd": {"lam0": "--lam0"},
+}
+#: instance options that apply without DATA (the Fig. 1 default at that width and seed)
+DEFAULT_BATCH_OPTIONS = ("width", "seed")
+
+__all__ += ["SCHEDULE_CHOICES", "COMPARE_DEFAULT", "SCHEDULE_OPTION_FLAGS", "ScheduleName", "ScheduleList",
+            "batch_options", "plot_option", "schedule_option_flags", "schedule_options_from",
+            "batch_from_options", "check_output_paths"]
+
+
+def _known_schedules() -> list[str]:
+    from convtool.numeric.schedules import SCHEDULES
+
+    return list(SCHEDULES)
+
+
+def _unknown_schedule(name: str, option: str, known) -> "click.ClickException":
+    import difflib
+
+    from convtool.cli.errors import ConvtoolInputError
+
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConvtoolInputError(f"unknown schedule {name!r} in {option}{hint}; choose from {', '.join(known)}")
+
+
+class ScheduleName(click.ParamType):
+    """One schedule name, checked against ``SCHEDULES`` (one-line error, exit 2, naming the bad name)."""
+
+    name = "schedule"
+
+    def __init__(self, allowed: tuple | None = None) -> None:
+        self.allowed = allowed
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return "[" + "|".join(self.allowed or SCHEDULE_CHOICES) + "]"
+
+    def convert(self, value, param, ctx):
+        known = list(self.allowed) if self.allowed else _known_schedules()
+        name = str(value).strip()
+        if name not in known:
+            raise _unknown_schedule(name, f"--{param.name}" if param is not None else "schedule", known)
+        return name
+
+
+class ScheduleList(click.ParamType):
+    """Comma-separated schedule names (``adaptive,local``), each checked against ``SCHEDULES``.
+
+    Unknown names, repeated names and an empty list are one-line errors (exit
+    status 2) that name the offending entry.
+    """
+
+    name = "schedules"
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return "NAME[,NAME...]"
+
+    def convert(self, value, param, ctx):
+        from convtool.cli.errors import ConvtoolInputError
+
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        option = f"--{param.name}" if param is not None else "schedules"
+        names = [s.strip() for s in str(value).split(",")]
+        if not any(names):
+            raise ConvtoolInputError(f"{option} is empty; give comma-separated names such as adaptive,local")
+        known = _known_schedules()
+        out: list[str] = []
+        for name in names:
+            if not name:
+                raise ConvtoolInputError(f"{option} {value!r} has an empty entry")
+            if name not in known:
+                raise _unknown_schedule(name, option, known)
+            if name in out:
+                raise ConvtoolInputError(f"schedule {name!r} is listed twice in {option}")
+            out.append(name)
+        return out
+
+
+def batch_options(func):
+    """``--steps --seeds --tol --no-reduce``: how long to run, on how many initializations."""
+    return _apply(func, [
+        click.option("--steps", type=click.IntRange(min=0), default=1000, show_default=True,
+                     help="Maximum number of GD steps T."),
+        click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Number R of initializations (seeds --seed .. --seed + R - 1), run as one batch; "
+                          "without DATA each seed also draws its own X and noise, as in the paper's repeats."),
+        click.option("--tol", type=float, default=1e-14, show_default=True,
+                     help="Stop a seed when L(t)/L(0) <= tol (L = excess loss l - l*)."),
+        click.option("--no-reduce", "no_reduce", is_flag=True,
+                     help="Run at the full width h (default: reduce to r = rank [W1; W2] when h > n + m; "
+                          "exact, the iterates are the same)."),
+    ])
+
+
+def plot_option(help_text: str):
+    """``--plot PATH``: a PNG figure (needs the optional ``plot`` extra, matplotlib)."""
+    return click.option("--plot", "plot", type=click.Path(dir_okay=False, path_type=str), default=None,
+                        help=help_text + " Needs matplotlib (pip install convtool[plot]).")
+
+
+def schedule_option_flags(func):
+    """Schedule-specific options: ``--eta-bt --tau --gamma`` (backtracking) and ``--lam0`` (adgd)."""
+    return _apply(func, [
+        click.option("--eta-bt", "eta_bt", type=float, default=None,
+                     help="backtracking: first trial step size [1]."),
+        click.option("--tau", type=float, default=None, help="backtracking: reduction factor in (0, 1) [0.1]."),
+        click.option("--gamma", type=float, default=None,
+                     help="backtracking: Armijo constant in (0, 1) [0.9]."),
+        click.option("--lam0", type=float, default=None, help="adgd: first step size [1e-6]."),
+    ])
+
+
+def schedule_options_from(schedule: str, opts: dict) -> dict:
+    """The ``schedule_options`` of ``run_gd`` among ``opts``; a one-line error for another schedule's options."""
+    from convtool.cli.errors import ConvtoolInputError
+
+    given = {key: flag for flags in SCHEDULE_OPTION_FLAGS.values() for key, flag in flags.items()
+             if opts.get(key) is not None}
+    own = SCHEDULE_OPTION_FLAGS.get(schedule, {})
+    foreign = [flag for key, flag in given.items() if key not in own]
+    if foreign:
+        owners = ", ".join(f"{' '.join(flags.values())} ({name})" for name, flags in SCHEDULE_OPTION_FLAGS.items()
+                           if any(f in foreign for f in flags.values()))
+        verb = "does" if len(foreign) == 1 else "do"
+        raise ConvtoolInputError(f"{', '.join(foreign)} {verb} not apply to --schedule {schedule}; "
+                                 f"schedule options: {owners}")
+    return {key: float(opts[key]) for key in own if opts.get(key) is not None}
+
+
+def batch_from_options(data: str | None, seeds: int = 1, **opts):
+    """The :class:`~convtool.numeric.experiments.Batch` of ``run``, ``compare`` and ``schedule``.
+
+    Without DATA: the Fig. 1 setting (``default_batch``: n = 10, sigma = 1,
+    h = --width or 500, seeds --seed ..); of the instance options only --width and
+    --seed apply there. With DATA: :func:`instance_from_options`, then R
+    initializations drawn with seeds --seed .. (``batch_from_instance``).
+    """
+    from convtool.cli.errors import ConvtoolInputError
+    from convtool.numeric import experiments
+
+    seed = opts.get("seed", INSTANCE_DEFAULTS["seed"])
+    if data is None:
+        inst_opts = {k: opts.get(k, INSTANCE_DEFAULTS[k]) for k in INSTANCE_DEFAULTS}
+        changed = [k for k in changed_options(inst_opts) if k not in DEFAULT_BATCH_OPTIONS]
+        if changed:
+            flags = ", ".join(f"--{k}" for k in changed)
+            raise ConvtoolInputError(f"{flags} need(s) a DATA file; without DATA the Fig. 1 default is used, "
+                                     "where only --width and --seed apply")
+        return experiments.default_batch(seeds=seeds, seed=seed, h=opts.get("width"))
+    inst = instance_from_options(data, **opts)
+    return experiments.batch_from_instance(inst, seeds=seeds, seed=seed)
+
+
+def check_output_paths(**paths) -> None:
+    """Fail early (one line) when an output file's folder does not exist: ``check_output_paths(out=path)``.
+
+    Checked before a run starts, so a typo in ``--out`` or ``--plot`` does not cost the run.
+    """
+    import os
+
+    from convtool.cli.errors import ConvtoolInputError
+
+    for option, path in paths.items():
+        if path is None:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ConvtoolInputError(f"--{option} {path}: folder {folder} does not exist")

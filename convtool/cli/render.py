@@ -281,3 +281,241 @@ def render_explain(q, node, *, source_code: str | None = None, with_values: bool
 
 #: print ``render_explain`` with ``crop=False``: the pretty formula and the source keep their long lines
 EXPLAIN_PRINT_OPTIONS = {"crop": False}
+
+
+# ------------------------------------------------------------------ run, compare, schedule
+
+__all__ += ["status_text", "render_run", "compare_table", "render_compare", "ETA_MAX_PARTS",
+            "eta_max_table", "eta_max_solver_table", "REFERENCE_LABEL", "preview_steps_table", "render_schedule"]
+
+
+def status_text(status: dict, seeds: int | None = None) -> str:
+    """Status counts: ``converged`` for one seed, ``converged 2, max_steps 1`` for several."""
+    if not status:
+        return "-"
+    total = sum(status.values()) if seeds is None else seeds
+    if len(status) == 1 and total == 1:
+        return next(iter(status))
+    return ", ".join(f"{k} {v}" for k, v in status.items())
+
+
+def _ref(name: str) -> str:
+    """The paper reference of a registered quantity (empty if unknown)."""
+    from convtool.analysis import get
+
+    try:
+        return get(name).reference
+    except KeyError:
+        return ""
+
+
+def _seconds(x) -> str:
+    return "-" if x is None else f"{float(x):.3g} s"
+
+
+def _violations_value(viol: dict, key: str, applied_key: str) -> str:
+    """``0 of 300 steps``, with ``, first t=7`` when there was one."""
+    if viol.get(key) is None:
+        return "-"
+    text = f"{viol[key]} of {viol.get(applied_key, '?')} steps"
+    if viol.get(f"{key}_first") is not None:
+        text += f", first t={viol[f'{key}_first']}"
+    return text
+
+
+def _steps_text(steps: list) -> str:
+    if len(steps) == 1:
+        return str(steps[0])
+    s = sorted(steps)
+    med = s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
+    return f"median {fmt(med)} ({s[0]}..{s[-1]})"
+
+
+def render_run(summary: dict, *, source: str = "", schedule: dict | None = None, config: dict | None = None,
+               warnings: list | None = None) -> Group:
+    """Everything ``convtool run`` shows: the summary (``RunResult.summary()``) as one table.
+
+    Observed numbers are medians (rates) or maxima (final loss) over the seeds;
+    the predicted constants are means over the seeds' instances.
+    """
+    from convtool.numeric.engine import STATUSES
+
+    s, config = summary, config or {}
+    R = s.get("seeds", 1)
+    sched = schedule or {"name": s.get("schedule")}
+    opts = ", ".join(f"{k}={fmt(v)}" for k, v in sched.items() if k not in ("name", "reference") and v is not None)
+    header = Text(f"source: {source or '?'}\nschedule: {sched.get('name')}"
+                  + (f" ({opts})" if opts else "")
+                  + (f" - {sched['reference']}" if sched.get("reference") else "")
+                  + f" | seeds: {R} | T = {fmt(config.get('steps'))} | tol = {fmt(config.get('tol'))}")
+    table = Table(title="Run summary", title_justify="left")
+    table.add_column("quantity", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("reference / meaning", overflow="fold")
+    viol = s.get("violations") or {}
+    status = s.get("status") or {}
+    status_note = STATUSES.get(next(iter(status)), "") if len(status) == 1 else "counts over seeds"
+    rank = s.get("rank") or []
+    r_work = max(rank) if rank else None
+    width = s.get("width")
+    if s.get("reduced"):
+        reduced, reduced_note = f"r = {r_work} of h = {width}", "exact reduction to r = rank [W1; W2]"
+    else:
+        reduced, reduced_note = f"h = {width} (rank r = {r_work})", "run at the full width h"
+    rows = [
+        ("status", status_text(status, R), status_note),
+        ("steps", _steps_text(s.get("steps") or []), "GD steps taken"),
+        ("final L", fmt(s.get("final_loss_max")), "excess loss l - l* at the end"),
+        ("observed rate", fmt(s.get("observed_rate")), "10^slope of log10 L(t), last half of the run"),
+        ("rhobar0", fmt(s.get("rhobar0")), f"L(t) <= L0 rhobar0^t, {_ref('rhobar0')}"),
+        ("local rate", fmt(s.get("local_rate")), f"asymptotic rate, {_ref('local_rate')}"),
+        ("local-rate limit", fmt(s.get("local_rate_limit")), "1 - (mu/K) alpha1/alpha2 (eta0 -> 0)"),
+        ("1 - mu/K", fmt(s.get("rate_nonoverparam")), f"GD on Problem 1, eta = 1/K, {_ref('rate_nonoverparam')}"),
+        ("eta_max", fmt(s.get("eta_max")), _ref("eta_max")),
+        ("mean eta", fmt(s.get("mean_eta")), "over steps" + (" and seeds" if R > 1 else "")),
+        ("Theorem 3.1 violations", _violations_value(viol, "thm31", "thm31_steps_applicable"),
+         "L(t+1) > rho(eta_t, t) L(t), where eta_t K_t < 2"),
+        ("Theorem 3.2 violations", _violations_value(viol, "thm32", "thm32_steps_in_range"),
+         "L(t+1) > rhobar L(t) or L0 rhobar0^(t+1), eq. 89"),
+        ("tightness", fmt(s.get("tightness")), "median (L(t+1)/L(t)) / rho; 1 = tight"),
+        ("wall time", _seconds(s.get("wall_time")), "engine, theory bookkeeping included"),
+        ("width", reduced, reduced_note),
+    ]
+    if s.get("clipped"):
+        rows.append(("clipped", str(s["clipped"]), "steps whose excess loss was slightly negative (set to 0)"))
+    for name, value, note in rows:
+        table.add_row(Text(name), Text(value), Text(note))
+    parts = [header, Text(""), table]
+    if R > 1:
+        parts.append(Text(f"{R} seeds: rates and steps are medians, final L the max, violations summed; "
+                          "predicted constants are means over the seeds' instances."))
+    if warnings:
+        parts += [Text("")] + [Text(f"note: {w}") for w in warnings]
+    return Group(*parts)
+
+
+def _fmt3(x) -> str:
+    """A number with 3 significant digits (the compare table's overview; JSON has them all)."""
+    if x is None or isinstance(x, (bool, int)):
+        return fmt(x)
+    v = float(x)
+    return fmt(v) if not math.isfinite(v) else f"{v:.3g}"
+
+
+def _violations_cell(viol: dict, key: str, applied_key: str) -> str:
+    """``violations/applicable`` and `` (t=first)``: ``2/180 (t=7)``."""
+    if not viol or viol.get(key) is None:
+        return "-"
+    text = f"{viol[key]}/{viol.get(applied_key, '?')}"
+    if viol.get(f"{key}_first") is not None:
+        text += f" (t={viol[f'{key}_first']})"
+    return text
+
+
+#: how ``convtool compare`` names the Problem-1 reference row (the library's row name is longer)
+REFERENCE_LABEL = "problem-1 (1/K)"
+
+
+def compare_table(cmp) -> Table:
+    """Side-by-side schedules (:class:`~convtool.numeric.experiments.CompareResult`), the reference last."""
+    table = Table(title="Schedules on the same instance and initializations", title_justify="left",
+                  show_edge=False)
+    for name, justify, wrap in (("schedule", "left", False), ("status", "left", True),
+                                ("steps\nto tol", "right", False), ("wall\ns", "right", False),
+                                ("final L", "right", False), ("mean\neta", "right", False),
+                                ("obs.\nrate", "right", False), ("Thm 3.1\nviol.", "right", True),
+                                ("Thm 3.2\nviol.", "right", True)):
+        table.add_column(name, justify=justify, no_wrap=not wrap)
+    for row in cmp.rows:
+        v = row.violations or {}
+        name = REFERENCE_LABEL if row.name.startswith("problem-1") else row.name
+        table.add_row(Text(name), Text(status_text(row.status, cmp.seeds)), Text(fmt(row.steps_to_tol)),
+                      Text(f"{row.wall_time:.2f}"), Text(_fmt3(row.final_loss)), Text(_fmt3(row.mean_eta)),
+                      Text(_fmt3(row.observed_rate)), Text(_violations_cell(v, "thm31", "thm31_steps_applicable")),
+                      Text(_violations_cell(v, "thm32", "thm32_steps_in_range")))
+    return table
+
+
+def render_compare(cmp) -> Group:
+    """Everything ``convtool compare`` shows."""
+    header = Text(f"source: {cmp.source}\nT = {cmp.steps} | tol = {fmt(cmp.tol)} | seeds: {cmp.seeds}")
+    many = (f" Over {cmp.seeds} seeds: steps and rates are medians, final L the max, violations summed."
+            if cmp.seeds > 1 else "")
+    ref = any(r.name.startswith("problem-1") for r in cmp.rows)
+    notes = Text("steps to tol: '-' unless every seed reached L(t)/L(0) <= tol. Violations: count/steps where "
+                 "the theorem applied (first violating step)."
+                 + (f" {REFERENCE_LABEL}: GD on W itself with eta = 1/K (Fig. 4's reference)." if ref else "")
+                 + " Numbers to 3 digits; --json has them all." + many)
+    return Group(header, Text(""), compare_table(cmp), Text(""), notes)
+
+
+#: the parts of eta_max: label, ConstantsResult key, defining equation (Theorem E.1)
+ETA_MAX_PARTS = (("eta0^(1)", "eta0_1", "eq. (87): eta0 Kbar_0(eta0) = 1"),
+                 ("eta0^(2)", "eta0_2", "eq. (88): 4 K L0 eta0^2 = (1 - exp(-eta0^c))(1 - Delta)"),
+                 ("third term", "eta0_3", "log(1 + alpha1/(2 alpha2))^(1/c), explicit"))
+
+
+def eta_max_table(constants: dict) -> Table:
+    """eta_max = min(eta0^(1), eta0^(2), third term): each part's value and definition, the binding one marked."""
+    em = constants.get("eta_max")
+    table = Table(title="eta_max = min of three parts (Theorem E.1)", title_justify="left")
+    table.add_column("part", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("defined by", overflow="fold")
+    table.add_column("", no_wrap=True)
+    for label, key, ref in ETA_MAX_PARTS:
+        v = constants.get(key)
+        binding = (isinstance(v, (int, float)) and isinstance(em, (int, float)) and float(v) == float(em))
+        table.add_row(Text(label), value_text(v), Text(ref), Text("<- min" if binding else ""))
+    table.add_row(Text("eta_max"), value_text(em), Text("min of the three"), Text(""))
+    return table
+
+
+def eta_max_solver_table(constants: dict) -> Table:
+    """The solves of eqs. (87), (88): method, flag, final bracket, residual, iterations."""
+    table = Table(title="Solver (eqs. 87, 88)", title_justify="left")
+    for name, justify in (("root of", "left"), ("method", "left"), ("flag", "left"), ("bracket", "left"),
+                          ("residual", "right"), ("iterations", "right")):
+        table.add_column(name, justify=justify, no_wrap=True)
+    for key, r in (constants.get("roots") or {}).items():
+        a, b = (list(r.get("bracket") or []) + [None, None])[:2]
+        table.add_row(Text(key), Text(str(r.get("method", "-"))), Text(str(r.get("flag", "-"))),
+                      Text(f"[{fmt(a)}, {fmt(b)}]"), Text(fmt(r.get("residual"))),
+                      Text(fmt(r.get("iterations"))))
+    return table
+
+
+def preview_steps_table(preview) -> Table:
+    """The first steps of ``adaptive`` / ``adaptive-bar``: t, cap, 1/K_t, 1/Kbar_t, eta_t, binding branch."""
+    table = Table(title=f"First {len(preview.steps)} steps of {preview.schedule} (eq. 19)", title_justify="left")
+    for name in ("t", "cap (1+eta0^d)^(t/2) eta0", "1/K_t (eta_hat_t)", "1/Kbar_t", "eta_t", "binding"):
+        table.add_column(name, justify="left" if name == "binding" else "right", no_wrap=True)
+    for r in preview.steps:
+        table.add_row(Text(str(r["t"])), Text(fmt(r["cap"])), Text(fmt(r["eta_hat"])), Text(fmt(r["inv_Kbar"])),
+                      Text(fmt(r["eta"])), Text(r["branch"]))
+    return table
+
+
+def render_schedule(preview, source: str = "") -> Group:
+    """Everything ``convtool schedule`` shows for a :class:`~convtool.numeric.experiments.SchedulePreview`."""
+    const = preview.constants
+    src = {"eta_max": "eta_max, the default", "user": "--eta0"}.get(const.get("eta0_source"),
+                                                                   str(const.get("eta0_source")))
+    header = Text(f"source: {source or '?'}\nschedule: {preview.schedule} | c = {fmt(const.get('c'))} | "
+                  f"d = {fmt(const.get('d'))}")
+    branch = "1/K_t" if preview.schedule == "adaptive" else "1/Kbar_t"
+    n = len(preview.steps)
+    obs = (f"t = {preview.takeover_observed}" if preview.takeover_observed is not None
+           else f"not within {n} steps")
+    bar = (f"t = {preview.takeover_bar}" if preview.takeover_bar is not None
+           else f"not within {preview.bar_horizon} steps")
+    lines = Text("\n".join([
+        f"eta0 = {fmt(preview.eta0)} ({src})",
+        f"takeover of the {branch} branch in {preview.schedule}, observed: {obs}",
+        f"takeover of the 1/Kbar_t branch in adaptive-bar, from Theorem E.1's explicit formulas: {bar}",
+    ]))
+    parts = [header, Text(""), eta_max_table(const)]
+    if const.get("roots"):
+        parts += [Text(""), eta_max_solver_table(const)]
+    parts += [Text(""), lines, Text(""), preview_steps_table(preview)]
+    return Group(*parts)

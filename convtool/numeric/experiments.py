@@ -229,9 +229,12 @@ def schedule_preview(loss, W1, W2, *, schedule: str = "adaptive", c: float = 0.5
         inv_bar = 1.0 / a["Kbar_t"][0, t]
         branch_val = hat if schedule == "adaptive" else inv_bar
         binds = cap > branch_val * (1 + 1e-12)
+        branch = ("1/K_t" if schedule == "adaptive" else "1/Kbar_t") if binds else "cap"
+        if min(cap, branch_val) < e0 * (1 - 1e-12):  # the lower clip max(eta0, .) of eq. (15) binds
+            branch = "eta0 floor"
         rows.append({"t": t, "cap": float(cap), "eta_hat": float(hat), "inv_Kbar": float(inv_bar), "eta": float(eta),
-                     "branch": ("1/K_t" if schedule == "adaptive" else "1/Kbar_t") if binds else "cap"})
-    obs = next((r["t"] for r in rows if r["branch"] != "cap"), None)
+                     "branch": branch})
+    obs = next((r["t"] for r in rows if r["branch"] in ("1/K_t", "1/Kbar_t")), None)
     env = {k: const[k] for k in ("K", "L0", "alpha2", "beta2", "rhobar0", "Delta", "mu") if k in const}
     env.update(eta0=e0, c=c, d=d)
     take_bar = None

@@ -1,0 +1,121 @@
+"""``convtool run``: GD with one schedule, the theory recorded next to what happened."""
+
+from __future__ import annotations
+
+import contextlib
+
+import click
+
+from convtool.cli.errors import handle_user_errors
+from convtool.cli.options import (ScheduleName, batch_from_options, batch_options, check_output_paths, data_argument,
+                                  instance_options, plot_option, schedule_option_flags, schedule_options_from,
+                                  theory_from_options, theory_options)
+
+__all__ = ["run", "progress_bar", "npz_path", "show_notes"]
+
+
+@contextlib.contextmanager
+def progress_bar(console, enabled: bool):
+    """``update(name, t, T)`` drawing one transient rich bar per name on ``console`` (stderr).
+
+    Disabled (a no-op) unless ``enabled`` and the console is a terminal.
+    """
+    if not (enabled and console.is_terminal):
+        yield lambda name, t, T: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    tasks: dict = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as prog:
+        def update(name, t, T):
+            if name not in tasks:
+                tasks[name] = prog.add_task(str(name), total=T)
+            prog.update(tasks[name], completed=t)
+
+        yield update
+
+
+def npz_path(path: str) -> str:
+    """The file ``np.savez`` writes for ``path`` (it appends ``.npz`` when missing)."""
+    return path if path.endswith(".npz") else path + ".npz"
+
+
+def show_notes(console, messages) -> None:
+    """Each distinct message once, as ``Warning: ...`` on ``console`` (the library's recorded warnings)."""
+    from rich.text import Text
+
+    seen: list[str] = []
+    for msg in messages:
+        msg = " ".join(str(msg).split())
+        if msg and msg not in seen:
+            seen.append(msg)
+            console.print(Text("Warning: " + msg), soft_wrap=True)
+
+
+@click.command("run", short_help="Run GD with one step-size schedule, theory next to observation.")
+@data_argument
+@click.option("--schedule", type=ScheduleName(), default="adaptive", show_default=True,
+              help="Step-size schedule (the rules: convtool.numeric.schedules).")
+@batch_options
+@instance_options
+@theory_options
+@schedule_option_flags
+@click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Save every recorded array, W1_0, W2_0, W1_T, W2_T, the data arrays and a JSON "
+                   "'metadata' string to this .npz file.")
+@click.option("--json", "as_json", is_flag=True, help="Write one strict JSON object to stdout instead of the table.")
+@plot_option("Draw log10 L(t) against the predicted bounds, and eta_t with 1/K_t, to this PNG file.")
+@handle_user_errors
+def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts):
+    """Run GD on DATA (default: the Fig. 1 setting) with one step-size schedule.
+
+    Every step records the observed excess loss next to Theorem 3.1's rho(eta_t, t)
+    and Theorem 3.2's rhobar, and counts the steps where a theorem applied but
+    its bound failed. Without DATA the Fig. 1 instance is used (n = 10, sigma = 1,
+    h = --width or 500, seed --seed); --seeds R runs R initializations as one batch.
+
+    \b
+    Examples:
+      $ convtool run --width 100 --steps 2000 --seeds 5 --plot run.png
+      $ convtool run --schedule backtracking --tau 0.5 --json | python -m json.tool
+    """
+    from convtool.cli.console import report_warnings, stderr_console, stdout_console
+
+    sched_opts = schedule_options_from(schedule, opts)
+    check_output_paths(out=out, plot=plot)
+    if plot:
+        from convtool.cli.plots import require_matplotlib
+
+        require_matplotlib()
+    err = stderr_console()
+    with report_warnings(err):
+        from convtool.numeric.experiments import run_batch
+
+        batch = batch_from_options(data, seeds, **opts)
+        with progress_bar(err, not as_json) as update:
+            result = run_batch(batch, schedule=schedule, steps=steps, tol=tol, reduce=False if no_reduce else "auto",
+                               schedule_options=sched_opts or None,
+                               progress=lambda t, T: update(schedule, t, T), **theory_from_options(**opts))
+    show_notes(err, result.extra.get("constant_warnings", []))
+    from rich.text import Text
+
+    if out:
+        result.save(out)
+        err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
+    if plot:
+        from convtool.cli.plots import plot_run
+
+        plot_run(result, plot, title=f"convtool run: {schedule} on {batch.source}")
+        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"source": batch.source, **result.to_dict()}, allow_nan=False, indent=2))
+        return
+    from convtool.cli.render import render_run
+
+    fails = result.extra.get("backtracking_failures")
+    notes = [f"backtracking hit max_backtracks on {sum(fails)} step(s)"] if fails and sum(fails) else []
+    stdout_console().print(render_run(result.summary(), source=batch.source, schedule=result.schedule,
+                                      config=result.config, warnings=notes))

@@ -1,0 +1,123 @@
+"""Figures of ``convtool run --plot`` and ``convtool compare --plot`` (optional extra ``plot``).
+
+matplotlib is imported inside the functions, never at import time, and only
+through its object-oriented API with the Agg canvas (``Figure`` +
+``FigureCanvasAgg``): no pyplot, no global backend switch, no window. Without
+matplotlib :func:`require_matplotlib` raises the CLI's one-line error.
+
+* :func:`plot_run` -- Fig. 1's two panels: log10 L(t) (mean, +-1 std over
+  seeds) against the predicted bounds ``L0 prod_s rhobar(eta_s, s)`` and
+  ``L0 rhobar0^t``; and eta_t with eta_hat_t = 1/K_t (dashed).
+* :func:`plot_compare` -- Fig. 2: mean log10 L(t) per schedule with std bands.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+__all__ = ["require_matplotlib", "plot_run", "plot_compare"]
+
+INSTALL_HINT = "pip install convtool[plot]"
+
+
+def require_matplotlib() -> None:
+    """Raise :class:`~convtool.cli.errors.ConvtoolInputError` (one line) when matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    except ImportError as exc:
+        from convtool.cli.errors import ConvtoolInputError
+
+        raise ConvtoolInputError(f"--plot needs matplotlib, which is not installed ({exc}); "
+                                 f"install it with `{INSTALL_HINT}`") from None
+
+
+def _figure(nrows: int, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, 1, sharex=True, squeeze=False)[:, 0]
+    return fig, axes
+
+
+def _log10_stats(arr):
+    """Mean and std over seeds (axis 0) of log10 of the positive entries; NaN where none."""
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lg = np.log10(np.where(np.asarray(arr) > 0, arr, np.nan))
+        return np.nanmean(lg, axis=0), np.nanstd(lg, axis=0)
+
+
+def _nanmean(arr):
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.asarray(arr, dtype=float), axis=0)
+
+
+def _save(fig, path) -> None:
+    fig.savefig(path, dpi=120, format="png")
+
+
+def plot_run(result, path, title: str = "") -> None:
+    """Write ``convtool run``'s figure (PNG) for a :class:`~convtool.numeric.engine.RunResult`."""
+    import numpy as np
+
+    a = result.arrays
+    fig, (ax_l, ax_e) = _figure(2, 6.5)
+    mean, std = result.log10_loss_stats()
+    t = np.arange(mean.shape[0])
+    R = result.R
+    label = "log10 L(t)" + (f" (mean, +-1 std over {R} seeds)" if R > 1 else "")
+    ax_l.plot(t, mean, color="C0", lw=1.6, label=label)
+    if R > 1:
+        ax_l.fill_between(t, mean - std, mean + std, color="C0", alpha=0.25, lw=0)
+    for key, style, text in (("bound_prod", dict(color="C3", ls="--"), "L0 prod_s rhobar(eta_s, s) (Thm 3.2)"),
+                             ("bound_rhobar0", dict(color="C2", ls=":"), "L0 rhobar0^t (Thm 3.2)")):
+        bm, _ = _log10_stats(a[key])
+        if np.isfinite(bm).any():
+            ax_l.plot(t, bm, lw=1.3, label=text, **style)
+    ax_l.set_ylabel("log10 excess loss")
+    ax_l.legend(loc="best", fontsize=8)
+    ax_l.grid(alpha=0.3)
+    ax_l.set_title(title or f"convtool run: {result.schedule.get('name')}", fontsize=10)
+
+    ts = np.arange(a["eta"].shape[1])
+    eta, hat = _nanmean(a["eta"]), _nanmean(a["eta_hat"])
+    ax_e.plot(ts, eta, color="C0", lw=1.6, label="eta_t" + (" (mean over seeds)" if R > 1 else ""))
+    if np.isfinite(hat).any():
+        ax_e.plot(ts, hat, color="C1", ls="--", lw=1.3, label="eta_hat_t = 1/K_t")
+    positive = np.concatenate([eta[np.isfinite(eta) & (eta > 0)], hat[np.isfinite(hat) & (hat > 0)]])
+    if positive.size:
+        ax_e.set_yscale("log")
+    ax_e.set_xlabel("step t")
+    ax_e.set_ylabel("step size")
+    ax_e.legend(loc="best", fontsize=8)
+    ax_e.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def plot_compare(cmp, path, title: str = "") -> None:
+    """Write ``convtool compare``'s figure (PNG) for a :class:`~convtool.numeric.experiments.CompareResult`."""
+    import numpy as np
+
+    fig, (ax,) = _figure(1, 4.5)
+    for i, row in enumerate(cmp.rows):
+        mean, std = np.asarray(row.loss_mean, dtype=float), np.asarray(row.loss_std, dtype=float)
+        t = np.arange(mean.shape[0])
+        ref = row.name.startswith("problem-1")
+        color = "k" if ref else f"C{i % 10}"
+        ax.plot(t, mean, color=color, ls="--" if ref else "-", lw=1.5, label=row.name)
+        if cmp.seeds > 1:
+            ax.fill_between(t, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+    ax.set_xlabel("step t")
+    ax.set_ylabel("log10 excess loss" + (f" (mean, +-1 std over {cmp.seeds} seeds)" if cmp.seeds > 1 else ""))
+    ax.set_title(title or "convtool compare", fontsize=10)
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
