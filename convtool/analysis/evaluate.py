@@ -22,7 +22,7 @@ import sympy as sp
 from convtool.analysis.graph import evaluation_order
 from convtool.analysis.registry import REGISTRY, get
 
-__all__ = ["compiled", "evaluate", "expanded", "polynomial", "residual", "source"]
+__all__ = ["compiled", "evaluate", "expanded", "polynomial", "residual", "source", "warm_up"]
 
 
 def stable_form(expr: sp.Expr, var: sp.Symbol | None = None) -> sp.Expr:
@@ -169,3 +169,20 @@ def evaluate(values: dict, targets=None) -> dict:
                 v = compiled(n)(*[out[i] for i in q.inputs])
             out[n] = float(v) if np.ndim(v) == 0 else v
     return out
+
+
+def warm_up() -> None:
+    """Compile every registered formula now (about 1 s once per process; later calls are free).
+
+    Timed code calls this first so that measured wall times exclude sympy's one-time work.
+    """
+    from convtool.analysis.registry import names
+
+    for n in names(kind="expression"):
+        compiled(n)
+    for n in names(kind="equation"):
+        residual(n)
+        try:
+            polynomial(n)
+        except sp.PolynomialError:  # eq. (87), (88) are not polynomial in their unknown
+            pass

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from convtool.analysis.evaluate import warm_up
 from convtool.errors import ConvtoolWarning, InputError
 from convtool.numeric.constants import compute_constants
 from convtool.numeric.losses import Loss, stack_losses
@@ -283,7 +284,7 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     if (bl.n, bl.m) != (n, m):
         raise InputError(f"weights give W of shape ({n}, {m}) but the loss expects ({bl.n}, {bl.m})")
 
-    _warm_up()
+    warm_up()
     t_start = time.perf_counter()
     consts, const_warnings = _per_seed_constants(losses, model.W1_0, model.W2_0, c, d, eta0, model.reductions)
     cenv = _const_env(consts, R)
@@ -430,21 +431,6 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     return RunResult(schedule=sched.to_dict(), status=list(status), steps=nsteps, arrays=rec,
                      constants=[res.to_dict() for res in consts], config=config, wall_time=wall,
                      W1_0=model.W1_0, W2_0=model.W2_0, W1_T=W1_T, W2_T=W2_T, extra=extra)
-
-
-_PER_STEP = ("sigma_min_T_sq", "sigma_max_T_sq", "mu_t", "growth_cap", "Kbar_t", "K_t", "rho", "rhobar",
-             "drift_step_bound")
-_PER_STEP_ROOTS = ("eta_hat", "eta_local", "eta_xu_star", "eta_48")
-
-
-def _warm_up() -> None:
-    """Compile (once per process) every formula a run evaluates, so wall times exclude sympy."""
-    from convtool.analysis.evaluate import compiled, polynomial
-
-    for name in _PER_STEP:
-        compiled(name)
-    for name in _PER_STEP_ROOTS:
-        polynomial(name)
 
 
 def _put(rec, key, t, val, mask):
