@@ -20,7 +20,7 @@ from scipy.optimize import brentq
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from convtool.numeric.roots import (EQ88_FLOOR, EQ88_GRID_PER_DECADE, EQ88_SPAN, STATUS_FLAGS, RootResult,
+from convtool.numeric.roots import (EQ88_FLOOR, EQ88_GRID_PER_DECADE, STATUS_FLAGS, RootResult, eq88_sign_change_point,
                                     bracketed_root, convex_poly_root, solve_eta0_1, solve_eta0_2)
 
 EPS = np.finfo(np.float64).eps
@@ -192,16 +192,14 @@ def test_convex_poly_root_special_rows():
 def test_convex_poly_root_no_positive_coefficient_gives_inf():
     C = np.array([[0.0, 0.0, 0.0, -1.0], [1.0, 0.0, 1.0, -2.0]])  # all a_j = 0 (j >= 1): inf
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # see the xfail below
+        warnings.simplefilter("error")
         r = convex_poly_root(C)
     assert r.root[0] == math.inf and r.converged[0]
     np.testing.assert_allclose(r.root[1], 1.0, rtol=4 * EPS)  # the other row is unaffected
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): convex_poly_root evaluates the polynomial at x = inf for rows "
-                   "with all a_j = 0 inside its Newton loop (inf * 0), leaking 'RuntimeWarning: invalid value "
-                   "encountered in multiply' from roots.py _polyval")
 def test_convex_poly_root_inf_row_is_silent():
+    # regression: rows with all a_j = 0 evaluated p(inf) in the Newton loop and leaked a RuntimeWarning
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         convex_poly_root(np.array([[0.0, 0.0, 0.0, -1.0]]))
@@ -239,10 +237,8 @@ def test_solve_eta0_1_bracket_claim(v):
     assert g87(r.root * (1 - 1e-6), v) < 0 < g87(r.root * (1 + 1e-6), v)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: solve_eta0_1's bracket end b = 1/max(K alpha2, sqrt(2 K L0)) can be "
-                   "so large that exp(b^c) overflows; f(b) = inf gives status -3 although the root (~12 here) "
-                   "is finite; compute_constants then reports eta0_1 and eta_max as not applicable")
 def test_solve_eta0_1_bracket_overflow():
+    # regression: exp(b^c) overflowed at the proven bracket end and gave status -3 for a finite root
     v = {"K": 0.01, "L0": 1e-06, "alpha2": 0.01, "beta2": 1.0, "c": 0.75}
     assert _bracket_end(v) ** v["c"] > 709  # exp overflows at the claimed bracket end
     want = brentq(lambda x: g87(x, v), 0.0, 100.0, xtol=1e-300, rtol=4 * EPS)
@@ -265,12 +261,14 @@ def _grid(scan):
 
 def test_solve_eta0_2_converged_and_scan_report():
     v = values()
-    upper = 0.02
-    r = solve_eta0_2(v, upper)
+    r = solve_eta0_2(v)
     assert r.converged and r.status == 0 and r.method == "scan+brentq"
     sc = r.scan
     assert sc["lower"] == EQ88_FLOOR and sc["per_decade"] == EQ88_GRID_PER_DECADE
-    np.testing.assert_allclose(sc["upper"], EQ88_SPAN * upper, rtol=1e-12)
+    # the grid ends at x* = min(third term, eta_K), where the independent F is negative (proven sign change)
+    xstar = eq88_sign_change_point(v)
+    np.testing.assert_allclose(sc["upper"], xstar, rtol=1e-12)
+    assert F88(xstar, v) < 0
     ndec = math.log10(sc["upper"]) - math.log10(sc["lower"])
     assert sc["points"] >= ndec * EQ88_GRID_PER_DECADE
     # the result is the first sign change of the independent F on the reported grid, refined
@@ -288,8 +286,8 @@ def test_solve_eta0_2_converged_and_scan_report():
 def test_solve_eta0_2_no_sign_change_flag():
     """F > 0 on the whole grid: status 1, root inf, converged, 'no positive root'."""
     v = values()
-    r0 = solve_eta0_2(v, 0.02)
-    upper = r0.root / (2 * EQ88_SPAN)  # grid ends at half the true smallest root
+    r0 = solve_eta0_2(v)
+    upper = r0.root / 2  # grid ends at half the true smallest root
     r = solve_eta0_2(v, upper)
     assert r.status == 1 and r.flag == "no positive root" and r.converged
     assert r.root == math.inf and r.residual == 0.0
@@ -313,8 +311,7 @@ def test_solve_eta0_2_bad_upper_not_applicable(upper):
     assert r.status == -5 and not r.converged
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: solve_eta0_2 raises ValueError (np.logspace with a negative number "
-                   "of points) when EQ88_SPAN * upper < EQ88_FLOOR instead of reporting status -5")
 def test_solve_eta0_2_tiny_upper_does_not_raise():
+    # regression: np.logspace got a negative point count when the range ended below EQ88_FLOOR
     r = solve_eta0_2(values(), 1e-105)
     assert not r.converged or r.root > 0

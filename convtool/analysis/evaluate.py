@@ -39,20 +39,52 @@ def stable_form(expr: sp.Expr, var: sp.Symbol | None = None) -> sp.Expr:
 
     if var is not None:
         expr = _cancel_ones(expr, var)
+    expr = expr.replace(_is_root_difference, _rationalize)
     expr = optimize(expr, [expm1_opt])
     expr = expr.replace(lambda e: isinstance(e, sp.log) and e.args[0].is_Add and sp.S.One in e.args[0].args,
                         lambda e: log1p(e.args[0] - 1))
     return expr
 
 
+def _is_root_difference(e) -> bool:
+    """``sqrt(X) - D`` with D a sum/product of non-negative registry quantities (two terms)."""
+    if not (e.is_Add and len(e.args) == 2):
+        return False
+    roots = [a for a in e.args if a.is_Pow and a.exp == sp.S.Half]
+    return len(roots) == 1 and (-(e - roots[0])).could_extract_minus_sign() is False
+
+
+def _rationalize(e):
+    """``sqrt(X) - D = (X - D^2) / (sqrt(X) + D)``, with ``X - D^2`` expanded so it cancels exactly.
+
+    Used where ``sqrt(X) ~ D`` (alpha1's halves): the difference is then exactly 0
+    when it should be, instead of +-1e-16. Both sides are 0 when ``X = D = 0``.
+    """
+    root = next(a for a in e.args if a.is_Pow and a.exp == sp.S.Half)
+    D = root - e
+    num = sp.expand(root.base - D ** 2)
+    den = root + D
+    return sp.Piecewise((0, sp.Eq(den, 0)), (num / den, True))
+
+
 @lru_cache(maxsize=None)
 def compiled(name: str):
-    """The lambdified expression of quantity ``name``; arguments are ``get(name).inputs``."""
+    """The lambdified expression of quantity ``name``, compiled once in a stable form.
+
+    Its arguments are ``f.argnames`` (normally ``get(name).inputs``; for a quantity
+    registered with ``stable_in`` the inputs of its expansion in that variable).
+    """
     q = get(name)
     if q.kind != "expression":
         raise ValueError(f"{name} is a {q.kind}, not an expression")
-    args = [REGISTRY[i].symbol for i in q.inputs]
-    return sp.lambdify(args, stable_form(q.expr), modules="numpy", cse=True)
+    expr, var = q.expr, None
+    if q.stable_in is not None:
+        var = REGISTRY[q.stable_in].symbol
+        expr = expanded(expr, q.stable_in, stable=True)
+    argnames = tuple(q.inputs) if var is None else tuple(sorted(str(s) for s in expr.free_symbols))
+    f = sp.lambdify([REGISTRY[i].symbol for i in argnames], stable_form(expr, var), modules="numpy", cse=True)
+    f.argnames = argnames
+    return f
 
 
 def source(name: str) -> str:
@@ -165,8 +197,9 @@ def evaluate(values: dict, targets=None) -> dict:
         if q.kind != "expression" or n in out:
             continue
         if all(i in out for i in q.inputs):
+            f = compiled(n)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                v = compiled(n)(*[out[i] for i in q.inputs])
+                v = f(*[out[i] for i in f.argnames])
             out[n] = float(v) if np.ndim(v) == 0 else v
     return out
 

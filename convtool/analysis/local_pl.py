@@ -126,11 +126,21 @@ beta1 = register("beta1", kind="expression", expr=sp.Max(0, sigma_min_Wstar - sp
 beta2 = register("beta2", kind="expression", expr=sigma_max_Wstar + sp.sqrt(K / mu) * dist0,
                  latex=r"\beta_2", reference="Table 2",
                  description="Upper bound on sigma_max(W(t)) along GD.")
+# alpha1 is the mean of two halves sqrt((Delta_pm + Delta_low)^2 + 4 beta1^2) - Delta_pm; each half is
+# compiled as (Delta_low (2 Delta_pm + Delta_low) + 4 beta1^2) / (sqrt(.) + Delta_pm), so alpha1 = 0
+# (no imbalance, no margin) comes out exactly 0, not +-1e-16 (evaluate.stable_form).
+alpha1_plus = register(
+    "alpha1_plus", kind="expression",
+    expr=sp.sqrt((Delta_plus + Delta_low) ** 2 + 4 * beta1 ** 2) - Delta_plus,
+    latex=r"\alpha_1^{+}", reference="Table 2 (first half of alpha1)",
+    description="sqrt((Delta_+ + Delta_low)^2 + 4 beta1^2) - Delta_+ (>= Delta_low >= 0).")
+alpha1_minus = register(
+    "alpha1_minus", kind="expression",
+    expr=sp.sqrt((Delta_minus + Delta_low) ** 2 + 4 * beta1 ** 2) - Delta_minus,
+    latex=r"\alpha_1^{-}", reference="Table 2 (second half of alpha1)",
+    description="sqrt((Delta_- + Delta_low)^2 + 4 beta1^2) - Delta_- (>= Delta_low >= 0).")
 alpha1 = register(
-    "alpha1", kind="expression",
-    expr=(-Delta_plus - Delta_minus
-          + sp.sqrt((Delta_plus + Delta_low) ** 2 + 4 * beta1 ** 2)
-          + sp.sqrt((Delta_minus + Delta_low) ** 2 + 4 * beta1 ** 2)) / 2,
+    "alpha1", kind="expression", expr=(alpha1_plus + alpha1_minus) / 2,
     latex=r"\alpha_1", reference="Table 2",
     description="Lower bound on sigma_min^2(T_0) (Lemma E.3); Theorem 3.2 needs alpha1 > 0.")
 alpha2 = register(
@@ -245,6 +255,6 @@ drift_step_bound = register(
     description="Bound on one step's imbalance change ||D(t+1) - D(t)||_F.")
 drift_total_bound = register(
     "drift_total_bound", kind="expression",
-    expr=2 * K * eta0 ** 2 * alpha2 * sp.exp(eta0 ** c) * L0 / (1 - Delta),
+    expr=2 * K * eta0 ** 2 * alpha2 * sp.exp(eta0 ** c) * L0 / (1 - Delta), stable_in="eta0",
     latex=r"\|D(t)-D(0)\|_F^{\mathrm{bd}}", reference="proof of Theorem E.1, A_3(t), eq. (103)",
     description="Uniform bound on the imbalance drift ||D(t) - D(0)||_F under the theorem's constraints.")

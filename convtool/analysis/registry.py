@@ -64,6 +64,10 @@ class Quantity:
         For an equation, the symbol solved for.
     paper : str
         Short key of the paper (``"local-pl"``).
+    stable_in : str or None
+        Compile the expression expanded down to this variable with exact cancellation
+        of 1's (see :func:`convtool.analysis.evaluate.expanded`); for formulas such as
+        ``1/(1 - Delta)`` whose value is lost when ``1 - Delta`` is formed from a rounded Delta.
     """
 
     name: str
@@ -76,6 +80,7 @@ class Quantity:
     unknown: sp.Symbol | None = None
     paper: str = "local-pl"
     inputs: tuple[str, ...] = field(default=())
+    stable_in: str | None = None
 
     def formula_latex(self) -> str:
         """The defining formula in LaTeX (``symbol = expr`` or ``expr = 0``)."""
@@ -124,6 +129,7 @@ def register(
     latex: str | None = None,
     unknown: sp.Symbol | None = None,
     paper: str = "local-pl",
+    stable_in: str | None = None,
     **assumptions,
 ) -> sp.Symbol:
     """Register quantity ``name`` and return its symbol.
@@ -159,6 +165,7 @@ def register(
         unknown=unknown,
         paper=paper,
         inputs=inputs,
+        stable_in=stable_in,
     )
     return sym
 

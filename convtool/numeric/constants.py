@@ -70,6 +70,10 @@ _NEEDS_MU = {"kappa", "beta1", "beta2", "alpha1", "alpha2", "alpha_ratio", "eta0
              "rate_nonoverparam", "drift_total_bound", "eta0"}
 
 
+#: relative slack (of alpha2) for checking Lemma E.3 on computed values
+LEMMA_E3_RTOL = 1e-9
+
+
 @dataclass
 class Check:
     """One applicability check: name, whether it holds, and why.
@@ -239,9 +243,7 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
             roots["eta0_2"] = RootResult("eta0_2", np.nan, False, -5, "scan+brentq", message=reason)
             eta_max = NotApplicable(reason)
         else:
-            r1 = roots["eta0_1"]
-            upper = min(r1.root if r1.converged else np.inf, vals["eta0_3"])
-            roots["eta0_2"] = solve_eta0_2(vals, upper)
+            roots["eta0_2"] = solve_eta0_2(vals)
             for k in ("eta0_1", "eta0_2"):
                 r = roots[k]
                 if r.converged:
@@ -317,6 +319,16 @@ def _checks(q: dict, n: int, m: int, h: int, mu: float, eta0_source: str, vals: 
                      f"h = {h}, n + m = {n + m}: " + ("alpha1 > 0 almost surely for continuous i.i.d. init "
                                                       "(Lemma 3.1)" if h >= n + m else
                                                       "Lemma 3.1 does not guarantee alpha1 > 0"), required=False))
+    a1, a2, smin, smax = (q[k] for k in ("alpha1", "alpha2", "sigma_min_T0_sq", "sigma_max_T0_sq"))
+    if not any(isinstance(v, NotApplicable) for v in (a1, a2)):
+        slack = LEMMA_E3_RTOL * a2
+        ok = a1 <= smin + slack and smin <= smax + slack and smax <= a2 + slack
+        detail = (f"alpha1 = {a1:.6g} <= sigma_min^2(T0) = {smin:.6g} <= sigma_max^2(T0) = {smax:.6g} "
+                  f"<= alpha2 = {a2:.6g}")
+        if not ok:
+            detail = ("fails on this data: " + detail.replace("<=", "vs") +
+                      (" (the lower bound can fail when n != m; Theorem 3.2's proof uses it)" if n != m else ""))
+        out.append(Check("Lemma E.3 at T0", ok, detail))
     em, e0 = q["eta_max"], q["eta0"]
     if isinstance(em, NotApplicable) or isinstance(e0, NotApplicable):
         out.append(Check("eta0 <= eta_max", False, str(em if isinstance(em, NotApplicable) else e0)))

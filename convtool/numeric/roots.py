@@ -7,8 +7,9 @@ Every scalar equation of the local-PL paper is solved on a *proven* bracket:
   ``[0, 1/max(K alpha2, sqrt(2 K L0))]`` brackets the unique positive root.
 * eq. (88) (:func:`solve_eta0_2`): the smallest positive root of
   ``F(eta0) = (1 - exp(-eta0^c))(1 - Delta) - 4 K L(0) eta0^2``, found as the first
-  sign change of F on a dense logarithmic grid and refined by Brent's method; the
-  grid, its range and the result of the scan are reported.
+  sign change of F on a dense logarithmic grid ending at a point x* where ``F(x*) < 0``
+  is proven (:func:`eq88_sign_change_point`), refined by Brent's method; the grid,
+  its range and the result of the scan are reported.
 * per-step cubics (``eta K_t(eta) = 1``, the ``local`` and ``xu2023`` steps):
   polynomials ``p(x) = sum_{k>=1} a_k x^k - a_0`` with ``a_k >= 0``, ``a_0 > 0``, which
   are increasing and convex on x > 0. ``x_hi = min_k (a_0 / a_k)^(1/k)`` has
@@ -40,10 +41,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
-from convtool.analysis.evaluate import residual
+from convtool.analysis.evaluate import evaluate, residual
 
-__all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve_eta0_1", "solve_eta0_2",
-           "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR", "EQ88_SPAN"]
+__all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve_eta0_1", "solve_eta0_2", "eq88_sign_change_point",
+           "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR"]
 
 EPS = np.finfo(np.float64).eps
 XTOL = 1e-300
@@ -59,10 +60,9 @@ STATUS_FLAGS = {
     -5: "not applicable",
 }
 
-#: eq. (88) scan: points per decade, smallest eta0 tried, and the span above min(eta0^(1), third term)
+#: eq. (88) scan: points per decade and the smallest eta0 tried (lowered for a tiny admissible range)
 EQ88_GRID_PER_DECADE = 24
 EQ88_FLOOR = 1e-100
-EQ88_SPAN = 100.0
 
 
 @dataclass
@@ -200,29 +200,83 @@ def solve_eta0_1(values: dict) -> RootResult:
     b = 1.0 / lower
     why = (f"bracket [0, 1/max(K alpha2, sqrt(2 K L0))] = [0, {b:.6g}]: the left side of eq. 87 is 0 at 0, "
            "increasing, and >= 1 at the right end")
-    return bracketed_root(g, 0.0, b, name="eta0_1", why=why)
+    a, b, note = _finite_right_end(g, 0.0, b)
+    return bracketed_root(g, a, b, name="eta0_1", why=why + note)
 
 
-def solve_eta0_2(values: dict, upper: float) -> RootResult:
-    """eta0^(2): the smallest positive root of eq. (88), or ``inf`` when there is none.
+def _finite_right_end(g, a: float, b: float, maxiter: int = 2000) -> tuple[float, float, str]:
+    """Shrink ``[a, b]`` while ``g(b)`` overflows (``exp(b^c)`` for a huge proven bracket end).
+
+    ``g`` is increasing with ``g(a) < 0`` and (mathematically) ``g(b) >= 0``, so an
+    overflowing ``g(m) = +inf`` is still >= 0 and ``[a, m]`` keeps the root; a finite
+    negative ``g(m)`` moves ``a`` up. Bisection (geometric once ``a > 0``) stops at the
+    first finite ``g(b) >= 0``.
+    """
+    with np.errstate(all="ignore"):
+        gb = float(g(b))
+    if np.isfinite(gb):
+        return a, b, ""
+    for _ in range(maxiter):
+        m = np.sqrt(a * b) if a > 0 else b / 2
+        with np.errstate(all="ignore"):
+            gm = float(g(m))
+        if not np.isfinite(gm) or gm >= 0:
+            b = m
+            if np.isfinite(gm):
+                return a, b, f"; the left side overflows at the end, bracket shrunk to [{a:.6g}, {b:.6g}]"
+        else:
+            a = m
+    return a, b, ""
+
+
+def eq88_sign_change_point(values: dict) -> float:
+    """``x* = min(third term, eta_K)`` with ``eta_K Kbar_0(eta_K) = 2``: there ``F(x*) < 0``.
+
+    At x* one factor of ``1 - rhobar0 = mubar eta0 (2 - Kbar_0 eta0)`` vanishes, so
+    ``1 - Delta = (1 + x*^d)(1 - rhobar0) - x*^d = -x*^d`` and
+    ``F(x*) = -(1 - exp(-x*^c)) x*^d - 4 K L0 x*^2 < 0``. Hence eq. (88) always has a
+    positive root below x* when F > 0 near 0: a scan of (0, x*] cannot miss the existence
+    of the smallest root (only, at worst, a narrower earlier window between grid points).
+    """
+    g, _, _ = _args("eta0_1", values)
+    lower = max(values["K"] * values["alpha2"], np.sqrt(2 * values["K"] * max(values["L0"], 0.0)))
+    a, b, _ = _finite_right_end(lambda x: g(x) - 1.0, 0.0, 2.0 / lower)
+    with np.errstate(all="ignore"):
+        fa, fb = g(a) - 1.0, g(b) - 1.0
+    eta_K = brentq(lambda x: g(x) - 1.0, a, b, xtol=XTOL, rtol=RTOL) if fa < 0 < fb else b
+    eta0_3 = values["eta0_3"] if "eta0_3" in values else evaluate(values, targets=["eta0_3"])["eta0_3"]
+    return float(min(eta0_3, eta_K))
+
+
+def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
+    """eta0^(2): the smallest positive root of eq. (88).
 
     ``F(eta0) = (1 - exp(-eta0^c))(1 - Delta(eta0)) - 4 K L(0) eta0^2`` (evaluated in the
     cancellation-free form of :func:`convtool.analysis.evaluate.stable_form`) is
     scanned on a logarithmic grid of ``EQ88_GRID_PER_DECADE`` points per decade from
-    ``EQ88_FLOOR`` to ``EQ88_SPAN * upper``, where ``upper = min(eta0^(1), third term)``
-    (the caller's choice). The first sign change from positive to non-positive is
-    refined by Brent's method. With no sign change on the grid the result is ``inf``
-    (status 1): a root beyond the grid exceeds ``upper`` and cannot change eta_max.
-    If ``F <= 0`` already at ``EQ88_FLOOR`` the smallest root lies below the float
-    range and the result is *not applicable* (status -5).
+    ``min(EQ88_FLOOR, upper / 1e6)`` to ``upper``, by default
+    ``x* = eq88_sign_change_point(values)``, where ``F(x*) < 0`` is proven; x* is itself
+    the last grid point. The first sign change from positive to non-positive is refined
+    by Brent's method. So when mubar(0) = mu alpha1 > 0 and F > 0 near 0, a root is
+    always found and footnote 4's ``eta0^(2) = inf`` does not occur; status 1 (inf) is
+    kept for an explicit ``upper`` below x* with F > 0 throughout.
+    If ``F <= 0`` already at the bottom of the grid the smallest root lies below the
+    float range and the result is *not applicable* (status -5).
     """
+    g, f, args = _args("eta0_2", values)
+    if upper is None:
+        upper = eq88_sign_change_point(values)
     if not (np.isfinite(upper) and upper > 0):
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq",
                           message=f"not applicable: the scan needs a positive finite upper end, got {upper!r}")
-    g, f, args = _args("eta0_2", values)
-    hi = EQ88_SPAN * upper
-    ndec = np.log10(hi) - np.log10(EQ88_FLOOR)
-    grid = np.logspace(np.log10(EQ88_FLOOR), np.log10(hi), int(np.ceil(ndec * EQ88_GRID_PER_DECADE)) + 1)
+    lo = min(EQ88_FLOOR, upper / 1e6)
+    if lo < 1e-300:
+        return RootResult("eta0_2", np.nan, False, -5, "scan+brentq",
+                          message=(f"not applicable: the admissible range ends at {upper:.3g}, below where eq. 88 "
+                                   "can be evaluated in double precision"))
+    ndec = np.log10(upper) - np.log10(lo)
+    grid = np.logspace(np.log10(lo), np.log10(upper), int(np.ceil(ndec * EQ88_GRID_PER_DECADE)) + 1)
+    grid[-1] = upper
     with np.errstate(all="ignore"):
         F = np.asarray(f(grid, *args), dtype=float)
     finite = np.isfinite(F)
@@ -234,7 +288,7 @@ def solve_eta0_2(values: dict, upper: float) -> RootResult:
     if grid.size == 0 or not F[0] > 0:
         f0 = float(F[0]) if grid.size else float("nan")
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, int(grid.size), scan=scan,
-                          message=(f"not applicable: F(eta0) = {f0:.3g} <= 0 already at eta0 = {EQ88_FLOOR:g}, so "
+                          message=(f"not applicable: F(eta0) = {f0:.3g} <= 0 already at eta0 = {lo:g}, so "
                                    "the smallest positive root of eq. 88 lies below the float range (with d close "
                                    "to 1, eta0^d outweighs 2 mubar eta0 unless eta0 < (2 mu alpha1)^(1/(d-1)))"))
     nonpos = np.flatnonzero(F <= 0)
@@ -242,10 +296,10 @@ def solve_eta0_2(values: dict, upper: float) -> RootResult:
         return RootResult("eta0_2", np.inf, True, 1, "scan+brentq", 0, int(grid.size), (grid[0], grid[-1]),
                           (F[0], F[-1]), 0.0, scan=scan,
                           message=(f"F > 0 at all {grid.size} scan points on [{grid[0]:.3g}, {grid[-1]:.3g}]; "
-                                   f"a root beyond {grid[-1]:.3g} > min(eta0^(1), third term) cannot change eta_max"))
+                                   f"no root below {grid[-1]:.3g}"))
     j = int(nonpos[0])
-    why = (f"first sign change of F on the scan ({grid.size} log-spaced points from {grid[0]:.3g}), "
-           f"F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
+    why = (f"first sign change of F on the scan ({grid.size} log-spaced points from {grid[0]:.3g} to "
+           f"x* = {upper:.3g}, where F < 0 is proven), F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
     r = bracketed_root(g, float(grid[j - 1]), float(grid[j]), name="eta0_2", why=why)
     r.method = "scan+brentq"
     r.function_calls += int(grid.size)
@@ -285,6 +339,15 @@ def convex_poly_root(coeffs: np.ndarray, maxiter: int = 100) -> PolyRoots:
     dC = C[..., :-1] * np.arange(deg, 0, -1)
     conv = ~np.isfinite(x) | (x == 0)
     it = 0
+    with np.errstate(all="ignore"):  # rows with root inf evaluate p(inf); their step is set to 0
+        x, conv, it = _newton(C, dC, x, conv, maxiter)
+    with np.errstate(invalid="ignore"):
+        res = np.where(np.isfinite(x), _polyval(C, np.where(np.isfinite(x), x, 0.0)), 0.0)
+    return PolyRoots(root=x, residual=res, bracket_hi=hi, iterations=it, converged=conv)
+
+
+def _newton(C, dC, x, conv, maxiter):
+    it = 0
     for it in range(1, maxiter + 1):
         p = _polyval(C, x)
         dp = _polyval(dC, x)
@@ -295,9 +358,7 @@ def convex_poly_root(coeffs: np.ndarray, maxiter: int = 100) -> PolyRoots:
         conv = conv | (step <= 4 * EPS * np.abs(x))
         if conv.all():
             break
-    with np.errstate(invalid="ignore"):
-        res = np.where(np.isfinite(x), _polyval(C, np.where(np.isfinite(x), x, 0.0)), 0.0)
-    return PolyRoots(root=x, residual=res, bracket_hi=hi, iterations=it, converged=conv)
+    return x, conv, it
 
 
 def _polyval(C, x):

@@ -69,9 +69,8 @@ def evaluate_on(name: str, env: dict) -> np.ndarray:
     try:
         f, inputs = _EVAL_CACHE[name]
     except KeyError:
-        from convtool.analysis import get
-
-        f, inputs = _EVAL_CACHE.setdefault(name, (compiled(name), get(name).inputs))
+        f = compiled(name)
+        f, inputs = _EVAL_CACHE.setdefault(name, (f, f.argnames))
     return np.asarray(f(*[env[i] for i in inputs]), dtype=float)
 
 
