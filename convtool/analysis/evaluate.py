@@ -198,8 +198,10 @@ def evaluate(values: dict, targets=None) -> dict:
             continue
         if all(i in out for i in q.inputs):
             f = compiled(n)
+            # numpy scalars: overflow gives inf (Python floats would raise OverflowError)
+            args = [np.float64(out[i]) if isinstance(out[i], (int, float)) else out[i] for i in f.argnames]
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                v = f(*[out[i] for i in f.argnames])
+                v = f(*args)
             out[n] = float(v) if np.ndim(v) == 0 else v
     return out
 

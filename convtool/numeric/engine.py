@@ -12,11 +12,13 @@ Round-off and the float floor
 The built-in losses compute the excess loss from the explicit residual at W*
 (never negative, exact to a few ulps relative). A loss that returns a slightly
 negative excess near the float floor is clipped at 0 and the clipped steps are
-counted (``clipped``). A theorem "held" at step t when
-``L(t+1) <= bound (1 + RTOL_HELD) + floor_t`` with ``RTOL_HELD = 1e-9`` and
-``floor_t = K/2 (64 eps ||W1(t)||_F ||W2(t)||_F)^2``, the excess loss that
-rounding of the product alone can produce. Ratios ``L(t+1)/L(t)`` are recorded
-only where ``L(t) > 0``.
+counted (``clipped``). The computed iterate carries an error of at most
+``delta_t = 64 eps ||W1(t)||_F ||W2(t)||_F`` in the product, which moves the excess
+loss by up to ``band_t = sqrt(2 K L(t)) delta_t + K delta_t^2 / 2`` (first order in
+delta: not a fixed floor). A theorem "held" at step t when
+``L(t+1) <= bound (1 + RTOL_HELD) + band_{t+1}`` with ``RTOL_HELD = 1e-9``. A run
+whose ``L(0) <= band_0`` is already at a minimizer to round-off (status
+``zero_loss``). Ratios ``L(t+1)/L(t)`` are recorded only where ``L(t) > 0``.
 
 Examples
 --------
@@ -58,7 +60,7 @@ STATUSES = {
     "max_steps": "the step budget ran out first",
     "diverged": "L(t) grew past the divergence bound",
     "non_finite": "the loss became non-finite",
-    "zero_loss": "L(0) = 0: already at a minimizer",
+    "zero_loss": "L(0) = 0 to round-off: already at a minimizer",
 }
 
 _STATE_KEYS = ("loss", "grad_sq", "s1_min", "s1_max", "s2_min", "s2_max", "sW_min", "sW_max", "mu_t",
@@ -358,23 +360,24 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
         env["sigma_max_T_sq"] = evaluate_on("sigma_max_T_sq", env)
         env["mu_t"] = evaluate_on("mu_t", env)
         _put(rec, "mu_t", t, env["mu_t"], act)
+        # rounding band of the computed excess loss at this iterate (module docstring)
+        delta = 64 * EPS * np.sqrt(np.sum(A * A, axis=(-2, -1)) * np.sum(B * B, axis=(-2, -1)))
+        band = np.sqrt(2 * env0["K"] * L) * delta + 0.5 * env0["K"] * delta ** 2
         # observed ratio and theorem checks for the step just taken (t-1 -> t)
         if t > 0:
             s = t - 1
-            floor = 0.5 * env0["K"] * (64 * EPS * np.sqrt(np.sum(A * A, axis=(-2, -1)) *
-                                                           np.sum(B * B, axis=(-2, -1)))) ** 2
             ratio = np.where(L_prev > 0, L / L_prev, np.nan)
             _put(rec, "ratio", s, ratio, act)
-            held31 = L <= rec["rho"][:, s] * L_prev * (1 + RTOL_HELD) + floor
-            held32 = (L <= rec["rhobar"][:, s] * L_prev * (1 + RTOL_HELD) + floor) & \
-                     (L <= env0["L0"] * env0["rhobar0"] ** t * (1 + RTOL_HELD) + floor)
+            held31 = L <= rec["rho"][:, s] * L_prev * (1 + RTOL_HELD) + band
+            held32 = (L <= rec["rhobar"][:, s] * L_prev * (1 + RTOL_HELD) + band) & \
+                     (L <= env0["L0"] * env0["rhobar0"] ** t * (1 + RTOL_HELD) + band)
             rec["thm31_held"][:, s] = held31 & act
             rec["thm32_held"][:, s] = held32 & act
             step_change = np.sqrt(np.sum((Dt - Dprev) ** 2, axis=(-2, -1)))
             _put(rec, "drift_step", s, step_change, act)
         # stopping rules
         L0 = env0["L0"]
-        zero = act & (L0 <= 0)
+        zero = act & ((L0 <= 0) | ((t == 0) & (L <= band)))
         bad = act & ~np.isfinite(L)
         div = act & np.isfinite(L) & (L > divergence * L0) & ~zero
         conv = act & np.isfinite(L) & (L <= tol * L0) & ~zero

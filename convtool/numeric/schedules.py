@@ -235,8 +235,9 @@ class Backtracking(Schedule):
     ``L(new) <= L(t) - gamma eta ||grad L||^2``.
 
     Defaults ``tau = 0.1``, ``gamma = 0.9`` (Appendix G.2.1); ``eta_bt = 1`` (the paper gives
-    no value). ``info.extra["backtracks"]`` counts the reductions per seed; after
-    ``max_backtracks`` the last trial is taken and counted in ``failures``.
+    no value). ``info.extra["backtracks"]`` counts the reductions per seed; when the test
+    still fails after ``max_backtracks`` reductions, the last trial,
+    ``eta_bt tau^max_backtracks``, is taken and counted in ``failures``.
     """
 
     name = "backtracking"
@@ -262,12 +263,12 @@ class Backtracking(Schedule):
         eta = np.full(L.shape, float(self.eta_bt))
         todo = info.active.copy()
         count = np.zeros(L.shape, dtype=int)
-        for _ in range(int(self.max_backtracks)):
-            if not todo.any():
-                break
+        for j in range(int(self.max_backtracks) + 1):
             Lnew = info.trial(eta)
             ok = np.isfinite(Lnew) & (Lnew <= L - self.gamma * eta * info.grad_sq)
             todo &= ~ok
+            if not todo.any() or j == int(self.max_backtracks):
+                break
             eta = np.where(todo, eta * self.tau, eta)
             count += todo
         self.failures += todo
