@@ -544,3 +544,21 @@ def test_inputs_not_modified():
         np.testing.assert_array_equal(res.W1_0[0], W1c)
         # the result does not alias the inputs
         assert not np.shares_memory(res.W1_0, W1) and not np.shares_memory(res.W1_T, W1)
+
+
+def test_reference_loss_is_problem_one_gd():
+    """reference_loss: GD on W itself from W(0) = W1(0) W2(0)^T with eta = 1/K (eq. 6, Fig. 4), own loop."""
+    rng = np.random.default_rng(81)
+    X, Y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    W1, W2 = rng.normal(size=(3, 9)), rng.normal(size=(2, 9))
+    res = run_gd(SquaredLoss(X, Y), W1, W2, schedule="constant", steps=25, tol=1e-300)
+    G = X.T @ X
+    K = np.linalg.eigvalsh(G)[-1]
+    Wstar = np.linalg.lstsq(X, Y, rcond=None)[0]
+    W = W1 @ W2.T
+    want = []
+    for _ in range(26):
+        want.append(0.5 * np.linalg.norm(X @ (W - Wstar)) ** 2)
+        W = W - (X.T @ (X @ W - Y)) / K
+    np.testing.assert_allclose(res.arrays["reference_loss"][0], want, rtol=1e-8)
+    assert res.summary()["reference_rate"] < 1

@@ -82,6 +82,11 @@ def plot_run(result, path, title: str = "") -> None:
         bm, _ = _log10_stats(a[key])
         if np.isfinite(bm).any():
             ax_l.plot(t, bm, lw=1.3, label=text, **style)
+    if "reference_loss" in a:
+        rm, _ = _log10_stats(a["reference_loss"])
+        if np.isfinite(rm).any():
+            ax_l.plot(np.arange(rm.shape[0]), rm, color="C7", lw=1.2, ls="-.",
+                      label="log10 l(t): GD on Problem 1, eta = 1/K (Fig. 4)")
     ax_l.set_ylabel("log10 excess loss")
     ax_l.legend(loc="best", fontsize=8)
     ax_l.grid(alpha=0.3)

@@ -122,6 +122,15 @@ class RunResult:
             return None
         return float(np.median(a["ratio"][mask] / a["rho"][mask]))
 
+    def _reference_rate(self) -> float | None:
+        """Median observed rate of GD on Problem 1 with eta = 1/K from the same W(0) (``reference_loss``)."""
+        ref = self.arrays.get("reference_loss")
+        if ref is None:
+            return None
+        rates = [observed_rate(r[np.isfinite(r)]) for r in ref]
+        rates = [x for x in rates if x is not None]
+        return float(np.median(rates)) if rates else None
+
     def _eta_over_eta_max(self) -> float | None:
         """Median of eta_t / eta_max over steps and seeds: how far a schedule strays from Theorem 3.2's
         step (the ``local`` step can exceed eta_max by orders of magnitude on ill-conditioned data)."""
@@ -159,6 +168,7 @@ class RunResult:
             "eta_max": cmean("eta_max"),
             "mean_eta": float(np.nanmean(a["eta"])) if np.isfinite(a["eta"]).any() else None,
             "eta_over_eta_max": self._eta_over_eta_max(),
+            "reference_rate": self._reference_rate(),
             "violations": viol, "tightness": self.tightness(),
             "clipped": int(self.extra.get("clipped", 0)), "wall_time": self.wall_time,
             "reduced": self.config.get("reduced"), "width": self.config.get("h"),
@@ -423,6 +433,9 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
             progress(t + 1, T)
     wall = time.perf_counter() - t_start
     W1_T, W2_T = model.full_weights(A, B)
+    # Problem 1 itself from the same W(0) with eta = 1/K (Fig. 4's reference), seed by seed
+    rec["reference_loss"] = np.concatenate(
+        [run_reference(losses[r], model.W1_0[r] @ model.W2_0[r].T, T, tol=tol) for r in range(R)])
     config = {"steps": T, "eta0": eta0, "c": c, "d": d, "tol": tol, "divergence": divergence,
               "reduced": model.reduced, "h": model.h, "n": n, "m": m, "R": R,
               "rank": model.ranks.tolist(), "loss": bl.name, "RTOL_HELD": RTOL_HELD}
