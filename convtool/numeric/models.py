@@ -41,35 +41,49 @@ from convtool.numeric.spectra import reduce_width
 __all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch"]
 
 
-def _eig_desc(G):
-    ev = np.linalg.eigvalsh(G)[..., ::-1]
-    return np.clip(ev, 0.0, None)
-
-
-def _sv_sq_desc(A):
-    p, q = A.shape[-2:]
-    G = A @ np.swapaxes(A, -1, -2) if p <= q else np.swapaxes(A, -1, -2) @ A
-    return _eig_desc(G)
-
-
-def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray) -> dict:
+def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | None = None) -> dict:
     """Per-iterate spectral primitives of Lemma A.2 and eq. (12), batched, from small Grams.
 
-    ``A`` (R, n, k), ``B`` (R, m, k) are the (possibly reduced) weights and ``W`` their product.
-    The n-th singular value of A is 0 when k < n (likewise for B).
+    ``A`` (R, n, k), ``B`` (R, m, k) are the (possibly reduced) weights and ``W`` their product;
+    ``D`` (R, r, r), if given, is the reduced imbalance, whose extreme eigenvalues are added.
+    The n-th singular value of A is 0 when k < n (likewise for B). The three Gram matrices are
+    zero-padded to one size and decomposed in a single batched ``eigvalsh`` call: padding a
+    PSD matrix with zeros only appends zero eigenvalues, so its top ones are unchanged.
     """
-    n, k = A.shape[-2:]
+    R, n, k = A.shape
     m = B.shape[-2]
-    s1 = _sv_sq_desc(A)
-    s2 = _sv_sq_desc(B)
-    sW = _sv_sq_desc(W)
-    zero = np.zeros(A.shape[0])
-    return {
-        "s1_min_sq": s1[..., n - 1] if k >= n else zero, "s1_max_sq": s1[..., 0],
-        "s2_min_sq": s2[..., m - 1] if k >= m else zero, "s2_max_sq": s2[..., 0],
-        "sigma_max_W": np.sqrt(sW[..., 0]), "sigma_min_W": np.sqrt(sW[..., min(n, m) - 1]),
+    grams = [A @ np.swapaxes(A, -1, -2) if n <= k else np.swapaxes(A, -1, -2) @ A,
+             B @ np.swapaxes(B, -1, -2) if m <= k else np.swapaxes(B, -1, -2) @ B,
+             W @ np.swapaxes(W, -1, -2) if n <= m else np.swapaxes(W, -1, -2) @ W]
+    q = max(g.shape[-1] for g in grams)
+    stack = np.zeros((3, R, q, q))
+    for i, g in enumerate(grams):
+        stack[i, :, : g.shape[-1], : g.shape[-1]] = g
+    ev = _eigvalsh_finite(stack)  # ascending
+    s1, s2, sW = np.clip(ev[:, :, ::-1], 0.0, None)
+    zero = np.zeros(R)
+    out = {
+        "s1_min_sq": s1[:, n - 1] if k >= n else zero, "s1_max_sq": s1[:, 0],
+        "s2_min_sq": s2[:, m - 1] if k >= m else zero, "s2_max_sq": s2[:, 0],
+        "sigma_max_W": np.sqrt(sW[:, 0]), "sigma_min_W": np.sqrt(sW[:, min(n, m) - 1]),
         "W_fro": np.sqrt(np.sum(W * W, axis=(-2, -1))),
     }
+    if D is not None:
+        evD = _eigvalsh_finite(D) if D.shape[-1] else np.zeros((R, 1))
+        # D (h x h) has h - r further eigenvalues 0 (h >= r), hence the max with 0
+        out["lambda_max_D"] = np.maximum(evD[:, -1], 0.0)
+        out["lambda_max_negD"] = np.maximum(-evD[:, 0], 0.0)
+    return out
+
+
+def _eigvalsh_finite(M: np.ndarray) -> np.ndarray:
+    """``eigvalsh`` with NaN rows for non-finite matrices (a diverged seed), not a LinAlgError."""
+    bad = ~np.isfinite(M).all(axis=(-2, -1))
+    if not bad.any():
+        return np.linalg.eigvalsh(M)
+    ev = np.linalg.eigvalsh(np.where(bad[..., None, None], 0.0, M))
+    ev[bad] = np.nan
+    return ev
 
 
 class TwoLayerLinear:
@@ -138,8 +152,8 @@ class TwoLayerLinear:
             return A @ Qt, B @ Qt
         return A.copy(), B.copy()
 
-    def spectra(self, A, B, W):
-        return spectra_batch(A, B, W)
+    def spectra(self, A, B, W, D=None):
+        return spectra_batch(A, B, W, D)
 
 
 class ProblemOne:

@@ -312,38 +312,46 @@ class PolyRoots:
     """Vectorized roots of convex increasing polynomials (see :func:`convex_poly_root`)."""
 
     root: np.ndarray
-    residual: np.ndarray
     bracket_hi: np.ndarray
     iterations: int
     converged: np.ndarray
+    coeffs: np.ndarray
+
+    @property
+    def residual(self) -> np.ndarray:
+        """p(root), 0 for an infinite root."""
+        x = self.root
+        fin = np.isfinite(x)
+        return np.where(fin, _polyval(self.coeffs, np.where(fin, x, 0.0)), 0.0)
 
 
-def convex_poly_root(coeffs: np.ndarray, maxiter: int = 100) -> PolyRoots:
+def convex_poly_root(coeffs: np.ndarray, maxiter: int = 100, hint: np.ndarray | None = None) -> PolyRoots:
     """Positive roots of ``p(x) = a_k x^k + ... + a_1 x + a_0`` with ``a_j >= 0`` (j >= 1), ``a_0 < 0``.
 
     ``coeffs`` has shape (..., k + 1), highest degree first (``numpy.polyval`` order).
     Such p is increasing and convex on x > 0 with a unique positive root; Newton's
-    method from ``x_hi = min_j (|a_0| / a_j)^(1/j)`` (where ``p(x_hi) >= 0``) decreases
-    monotonically to the root. Stops when a step changes x by at most ``4 eps x``.
+    method from any ``x0`` with ``p(x0) >= 0`` decreases monotonically to the root.
+    ``x0`` is ``x_hi = min_j (|a_0| / a_j)^(1/j)`` (where ``p(x_hi) >= a_j x_hi^j + a_0 = 0``),
+    or ``hint`` where given, smaller and with ``p(hint) >= 0`` (a warm start: the previous
+    step's root, slightly enlarged). Stops when a step changes x by at most ``4 eps x``.
     Rows with ``a_0 >= 0`` get root 0; rows with all ``a_j = 0`` (j >= 1) get ``inf``.
     """
     C = np.asarray(coeffs, dtype=float)
     deg = C.shape[-1] - 1
     a0 = -C[..., -1]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        cands = np.stack([np.where(C[..., deg - j] > 0, (a0 / C[..., deg - j]) ** (1.0 / j), np.inf)
-                          for j in range(1, deg + 1)], axis=-1)
-    hi = np.min(cands, axis=-1)
-    hi = np.where(a0 > 0, hi, 0.0)
-    x = hi.copy()
-    dC = C[..., :-1] * np.arange(deg, 0, -1)
-    conv = ~np.isfinite(x) | (x == 0)
-    it = 0
     with np.errstate(all="ignore"):  # rows with root inf evaluate p(inf); their step is set to 0
+        a = C[..., -2::-1]  # a_1 .. a_deg
+        cands = np.where(a > 0, (a0[..., None] / a) ** (1.0 / np.arange(1, deg + 1)), np.inf)
+        hi = np.where(a0 > 0, cands.min(axis=-1), 0.0)
+        x = hi
+        if hint is not None:
+            h = np.asarray(hint, dtype=float)
+            use = np.isfinite(h) & (h > 0) & (h < hi) & (_polyval(C, np.where(np.isfinite(h), h, 0.0)) >= 0)
+            x = np.where(use, h, hi)
+        dC = C[..., :-1] * np.arange(deg, 0, -1)
+        conv = ~np.isfinite(x) | (x == 0)
         x, conv, it = _newton(C, dC, x, conv, maxiter)
-    with np.errstate(invalid="ignore"):
-        res = np.where(np.isfinite(x), _polyval(C, np.where(np.isfinite(x), x, 0.0)), 0.0)
-    return PolyRoots(root=x, residual=res, bracket_hi=hi, iterations=it, converged=conv)
+    return PolyRoots(root=x, bracket_hi=hi, iterations=it, converged=conv, coeffs=C)
 
 
 def _newton(C, dC, x, conv, maxiter):
@@ -351,8 +359,7 @@ def _newton(C, dC, x, conv, maxiter):
     for it in range(1, maxiter + 1):
         p = _polyval(C, x)
         dp = _polyval(dC, x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(conv | (dp <= 0), 0.0, p / dp)
+        step = np.where(conv | (dp <= 0), 0.0, p / dp)
         step = np.maximum(step, 0.0)  # monotone from the right; round-off can make p slightly < 0
         x = x - step
         conv = conv | (step <= 4 * EPS * np.abs(x))
@@ -362,7 +369,7 @@ def _newton(C, dC, x, conv, maxiter):
 
 
 def _polyval(C, x):
-    out = np.zeros_like(x, dtype=float) + C[..., 0]
+    out = C[..., 0] + 0.0 * x
     for k in range(1, C.shape[-1]):
         out = out * x + C[..., k]
     return out

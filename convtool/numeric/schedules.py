@@ -45,9 +45,9 @@ __all__ = ["Schedule", "SCHEDULES", "make_schedule", "StepInfo", "positive_root"
 class StepInfo:
     """What a schedule may look at before step t (all arrays have one entry per seed).
 
-    ``env`` maps registry names (``K``, ``mu``, ``L_t``, ``sigma_max_T_sq``, ...,
-    and the per-seed constants ``eta0``, ``mubar``, ``rhobar0``, ``Delta``...) to
-    arrays; ``trial(eta)`` returns the excess loss after a step of size ``eta``;
+    ``env`` maps registry names (``K``, ``mu``, ``L_t``, the spectral primitives, the
+    per-seed constants ``eta0``, ``mubar``, ``rhobar0``, ``Delta``..., and whatever the
+    schedule lists in ``needs``, evaluated by the engine) to arrays; ``trial(eta)`` returns the excess loss after a step of size ``eta``;
     ``params``/``grads`` are the current parameters and gradients (for ``adgd``).
     """
 
@@ -74,12 +74,13 @@ def evaluate_on(name: str, env: dict) -> np.ndarray:
     return np.asarray(f(*[env[i] for i in inputs]), dtype=float)
 
 
-def positive_root(name: str, env: dict) -> np.ndarray:
+def positive_root(name: str, env: dict, hint: np.ndarray | None = None) -> np.ndarray:
     """Unique positive root, per seed, of the registered polynomial equation ``name``.
 
     The equation's polynomial has, up to an overall sign, non-negative coefficients
     except a negative constant (true of eta_hat, eta_local, eta_xu_star, eta_48), so
-    :func:`convex_poly_root` applies with its proven bracket.
+    :func:`convex_poly_root` applies with its proven bracket; ``hint`` is an optional warm
+    start (used only where the polynomial is >= 0 there, which keeps the bracket proven).
     """
     argnames, funcs = polynomial(name)
     R = np.shape(env["K"])[0] if np.ndim(env["K"]) else 1
@@ -88,7 +89,7 @@ def positive_root(name: str, env: dict) -> np.ndarray:
     for j, f in enumerate(funcs):
         C[:, j] = f(*args)
     C = np.where(C[..., -1:] > 0, -C, C)
-    return convex_poly_root(C).root
+    return convex_poly_root(C, hint=hint).root
 
 
 class Schedule:
@@ -99,6 +100,8 @@ class Schedule:
     #: whether Theorem 3.2's hypotheses (eq. 89) can hold for this schedule
     theorem_schedule = False
     options: tuple = ()
+    #: registry quantities the engine evaluates into ``info.env`` before calling the schedule
+    needs: tuple = ()
 
     def __init__(self, **options):
         unknown = set(options) - set(self.options)
@@ -169,6 +172,7 @@ class Adaptive(Schedule):
     name = "adaptive"
     reference = "eq. (19), h = rho"
     theorem_schedule = True
+    needs = ("sigma_max_T_sq", "growth_cap", "eta_hat")
 
     def __call__(self, info):
         cap = info.env["growth_cap"]
@@ -184,6 +188,7 @@ class AdaptiveBar(Schedule):
     name = "adaptive-bar"
     reference = "eq. (19), h = rhobar"
     theorem_schedule = True
+    needs = ("growth_cap", "Kbar_t")
 
     def __call__(self, info):
         cap = info.env["growth_cap"]
@@ -205,6 +210,7 @@ class Local(Schedule):
 
     name = "local"
     reference = "argmin of eq. (10) (beyond the paper)"
+    needs = ("sigma_max_T_sq",)
 
     def __call__(self, info):
         return positive_root("eta_local", info.env)
@@ -221,6 +227,7 @@ class Xu2023(Schedule):
 
     name = "xu2023"
     reference = "Lemma C.1, eqs. (48), (50); typo reading 6"
+    needs = ("sigma_min_T_sq", "sigma_max_T_sq")
 
     def __call__(self, info):
         star = positive_root("eta_xu_star", info.env)
