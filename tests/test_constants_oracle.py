@@ -252,7 +252,7 @@ def F88(eta, P, T, c, d):
 def theory_at(P: dict, T: dict, eta0: float, c: float, d: float) -> dict:
     """Theorem E.1 quantities and Theorem 3.1's mu_t, K_t, rho at t = 0 with eta = eta0."""
     mu, K, L0 = P["mu"], P["K"], max(P["L0"], 0.0)
-    a1, a2, b2 = T["alpha1"], T["alpha2"], T["beta2"]
+    a1, a2 = T["alpha1"], T["alpha2"]
     E = math.exp(eta0 ** c)
     out = {"eta0": eta0}
     em = math.expm1(eta0 ** c)  # exp(eta0^c) - 1 without cancellation (eta0^c can be ~1e-8)

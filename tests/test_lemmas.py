@@ -15,7 +15,6 @@ shared rows (W2 = 2 W1[:m], so [W1; W2] is rank deficient) and balanced (W2 = W1
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -5,7 +5,10 @@ with a list of losses, R instances) as one computation over stacked arrays. At
 every step it records the observed excess loss, the spectra, Theorem 3.1's
 ``mu_t, K_t(eta_t), rho(eta_t, t)``, Theorem 3.2's ``Kbar_t, rhobar(eta_t, t)`` and
 cumulative bounds, the imbalance drift with Lemma E.2's bound, and per-step
-flags saying whether each theorem applied and held.
+flags saying whether each theorem applied and held. The loop itself records the
+observed state (and evaluates only what the schedule needs); the theory records are
+evaluated from it after the loop, with the same registered formulas, vectorized over
+seeds and steps, so that recording costs little more than a bare GD step.
 
 Round-off and the float floor
 -----------------------------
@@ -44,7 +47,7 @@ import numpy as np
 from convtool.analysis.evaluate import warm_up
 from convtool.errors import ConvtoolWarning, InputError
 from convtool.numeric.constants import compute_constants
-from convtool.numeric.losses import Loss, stack_losses
+from convtool.numeric.losses import stack_losses
 from convtool.numeric.models import TwoLayerLinear
 from convtool.numeric.schedules import Schedule, StepInfo, evaluate_on, make_schedule, positive_root
 from convtool.results import NotApplicable, jsonable

@@ -22,7 +22,7 @@ from convtool.errors import InputError
 from convtool.numeric.data import DEFAULT_FIG1, Instance, build_instance
 from convtool.numeric.engine import RunResult, observed_rate, run_gd, run_reference
 from convtool.numeric.init import init_weights
-from convtool.results import NotApplicable, jsonable
+from convtool.results import jsonable
 
 __all__ = ["Batch", "default_batch", "batch_from_instance", "compare_schedules", "CompareResult", "CompareRow",
            "schedule_preview", "SchedulePreview"]
