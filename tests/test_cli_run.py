@@ -324,3 +324,31 @@ def test_schedule_list_type():
     assert t.convert(["adgd"], None, None) == ["adgd"]
     with pytest.raises(ConvtoolInputError, match="unknown schedule 'nope'"):
         t.convert("adaptive,nope", None, None)
+
+
+# ------------------------------------------------------------------ --instance (the paper's generators, no DATA)
+
+def test_instance_fig4_batch_of_seeds(invoke):
+    d = strict_json(ok(invoke("run", "--instance", "fig4", "--width", "30", "--seeds", "3", "--steps", "20",
+                              "--json")).stdout)
+    assert d["source"].startswith("built-in instance (Fig. 4, h=30, n=5")
+    assert d["summary"]["seeds"] == 3 and d["config"]["n"] == 5 and d["config"]["h"] == 30
+
+
+def test_instance_fig3_constants_match_library(invoke):
+    from convtool.numeric.constants import compute_constants
+    from convtool.numeric.data import build_instance
+    from convtool.numeric.generators import fig3
+
+    j = strict_json(ok(invoke("constants", "--instance", "fig3", "--p", "0.3", "--width", "60", "--seed", "2",
+                              "--json")).stdout)
+    inst = build_instance(fig3(p=0.3, h=60, seed=2))
+    want = compute_constants(inst.loss, inst.W1, inst.W2)
+    assert j["h"] == 60 and j["alpha1"] == pytest.approx(want.alpha1, rel=1e-12)
+
+
+def test_instance_option_errors(invoke, tmp_path):
+    path = str(tmp_path / "f.npz")
+    ok(invoke("generate", "fig1", "--h", "30", "-o", path))
+    assert_user_error(invoke("run", path, "--instance", "fig4", "--steps", "3"), "--instance fig4")
+    assert_user_error(invoke("run", "--instance", "fig4", "--p", "0.3", "--steps", "3"), "--p")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import click
 
 from convtool.cli.errors import ConvtoolInputError, handle_user_errors
+from convtool.cli.options import GENERATOR_CHOICES
 
 __all__ = ["generate", "GENERATOR_CHOICES"]
-
-#: same keys as ``convtool.numeric.generators.GENERATORS`` (checked by tests/test_cli.py)
-GENERATOR_CHOICES = ("fig1", "fig3", "fig4")
 
 
 @click.command("generate")

@@ -58,6 +58,10 @@ def data_argument(func):
     return click.argument("data", required=False, metavar="[DATA.npz]", type=click.Path(path_type=str))(func)
 
 
+#: the paper's generators (kept in step with convtool.numeric.generators.GENERATORS by a test)
+GENERATOR_CHOICES = ("fig1", "fig3", "fig4")
+
+
 def instance_options(func):
     """``--loss --width --init --std --p --seed``: how DATA becomes a loss and initial weights."""
     return _apply(func, [
@@ -75,6 +79,9 @@ def instance_options(func):
                      help="Scale exponent of generated weights, std = h^(-p) (alternative to --std)."),
         click.option("--seed", type=int, default=INSTANCE_DEFAULTS["seed"], show_default=True,
                      help="Seed of generated weights."),
+        click.option("--instance", type=click.Choice(GENERATOR_CHOICES), default="fig1", show_default=True,
+                     help="Built-in instance used without DATA: the paper's Fig. 1, Fig. 3 or Fig. 4 setting "
+                          "(--width sets h, --seed the seed, --p the init exponent of fig3)."),
     ])
 
 
@@ -133,26 +140,19 @@ def instance_from_options(data: str | None, *, loss: str = "squared", width: int
         file, shapes, missing --width...) is left to the command's
         :func:`~convtool.cli.errors.handle_user_errors`.
     """
-    from convtool.cli.errors import ConvtoolInputError
     from convtool.numeric import data as data_mod
 
     given = {"loss": loss, "width": width, "init": init, "std": std, "p": p, "seed": seed}
+    instance = other.get("instance") or "fig1"
     if data is None:
-        changed = [k for k in changed_options(given) if k not in ("width", "seed")]
-        if changed:
-            opts = ", ".join(f"--{k}" for k in changed)
-            raise ConvtoolInputError(f"{opts} need(s) a DATA file; without DATA the built-in Fig. 1 instance is "
-                                     "used, where only --width and --seed apply (or write an instance with "
-                                     "`convtool generate`)")
-        if width is None and (seed or 0) == 0:
+        if instance == "fig1" and width is None and (seed or 0) == 0 and not changed_options(given):
             inst = data_mod.default_instance()
         else:
-            from convtool.numeric.experiments import default_batch
-
-            batch = default_batch(seeds=1, seed=int(seed or 0), h=width)
+            batch = builtin_batch(1, instance=instance, **given)
             inst = data_mod.Instance(batch.losses[0], batch.W1[0], batch.W2[0], batch.source,
-                                     {"init": "fig1", "generator": "fig1"})
+                                     {"init": instance, "generator": instance})
     else:
+        _no_instance_with_data(instance)
         inst = data_mod.load_instance(data, **given)
     if save_init is not None:
         data_mod.save_arrays(save_init, instance_arrays(inst))
@@ -316,20 +316,48 @@ def batch_from_options(data: str | None, seeds: int = 1, **opts):
     --seed apply there. With DATA: :func:`instance_from_options`, then R
     initializations drawn with seeds --seed .. (``batch_from_instance``).
     """
-    from convtool.cli.errors import ConvtoolInputError
     from convtool.numeric import experiments
 
     seed = opts.get("seed", INSTANCE_DEFAULTS["seed"])
     if data is None:
-        inst_opts = {k: opts.get(k, INSTANCE_DEFAULTS[k]) for k in INSTANCE_DEFAULTS}
-        changed = [k for k in changed_options(inst_opts) if k not in DEFAULT_BATCH_OPTIONS]
-        if changed:
-            flags = ", ".join(f"--{k}" for k in changed)
-            raise ConvtoolInputError(f"{flags} need(s) a DATA file; without DATA the Fig. 1 default is used, "
-                                     "where only --width and --seed apply")
-        return experiments.default_batch(seeds=seeds, seed=seed, h=opts.get("width"))
+        return builtin_batch(seeds, **opts)
     inst = instance_from_options(data, **opts)
     return experiments.batch_from_instance(inst, seeds=seeds, seed=seed)
+
+
+def builtin_batch(seeds: int, instance: str | None = "fig1", **opts):
+    """The built-in instance (``--instance``, default Fig. 1) without DATA, one per seed.
+
+    Only ``--width`` (h), ``--seed`` and, for fig3, ``--p`` apply; other instance options
+    need a DATA file (one-line error).
+    """
+    from convtool.cli.errors import ConvtoolInputError
+    from convtool.numeric import experiments
+
+    instance = instance or "fig1"
+    inst_opts = {k: opts.get(k, INSTANCE_DEFAULTS[k]) for k in INSTANCE_DEFAULTS}
+    allowed = set(DEFAULT_BATCH_OPTIONS) | ({"p"} if instance == "fig3" else set())
+    changed = [k for k in changed_options(inst_opts) if k not in allowed]
+    if changed:
+        flags = ", ".join(f"--{k}" for k in changed)
+        raise ConvtoolInputError(f"{flags} need(s) a DATA file; without DATA the built-in {instance} instance is "
+                                 f"used, where only {', '.join('--' + a for a in sorted(allowed))} apply")
+    params = {}
+    if opts.get("width") is not None:
+        params["h"] = int(opts["width"])
+    if instance == "fig3" and opts.get("p") is not None:
+        params["p"] = float(opts["p"])
+    if instance == "fig1" and "h" not in params:
+        params["h"] = 500
+    seed = opts.get("seed", INSTANCE_DEFAULTS["seed"])
+    return experiments.generator_batch(instance, seeds=seeds, seed=int(seed or 0), **params)
+
+
+def _no_instance_with_data(instance: str) -> None:
+    from convtool.cli.errors import ConvtoolInputError
+
+    if instance != "fig1":
+        raise ConvtoolInputError(f"--instance {instance} applies only without DATA (the data file is the instance)")
 
 
 def check_output_paths(**paths) -> None:

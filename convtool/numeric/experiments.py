@@ -24,7 +24,7 @@ from convtool.numeric.engine import RunResult, observed_rate, run_gd, run_refere
 from convtool.numeric.init import init_weights
 from convtool.results import jsonable
 
-__all__ = ["Batch", "default_batch", "batch_from_instance", "compare_schedules", "CompareResult", "CompareRow",
+__all__ = ["Batch", "default_batch", "generator_batch", "batch_from_instance", "compare_schedules", "CompareResult", "CompareRow",
            "schedule_preview", "SchedulePreview"]
 
 
@@ -48,11 +48,32 @@ def default_batch(seeds: int = 1, seed: int = 0, h: int | None = None, sigma: fl
 
     As in the paper's 30 repeats, each seed draws its own X, W1(0), W2(0) and noise.
     """
-    from convtool.numeric.generators import fig1
-
     h = DEFAULT_FIG1["h"] if h is None else int(h)
-    insts = [build_instance(fig1(n=n, h=h, sigma=sigma, seed=seed + r)) for r in range(int(seeds))]
-    src = f"built-in default (Fig. 1, n={n}, h={h}, sigma={sigma:g}, seeds {seed}..{seed + seeds - 1})"
+    return generator_batch("fig1", seeds=seeds, seed=seed, n=n, h=h, sigma=sigma)
+
+
+def generator_batch(name: str, seeds: int = 1, seed: int = 0, **params) -> Batch:
+    """One instance of the paper's generator ``name`` (``fig1``, ``fig3``, ``fig4``) per seed.
+
+    Seed r of the batch calls ``GENERATORS[name](seed=seed + r, **params)``: data and
+    initialization are redrawn together, as in the paper's repeated experiments.
+    """
+    from convtool.numeric.generators import GENERATORS
+
+    if name not in GENERATORS:
+        raise InputError(f"unknown instance {name!r}; choose one of {', '.join(GENERATORS)}")
+    seeds = int(seeds)
+    if seeds < 1:
+        raise InputError(f"seeds must be >= 1, got {seeds}")
+    insts = [build_instance(GENERATORS[name](seed=seed + r, **params)) for r in range(seeds)]
+    import inspect
+
+    full = {k: p.default for k, p in inspect.signature(GENERATORS[name]).parameters.items() if k != "seed"}
+    full.update(params)
+    shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in full.items())
+    label = {"fig1": "Fig. 1", "fig3": "Fig. 3", "fig4": "Fig. 4"}[name]
+    what = "built-in default" if name == "fig1" else "built-in instance"
+    src = f"{what} ({label}{', ' + shown if shown else ''}, seeds {seed}..{seed + seeds - 1})"
     return _stack(insts, src)
 
 
