@@ -315,3 +315,34 @@ def test_solve_eta0_2_tiny_upper_does_not_raise():
     # regression: np.logspace got a negative point count when the range ended below EQ88_FLOOR
     r = solve_eta0_2(values(), 1e-105)
     assert not r.converged or r.root > 0
+
+
+# ---------------------------------------------------------------- the front door
+
+
+@pytest.mark.parametrize("name", ["eta_hat", "eta_local", "eta_xu_star", "eta_48"])
+def test_solve_front_door_step_equations(name):
+    """solve() on each per-step equation: a converged root inside its reported bracket, tiny residual,
+    and (independently) a sign change of the polynomial across the root, from np.roots' own coefficients."""
+    from convtool.analysis.evaluate import polynomial
+    from convtool.numeric.roots import solve
+
+    vals = {"K": 2.0, "L_t": 0.3, "sigma_max_T_sq": 3.0, "sigma_min_T_sq": 1.5, "sigma_max_W": 1.2,
+            "grad_l_norm": 0.7, "W_fro": 1.9}
+    r = solve(name, vals)
+    assert r.converged and r.status == 0 and r.bracket[0] == 0.0 and 0 < r.root <= r.bracket[1]
+    argnames, funcs = polynomial(name)
+    co = np.array([float(f(*[vals[a] for a in argnames])) for f in funcs])
+    real = [z.real for z in np.roots(co) if abs(z.imag) < 1e-12 and z.real > 0]
+    assert len(real) == 1  # the unique positive root the bracket argument promises
+    np.testing.assert_allclose(r.root, real[0], rtol=1e-12)
+    assert abs(r.residual) <= 1e-13 * np.abs(co).sum()
+
+
+def test_solve_front_door_dispatch_and_unknown():
+    from convtool.numeric.roots import solve
+
+    r = solve("eta0_1", values())
+    assert r.converged and r.name == "eta0_1"
+    with pytest.raises(KeyError, match="no solver for 'alpha1'"):
+        solve("alpha1", {})

@@ -49,7 +49,8 @@ from convtool.errors import ConvtoolWarning, InputError
 from convtool.numeric.constants import compute_constants
 from convtool.numeric.losses import stack_losses
 from convtool.numeric.models import TwoLayerLinear
-from convtool.numeric.schedules import Schedule, StepInfo, evaluate_on, make_schedule, positive_root
+from convtool.numeric.roots import positive_root
+from convtool.numeric.schedules import Schedule, StepInfo, evaluate_on, make_schedule
 from convtool.results import NotApplicable, jsonable
 
 __all__ = ["run_gd", "run_reference", "RunResult", "STATUSES", "RTOL_HELD", "observed_rate"]

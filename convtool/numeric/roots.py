@@ -41,9 +41,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
-from convtool.analysis.evaluate import evaluate, residual
+from convtool.analysis.evaluate import evaluate, polynomial, residual
 
-__all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve_eta0_1", "solve_eta0_2", "eq88_sign_change_point",
+__all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve", "solve_eta0_1", "solve_eta0_2",
+           "eq88_sign_change_point", "positive_root", "STEP_EQUATIONS",
            "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR"]
 
 EPS = np.finfo(np.float64).eps
@@ -373,3 +374,65 @@ def _polyval(C, x):
     for k in range(1, C.shape[-1]):
         out = out * x + C[..., k]
     return out
+
+
+#: per-step defining equations: polynomials in the step, convex increasing up to sign
+STEP_EQUATIONS = ("eta_hat", "eta_local", "eta_xu_star", "eta_48")
+
+
+def positive_root(name: str, env: dict, hint: np.ndarray | None = None) -> np.ndarray:
+    """Unique positive root, per seed, of the registered polynomial equation ``name``.
+
+    The equation's polynomial has, up to an overall sign, non-negative coefficients
+    except a negative constant (true of :data:`STEP_EQUATIONS`), so
+    :func:`convex_poly_root` applies with its proven bracket; ``hint`` is an optional warm
+    start (used only where the polynomial is >= 0 there, which keeps the bracket proven).
+    ``env`` maps the equation's inputs to arrays of one shape (R,) or scalars.
+    """
+    argnames, funcs = polynomial(name)
+    R = max([np.size(env[a]) for a in argnames] + [1])
+    args = [env[a] for a in argnames]
+    C = np.empty((R, len(funcs)))
+    for j, f in enumerate(funcs):
+        C[:, j] = f(*args)
+    C = np.where(C[..., -1:] > 0, -C, C)
+    return convex_poly_root(C, hint=hint).root
+
+
+def solve(name: str, values: dict, **options) -> RootResult:
+    """One front door to every registered defining equation; reports failure, never raises.
+
+    ``eta0_1`` (eq. 87) and ``eta0_2`` (eq. 88, option ``upper``) go to their bracketed
+    solvers; the per-step equations of :data:`STEP_EQUATIONS` (``values`` holding one
+    iterate's primitives) to :func:`convex_poly_root`, whose bracket ``[0, x_hi]`` is reported.
+
+    Examples
+    --------
+    >>> r = solve("eta_hat", {"K": 1.0, "L_t": 0.0, "sigma_max_T_sq": 2.0, "sigma_max_W": 1.0})
+    >>> r.root, r.flag  # K sigma_max^2(T) eta = 1 when L = 0
+    (0.5, 'converged')
+    """
+    if name == "eta0_1":
+        return solve_eta0_1(values)
+    if name == "eta0_2":
+        return solve_eta0_2(values, options.get("upper"))
+    if name not in STEP_EQUATIONS:
+        raise KeyError(f"no solver for {name!r}; solvable: eta0_1, eta0_2, {', '.join(STEP_EQUATIONS)}")
+    argnames, funcs = polynomial(name)
+    missing = [a for a in argnames if a not in values]
+    if missing:
+        raise KeyError(f"{name} needs {', '.join(missing)}")
+    env = {a: float(values[a]) for a in argnames}
+    C = np.array([[float(f(*[env[a] for a in argnames])) for f in funcs]])
+    C = np.where(C[..., -1:] > 0, -C, C)
+    if not np.isfinite(C).all():
+        return RootResult(name, np.nan, False, -3, "newton (convex, from the right)",
+                          message=f"non-finite coefficients {C[0].tolist()}")
+    pr = convex_poly_root(C)
+    x, hi = float(pr.root[0]), float(pr.bracket_hi[0])
+    ok = bool(pr.converged[0])
+    status = (1 if np.isinf(x) else 0) if ok else -2
+    return RootResult(name, x, ok, status, "newton (convex, from the right)", int(pr.iterations), 2 * pr.iterations,
+                      (0.0, hi), (float(C[0, -1]), float(_polyval(C[0], np.float64(hi))) if np.isfinite(hi) else np.inf),
+                      float(pr.residual[0]),
+                      message="bracket [0, min_j (|a0|/a_j)^(1/j)]: p(0) < 0 <= p(x_hi), p convex increasing")

@@ -34,11 +34,11 @@ from typing import Callable
 
 import numpy as np
 
-from convtool.analysis.evaluate import compiled, polynomial
+from convtool.analysis.evaluate import compiled
 from convtool.errors import InputError
-from convtool.numeric.roots import convex_poly_root
+from convtool.numeric.roots import positive_root
 
-__all__ = ["Schedule", "SCHEDULES", "make_schedule", "StepInfo", "positive_root", "evaluate_on"]
+__all__ = ["Schedule", "SCHEDULES", "make_schedule", "StepInfo", "evaluate_on"]
 
 
 @dataclass
@@ -72,24 +72,6 @@ def evaluate_on(name: str, env: dict) -> np.ndarray:
         f = compiled(name)
         f, inputs = _EVAL_CACHE.setdefault(name, (f, f.argnames))
     return np.asarray(f(*[env[i] for i in inputs]), dtype=float)
-
-
-def positive_root(name: str, env: dict, hint: np.ndarray | None = None) -> np.ndarray:
-    """Unique positive root, per seed, of the registered polynomial equation ``name``.
-
-    The equation's polynomial has, up to an overall sign, non-negative coefficients
-    except a negative constant (true of eta_hat, eta_local, eta_xu_star, eta_48), so
-    :func:`convex_poly_root` applies with its proven bracket; ``hint`` is an optional warm
-    start (used only where the polynomial is >= 0 there, which keeps the bracket proven).
-    """
-    argnames, funcs = polynomial(name)
-    R = np.shape(env["K"])[0] if np.ndim(env["K"]) else 1
-    args = [env[a] for a in argnames]
-    C = np.empty((R, len(funcs)))
-    for j, f in enumerate(funcs):
-        C[:, j] = f(*args)
-    C = np.where(C[..., -1:] > 0, -C, C)
-    return convex_poly_root(C, hint=hint).root
 
 
 class Schedule:
