@@ -23,29 +23,11 @@ from convtool.cli.render import GROUP_TITLES, fmt, render_constants
 from convtool.numeric.constants import FIELDS, GROUPS, compute_constants
 from convtool.numeric.data import default_instance, load_instance
 
+from clihelpers import assert_user_error, ok  # tests/clihelpers.py
+
 REQUIRED_JSON_KEYS = ["mu", "K", "lstar", "L0", "lambda_plus", "lambda_minus", "Delta_low", "Delta_plus",
                       "Delta_minus", "beta1", "beta2", "alpha1", "alpha2", "sigma_min_T0_sq", "sigma_max_T0_sq",
                       "eta0_1", "eta0_2", "eta0_3", "eta_max", "eta0", "mubar", "Kbar0", "rhobar0", "Delta"]
-
-
-def ok(result):
-    """Assert a successful run and return it."""
-    assert result.exception is None, result.stderr
-    assert result.exit_code == 0, result.stderr
-    return result
-
-
-def assert_user_error(result, *fragments):
-    """Exit 2, a SystemExit, exactly one non-empty stderr line starting with 'Error:', no traceback."""
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for frag in fragments:
-        assert frag in lines[0], lines[0]
-    return lines[0]
 
 
 def close(a, b):

@@ -9,46 +9,18 @@ the file fast. Each test asserts the exit code and ``result.exception``.
 from __future__ import annotations
 
 import io
-import json
 import sys
 
 import numpy as np
 import pytest
+
+from clihelpers import assert_user_error, ok, strict_json  # tests/clihelpers.py
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SMALL = ("--width", "40")
 SUMMARY_KEYS = {"schedule", "seeds", "status", "steps", "final_loss", "final_loss_max", "observed_rate", "rhobar0",
                 "local_rate", "local_rate_limit", "rate_nonoverparam", "eta_max", "mean_eta", "violations",
                 "tightness", "clipped", "wall_time", "reduced", "width", "rank"}
-
-
-def ok(result):
-    """Assert a successful run and return it."""
-    assert result.exception is None, result.stderr
-    assert result.exit_code == 0, result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    return result
-
-
-def assert_user_error(result, *fragments):
-    """Exit 2, a SystemExit, exactly one non-empty stderr line starting with 'Error:', no traceback."""
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert result.exit_code == 2, (result.stdout, result.stderr)
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for frag in fragments:
-        assert frag in lines[0], lines[0]
-    return lines[0]
-
-
-def strict_json(text: str):
-    """Parse JSON, refusing NaN / Infinity (``json.dumps(..., allow_nan=False)`` never writes them)."""
-    def bad(name):
-        raise AssertionError(f"non-strict JSON constant {name}")
-
-    return json.loads(text, parse_constant=bad)
 
 
 def row(out: str, name: str) -> str:

@@ -23,62 +23,11 @@ from scipy.optimize import brentq
 
 from convtool.errors import InputError
 from convtool.numeric.engine import run_gd
-from convtool.numeric.losses import FactorizationLoss, SensingLoss, SquaredLoss
 from convtool.numeric.schedules import SCHEDULES, make_schedule
 
+from oracles import gd_loop, make_instance  # tests/oracles.py
+
 EPS = np.finfo(float).eps
-
-
-# --------------------------------------------------------------------------- independent oracles
-class Oracle:
-    """Plain-numpy grad l, excess loss, mu and K of one instance."""
-
-    def __init__(self, kind, **d):
-        self.kind = kind
-        if kind == "squared":
-            self.X, self.Y = d["X"], d["Y"]
-            self.Wstar = np.linalg.lstsq(self.X, self.Y, rcond=None)[0]
-            ev = np.linalg.eigvalsh(self.X.T @ self.X)
-        elif kind == "factorization":
-            self.Y = d["Y"]
-            self.Wstar = self.Y.copy()
-            ev = np.array([1.0, 1.0])
-        else:
-            self.A, self.y = d["A"], d["y"]
-            p, n, m = self.A.shape
-            self.M = self.A.reshape(p, n * m)
-            self.Wstar = np.linalg.lstsq(self.M, self.y, rcond=None)[0].reshape(n, m)
-            ev = np.linalg.eigvalsh(self.M.T @ self.M)
-        self.mu, self.K = float(ev[0]), float(ev[-1])
-
-    def grad(self, W):
-        if self.kind == "squared":
-            return self.X.T @ (self.X @ W - self.Y)
-        if self.kind == "factorization":
-            return W - self.Y
-        r = np.einsum("pij,ij->p", self.A, W) - self.y
-        return np.einsum("p,pij->ij", r, self.A)
-
-    def excess(self, W):
-        E = W - self.Wstar
-        if self.kind == "squared":
-            return 0.5 * np.sum((self.X @ E) ** 2)
-        if self.kind == "factorization":
-            return 0.5 * np.sum(E ** 2)
-        r = self.M @ E.reshape(-1)
-        return 0.5 * float(r @ r)
-
-
-def make_instance(kind, n, m, rng, extra=2):
-    if kind == "squared":
-        X, Y = rng.normal(size=(n + extra, n)), rng.normal(size=(n + extra, m))
-        return SquaredLoss(X, Y), Oracle("squared", X=X, Y=Y)
-    if kind == "factorization":
-        Y = rng.normal(size=(n, m))
-        return FactorizationLoss(Y), Oracle("factorization", Y=Y)
-    p = n * m + extra
-    A, y = rng.normal(size=(p, n, m)) / np.sqrt(p), rng.normal(size=p)
-    return SensingLoss(A, y), Oracle("sensing", A=A, y=y)
 
 
 def instance(kind, seed, h=8, scale=0.5, n=3, m=2):
@@ -86,16 +35,6 @@ def instance(kind, seed, h=8, scale=0.5, n=3, m=2):
     loss, orc = make_instance(kind, n, m, rng)
     W1, W2 = scale * rng.normal(size=(n, h)), scale * rng.normal(size=(m, h))
     return loss, orc, W1, W2
-
-
-def gd_loop(orc, W1, W2, etas):
-    W1, W2 = np.array(W1, dtype=float), np.array(W2, dtype=float)
-    out = [(W1, W2)]
-    for eta in etas:
-        G = orc.grad(W1 @ W2.T)
-        W1, W2 = W1 - eta * G @ W2, W2 - eta * G.T @ W1
-        out.append((W1, W2))
-    return out
 
 
 def sv(A):
