@@ -39,10 +39,6 @@ def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
 
     check_output_paths(plot=plot)
-    if plot:
-        from convtool.cli.plots import require_matplotlib
-
-        require_matplotlib()
     err = stderr_console()
     with report_warnings(err):
         from convtool.numeric.experiments import compare_schedules

@@ -84,10 +84,6 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts
 
     sched_opts = schedule_options_from(schedule, opts)
     check_output_paths(out=out, plot=plot)
-    if plot:
-        from convtool.cli.plots import require_matplotlib
-
-        require_matplotlib()
     err = stderr_console()
     with report_warnings(err):
         from convtool.numeric.experiments import run_batch

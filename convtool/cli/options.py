@@ -363,7 +363,8 @@ def _no_instance_with_data(instance: str) -> None:
 def check_output_paths(**paths) -> None:
     """Fail early (one line) when an output file's folder does not exist: ``check_output_paths(out=path)``.
 
-    Checked before a run starts, so a typo in ``--out`` or ``--plot`` does not cost the run.
+    Checked before a run starts, so a typo in ``--out`` or ``--plot`` does not cost the run;
+    a ``plot`` path also needs matplotlib (the ``plot`` extra), checked here too.
     """
     import os
 
@@ -375,3 +376,7 @@ def check_output_paths(**paths) -> None:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise ConvtoolInputError(f"--{option} {path}: folder {folder} does not exist")
+    if paths.get("plot") is not None:
+        from convtool.cli.plots import require_matplotlib
+
+        require_matplotlib()
