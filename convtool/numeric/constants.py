@@ -226,9 +226,7 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
         reason = "mu = 0: l is not strongly convex (rank-deficient X or sensing operator)"
         for k in _NEEDS_MU:
             na[k] = NotApplicable(reason)
-        base = {k: v for k, v in prim.items() if k not in ("mu",)}
-        base["mu"] = mu
-        vals = evaluate(base, targets=["sigma_min_T_sq", "sigma_max_T_sq", "lambda_plus", "lambda_minus",
+        vals = evaluate(prim, targets=["sigma_min_T_sq", "sigma_max_T_sq", "lambda_plus", "lambda_minus",
                                        "Delta_low", "Delta_plus", "Delta_minus"])
         vals["eta0"] = eta0
         eta0_source = "user" if eta0 is not None else "none"
@@ -282,14 +280,10 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
     for fname, qname in FIELDS.items():
         if fname in na:
             quantities[fname] = na[fname]
-        elif qname in vals and vals[qname] is not None:
+        elif vals.get(qname) is not None:  # an infinite eta0_2 (status 1) is kept as inf
             quantities[fname] = float(vals[qname])
-        elif fname in ("eta0_1", "eta0_2") and fname in roots and roots[fname].status == 1:
-            quantities[fname] = float("inf")
         else:
             quantities[fname] = NotApplicable(_missing_reason(fname, na))
-    if roots.get("eta0_2") is not None and roots["eta0_2"].status == 1:
-        quantities["eta0_2"] = float("inf")
     checks = _checks(quantities, n, m, h, mu, eta0_source, vals)
     return ConstantsResult(N=loss.N, n=n, m=m, h=h, rank=rank, loss=loss.name, c=float(c), d=float(d),
                            quantities=quantities, roots=roots, checks=checks, values=vals,
