@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convtool.numeric.spectra import reduce_width
+from convtool.numeric.spectra import reduce_width, reduced_imbalance
 
 __all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch"]
 
@@ -143,7 +143,7 @@ class TwoLayerLinear:
         """``Q^T D Q`` (R, r, r): D's nonzero spectrum and ||D(t) - D(0)||_F in r x r form."""
         if not self.reduced:
             A, B = A @ self.Q, B @ self.Q
-        return np.swapaxes(A, -1, -2) @ A - np.swapaxes(B, -1, -2) @ B
+        return reduced_imbalance(A, B)
 
     def full_weights(self, A, B):
         """Full-width weights (R, n, h), (R, m, h)."""

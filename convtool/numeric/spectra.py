@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["WidthReduction", "reduce_width", "ImbalanceSpectrum", "imbalance_spectrum",
+__all__ = ["WidthReduction", "reduce_width", "ImbalanceSpectrum", "imbalance_spectrum", "reduced_imbalance",
            "singular_values_sq", "extreme_sv_sq", "RANK_RTOL"]
 
 #: Relative tolerance of the numerical rank of Z(0): singular values of Z below
@@ -139,14 +139,22 @@ class ImbalanceSpectrum:
         return self.lambda_k(1, negate=True)
 
 
+def reduced_imbalance(S1: np.ndarray, S2: np.ndarray) -> np.ndarray:
+    """``Q^T D Q = S1^T S1 - S2^T S2`` (..., r, r) for reduced weights ``S1 = W1 Q``, ``S2 = W2 Q``.
+
+    Its eigenvalues are the nonzero-candidate eigenvalues of ``D = W1^T W1 - W2^T W2`` and
+    its Frobenius distances equal those of D (Q has orthonormal columns). The one place
+    the reduced imbalance is formed, for the constants and for every GD step.
+    """
+    return np.swapaxes(S1, -1, -2) @ S1 - np.swapaxes(S2, -1, -2) @ S2
+
+
 def imbalance_spectrum(W1: np.ndarray, W2: np.ndarray, reduction: WidthReduction | None = None
                        ) -> ImbalanceSpectrum:
     """Spectrum of the imbalance D = W1^T W1 - W2^T W2 through the width reduction (Table 2)."""
     red = reduction if reduction is not None else reduce_width(W1, W2)
-    S1, S2 = red.S1, red.S2
-    Dr = S1.T @ S1 - S2.T @ S2
-    ev = np.linalg.eigvalsh(0.5 * (Dr + Dr.T))[::-1]
-    return ImbalanceSpectrum(reduced=ev, h=red.h, n=S1.shape[0], m=S2.shape[0])
+    ev = np.linalg.eigvalsh(reduced_imbalance(red.S1, red.S2))[::-1]
+    return ImbalanceSpectrum(reduced=ev, h=red.h, n=red.S1.shape[0], m=red.S2.shape[0])
 
 
 def singular_values_sq(A: np.ndarray) -> np.ndarray:
