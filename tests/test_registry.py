@@ -147,3 +147,16 @@ def test_evaluate_does_not_modify_input_and_matches_formula():
 
 def test_compiled_is_cached():
     assert compiled("alpha1") is compiled("alpha1")
+
+
+def test_explain_marks_functions_of_an_equations_unknown():
+    """Below eq. 87 (unknown eta0), Kbar0 and eta0 are functions of the unknown: no value is shown;
+    inputs that do not depend on eta0 (K, alpha2) keep theirs."""
+    values = {"eta0_1": 0.1, "Kbar0": 10.0, "eta0": 0.05, "K": 2.0, "alpha2": 3.0}
+    tree = explain("eta0_1", values)
+    kbar0 = tree.children[0]
+    assert tree.value == 0.1 and tree.varies_with is None
+    assert kbar0.name == "Kbar0" and kbar0.varies_with == "eta0" and kbar0.value is None
+    by_name = {c.name: c for c in kbar0.children}
+    assert by_name["eta0"].varies_with == "eta0" and by_name["eta0"].value is None
+    assert by_name["K"].value == 2.0 and by_name["alpha2"].value == 3.0

@@ -80,6 +80,8 @@ class ExplainNode:
     value: object = None
     children: list["ExplainNode"] = field(default_factory=list)
     repeated: bool = False
+    #: inside an equation's subtree: the unknown this node varies with (its value is then not shown)
+    varies_with: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -89,6 +91,7 @@ class ExplainNode:
             "description": self.description,
             "value": self.value,
             "repeated": self.repeated,
+            "varies_with": self.varies_with,
             "inputs": [c.to_dict() for c in self.children],
         }
 
@@ -97,19 +100,25 @@ def explain(name: str, values: dict | None = None, max_depth: int = 50) -> Expla
     """The dependency tree of ``name`` down to primitives, with values where given.
 
     A quantity already expanded higher in the tree is shown once more with
-    ``repeated=True`` and no children, so the tree stays readable.
+    ``repeated=True`` and no children, so the tree stays readable. Below an
+    equation (eq. 87, 88...) the nodes that depend on its unknown carry
+    ``varies_with`` and no value: there they are functions of the unknown, not
+    numbers at the chosen point.
     """
     seen: set[str] = set()
+    g = _graph()
 
-    def build(n: str, depth: int) -> ExplainNode:
+    def build(n: str, depth: int, unknowns: frozenset) -> ExplainNode:
         q = get(n)
+        varies = next((u for u in sorted(unknowns) if n == u or u in nx.ancestors(g, n)), None)
         node = ExplainNode(n, q.kind, q.reference, q.description,
-                           None if values is None else values.get(n))
+                           None if values is None or varies else values.get(n), varies_with=varies)
         if n in seen or depth >= max_depth:
             node.repeated = n in seen
             return node
         seen.add(n)
-        node.children = [build(i, depth + 1) for i in q.inputs]
+        inner = unknowns | {str(q.unknown)} if q.kind == "equation" else unknowns
+        node.children = [build(i, depth + 1, inner) for i in q.inputs]
         return node
 
-    return build(name, 0)
+    return build(name, 0, frozenset())

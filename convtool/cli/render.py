@@ -241,7 +241,9 @@ def _node_label(node, with_values: bool) -> Text:
     label = Text(node.name, style="bold")
     if with_values:
         v = node.value
-        if isinstance(v, NotApplicable):
+        if node.varies_with is not None:
+            label.append(f" = a function of {node.varies_with}, the unknown solved for above")
+        elif isinstance(v, NotApplicable):
             label.append(f" = n/a ({v.reason})")
         elif v is None:
             label.append(" = - (not evaluated)")
