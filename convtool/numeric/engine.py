@@ -243,7 +243,8 @@ def _per_seed_constants(losses, W1, W2, c, d, eta0, reductions):
     return out, [str(w.message) for w in caught]
 
 
-def _const_env(consts, R):
+def _const_env(consts):
+    """Per-seed constants of Theorem E.1 as arrays (NaN where not applicable)."""
     env = {}
     for k in _CONST_KEYS:
         vals = []
@@ -306,18 +307,14 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     warm_up()
     t_start = time.perf_counter()
     consts, const_warnings = _per_seed_constants(losses, model.W1_0, model.W2_0, c, d, eta0, model.reductions)
-    cenv = _const_env(consts, R)
+    cenv = _const_env(consts)
     eta0_arr = np.array([res.quantities["eta0"] if not isinstance(res.quantities["eta0"], NotApplicable)
                          else np.nan for res in consts])
-    if np.isnan(eta0_arr).any() and sched.name in ("constant", "adaptive", "adaptive-bar"):
+    if np.isnan(eta0_arr).any() and sched.theorem_schedule:  # constant / adaptive / adaptive-bar use eta0
         bad = next(res for res in consts if isinstance(res.quantities["eta0"], NotApplicable))
         raise InputError(f"schedule {sched.name!r} needs eta0, but {bad.quantities['eta0'].reason}; "
                          "pass --eta0 explicitly")
-    env0 = {"c": np.full(R, float(c)), "d": np.full(R, float(d)), "eta0": eta0_arr, **cenv}
-    env0["K"] = np.broadcast_to(np.asarray(bl.K, dtype=float), (R,)).copy()
-    env0["mu"] = np.broadcast_to(np.asarray(bl.mu, dtype=float), (R,)).copy()
-    env0["L0"] = np.array([res.values["L0"] for res in consts])
-    env0["beta2"] = cenv["beta2"]
+    env0 = {"c": np.full(R, float(c)), "d": np.full(R, float(d)), "eta0": eta0_arr, **cenv}  # per-seed constants
     theorem_ok = np.array([res.theorem_applies for res in consts]) & sched.theorem_schedule
 
     T = steps
