@@ -53,7 +53,7 @@ from convtool.numeric.roots import positive_root
 from convtool.numeric.schedules import Schedule, StepInfo, evaluate_on, make_schedule
 from convtool.results import NotApplicable, jsonable
 
-__all__ = ["run_gd", "run_reference", "RunResult", "STATUSES", "RTOL_HELD", "observed_rate"]
+__all__ = ["run_gd", "run_reference", "reference_losses", "RunResult", "STATUSES", "RTOL_HELD", "observed_rate"]
 
 EPS = np.finfo(np.float64).eps
 RTOL_HELD = 1e-9
@@ -402,13 +402,11 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     _theory_records(rec, env0, nsteps, theorem_ok)
     wall = time.perf_counter() - t_start
     W1_T, W2_T = model.full_weights(A, B)
-    # Problem 1 itself from the same W(0) with eta = 1/K (Fig. 4's reference), seed by seed
-    rec["reference_loss"] = np.concatenate(
-        [run_reference(losses[r], model.W1_0[r] @ model.W2_0[r].T, T, tol=tol) for r in range(R)])
+    rec["reference_loss"], reference_wall = reference_losses(losses, model.W1_0, model.W2_0, T, tol)
     config = {"steps": T, "eta0": eta0, "c": c, "d": d, "tol": tol, "divergence": divergence,
               "reduced": model.reduced, "h": model.h, "n": n, "m": m, "R": R,
               "rank": model.ranks.tolist(), "loss": bl.name, "RTOL_HELD": RTOL_HELD}
-    extra = {"clipped": clipped, "constant_warnings": const_warnings}
+    extra = {"clipped": clipped, "constant_warnings": const_warnings, "reference_wall_time": reference_wall}
     if hasattr(sched, "failures"):
         extra["backtracking_failures"] = sched.failures.tolist()
     if data_arrays:
@@ -498,6 +496,13 @@ def _put(rec, key, t, val, mask):
         rec[key][:, t] = val
     else:
         rec[key][:, t] = np.where(mask, val, rec[key][:, t])
+
+
+def reference_losses(losses, W1, W2, steps: int, tol: float = 1e-14) -> tuple[np.ndarray, float]:
+    """:func:`run_reference` for each seed r from ``W1[r] W2[r]^T``: (R, steps + 1) losses and the wall time."""
+    t0 = time.perf_counter()
+    ref = np.concatenate([run_reference(L, a @ b.T, steps, tol=tol) for L, a, b in zip(losses, W1, W2)])
+    return ref, time.perf_counter() - t0
 
 
 def run_reference(loss, W0, steps: int, eta: float | None = None, tol: float = 1e-14) -> np.ndarray:

@@ -389,14 +389,21 @@ def positive_root(name: str, env: dict, hint: np.ndarray | None = None) -> np.nd
     start (used only where the polynomial is >= 0 there, which keeps the bracket proven).
     ``env`` maps the equation's inputs to arrays of one shape (R,) or scalars.
     """
+    return convex_poly_root(_step_coeffs(name, env), hint=hint).root
+
+
+def _step_coeffs(name: str, env: dict) -> np.ndarray:
+    """Coefficients (R, deg + 1) of step equation ``name`` at ``env``, signed so the constant is < 0."""
     argnames, funcs = polynomial(name)
+    missing = [a for a in argnames if a not in env]
+    if missing:
+        raise KeyError(f"{name} needs {', '.join(missing)}")
     R = max([np.size(env[a]) for a in argnames] + [1])
     args = [env[a] for a in argnames]
     C = np.empty((R, len(funcs)))
     for j, f in enumerate(funcs):
         C[:, j] = f(*args)
-    C = np.where(C[..., -1:] > 0, -C, C)
-    return convex_poly_root(C, hint=hint).root
+    return np.where(C[..., -1:] > 0, -C, C)
 
 
 def solve(name: str, values: dict, **options) -> RootResult:
@@ -418,13 +425,7 @@ def solve(name: str, values: dict, **options) -> RootResult:
         return solve_eta0_2(values, options.get("upper"))
     if name not in STEP_EQUATIONS:
         raise KeyError(f"no solver for {name!r}; solvable: eta0_1, eta0_2, {', '.join(STEP_EQUATIONS)}")
-    argnames, funcs = polynomial(name)
-    missing = [a for a in argnames if a not in values]
-    if missing:
-        raise KeyError(f"{name} needs {', '.join(missing)}")
-    env = {a: float(values[a]) for a in argnames}
-    C = np.array([[float(f(*[env[a] for a in argnames])) for f in funcs]])
-    C = np.where(C[..., -1:] > 0, -C, C)
+    C = _step_coeffs(name, values)
     if not np.isfinite(C).all():
         return RootResult(name, np.nan, False, -3, "newton (convex, from the right)",
                           message=f"non-finite coefficients {C[0].tolist()}")
