@@ -1,0 +1,70 @@
+"""The two-layer outputs of ``constants --json``, ``run --json --out`` and ``compare --json`` stay as they were.
+
+The golden files under ``tests/golden/`` were written by ``tests/golden/make_golden.py`` from the code
+before the model-agnostic engine (commit cec8abf); every later change must reproduce them to round-off.
+Wall times and the temporary data paths are the only fields left out of the comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+sys.path.insert(0, HERE)
+import make_golden  # noqa: E402  (tests/golden/make_golden.py)
+
+RTOL = 1e-9
+
+
+def _same(new, old, where="") -> None:
+    if isinstance(old, dict):
+        assert isinstance(new, dict), where
+        keys = {k for k in old if "wall" not in k and k != "source"}
+        assert keys <= set(new), f"{where}: missing {sorted(keys - set(new))}"
+        for k in keys:
+            _same(new[k], old[k], f"{where}.{k}")
+    elif isinstance(old, list):
+        assert isinstance(new, list) and len(new) == len(old), where
+        for i, (a, b) in enumerate(zip(new, old)):
+            _same(a, b, f"{where}[{i}]")
+    elif isinstance(old, float) and isinstance(new, (int, float)) and not isinstance(new, bool):
+        assert new == pytest.approx(old, rel=RTOL, abs=1e-300), where
+    else:
+        assert new == old, f"{where}: {new!r} != {old!r}"
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory):
+    return make_golden.data_files(str(tmp_path_factory.mktemp("golden_data")))
+
+
+@pytest.mark.parametrize("name", sorted(make_golden.cases({k: "" for k in ("sq", "fact", "sens", "rankdef")})))
+def test_golden_output_unchanged(name, paths, tmp_path):
+    argv = make_golden.cases(paths)[name]
+    out_path = None
+    if argv[0] == "run":
+        out_path = str(tmp_path / "out.npz")
+        argv = argv + ["--out", out_path]
+    new = json.loads(make_golden.invoke(argv))
+    with open(os.path.join(HERE, name + ".json")) as fh:
+        old = json.load(fh)
+    _same(new, old, name)
+    if out_path is None:
+        return
+    with np.load(out_path, allow_pickle=False) as a, np.load(os.path.join(HERE, name + ".npz"), allow_pickle=False) as b:
+        assert set(b.files) <= set(a.files), sorted(set(b.files) - set(a.files))
+        for key in b.files:
+            if key == "metadata":
+                _same(json.loads(str(a[key])), json.loads(str(b[key])), f"{name}:metadata")
+                continue
+            x, y = a[key], b[key]
+            assert x.shape == y.shape and x.dtype.kind == y.dtype.kind, key
+            if y.dtype.kind in "fc":
+                np.testing.assert_allclose(x, y, rtol=RTOL, atol=1e-300, equal_nan=True, err_msg=f"{name}:{key}")
+            else:
+                np.testing.assert_array_equal(x, y, err_msg=f"{name}:{key}")
