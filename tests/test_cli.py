@@ -214,7 +214,9 @@ def test_generate_bad_parameters(invoke, tmp_path, args, fragment):
 
 
 def test_generate_unwritable(invoke, tmp_path):
-    assert_user_error(invoke("generate", "fig4", "--h", 10, "-o", tmp_path / "no" / "dir.npz"), "cannot write")
+    # checked before the instance is generated (issue 15): the missing folder is named
+    assert_user_error(invoke("generate", "fig4", "--h", 10, "-o", tmp_path / "no" / "dir.npz"), "no", "does not exist")
+    assert_user_error(invoke("generate", "fig4", "--h", 10, "-o", "/proc/convtool.npz"), "cannot write")
 
 
 def test_save_init_round_trip(invoke, data_only_npz, tmp_path):

@@ -38,13 +38,13 @@ def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json
     from convtool.cli.cmd_run import progress_bar, show_notes
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
 
-    check_output_paths(plot=plot)
+    check_output_paths((data,), plot=plot)
     err = stderr_console()
     with report_warnings(err):
         from convtool.numeric.experiments import compare_schedules
 
-        batch = batch_from_options(data, seeds, **opts)
         with progress_bar(err, not as_json) as update:
+            batch = batch_from_options(data, seeds, progress=update, **opts)
             cmp = compare_schedules(batch, schedules, steps=steps, tol=tol, reference=not no_reference,
                                     progress=update, reduce=False if no_reduce else "auto",
                                     **theory_from_options(**opts))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from convtool.cli.errors import handle_user_errors
-from convtool.cli.options import (data_argument, instance_from_options, instance_options, save_init_option,
+from convtool.cli.options import (check_output_paths, data_argument, instance_from_options, instance_options, save_init_option,
                                   theory_from_options, theory_options)
 
 __all__ = ["constants"]
@@ -33,6 +33,7 @@ def constants(data, as_json, latex, **opts):
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
     from convtool.numeric.constants import compute_constants
 
+    check_output_paths((data,), save_init=opts.get("save_init"))
     err = stderr_console()
     with report_warnings(err):
         inst = instance_from_options(data, **opts)

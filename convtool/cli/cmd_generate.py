@@ -38,6 +38,9 @@ def generate(figure, output, **params):
     from convtool.numeric.data import save_arrays
     from convtool.numeric.generators import GENERATORS
 
+    from convtool.cli.options import check_output_paths
+
+    check_output_paths(output=output)
     gen = GENERATORS[figure]
     sig = inspect.signature(gen)
     given = {k: v for k, v in params.items() if v is not None}

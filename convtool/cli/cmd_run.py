@@ -38,7 +38,9 @@ def progress_bar(console, enabled: bool):
 
 def npz_path(path: str) -> str:
     """The file ``np.savez`` writes for ``path`` (it appends ``.npz`` when missing)."""
-    return path if path.endswith(".npz") else path + ".npz"
+    from convtool.cli.options import output_target
+
+    return output_target("out", path)
 
 
 def show_notes(console, messages) -> None:
@@ -83,16 +85,17 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
 
     sched_opts = schedule_options_from(schedule, opts)
-    check_output_paths(out=out, plot=plot)
+    check_output_paths((data,), out=out, plot=plot)
     err = stderr_console()
     with report_warnings(err):
         from convtool.numeric.experiments import run_batch
 
-        batch = batch_from_options(data, seeds, **opts)
         with progress_bar(err, not as_json) as update:
+            batch = batch_from_options(data, seeds, progress=update, **opts)
             result = run_batch(batch, schedule=schedule, steps=steps, tol=tol, reduce=False if no_reduce else "auto",
                                schedule_options=sched_opts or None,
-                               progress=lambda t, T: update(schedule, t, T), **theory_from_options(**opts))
+                               progress=lambda t, T: update(schedule, t, T), phase=update,
+                               **theory_from_options(**opts))
     show_notes(err, result.extra.get("constant_warnings", []))
     from rich.text import Text
 

@@ -14,17 +14,38 @@ import warnings
 __all__ = ["stdout_console", "stderr_console", "report_warnings"]
 
 
+def _tolerant(stream) -> None:
+    """On a stream whose encoding is not UTF (``PYTHONIOENCODING=ascii``), replace what it cannot encode.
+
+    rich already draws ASCII table borders there and the check marks print as ``ok`` / ``NO``
+    (:class:`convtool.cli.render.Mark`); anything else non-ASCII (a sympy pretty formula) becomes ``?``
+    instead of a ``UnicodeEncodeError``.
+    """
+    enc = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "")
+    if not enc.startswith("utf") and hasattr(stream, "reconfigure"):
+        try:
+            stream.reconfigure(errors="replace")
+        except (ValueError, OSError):  # pragma: no cover - a stream that cannot be reconfigured
+            pass
+
+
 def stdout_console():
     """Console for results (tables) on stdout; no automatic highlighting of numbers."""
+    import sys
+
     from rich.console import Console
 
+    _tolerant(sys.stdout)
     return Console(highlight=False)
 
 
 def stderr_console():
     """Console for diagnostics on stderr."""
+    import sys
+
     from rich.console import Console
 
+    _tolerant(sys.stderr)
     return Console(stderr=True, highlight=False)
 
 

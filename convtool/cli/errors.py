@@ -66,6 +66,25 @@ def user_errors(*, keyerror: bool = False):
         raise
     except caught as exc:
         raise ConvtoolInputError(_message(exc)) from exc
+    except MemoryError as exc:
+        raise ConvtoolInputError(f"out of memory ({_message(exc)}); the instance, --width, --seeds or --steps is "
+                                 f"too large for this machine") from exc
+    except Exception as exc:
+        if not _numerical(exc):
+            raise
+        raise ConvtoolInputError(f"float64 cannot hold this instance's numbers ({type(exc).__name__}: "
+                                 f"{_message(exc)}); rescale the data or the weights") from exc
+
+
+def _numerical(exc: BaseException) -> bool:
+    """Overflow and linear-algebra failures: the last line of defence behind the library's own range checks
+    (``convtool.numeric.data`` refuses the values that overflow float64 before any work)."""
+    if isinstance(exc, (OverflowError, FloatingPointError)):
+        return True
+    import sys
+
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(exc, np.linalg.LinAlgError)
 
 
 def handle_user_errors(func):

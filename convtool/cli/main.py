@@ -25,7 +25,37 @@ from convtool.cli.cmd_schedule import schedule
 __all__ = ["cli"]
 
 
-@click.group(context_settings={"max_content_width": 100})
+class OneLineGroup(click.Group):
+    """The command group, with click's own usage errors on one line as well.
+
+    click prints a usage error as three lines (Usage, Try, Error); convtool promises one
+    ``Error: ...`` line with exit status 2 for every kind of bad input, so the group runs
+    click in non-standalone mode and prints the error itself, naming the ``--help`` to try.
+    Everything else (``--help``, ``--version``, Ctrl-C, a closed pipe) behaves as in click.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        import sys
+
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else (prog_name or "convtool")
+            text = " ".join(exc.format_message().split())
+            click.echo(f"Error: {text} (see '{where} --help')", err=True)
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=OneLineGroup, context_settings={"max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="convtool", message="%(prog)s %(version)s")
 def cli():
     """Convergence constants of gradient descent on two-layer linear models.

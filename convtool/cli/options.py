@@ -308,7 +308,7 @@ def schedule_options_from(schedule: str, opts: dict) -> dict:
     return {key: float(opts[key]) for key in own if opts.get(key) is not None}
 
 
-def batch_from_options(data: str | None, seeds: int = 1, **opts):
+def batch_from_options(data: str | None, seeds: int = 1, progress=None, **opts):
     """The :class:`~convtool.numeric.experiments.Batch` of ``run``, ``compare`` and ``schedule``.
 
     Without DATA: the Fig. 1 setting (``default_batch``: n = 10, sigma = 1,
@@ -320,12 +320,12 @@ def batch_from_options(data: str | None, seeds: int = 1, **opts):
 
     seed = opts.get("seed", INSTANCE_DEFAULTS["seed"])
     if data is None:
-        return builtin_batch(seeds, **opts)
+        return builtin_batch(seeds, progress=progress, **opts)
     inst = instance_from_options(data, **opts)
-    return experiments.batch_from_instance(inst, seeds=seeds, seed=seed)
+    return experiments.batch_from_instance(inst, seeds=seeds, seed=seed, progress=progress)
 
 
-def builtin_batch(seeds: int, instance: str | None = "fig1", **opts):
+def builtin_batch(seeds: int, instance: str | None = "fig1", progress=None, **opts):
     """The built-in instance (``--instance``, default Fig. 1) without DATA, one per seed.
 
     Only ``--width`` (h), ``--seed`` and, for fig3, ``--p`` apply; other instance options
@@ -350,7 +350,7 @@ def builtin_batch(seeds: int, instance: str | None = "fig1", **opts):
     if instance == "fig1" and "h" not in params:
         params["h"] = 500
     seed = opts.get("seed", INSTANCE_DEFAULTS["seed"])
-    return experiments.generator_batch(instance, seeds=seeds, seed=int(seed or 0), **params)
+    return experiments.generator_batch(instance, seeds=seeds, seed=int(seed or 0), progress=progress, **params)
 
 
 def _no_instance_with_data(instance: str) -> None:
@@ -360,23 +360,55 @@ def _no_instance_with_data(instance: str) -> None:
         raise ConvtoolInputError(f"--instance {instance} applies only without DATA (the data file is the instance)")
 
 
-def check_output_paths(**paths) -> None:
-    """Fail early (one line) when an output file's folder does not exist: ``check_output_paths(out=path)``.
+#: output options whose file is the path with ``.npz`` appended when missing (``np.savez``'s rule)
+NPZ_SUFFIXED = ("out",)
 
-    Checked before a run starts, so a typo in ``--out`` or ``--plot`` does not cost the run;
-    a ``plot`` path also needs matplotlib (the ``plot`` extra), checked here too.
+
+def output_target(option: str, path: str) -> str:
+    """The file an output option writes: ``--out run`` writes ``run.npz``; the others their path as given."""
+    return path if option not in NPZ_SUFFIXED or path.endswith(".npz") else path + ".npz"
+
+
+def check_output_paths(inputs=(), **paths) -> None:
+    """Refuse, before any work, every output that could lose data or fail late: ``check_output_paths((data,), out=p)``.
+
+    One line (exit 2) when an output path is empty or a folder, when its folder does not exist or
+    cannot take a new file (checked by creating and removing a temporary file there), when it names
+    the same file as an input (after symlinks, hard links too) or as another output of the command.
+    A ``plot`` path also needs matplotlib (the ``plot`` extra).
     """
     import os
 
     from convtool.cli.errors import ConvtoolInputError
+    from convtool.files import probe_writable, same_file
 
-    for option, path in paths.items():
-        if path is None:
-            continue
-        folder = os.path.dirname(os.path.abspath(path))
+    given = {opt: path for opt, path in paths.items() if path is not None}
+    targets: dict[str, str] = {}
+    for option, path in given.items():
+        flag = "--" + option.replace("_", "-")
+        if not str(path).strip():
+            raise ConvtoolInputError(f"{flag} is empty; give a file name")
+        target = output_target(option, path)
+        if os.path.isdir(target):
+            raise ConvtoolInputError(f"{flag} {path}: is a folder; give a file name")
+        folder = os.path.dirname(os.path.abspath(target))
         if not os.path.isdir(folder):
-            raise ConvtoolInputError(f"--{option} {path}: folder {folder} does not exist")
-    if paths.get("plot") is not None:
+            raise ConvtoolInputError(f"{flag} {path}: folder {folder} does not exist")
+        try:
+            probe_writable(folder)
+        except OSError as exc:
+            raise ConvtoolInputError(f"{flag} {path}: cannot write in folder {folder} "
+                                     f"({exc.strerror or exc})") from None
+        for src in inputs:
+            if src is not None and os.path.exists(src) and same_file(target, src):
+                raise ConvtoolInputError(f"{flag} {path} is the input file {src}; refusing to overwrite the input "
+                                         f"(choose another output name)")
+        for other, other_target in targets.items():
+            if same_file(target, other_target) or os.path.abspath(target) == os.path.abspath(other_target):
+                raise ConvtoolInputError(f"{flag} {path} and --{other.replace('_', '-')} name the same file "
+                                         f"{target}; give each output its own name")
+        targets[option] = target
+    if given.get("plot") is not None:
         from convtool.cli.plots import require_matplotlib
 
         require_matplotlib()

@@ -61,9 +61,28 @@ def _nanmean(arr):
 
 
 def _save(fig, path) -> None:
-    fig.savefig(path, dpi=120, format="png")
+    from convtool.files import atomic_write
+
+    atomic_write(path, lambda fh: fig.savefig(fh, dpi=120, format="png"))
 
 
+def _quiet(func):
+    """Run a plotting function with numpy's floating-point warnings off: a diverged run's inf and NaN
+    are drawn as gaps, which is the figure's meaning, not something to warn about on stderr."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import numpy as np
+
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+@_quiet
 def plot_run(result, path, title: str = "") -> None:
     """Write ``convtool run``'s figure (PNG) for a :class:`~convtool.numeric.engine.RunResult`."""
     import numpy as np
@@ -107,6 +126,7 @@ def plot_run(result, path, title: str = "") -> None:
     _save(fig, path)
 
 
+@_quiet
 def plot_compare(cmp, path, title: str = "") -> None:
     """Write ``convtool compare``'s figure (PNG) for a :class:`~convtool.numeric.experiments.CompareResult`."""
     import numpy as np

@@ -39,6 +39,29 @@ __all__ = ["fmt", "Footnotes", "value_text", "latex_of", "constants_header", "gr
            "EXPLAIN_PRINT_OPTIONS"]
 
 OK, FAIL = "✓", "✗"
+#: what a check mark prints on a console that cannot encode Unicode (``PYTHONIOENCODING=ascii``)
+OK_ASCII, FAIL_ASCII = "ok", "NO"
+
+
+class Mark:
+    """A check's ✓ / ✗, printed as ``ok`` / ``NO`` where the console's encoding has no such glyphs."""
+
+    def __init__(self, ok: bool) -> None:
+        self.ok = bool(ok)
+
+    def _text(self, options) -> Text:
+        if options.ascii_only:
+            return Text(OK_ASCII if self.ok else FAIL_ASCII, style="green" if self.ok else "bold red")
+        return Text(OK if self.ok else FAIL, style="green" if self.ok else "bold red")
+
+    def __rich_console__(self, console, options):
+        yield self._text(options)
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        w = len(self._text(options).plain)
+        return Measurement(w, w)
 
 #: titles of the display groups of ``convtool constants`` (keys of ``constants.GROUPS``)
 GROUP_TITLES = {
@@ -183,8 +206,7 @@ def checks_table(res) -> Table:
     table.add_column("check", no_wrap=True)
     table.add_column("detail", overflow="fold")
     for ch in res.checks:
-        mark = Text(OK, style="green") if ch.ok else Text(FAIL, style="bold red")
-        table.add_row(mark, Text(ch.name), Text(ch.detail))
+        table.add_row(Mark(ch.ok), Text(ch.name), Text(ch.detail))
     return table
 
 

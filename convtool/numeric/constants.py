@@ -226,9 +226,11 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
         reason = "mu = 0: l is not strongly convex (rank-deficient X or sensing operator)"
         for k in _NEEDS_MU:
             na[k] = NotApplicable(reason)
+        if eta0 is not None:  # the user's step is used as given; only Theorem 3.2 is out of reach
+            del na["eta0"]
         vals = evaluate(prim, targets=["sigma_min_T_sq", "sigma_max_T_sq", "lambda_plus", "lambda_minus",
                                        "Delta_low", "Delta_plus", "Delta_minus"])
-        vals["eta0"] = eta0
+        vals["eta0"] = None if eta0 is None else float(eta0)
         eta0_source = "user" if eta0 is not None else "none"
     else:
         vals = evaluate(prim, targets=["alpha1", "alpha2", "alpha_ratio", "eta0_3", "kappa", "rate_nonoverparam",

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import stat
 import zipfile
 from dataclasses import dataclass, field
 
@@ -128,10 +129,17 @@ def load_arrays(path) -> dict:
     if os.path.isdir(path):
         raise err("is a directory, not an .npz file")
     try:
-        if os.path.getsize(path) == 0:
-            raise err("is empty, not an .npz archive")
+        st = os.stat(path)
     except OSError as exc:
         raise err(f"cannot read ({exc.strerror or _first_line(exc)})") from exc
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or a device has size 0 but is not empty: never read one
+        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if (
+            stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) else "a socket" if stat.S_ISSOCK(st.st_mode) else \
+            "not a regular file"
+        raise err(f"is {kind}, not a regular .npz file")
+    if st.st_size == 0:
+        raise err("is empty, not an .npz archive")
+    _check_headers(path, err)
     try:
         loaded = np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -164,6 +172,42 @@ def load_arrays(path) -> dict:
                 raise err(problem)
             out[name] = np.array(value, dtype=np.float64)
     return out
+
+
+def _check_headers(path, err: _Raiser) -> None:
+    """Read each member's ``.npy`` header (shape, dtype) and refuse one larger than the memory limit.
+
+    A 450-byte file can claim a 10^6 x 10^6 array; the claim is checked before anything is allocated.
+    Files that are not zip archives are left to ``np.load``'s own error.
+    """
+    from convtool.limits import check_bytes
+
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                name = info.filename[:-4]
+                with zf.open(info) as fh:
+                    try:
+                        version = np.lib.format.read_magic(fh)
+                        reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                  else np.lib.format.read_array_header_2_0)
+                        shape, _, dtype = reader(fh, max_header_size=10 ** 5)
+                    except Exception as exc:  # numpy parses the header text: any failure means a malformed one
+                        raise err(f"array {name} has a malformed .npy header ({_first_line(exc)})") from None
+                n = 1
+                for dim in shape:
+                    n *= int(dim)
+                nbytes = n * max(dtype.itemsize, 8)  # read as float64
+                check_bytes(nbytes, f"array {name} of shape {tuple(shape)} (as its header claims)",
+                            "the file cannot be loaded")
+    except InputError as exc:
+        raise err(str(exc)) from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise err(f"cannot read ({_first_line(exc)})") from exc
 
 
 def _as_float(name: str, value, err: _Raiser) -> np.ndarray:
@@ -309,12 +353,59 @@ def build_instance(arrays: dict, *, loss: str = "squared", width: int | None = N
                      "p": None if p is None else float(p), "seed": seed, "std_W1": s1, "std_W2": s2}
 
     try:
-        loss_obj = make_loss(loss, data)
+        with np.errstate(all="ignore"):
+            loss_obj = make_loss(loss, data)
     except InputError as exc:
         raise err(str(exc)) from None
+    except (np.linalg.LinAlgError, OverflowError, FloatingPointError, ValueError):
+        loss_obj = None
+    _check_representable(loss_obj, data, W1, W2, err, generated=not has1)
     meta = {"loss": loss, "N": int(loss_obj.N) if loss_obj.N is not None else None,
             "n": int(n), "m": int(m), "h": int(h), **init_meta}
     return Instance(loss=loss_obj, W1=W1, W2=W2, source=source, meta=meta)
+
+
+def _amax(arrays: dict) -> str:
+    return ", ".join(f"max |{k}| = {float(np.max(np.abs(v))):.3g}" for k, v in arrays.items())
+
+
+def _check_representable(loss_obj, data: dict, W1, W2, err: _Raiser, generated: bool) -> None:
+    """One-line errors where float64 cannot hold the instance's own quantities (Grams, L(0), the rate bounds).
+
+    Finite entries can still overflow once squared (X x 1e100: X^T X; weights x 1e77: W1 W2^T and
+    ||W1||_F ||W2||_F; Y x 1e160: l*), or underflow to a false rank deficiency (X = 1e-300 I:
+    X^T X = 0 although X has full rank). Both are refused with the scale that caused them.
+    """
+    names = ", ".join(data)
+    if loss_obj is None or not all(np.all(np.isfinite(v)) for v in
+                                   (loss_obj.mu, loss_obj.K, loss_obj.lstar, loss_obj.Wstar)):
+        raise err(f"the data are too large for float64: its Gram matrix, minimizer or optimal value l* overflows "
+                  f"({_amax(data)}); rescale {names}")
+    with np.errstate(all="ignore"):
+        W = W1 @ W2.T
+        L0 = np.asarray(loss_obj.excess(W), dtype=float)
+        G = loss_obj.grad(W)
+        fro = float(np.sum(W1 * W1)) * float(np.sum(W2 * W2))
+        weights_ok = bool(np.all(np.isfinite(W)) and np.isfinite(fro))
+        joint_ok = bool(np.isfinite(L0) and np.all(np.isfinite(G)) and np.isfinite(2.0 * loss_obj.K * L0)
+                        and np.isfinite(loss_obj.K * fro))
+    fix = "lower --std or --p" if generated else "rescale W1, W2"
+    if not weights_ok:
+        raise err(f"the initial weights are too large for float64: W1 W2^T or ||W1||_F^2 ||W2||_F^2 overflows "
+                  f"({_amax({'W1': W1, 'W2': W2})}); {fix}")
+    if not joint_ok:
+        raise err(f"the data and the initial weights together overflow float64: l(W(0)), its gradient or "
+                  f"K ||W1||_F^2 ||W2||_F^2 is not finite (K = {float(loss_obj.K):.3g}, {_amax(data)}, "
+                  f"{_amax({'W1': W1, 'W2': W2})}); rescale {names} or the weights")
+    if not loss_obj.mu > 0:
+        op = data.get("X", None) if "X" in data else (loss_obj.M if hasattr(loss_obj, "M") else None)
+        if op is not None and op.shape[0] >= op.shape[1]:
+            sv = np.linalg.svd(op, compute_uv=False)
+            full = sv[-1] > sv[0] * max(op.shape) * np.finfo(np.float64).eps
+            if full:
+                which = "X" if "X" in data else "the sensing operator"
+                raise err(f"{which} has full column rank (sigma_min = {sv[-1]:.3g}, sigma_max = {sv[0]:.3g}) but its "
+                          f"Gram matrix underflows float64 (mu = sigma_min^2 rounds to 0); rescale {names}")
 
 
 def load_instance(path, **kwargs) -> Instance:
@@ -366,8 +457,9 @@ def save_arrays(path, arrays: dict) -> None:
             out[name] = np.array(value, dtype=np.str_)
             continue
         out[name] = _as_float(name, value, err)
-    try:
-        with open(path, "wb") as fh:
-            np.savez(fh, **out)  # float64 and unicode only: nothing to pickle
+    from convtool.files import atomic_write
+
+    try:  # float64 and unicode only: nothing to pickle; written beside the target, then renamed into place
+        atomic_write(os.fspath(path), lambda fh: np.savez(fh, **out))
     except OSError as exc:
         raise err(f"cannot write ({exc.strerror or _first_line(exc)})") from exc

@@ -38,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import json
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ from convtool.numeric.roots import positive_root
 from convtool.numeric.schedules import Schedule, StepInfo, evaluate_on, make_schedule
 from convtool.results import NotApplicable, jsonable
 
-__all__ = ["run_gd", "run_reference", "reference_losses", "RunResult", "STATUSES", "RTOL_HELD", "observed_rate"]
+__all__ = ["run_gd", "run_reference", "reference_losses", "RunResult", "STATUSES", "RTOL_HELD", "observed_rate",
+           "check_run_size", "SETUP_PHASE", "AFTER_PHASE"]
 
 EPS = np.finfo(np.float64).eps
 RTOL_HELD = 1e-9
@@ -199,8 +201,12 @@ class RunResult:
             out = {k: (v[0] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 1
                        and k not in self.extra.get("data_arrays", {}) else v) for k, v in out.items()}
         out["metadata"] = np.array(json.dumps(self.to_dict(), allow_nan=False))
+        from convtool.files import atomic_write
+
+        path = os.fspath(path)
+        target = path if path.endswith(".npz") else path + ".npz"  # np.savez's own rule for a path
         try:
-            np.savez(path, **out)
+            atomic_write(target, lambda fh: np.savez(fh, **out))
         except OSError as exc:
             raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -233,14 +239,49 @@ def observed_rate(loss: np.ndarray, tail: float = 0.5, floor: float = 1e-28) -> 
     return float(10.0 ** slope)
 
 
-def _per_seed_constants(losses, W1, W2, c, d, eta0, reductions):
+def _per_seed_constants(losses, W1, W2, c, d, eta0, reductions, phase=None):
     out = []
+    R = W1.shape[0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvtoolWarning)
-        for r in range(W1.shape[0]):
+        for r in range(R):
             res = compute_constants(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0, reduction=reductions[r])
             out.append(res)
+            if phase is not None:
+                phase(SETUP_PHASE, r + 1, R)
     return out, [str(w.message) for w in caught]
+
+
+#: names of the phases reported through ``run_gd(phase=...)`` besides the steps themselves
+SETUP_PHASE = "constants per seed"
+AFTER_PHASE = "theory records"
+#: columns of records allocated at a time; the record arrays grow by doubling, so memory follows the steps taken
+RECORD_CHUNK = 1024
+#: float64 columns a run holds per recorded step and seed, temporaries of the theory evaluation included
+#: (what ``--steps`` is checked against before the run)
+BYTES_PER_STEP = 8 * 96
+
+
+def check_run_size(R: int, steps: int, n: int, m: int, h: int) -> None:
+    """InputError (one line, with the limit) when a run of ``steps`` steps on R seeds could not fit in memory."""
+    from convtool.limits import check_bytes
+
+    check_bytes(R * (steps + 1) * BYTES_PER_STEP, f"--steps {steps} with {R} seed(s) (per-step records, were every "
+                f"step taken)", "lower --steps or --seeds (memory grows with the steps actually taken)")
+    check_bytes(R * 6 * 8 * (n + m) * h, f"{R} seed(s) of width h = {h} (initial, current and final weights)",
+                "lower --seeds or the width")
+
+
+def _grow(rec: dict, need: int, limit: int) -> None:
+    """Give every record array at least ``need`` columns (at most ``limit``), doubling; new entries NaN."""
+    cap = next(iter(rec.values())).shape[1]
+    if need <= cap:
+        return
+    new = min(limit, max(need, 2 * cap))
+    for k, v in rec.items():
+        grown = np.full((v.shape[0], new), np.nan)
+        grown[:, :cap] = v
+        rec[k] = grown
 
 
 def _const_env(consts):
@@ -259,7 +300,7 @@ def _const_env(consts):
 def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float | None = None,
            c: float = 0.5, d: float = 2.0, tol: float = 1e-14, divergence: float = 1e8,
            reduce="auto", schedule_options: dict | None = None, progress=None,
-           data_arrays: dict | None = None) -> RunResult:
+           data_arrays: dict | None = None, phase=None) -> RunResult:
     """Run GD on ``l(W1 W2^T)`` with a named schedule, recording theory against observation.
 
     Parameters
@@ -284,6 +325,14 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
         Width reduction (:mod:`convtool.numeric.models`).
     progress : callable, optional
         ``progress(t, steps)`` after each step (the CLI draws a bar with it).
+    phase : callable, optional
+        ``phase(name, i, total)`` through the other phases: the per-seed constants
+        (:data:`SETUP_PHASE`) and the theory records after the loop (:data:`AFTER_PHASE`).
+
+    Records are allocated :data:`RECORD_CHUNK` steps at a time, so memory is O(steps taken):
+    the returned (R, T'+1) / (R, T') arrays stop at ``T' = max(steps)``, the last step any seed took.
+    Before the run, ``steps`` and the batch are checked against the memory limit
+    (:func:`check_run_size`).
 
     Returns
     -------
@@ -295,6 +344,8 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     if not (0 < tol < 1):
         raise InputError(f"tol must lie in (0, 1), got {tol!r}")
     sched = schedule if isinstance(schedule, Schedule) else make_schedule(schedule, **(schedule_options or {}))
+    shape1, shape2 = np.shape(W1), np.shape(W2)
+    check_run_size(shape1[0] if len(shape1) == 3 else 1, steps, shape1[-2], shape2[-2], shape1[-1])
     model = TwoLayerLinear(W1, W2, reduce=reduce)
     R, n, m = model.R, model.n, model.m
     losses = list(loss) if isinstance(loss, (list, tuple)) else [loss] * R
@@ -306,7 +357,7 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
 
     warm_up()
     t_start = time.perf_counter()
-    consts, const_warnings = _per_seed_constants(losses, model.W1_0, model.W2_0, c, d, eta0, model.reductions)
+    consts, const_warnings = _per_seed_constants(losses, model.W1_0, model.W2_0, c, d, eta0, model.reductions, phase)
     cenv = _const_env(consts)
     eta0_arr = np.array([res.quantities["eta0"] if not isinstance(res.quantities["eta0"], NotApplicable)
                          else np.nan for res in consts])
@@ -318,8 +369,7 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     theorem_ok = np.array([res.theorem_applies for res in consts]) & sched.theorem_schedule
 
     T = steps
-    rec = {k: np.full((R, T + 1), np.nan) for k in _LOOP_STATE_KEYS}
-    rec.update({k: np.full((R, T), np.nan) for k in _LOOP_STEP_KEYS})
+    rec = {k: np.full((R, min(T + 1, RECORD_CHUNK)), np.nan) for k in _LOOP_STATE_KEYS + _LOOP_STEP_KEYS}
     status = np.array(["max_steps"] * R, dtype=object)
     nsteps = np.full(R, T)
     active = np.ones(R, dtype=bool)
@@ -337,6 +387,7 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     # The loop records the observed state and what the schedule needs; every theory record
     # (K_t, rho, rhobar, bounds, flags) is evaluated afterwards, vectorized over all steps.
     for t in range(T + 1):
+        _grow(rec, t + 1, T + 1)
         W = model.product(A, B)
         L = np.asarray(bl.excess(W), dtype=float).reshape(R)
         neg = L < 0
@@ -399,7 +450,16 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
         A, B = model.step(A, B, gA, gB, eta)
         if progress is not None:
             progress(t + 1, T)
+    Tm = int(nsteps.max())  # the last step any seed took: state records 0..Tm, step records 0..Tm-1
+    for k in _LOOP_STATE_KEYS:
+        rec[k] = rec[k][:, : Tm + 1].copy()
+    for k in _LOOP_STEP_KEYS:
+        rec[k] = rec[k][:, :Tm].copy()
+    if phase is not None:
+        phase(AFTER_PHASE, 0, 1)
     _theory_records(rec, env0, nsteps, theorem_ok)
+    if phase is not None:
+        phase(AFTER_PHASE, 1, 1)
     wall = time.perf_counter() - t_start
     W1_T, W2_T = model.full_weights(A, B)
     rec["reference_loss"], reference_wall = reference_losses(losses, model.W1_0, model.W2_0, T, tol)
@@ -499,28 +559,35 @@ def _put(rec, key, t, val, mask):
 
 
 def reference_losses(losses, W1, W2, steps: int, tol: float = 1e-14) -> tuple[np.ndarray, float]:
-    """:func:`run_reference` for each seed r from ``W1[r] W2[r]^T``: (R, steps + 1) losses and the wall time."""
+    """:func:`run_reference` for each seed r from ``W1[r] W2[r]^T``: (R, T' + 1) losses (NaN after a seed
+    reached ``tol``; T' the longest seed's steps) and the wall time."""
     t0 = time.perf_counter()
-    ref = np.concatenate([run_reference(L, a @ b.T, steps, tol=tol) for L, a, b in zip(losses, W1, W2)])
+    rows = [run_reference(L, a @ b.T, steps, tol=tol)[0] for L, a, b in zip(losses, W1, W2)]
+    ref = np.full((len(rows), max(r.size for r in rows)), np.nan)
+    for i, r in enumerate(rows):
+        ref[i, : r.size] = r
     return ref, time.perf_counter() - t0
 
 
 def run_reference(loss, W0, steps: int, eta: float | None = None, tol: float = 1e-14) -> np.ndarray:
     """GD on Problem 1 itself from ``W(0)`` with ``eta = 1/K`` (eq. 6; Fig. 4's reference).
 
-    Returns the excess loss ``l(t) - l*`` of shape (R, steps + 1) (NaN after it reaches ``tol``).
+    Returns the excess loss ``l(t) - l*`` of shape (R, T' + 1), T' <= steps the last step taken (all
+    seeds at ``tol``, or ``steps``); a seed at ``tol`` before the others keeps its later, smaller losses.
     """
     W = np.array(W0, dtype=float, ndmin=3)
     R = W.shape[0]
     K = np.broadcast_to(np.asarray(loss.K, dtype=float), (R,))
-    e = (1.0 / K if eta is None else np.full(R, float(eta)))[:, None, None]
-    out = np.full((R, steps + 1), np.nan)
+    with np.errstate(divide="ignore"):  # K = 0: l is constant, its gradient 0; the step is taken as 0
+        e = (np.where(K > 0, 1.0 / K, 0.0) if eta is None else np.full(R, float(eta)))[:, None, None]
+    out = {"loss": np.full((R, min(steps + 1, RECORD_CHUNK)), np.nan)}
     L0 = None
     for t in range(steps + 1):
+        _grow(out, t + 1, steps + 1)
         L = np.asarray(loss.excess(W), dtype=float).reshape(R)
         L0 = L if L0 is None else L0
-        out[:, t] = L
+        out["loss"][:, t] = L
         if t == steps or np.all(L <= tol * L0):
             break
         W = W - e * loss.grad(W)
-    return out
+    return out["loss"][:, : t + 1].copy()

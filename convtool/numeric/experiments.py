@@ -24,7 +24,7 @@ from convtool.numeric.init import init_weights
 from convtool.results import jsonable
 
 __all__ = ["Batch", "default_batch", "generator_batch", "batch_from_instance", "compare_schedules", "CompareResult", "CompareRow",
-           "schedule_preview", "SchedulePreview"]
+           "schedule_preview", "SchedulePreview", "bar_takeover"]
 
 
 @dataclass
@@ -51,7 +51,11 @@ def default_batch(seeds: int = 1, seed: int = 0, h: int | None = None, sigma: fl
     return generator_batch("fig1", seeds=seeds, seed=seed, n=n, h=h, sigma=sigma)
 
 
-def generator_batch(name: str, seeds: int = 1, seed: int = 0, **params) -> Batch:
+#: the phase name under which batch construction reports ``progress(name, r, R)``
+INSTANCES_PHASE = "instances per seed"
+
+
+def generator_batch(name: str, seeds: int = 1, seed: int = 0, progress=None, **params) -> Batch:
     """One instance of the paper's generator ``name`` (``fig1``, ``fig3``, ``fig4``) per seed.
 
     Seed r of the batch calls ``GENERATORS[name](seed=seed + r, **params)``: data and
@@ -64,7 +68,13 @@ def generator_batch(name: str, seeds: int = 1, seed: int = 0, **params) -> Batch
     seeds = int(seeds)
     if seeds < 1:
         raise InputError(f"seeds must be >= 1, got {seeds}")
-    insts = [build_instance(GENERATORS[name](seed=seed + r, **params)) for r in range(seeds)]
+    insts = []
+    for r in range(seeds):
+        insts.append(build_instance(GENERATORS[name](seed=seed + r, **params)))
+        if r == 0:  # every seed's instance has the first one's size: refuse a batch that cannot fit, now
+            _check_batch_size(insts[0], seeds)
+        if progress is not None:
+            progress(INSTANCES_PHASE, r + 1, seeds)
     import inspect
 
     full = {k: p.default for k, p in inspect.signature(GENERATORS[name]).parameters.items() if k != "seed"}
@@ -76,7 +86,7 @@ def generator_batch(name: str, seeds: int = 1, seed: int = 0, **params) -> Batch
     return _stack(insts, src)
 
 
-def batch_from_instance(inst: Instance, seeds: int = 1, seed: int = 0) -> Batch:
+def batch_from_instance(inst: Instance, seeds: int = 1, seed: int = 0, progress=None) -> Batch:
     """R initializations of one instance: seed r draws its weights with ``seed + r``.
 
     Weights read from a file cannot be redrawn, so ``seeds > 1`` then needs ``--width``.
@@ -91,10 +101,25 @@ def batch_from_instance(inst: Instance, seeds: int = 1, seed: int = 0) -> Batch:
     if scheme in (None, "file") or scheme not in ("gaussian", "xavier", "he"):
         raise InputError("--seeds > 1 needs generated weights: the weights come from the data file "
                          "(drop W1/W2 from it and give --width)")
-    Ws = [init_weights(inst.n, inst.m, inst.h, scheme, std=meta.get("std") if meta.get("p") is None else None,
-                       p=meta.get("p"), seed=seed + r) for r in range(seeds)]
+    _check_batch_size(inst, seeds)
+    Ws = []
+    for r in range(seeds):
+        Ws.append(init_weights(inst.n, inst.m, inst.h, scheme, std=meta.get("std") if meta.get("p") is None else None,
+                               p=meta.get("p"), seed=seed + r))
+        if progress is not None:
+            progress(INSTANCES_PHASE, r + 1, seeds)
     insts = [Instance(inst.loss, a, b, inst.source, dict(meta, seed=seed + r)) for r, (a, b) in enumerate(Ws)]
     return _stack(insts, f"{inst.source} ({seeds} inits, seeds {seed}..{seed + seeds - 1})")
+
+
+def _check_batch_size(inst: Instance, seeds: int) -> None:
+    """InputError (with the limit) when ``seeds`` copies of ``inst``'s arrays, data and weights, cannot fit."""
+    from convtool.limits import check_bytes
+
+    per_seed = 8 * (inst.W1.size + inst.W2.size) + sum(8 * np.size(getattr(inst.loss, k)) for k in ("X", "Y", "A", "y", "G", "M")
+                                                     if hasattr(inst.loss, k))
+    check_bytes(seeds * per_seed * 4, f"{seeds} seed(s) of this instance (data and weights of every seed, "
+                f"{per_seed} bytes each)", "lower --seeds")
 
 
 def _stack(insts, source) -> Batch:
@@ -162,7 +187,8 @@ def compare_schedules(batch: Batch, schedules, *, steps: int = 1000, tol: float 
     rows, runs = [], {}
     for name in schedules:
         cb = None if progress is None else (lambda t, T, name=name: progress(name, t, T))
-        res = run_batch(batch, schedule=name, steps=steps, tol=tol, progress=cb, **kwargs)
+        ph = None if progress is None else (lambda what, i, n, name=name: progress(f"{name}: {what}", i, n))
+        res = run_batch(batch, schedule=name, steps=steps, tol=tol, progress=cb, phase=ph, **kwargs)
         runs[name] = res
         s = res.summary()
         conv = [int(st) for st, stt in zip(res.steps, res.status) if stt == "converged"]
@@ -193,10 +219,16 @@ def compare_schedules(batch: Batch, schedules, *, steps: int = 1000, tol: float 
                                status={"converged" if len(conv) == len(ref) else "max_steps": len(ref)},
                                steps_to_tol=float(np.median(conv)) if len(conv) == len(ref) else None,
                                wall_time=wall, final_loss=float(max(r[k] for k, r in zip(reached, ref))),
-                               mean_eta=float(np.mean([1.0 / L.K for L in batch.losses])),
+                               mean_eta=_reference_eta(batch.losses),
                                observed_rate=float(np.median(rates)) if rates else None,
                                violations={}, loss_mean=mean, loss_std=std))
     return CompareResult(rows=rows, source=batch.source, steps=steps, tol=tol, seeds=batch.R, runs=runs)
+
+
+def _reference_eta(losses) -> float | None:
+    """Mean of the reference step 1/K over the batch; None when some K = 0 (l constant: no step is defined)."""
+    K = np.array([float(np.max(L.K)) for L in losses])
+    return float(np.mean(1.0 / K)) if np.all(K > 0) else None
 
 
 @dataclass
@@ -229,7 +261,7 @@ def schedule_preview(loss, W1, W2, *, schedule: str = "adaptive", c: float = 0.5
     ``1/Kbar_t`` and the chosen eta_t. ``takeover_observed`` is the first of those steps at
     which the 1/K_t branch binds (strictly below the cap, relative margin 1e-12).
     ``takeover_bar`` is the first ``t <= horizon`` with ``(1 + eta0^d)^(t/2) eta0 > 1/Kbar_t``, from the explicit formulas of Theorem E.1
-    (``None`` when beyond ``horizon``).
+    (``None`` when beyond ``horizon``; :func:`bar_takeover`, logarithmic in the horizon).
     """
     from convtool.numeric.schedules import evaluate_on
 
@@ -258,17 +290,53 @@ def schedule_preview(loss, W1, W2, *, schedule: str = "adaptive", c: float = 0.5
     env.update(eta0=e0, c=c, d=d)
     take_bar = None
     if all(isinstance(v, float) for v in env.values()):
-        # explicit in t: scan t = 0..horizon in blocks
-        for start in range(0, horizon + 1, 10 ** 5):
-            tt = np.arange(start, min(start + 10 ** 5, horizon + 1), dtype=float)
-            e = {k: np.full(tt.shape, v) for k, v in env.items()}
-            e["t"] = tt
-            with np.errstate(all="ignore"):
-                cap = evaluate_on("growth_cap", e)
-                kb = evaluate_on("Kbar_t", e)
-            hit = np.flatnonzero(cap > (1.0 / kb) * (1 + 1e-12))
-            if hit.size:
-                take_bar = int(tt[hit[0]])
-                break
+        take_bar = bar_takeover(env, horizon)
     return SchedulePreview(constants=const, eta0=e0, steps=rows, takeover_observed=obs, takeover_bar=take_bar,
                            bar_horizon=horizon, schedule=schedule)
+
+
+def _takeover_margin(env: dict, t: np.ndarray) -> np.ndarray:
+    """``cap(t) Kbar_t`` over integer steps t (> 1 + 1e-12 where the 1/Kbar_t branch binds), registered formulas."""
+    from convtool.numeric.schedules import evaluate_on
+
+    e = {k: np.full(t.shape, v) for k, v in env.items()}
+    e["t"] = t.astype(float)
+    with np.errstate(all="ignore"):
+        return evaluate_on("growth_cap", e) * evaluate_on("Kbar_t", e)
+
+
+def bar_takeover(env: dict, horizon: int, scan_block: int = 10 ** 5, progress=None) -> int | None:
+    """First step ``t <= horizon`` at which adaptive-bar's 1/Kbar_t branch binds: ``cap(t) Kbar_t > 1 + 1e-12``.
+
+    With ``0 <= rhobar0 <= 1`` and ``Delta >= 0`` (Theorem E.1's range), ``f(t) = cap(t) Kbar_t`` is a sum of
+    exponentials ``a_i r_i^t`` with ``a_i >= 0`` (eqs. 89, 114: ``cap = eta0 (1 + eta0^d)^(t/2)`` times each
+    term of ``Kbar_t``), hence convex in t, and ``Kbar_t >= K exp(eta0^c) alpha2 > 0`` makes it grow without
+    bound. A convex f that starts below the threshold crosses it exactly once, so the first crossing is
+    found by doubling (a proven bracket ``f(lo) <= thr < f(hi)``) and integer bisection, in
+    O(log horizon) evaluations; ``None`` when it lies beyond ``horizon``. Outside that range the steps are
+    scanned in blocks (``progress(i, n)`` after each block).
+    """
+    thr = 1 + 1e-12
+    horizon = int(horizon)
+    if env["rhobar0"] >= 0 and env["rhobar0"] <= 1 and env["Delta"] >= 0:
+        f = lambda t: float(_takeover_margin(env, np.array([t]))[0])  # noqa: E731
+        if f(0) > thr:
+            return 0
+        lo, hi = 0, 1
+        while not f(hi) > thr:  # f(lo) <= thr throughout
+            if hi >= horizon:
+                return None
+            lo, hi = hi, min(2 * hi, horizon)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if f(mid) > thr else (mid, hi)
+        return hi
+    blocks = range(0, horizon + 1, scan_block)
+    for i, start in enumerate(blocks):
+        tt = np.arange(start, min(start + scan_block, horizon + 1))
+        hit = np.flatnonzero(_takeover_margin(env, tt) > thr)
+        if progress is not None:
+            progress(i + 1, len(blocks))
+        if hit.size:
+            return int(tt[hit[0]])
+    return None

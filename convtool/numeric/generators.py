@@ -125,7 +125,10 @@ def fig1(n: int = 10, h: int = 500, sigma: float = 1.0, seed=0) -> dict:
     X = random_orthogonal(n, rng)
     W1, W2 = draw_weights(rng, n, n, h, "gaussian", std=1.0)
     eps = rng.standard_normal((n, n))
-    Y = X @ (W1 @ W2.T) + sigma**2 * eps
+    noise = float(np.float64(sigma) ** 2) if sigma < 1e150 else math.inf
+    if not math.isfinite(noise):
+        raise InputError(f"sigma = {sigma:g}: the noise sigma^2 eps overflows float64 (sigma must stay below 1e150)")
+    Y = X @ (W1 @ W2.T) + noise * eps
     return {"X": X, "Y": Y, "W1": W1, "W2": W2}
 
 

@@ -143,6 +143,11 @@ def draw_weights(rng: np.random.Generator, n: int, m: int, h: int, scheme: str =
     The experiment generators use it to draw data and weights from one stream.
     """
     s1, s2 = init_std(n, m, h, scheme, std=std, p=p)
+    from convtool.limits import check_bytes
+
+    # the weights, the width reduction's QR of [W1; W2]^T and the run's initial and final copies
+    check_bytes(4 * 8 * (int(n) + int(m)) * int(h), f"weights of width h = {int(h)} (n = {int(n)}, m = {int(m)})",
+                "lower the width")
     W1 = rng.standard_normal((int(n), int(h))) * s1
     W2 = rng.standard_normal((int(m), int(h))) * s2
     return W1, W2

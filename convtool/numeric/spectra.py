@@ -178,6 +178,9 @@ def extreme_sv_sq(A: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.n
     A = np.asarray(A)
     p, q = A.shape[-2:]
     k = p if k is None else k
+    if min(p, q) == 0:  # a width-0 reduction (all-zero weights, rank r = 0): every singular value is 0
+        zero = np.zeros(A.shape[:-2])
+        return zero, zero.copy()
     s = singular_values_sq(A)
     smax = s[..., 0]
     smin = s[..., k - 1] if k <= min(p, q) else np.zeros_like(smax)
