@@ -1,8 +1,9 @@
-"""Dependency graph of the registered quantities (networkx).
+"""Dependency graphs of the registered quantities (networkx), one per paper.
 
 Edges run from an input to the quantity that uses it, so a topological order
 is an evaluation order and the ancestors of a node are everything its value
-rests on. :func:`explain` returns the tree used by ``convtool explain``.
+rests on. Nodes are the plain names of the paper's namespace. :func:`explain`
+returns the tree used by ``convtool explain``.
 
 Examples
 --------
@@ -14,6 +15,9 @@ True
 >>> order = evaluation_order(["alpha1"])
 >>> order.index("beta1") < order.index("alpha1")
 True
+>>> zx = evaluation_order(["kappa"], paper="zhao-xu")
+>>> zx.index("beta") < zx.index("kappa")
+True
 """
 
 from __future__ import annotations
@@ -23,50 +27,81 @@ from functools import lru_cache
 
 import networkx as nx
 
-from convtool.analysis.registry import REGISTRY, get, names
+from convtool.analysis.registry import DEFAULT_PAPER, REGISTRIES, _check_paper, get, names, split_name
 
-__all__ = ["dependency_graph", "evaluation_order", "explain", "ExplainNode", "primitives_of"]
+__all__ = ["dependency_graph", "evaluation_order", "explain", "ExplainNode", "primitives_of", "resolve_targets"]
 
 
-@lru_cache(maxsize=1)
-def _graph() -> nx.DiGraph:
-    names()  # make sure every paper module is registered
+@lru_cache(maxsize=None)
+def _graph(paper: str = DEFAULT_PAPER) -> nx.DiGraph:
+    names(paper=paper)  # make sure every paper module is registered (and the paper exists)
     g = nx.DiGraph()
-    for q in REGISTRY.values():
+    for q in REGISTRIES[paper].values():
         g.add_node(q.name, kind=q.kind)
         for inp in q.inputs:
             g.add_edge(inp, q.name)
     if not nx.is_directed_acyclic_graph(g):  # pragma: no cover - guarded by tests
-        raise RuntimeError(f"dependency cycle: {nx.find_cycle(g)}")
+        raise RuntimeError(f"dependency cycle in {paper}: {nx.find_cycle(g)}")
     return g
 
 
-def dependency_graph() -> nx.DiGraph:
-    """A copy of the dependency DAG (input -> quantity)."""
-    return _graph().copy()
+def dependency_graph(paper: str = DEFAULT_PAPER) -> nx.DiGraph:
+    """A copy of the dependency DAG (input -> quantity) of ``paper``'s quantities."""
+    return _graph(paper).copy()
 
 
-def evaluation_order(targets=None) -> list[str]:
-    """Quantities needed for ``targets`` (default: all), inputs first.
+def resolve_targets(targets, paper: str | None = None) -> tuple[str, tuple[str, ...] | None]:
+    """``(paper, plain target names)`` from targets that may be qualified (``"zhao-xu:q"``).
 
-    The order is a deterministic topological sort (ties broken by registration order).
+    Without ``paper`` the paper is the one the qualified targets name (default
+    local-PL); targets naming two papers, or a paper other than ``paper``, raise ``KeyError``.
     """
-    g = _graph()
+    if paper is not None:
+        _check_paper(paper)  # an unknown paper is a KeyError
+    if targets is None:
+        return (DEFAULT_PAPER if paper is None else paper), None
+    if isinstance(targets, str):
+        targets = [targets]
+    split = [split_name(t) for t in targets]
+    named = {p for p, _ in split if p is not None}
+    if paper is not None:
+        named.add(paper)
+    if len(named) > 1:
+        raise KeyError(f"targets from several papers ({', '.join(sorted(named))}); evaluate one paper at a time")
+    p = named.pop() if named else DEFAULT_PAPER
+    return p, tuple(n for _, n in split)
+
+
+def evaluation_order(targets=None, paper: str | None = None) -> list[str]:
+    """Quantities needed for ``targets`` (default: all of the paper), inputs first.
+
+    The order is a deterministic topological sort (ties broken by registration
+    order), computed once per ``(paper, set of targets)`` and cached.
+    """
+    paper, plain = resolve_targets(targets, paper)
+    return list(_order(paper, None if plain is None else frozenset(plain)))
+
+
+@lru_cache(maxsize=4096)
+def _order(paper: str, targets: frozenset | None) -> tuple[str, ...]:
+    g = _graph(paper)
     if targets is None:
         needed = set(g.nodes)
     else:
         needed = set()
-        for tname in targets:
-            get(tname)
+        for tname in sorted(targets):
+            get(tname, paper)
             needed |= nx.ancestors(g, tname) | {tname}
-    rank = {n: i for i, n in enumerate(REGISTRY)}
+    rank = {n: i for i, n in enumerate(REGISTRIES[paper])}
     sub = g.subgraph(needed)
-    return list(nx.lexicographical_topological_sort(sub, key=lambda n: rank[n]))
+    return tuple(nx.lexicographical_topological_sort(sub, key=lambda n: rank[n]))
 
 
-def primitives_of(name: str) -> list[str]:
-    """The primitive quantities that ``name`` ultimately depends on."""
-    return [n for n in evaluation_order([name]) if REGISTRY[n].kind == "primitive" and n != name]
+def primitives_of(name: str, paper: str | None = None) -> list[str]:
+    """The primitive quantities that ``name`` ultimately depends on (plain names of its paper)."""
+    q = get(name, paper)
+    reg = REGISTRIES[q.paper]
+    return [n for n in evaluation_order([q.name], q.paper) if reg[n].kind == "primitive" and n != q.name]
 
 
 @dataclass
@@ -82,11 +117,17 @@ class ExplainNode:
     repeated: bool = False
     #: inside an equation's subtree: the unknown this node varies with (its value is then not shown)
     varies_with: str | None = None
+    #: the paper of the quantity (every node of a tree has its root's paper)
+    paper: str = DEFAULT_PAPER
+    #: not printed in the paper (see :attr:`convtool.analysis.registry.Quantity.derived`)
+    derived: bool = False
 
     def to_dict(self) -> dict:
         return {
             "name": self.name,
+            "paper": self.paper,
             "kind": self.kind,
+            "derived": self.derived,
             "reference": self.reference,
             "description": self.description,
             "value": self.value,
@@ -96,8 +137,11 @@ class ExplainNode:
         }
 
 
-def explain(name: str, values: dict | None = None, max_depth: int = 50) -> ExplainNode:
+def explain(name: str, values: dict | None = None, max_depth: int = 50, paper: str | None = None) -> ExplainNode:
     """The dependency tree of ``name`` down to primitives, with values where given.
+
+    ``name`` is looked up as :func:`convtool.analysis.registry.get` does (``paper=`` or a
+    qualified name selects the paper); ``values`` are keyed by the paper's plain names.
 
     A quantity already expanded higher in the tree is shown once more with
     ``repeated=True`` and no children, so the tree stays readable. Below an
@@ -105,20 +149,29 @@ def explain(name: str, values: dict | None = None, max_depth: int = 50) -> Expla
     ``varies_with`` and no value: there they are functions of the unknown, not
     numbers at the chosen point.
     """
+    root = get(name, paper)
+    reg = REGISTRIES[root.paper]
     seen: set[str] = set()
-    g = _graph()
+    g = _graph(root.paper)
 
     def build(n: str, depth: int, unknowns: frozenset) -> ExplainNode:
-        q = get(n)
+        q = reg[n]
         varies = next((u for u in sorted(unknowns) if n == u or u in nx.ancestors(g, n)), None)
         node = ExplainNode(n, q.kind, q.reference, q.description,
-                           None if values is None or varies else values.get(n), varies_with=varies)
+                           None if values is None or varies else values.get(n), varies_with=varies,
+                           paper=q.paper, derived=q.derived)
         if n in seen or depth >= max_depth:
             node.repeated = n in seen
             return node
         seen.add(n)
-        inner = unknowns | {str(q.unknown)} if q.kind == "equation" else unknowns
+        inner = unknowns | {_plain(q.unknown)} if q.kind == "equation" else unknowns
         node.children = [build(i, depth + 1, inner) for i in q.inputs]
         return node
 
-    return build(name, 0, frozenset())
+    return build(root.name, 0, frozenset())
+
+
+def _plain(sym) -> str:
+    from convtool.analysis.registry import _OWNER
+
+    return _OWNER[str(sym)][1]

@@ -1,4 +1,4 @@
-"""The quantity registry: every paper quantity, registered once.
+"""The quantity registry: every paper quantity, registered once, in its paper's namespace.
 
 A :class:`Quantity` is a named sympy expression (or a *defining equation*
 ``residual(unknown; inputs) = 0`` that the numeric layer solves with a
@@ -6,9 +6,25 @@ bracketed method) together with its LaTeX name, a description and the paper
 reference it comes from. Primitive quantities (spectra, norms, L(0)) are plain
 ``Symbol``\\ s whose values come from :mod:`convtool.numeric`.
 
-The registry is a name-keyed dict, :data:`REGISTRY`; :func:`get` looks names
-up and raises ``KeyError`` listing the close matches. Nothing here parses a
-user string: names are looked up, never sympified.
+Papers and namespaces
+---------------------
+Each paper of :data:`PAPERS` has its own namespace: a quantity is identified by
+``(paper, name)``, written ``"paper:name"`` when qualified (``"zhao-xu:alpha"``).
+Names may repeat across papers (``kappa`` is K/mu in the local-PL paper and
+beta/alpha in Zhao & Xu) and their sympy symbols are distinct objects: the
+local-PL symbols keep their plain names (``alpha1``), the others carry a prefix
+(``zhao_xu__alpha``) while LaTeX and pretty printing show the paper's symbol.
+Expressions only use quantities of their own paper.
+
+:func:`get` resolves a name: a qualified name or ``paper=`` selects the paper;
+otherwise a local-PL name wins (the historical behaviour), else the one paper
+that defines the name; a name defined by several other papers is a ``KeyError``
+naming them; an unknown name is a ``KeyError`` with the close matches (compared
+case-insensitively too). Nothing here parses a user string: names are looked up,
+never sympified.
+
+:data:`REGISTRY` is the local-PL namespace (a name-keyed dict, as before);
+:data:`REGISTRIES` maps every paper key to its namespace.
 
 Examples
 --------
@@ -18,23 +34,98 @@ Examples
 'Table 2'
 >>> sorted(q.inputs)
 ['beta2', 'lambda_minus', 'lambda_plus']
+>>> get("zhao-xu:kappa").paper, get("kappa", paper="zhao-xu").key
+('zhao-xu', 'zhao-xu:kappa')
+>>> get("kappa").paper  # local-PL first
+'local-pl'
+>>> get("kappa").symbol == get("zhao-xu:kappa").symbol
+False
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 from dataclasses import dataclass, field
 
 import sympy as sp
 
-__all__ = ["Quantity", "REGISTRY", "SYMBOLS", "get", "register", "symbol", "names"]
+__all__ = ["Quantity", "Paper", "PAPERS", "DEFAULT_PAPER", "REGISTRY", "REGISTRIES", "SYMBOLS", "AmbiguousNameError",
+           "get", "register", "symbol", "names", "papers", "papers_defining", "split_name"]
 
-#: Every symbol the registry knows, by quantity name.
+#: The paper whose plain names need no qualification (backward compatible).
+DEFAULT_PAPER = "local-pl"
+
+
+@dataclass(frozen=True)
+class Paper:
+    """Bibliographic record of one paper, and where its quantities are registered.
+
+    Users do not have the paper texts, so documentation and ``explain --list``
+    cite by :meth:`citation`: authors, title, venue and the arXiv / OpenReview id
+    where the paper text states one.
+    """
+
+    key: str
+    title: str
+    authors: str
+    venue: str
+    module: str
+    arxiv: str | None = None
+    openreview: str | None = None
+
+    @property
+    def symbol_prefix(self) -> str:
+        """Prefix of the internal sympy symbol names (empty for the default paper)."""
+        return "" if self.key == DEFAULT_PAPER else self.key.replace("-", "_") + "__"
+
+    def citation(self) -> str:
+        """One line: ``authors, "title", venue (arXiv ..., OpenReview ...)``."""
+        ids = [f"arXiv:{self.arxiv}"] if self.arxiv else []
+        ids += [f"OpenReview {self.openreview}"] if self.openreview else []
+        tail = f" ({', '.join(ids)})" if ids else ""
+        return f'{self.authors}, "{self.title}", {self.venue}{tail}'
+
+
+#: Every paper with a namespace, by key. Ids are the ones printed in the paper texts.
+PAPERS: dict[str, Paper] = {
+    "local-pl": Paper(
+        key="local-pl",
+        title="A Local Polyak-Łojasiewicz and Descent Lemma of Gradient Descent For Overparametrized "
+              "Linear Models",
+        authors="anonymous authors (double-blind submission)",
+        venue="manuscript under double-blind review",
+        module="convtool.analysis.local_pl",
+    ),
+    "zhao-xu": Paper(
+        key="zhao-xu",
+        title="Convergence Analysis and Trajectory Comparison of Gradient Descent for Overparameterized "
+              "Deep Linear Networks",
+        authors="Hongru Zhao and Jinchao Xu",
+        venue="Transactions on Machine Learning Research (TMLR), 07/2024",
+        module="convtool.analysis.zhao_xu",
+        openreview="jG7ndW7UHp",
+    ),
+}
+
+#: Every quantity of every paper: paper key -> name -> Quantity, in registration order.
+REGISTRIES: dict[str, dict[str, "Quantity"]] = {key: {} for key in PAPERS}
+#: The local-PL namespace (every quantity by plain name, in registration order).
+REGISTRY: dict[str, "Quantity"] = REGISTRIES[DEFAULT_PAPER]
+#: Every symbol the registry knows, by internal symbol name (local-PL: the plain name).
 SYMBOLS: dict[str, sp.Symbol] = {}
-#: Every quantity, by name, in registration order.
-REGISTRY: dict[str, "Quantity"] = {}
+#: LaTeX of each symbol, typed once, by internal symbol name.
+SYMBOLS_LATEX: dict[str, str] = {}
+#: internal symbol name -> (paper, plain name)
+_OWNER: dict[str, tuple[str, str]] = {}
+#: internal symbol -> plain-named symbol used for printing and for lambdify's argument names
+_DISPLAY: dict[sp.Symbol, sp.Symbol] = {}
 
 KINDS = ("primitive", "expression", "equation")
+
+
+class AmbiguousNameError(KeyError):
+    """A plain name defined by several papers, looked up without saying which."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +135,9 @@ class Quantity:
     Attributes
     ----------
     name : str
-        ASCII name following the paper (``alpha1``, ``eta_max``, ``K_t``).
+        ASCII name following the paper (``alpha1``, ``eta_max``, ``K_t``), unique in its paper.
     symbol : sympy.Symbol
-        The symbol other expressions use for this quantity.
+        The symbol other expressions of the same paper use for this quantity.
     kind : {"primitive", "expression", "equation"}
         A primitive is measured by :mod:`convtool.numeric`; an expression is
         evaluated from ``expr``; an equation's value is the root in ``unknown``
@@ -57,17 +148,22 @@ class Quantity:
     latex : str
         LaTeX for the symbol itself; formulas are printed by sympy from ``expr``.
     description : str
-        One sentence on what the quantity is.
+        One sentence on what the quantity is (and, where it can fail to apply, the condition).
     reference : str
         Paper and equation/table, e.g. ``"eq. (87)"`` or ``"Table 2"``.
     unknown : sympy.Symbol or None
         For an equation, the symbol solved for.
     paper : str
-        Short key of the paper (``"local-pl"``).
+        Key of the paper in :data:`PAPERS` (``"local-pl"``, ``"zhao-xu"``).
+    inputs : tuple of str
+        Plain names (in the same paper) of the quantities ``expr`` uses, sorted.
     stable_in : str or None
         Compile the expression expanded down to this variable with exact cancellation
         of 1's (see :func:`convtool.analysis.evaluate.expanded`); for formulas such as
         ``1/(1 - Delta)`` whose value is lost when ``1 - Delta`` is formed from a rounded Delta.
+    derived : bool
+        True for a constant that the paper does not print (worked out from its proofs,
+        or beyond the paper); its reference or description then says "derived".
     """
 
     name: str
@@ -78,44 +174,62 @@ class Quantity:
     description: str
     reference: str
     unknown: sp.Symbol | None = None
-    paper: str = "local-pl"
+    paper: str = DEFAULT_PAPER
     inputs: tuple[str, ...] = field(default=())
     stable_in: str | None = None
+    derived: bool = False
+
+    @property
+    def key(self) -> str:
+        """The qualified name ``"paper:name"`` (accepted by :func:`get`)."""
+        return f"{self.paper}:{self.name}"
+
+    @property
+    def display_expr(self):
+        """``expr`` over plain-named symbols (what the paper writes), for printing."""
+        return None if self.expr is None else display(self.expr)
 
     def formula_latex(self) -> str:
         """The defining formula in LaTeX (``symbol = expr`` or ``expr = 0``)."""
-        names = {s: SYMBOLS_LATEX[str(s)] for s in _all_symbols(self.expr)} if self.expr is not None else {}
         if self.kind == "primitive":
             return self.latex
+        names = {s: SYMBOLS_LATEX[str(s)] for s in self.expr.free_symbols}
         body = sp.latex(self.expr, symbol_names=names)
         if self.kind == "equation":
             return f"{body} = 0"
         return f"{self.latex} = {body}"
 
     def formula_pretty(self) -> str:
-        """The defining formula as sympy's unicode pretty print."""
+        """The defining formula as sympy's unicode pretty print (plain paper symbols)."""
         if self.kind == "primitive":
             return self.name
         if self.kind == "equation":
-            return sp.pretty(sp.Eq(self.expr, 0), use_unicode=True)
-        return sp.pretty(sp.Eq(self.symbol, self.expr, evaluate=False), use_unicode=True)
+            return sp.pretty(sp.Eq(self.display_expr, 0), use_unicode=True)
+        return sp.pretty(sp.Eq(display(self.symbol), self.display_expr, evaluate=False), use_unicode=True)
 
 
-#: LaTeX of each symbol, typed once, by symbol name.
-SYMBOLS_LATEX: dict[str, str] = {}
+def display(expr):
+    """``expr`` with every registry symbol replaced by its plain-named twin (printing only)."""
+    return expr.xreplace({s: _DISPLAY[s] for s in expr.free_symbols if s in _DISPLAY})
 
 
-def _all_symbols(expr) -> set:
-    return set() if expr is None else set(expr.free_symbols)
+def _check_paper(paper: str) -> dict[str, Quantity]:
+    if paper not in PAPERS:
+        raise KeyError(f"unknown paper {paper!r}; papers: {', '.join(PAPERS)}")
+    return REGISTRIES[paper]
 
 
-def symbol(name: str, latex: str | None = None, **assumptions) -> sp.Symbol:
-    """Create (or return) the registry symbol ``name`` with its LaTeX name."""
-    if name in SYMBOLS:
-        return SYMBOLS[name]
-    s = sp.Symbol(name, real=True, **assumptions)
-    SYMBOLS[name] = s
-    SYMBOLS_LATEX[name] = latex if latex is not None else name
+def symbol(name: str, latex: str | None = None, paper: str = DEFAULT_PAPER, **assumptions) -> sp.Symbol:
+    """Create (or return) the registry symbol of ``name`` in ``paper`` with its LaTeX name."""
+    _check_paper(paper)
+    internal = PAPERS[paper].symbol_prefix + name
+    if internal in SYMBOLS:
+        return SYMBOLS[internal]
+    s = sp.Symbol(internal, real=True, **assumptions)
+    SYMBOLS[internal] = s
+    SYMBOLS_LATEX[internal] = latex if latex is not None else name
+    _OWNER[internal] = (paper, name)
+    _DISPLAY[s] = s if internal == name else sp.Symbol(name, real=True, **assumptions)
     return s
 
 
@@ -128,72 +242,182 @@ def register(
     expr: sp.Expr | None = None,
     latex: str | None = None,
     unknown: sp.Symbol | None = None,
-    paper: str = "local-pl",
+    paper: str = DEFAULT_PAPER,
     stable_in: str | None = None,
+    derived: bool = False,
     **assumptions,
 ) -> sp.Symbol:
-    """Register quantity ``name`` and return its symbol.
+    """Register quantity ``name`` of ``paper`` and return its symbol.
 
-    Raises ``ValueError`` when the name is taken, the kind is unknown, or the
-    expression uses a symbol that is not registered (so every input of every
-    formula is itself a registered quantity, or the equation's unknown).
+    Raises ``ValueError`` when the name is taken in that paper or is not an
+    identifier, the kind is unknown, a derived quantity does not say "derived" in
+    its reference or description, or the expression uses a symbol that is not a
+    registered quantity of the same paper (so every input of every formula is
+    itself a registered quantity of its paper, or the equation's unknown).
     """
-    if name in REGISTRY:
-        raise ValueError(f"quantity {name!r} is registered twice")
+    reg = _check_paper(paper)
+    if not name.isidentifier():
+        raise ValueError(f"quantity name {name!r} must be an identifier (no ':' or '-')")
+    if name in reg:
+        raise ValueError(f"quantity {name!r} is registered twice in paper {paper!r}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if (expr is None) != (kind == "primitive"):
         raise ValueError(f"{name}: a primitive has no expression; every other kind needs one")
     if (unknown is None) == (kind == "equation"):
         raise ValueError(f"{name}: an equation needs its unknown, other kinds have none")
-    sym = symbol(name, latex, **assumptions)
+    if derived and "derived" not in (reference + " " + description).lower():
+        raise ValueError(f"{name}: a derived quantity must say 'derived' in its reference or description")
+    sym = symbol(name, latex, paper, **assumptions)
     inputs: tuple[str, ...] = ()
     if expr is not None:
-        names_used = sorted(str(s) for s in expr.free_symbols)
-        for used in names_used:
-            if used not in REGISTRY and not (unknown is not None and used == str(unknown)):
-                raise ValueError(f"{name}: input {used!r} is not a registered quantity")
-        inputs = tuple(u for u in names_used if unknown is None or u != str(unknown))
-    REGISTRY[name] = Quantity(
+        used: list[str] = []
+        for s in expr.free_symbols:
+            owner = _OWNER.get(str(s))
+            if owner is None or owner[0] != paper:
+                where = f" (a symbol of paper {owner[0]!r})" if owner is not None else ""
+                raise ValueError(f"{name}: input {str(s)!r}{where} is not a registered quantity of {paper!r}")
+            plain = owner[1]
+            if plain not in reg and not (unknown is not None and s == unknown):
+                raise ValueError(f"{name}: input {plain!r} is not a registered quantity of {paper!r}")
+            if unknown is None or s != unknown:
+                used.append(plain)
+        inputs = tuple(sorted(used))
+    reg[name] = Quantity(
         name=name,
         symbol=sym,
         kind=kind,
         expr=expr,
-        latex=SYMBOLS_LATEX[name],
+        latex=SYMBOLS_LATEX[str(sym)],
         description=description,
         reference=reference,
         unknown=unknown,
         paper=paper,
         inputs=inputs,
         stable_in=stable_in,
+        derived=derived,
     )
     return sym
 
 
-def get(name: str) -> Quantity:
-    """Look up a registered quantity by name.
+def split_name(name: str, paper: str | None = None) -> tuple[str | None, str]:
+    """``"zhao-xu:alpha"`` -> ``("zhao-xu", "alpha")``; a plain name keeps ``paper``.
 
-    Raises ``KeyError`` with the closest registered names when ``name`` is unknown.
+    Raises ``KeyError`` when a qualified name and ``paper`` disagree, or the paper is unknown.
+    """
+    if ":" in name:
+        qp, plain = name.split(":", 1)
+        if paper is not None and paper != qp:
+            raise KeyError(f"{name!r} names paper {qp!r} but paper={paper!r} was given")
+        paper = qp
+    else:
+        plain = name
+    if paper is not None:
+        _check_paper(paper)
+    return paper, plain
+
+
+def papers_defining(name: str) -> list[str]:
+    """The papers (keys, in :data:`PAPERS` order) that register the plain ``name``."""
+    _ensure_loaded()
+    return [p for p, reg in REGISTRIES.items() if name in reg]
+
+
+def get(name: str, paper: str | None = None, *, strict: bool = False) -> Quantity:
+    """Look up a registered quantity.
+
+    Parameters
+    ----------
+    name : str
+        A plain name (``"alpha1"``) or a qualified one (``"zhao-xu:alpha"``).
+    paper : str, optional
+        The paper to look in. Without it (and without a qualified name): the
+        local-PL quantity of that name if there is one, else the one paper that
+        defines it.
+    strict : bool
+        With no paper given, refuse a plain name that several papers define even
+        when local-PL is one of them (front ends use this so that a user never gets
+        one paper's quantity while meaning another's).
+
+    Raises
+    ------
+    KeyError
+        Unknown paper; unknown name (the message lists close matches, compared
+        case-insensitively as well); :class:`AmbiguousNameError` for a plain name
+        that several papers define, naming them.
     """
     _ensure_loaded()
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, REGISTRY, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"unknown quantity {name!r}{hint}") from None
+    paper, plain = split_name(name, paper)
+    if paper is not None:
+        reg = REGISTRIES[paper]
+        if plain in reg:
+            return reg[plain]
+        raise KeyError(f"unknown quantity {plain!r} in paper {paper!r}{_hint(plain, paper)}")
+    owners = papers_defining(plain)
+    if len(owners) > 1 and (strict or DEFAULT_PAPER not in owners):
+        choices = ", ".join(owners)
+        raise AmbiguousNameError(
+            f"quantity {plain!r} is defined by several papers: {choices}; choose one "
+            f"(paper=..., --paper, or a qualified name such as '{owners[0]}:{plain}')")
+    if owners:
+        return REGISTRIES[DEFAULT_PAPER if DEFAULT_PAPER in owners else owners[0]][plain]
+    raise KeyError(f"unknown quantity {plain!r}{_hint(plain, None)}")
 
 
-def names(kind: str | None = None, paper: str | None = None) -> list[str]:
-    """Names of the registered quantities, in registration order, optionally filtered."""
+def _lookup_key(q: Quantity) -> str:
+    """The shortest string :func:`get` resolves to ``q`` (plain where unambiguous)."""
+    owners = papers_defining(q.name)
+    if q.paper == DEFAULT_PAPER or owners == [q.paper]:
+        return q.name
+    return q.key
+
+
+def _hint(name: str, paper: str | None) -> str:
+    """``"; did you mean a, b?"`` from the closest names, compared case-insensitively too."""
+    pool = [q for p, reg in REGISTRIES.items() if paper in (None, p) for q in reg.values()]
+    by_lower: dict[str, list[Quantity]] = {}
+    for q in pool:
+        by_lower.setdefault(q.name.lower(), []).append(q)
+    low = name.lower()
+    matches = list(by_lower.get(low, []))  # the same name in another case: best first
+    for cand in difflib.get_close_matches(low, list(by_lower), n=3, cutoff=0.6):
+        matches += [q for q in by_lower[cand] if q not in matches]
+    shown: list[str] = []
+    for q in matches:
+        k = q.name if paper is not None else _lookup_key(q)
+        if k not in shown:
+            shown.append(k)
+    return f"; did you mean {', '.join(shown[:3])}?" if shown else ""
+
+
+def names(kind: str | None = None, paper: str | None = DEFAULT_PAPER) -> list[str]:
+    """Names of the registered quantities of ``paper``, in registration order, optionally by kind.
+
+    ``paper=None`` lists every paper's quantities as qualified names (``"zhao-xu:alpha"``,
+    ``"local-pl:alpha1"``), in :data:`PAPERS` order; a paper's plain names are only
+    unique within that paper.
+    """
     _ensure_loaded()
-    return [
-        q.name
-        for q in REGISTRY.values()
-        if (kind is None or q.kind == kind) and (paper is None or q.paper == paper)
-    ]
+    if paper is None:
+        return [q.key for p in PAPERS for q in REGISTRIES[p].values() if kind is None or q.kind == kind]
+    reg = _check_paper(paper)
+    return [q.name for q in reg.values() if kind is None or q.kind == kind]
+
+
+def papers() -> list[str]:
+    """Keys of the papers that have registered quantities, in :data:`PAPERS` order."""
+    _ensure_loaded()
+    return [p for p in PAPERS if REGISTRIES[p]]
+
+
+_LOADED = False
 
 
 def _ensure_loaded() -> None:
-    # The paper modules register their quantities on import.
-    from convtool.analysis import local_pl  # noqa: F401
+    # The paper modules register their quantities on import (once; later calls are free).
+    global _LOADED
+    if _LOADED:
+        return
+    for p in PAPERS.values():
+        importlib.import_module(p.module)
+    _LOADED = True

@@ -7,11 +7,14 @@ import click
 from convtool.cli.errors import ConvtoolInputError, handle_user_errors
 from convtool.cli.options import GENERATOR_CHOICES
 
+#: deep-linear generators (kept in step with convtool.numeric.generators.DLN_GENERATORS by a test)
+DLN_GENERATOR_CHOICES = ("zhao-xu",)
+
 __all__ = ["generate", "GENERATOR_CHOICES"]
 
 
 @click.command("generate")
-@click.argument("figure", type=click.Choice(GENERATOR_CHOICES))
+@click.argument("figure", type=click.Choice(GENERATOR_CHOICES + DLN_GENERATOR_CHOICES))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="The .npz file to write.")
 @click.option("--n", "n", type=int, default=None, help="Input (and output) dimension n [generator's default].")
@@ -19,6 +22,9 @@ __all__ = ["generate", "GENERATOR_CHOICES"]
 @click.option("--sigma", type=float, default=None, help="Noise level sigma of Y (fig1) [generator's default].")
 @click.option("--p", "p", type=float, default=None, help="Init scale exponent, std h^(-p) (fig3) [default 0.375].")
 @click.option("--seed", type=int, default=None, help="Random seed [0].")
+@click.option("--d", "d", type=int, default=None, help="Input dimension d (zhao-xu) [128].")
+@click.option("--M", "M", type=int, default=None, help="Number of samples M (zhao-xu) [1000].")
+@click.option("--k", "k", type=int, default=None, help="Output dimension k (zhao-xu) [10].")
 @handle_user_errors
 def generate(figure, output, **params):
     """Write the synthetic instance of FIGURE (arrays X, Y, W1, W2) to an .npz file.
@@ -28,6 +34,8 @@ def generate(figure, output, **params):
       fig1: --n 10 --h 500 --sigma 1.0 --seed 0   (Fig. 1/2: X orthogonal, Y = X W1 W2^T + sigma^2 eps)
       fig3: --p 0.375 --h 1000 --n 10 --seed 0     (Fig. 3: init N(0, h^(-2p)))
       fig4: --h 1000 --n 5 --seed 0                (Fig. 4: init N(0, 1/h))
+      zhao-xu: --d 128 --M 1000 --k 10 --sigma 1 --seed 0
+                                                   (Zhao & Xu App. G: X, Y only; samples as rows)
 
     \b
     Example:
@@ -35,13 +43,12 @@ def generate(figure, output, **params):
     """
     import inspect
 
-    from convtool.numeric.data import save_arrays
-    from convtool.numeric.generators import GENERATORS
-
     from convtool.cli.options import check_output_paths
+    from convtool.numeric.data import save_arrays
+    from convtool.numeric.generators import DLN_GENERATORS, GENERATORS
 
     check_output_paths(output=output)
-    gen = GENERATORS[figure]
+    gen = {**GENERATORS, **DLN_GENERATORS}[figure]
     sig = inspect.signature(gen)
     given = {k: v for k, v in params.items() if v is not None}
     extra = [k for k in given if k not in sig.parameters]

@@ -36,6 +36,8 @@ __all__ = ["LOSS_CHOICES", "INIT_CHOICES", "INSTANCE_DEFAULTS", "THEORY_DEFAULTS
 LOSS_CHOICES = ("squared", "factorization", "sensing")
 #: same as ``convtool.numeric.init.INIT_SCHEMES`` (checked by tests/test_cli.py)
 INIT_CHOICES = ("gaussian", "xavier", "he")
+#: what --init accepts: the two-layer schemes and the deep-linear ones (checked per model)
+INIT_OPTION_CHOICES = ("gaussian", "xavier", "he", "orthogonal", "balanced")
 
 #: defaults of the instance options (those of ``convtool.numeric.data.load_instance``)
 INSTANCE_DEFAULTS = {"loss": "squared", "width": None, "init": "gaussian", "std": None, "p": None, "seed": 0}
@@ -71,8 +73,9 @@ def instance_options(func):
                           "sensing 1/2 sum_i (<A_i, W> - y_i)^2 (A, y)."),
         click.option("--width", type=click.IntRange(min=1), default=None,
                      help="Hidden width h of generated weights; needed when DATA has no W1, W2."),
-        click.option("--init", type=click.Choice(INIT_CHOICES), default=INSTANCE_DEFAULTS["init"],
-                     show_default=True, help="Initialization scheme of generated weights."),
+        click.option("--init", type=click.Choice(INIT_OPTION_CHOICES), default=INSTANCE_DEFAULTS["init"],
+                     show_default=True, help="Initialization scheme of generated weights (two-layer: gaussian, "
+                                             "xavier, he; deep-linear: gaussian, orthogonal, balanced)."),
         click.option("--std", type=float, default=None,
                      help="Entry standard deviation of generated weights (default: the scheme's own)."),
         click.option("--p", "p", type=float, default=None,
@@ -88,8 +91,9 @@ def instance_options(func):
 def theory_options(func):
     """``--c --d --eta0``: Theorem E.1's exponents and the initial step size."""
     return _apply(func, [
-        click.option("--c", "c", type=float, default=THEORY_DEFAULTS["c"], show_default=True,
-                     help="Exponent c of Theorem E.1, 0 < c < 1 (Theorem 3.2: 1/2)."),
+        click.option("--c", "c", type=float, default=None,
+                     help="Exponent c: of Theorem E.1, 0 < c < 1 (two-layer; default 1/2 as in Theorem 3.2), or "
+                          "of eta0(c) = 2 n_N/(e^(2c) N beta), eq. (22) (deep-linear; default 0.1)."),
         click.option("--d", "d", type=float, default=THEORY_DEFAULTS["d"], show_default=True,
                      help="Exponent d of Theorem E.1, d > 1 (Theorem 3.2: 2)."),
         click.option("--eta0", type=float, default=None,
@@ -107,12 +111,123 @@ def save_init_option(func):
 def changed_options(opts: dict) -> list[str]:
     """Names of the instance and theory options in ``opts`` that differ from their defaults."""
     defaults = {**INSTANCE_DEFAULTS, **THEORY_DEFAULTS}
-    return [k for k, v in opts.items() if k in defaults and v != defaults[k]]
+    # --c has no click default (its default depends on --model): left unset (None) is not a change
+    return [k for k, v in opts.items() if k in defaults and v != defaults[k] and not (k == "c" and v is None)]
 
 
-def theory_from_options(*, c: float = 0.5, d: float = 2.0, eta0: float | None = None, **_other) -> dict:
-    """The keyword arguments of ``compute_constants`` among a command's options."""
-    return {"c": c, "d": d, "eta0": eta0}
+def theory_from_options(*, c: float | None = None, d: float = 2.0, eta0: float | None = None, **_other) -> dict:
+    """The keyword arguments of ``compute_constants`` among a command's options (c defaults to 1/2)."""
+    return {"c": THEORY_DEFAULTS["c"] if c is None else c, "d": d, "eta0": eta0}
+
+
+# ------------------------------------------------------------------ models (issue 7)
+
+#: ``--model`` values; deep-linear is Zhao & Xu's network a_N W_N ... W_1
+MODEL_CHOICES = ("two-layer", "deep-linear")
+#: initializations of the deep-linear model (same as ``convtool.numeric.deep_linear.INIT_SCHEMES``)
+DLN_INIT_CHOICES = ("gaussian", "orthogonal", "balanced")
+#: defaults of the deep-linear options (App. G: N = 3, hidden widths 2000)
+DLN_DEFAULTS = {"depth": 3, "widths": "2000", "loss_scale": "sum", "delta": 0.1, "c": 0.1, "C": 1.0,
+                "theta": 0.5}
+
+__all__ += ["MODEL_CHOICES", "DLN_INIT_CHOICES", "model_options", "deep_linear_from_options"]
+
+
+def model_options(func):
+    """``--model`` and the deep-linear options ``--depth --widths --loss-scale --delta --C --eta --theta --eps``."""
+    return _apply(func, [
+        click.option("--model", type=click.Choice(MODEL_CHOICES), default="two-layer", show_default=True,
+                     help="two-layer: l(W1 W2^T) (local-PL paper); deep-linear: a_N W_N ... W_1 (Zhao & Xu)."),
+        click.option("--depth", type=click.IntRange(min=2), default=None,
+                     help="deep-linear: depth N of generated layers [3]."),
+        click.option("--widths", default=None, metavar="n1,...,n_{N-1}",
+                     help="deep-linear: hidden widths of generated layers, one for all or N - 1 of them [2000]."),
+        click.option("--loss-scale", "loss_scale", type=click.Choice(("sum", "mean")), default=None,
+                     help="deep-linear: sum = App. G's 1/2||.||^2 [default]; mean = Example 1's (1/M)||.||^2."),
+        click.option("--delta", type=float, default=None, help="deep-linear: failure probability delta [0.1]."),
+        click.option("--C", "C", type=float, default=None,
+                     help="deep-linear: the theorems' unspecified absolute constant C, reported with it [1]."),
+        click.option("--eta", type=float, default=None,
+                     help="deep-linear: step size [Theorem 1's n_N/(beta N)]."),
+        click.option("--theta", type=float, default=None, help="deep-linear: exponent theta of eq. (14) [0.5]."),
+        click.option("--eps", type=float, default=None,
+                     help="deep-linear: slack eps of Lemma 3 / Theorem 1 [the proof's eps at Theorem 1's step]."),
+    ])
+
+
+def _parse_widths(text: str, depth: int) -> list[int]:
+    from convtool.cli.errors import ConvtoolInputError
+
+    try:
+        vals = [int(v) for v in str(text).split(",")]
+    except ValueError:
+        raise ConvtoolInputError(f"--widths {text!r}: give comma-separated positive integers") from None
+    if any(v < 1 for v in vals):
+        raise ConvtoolInputError(f"--widths {text!r}: widths must be positive")
+    if len(vals) == 1:
+        vals = vals * (depth - 1)
+    if len(vals) != depth - 1:
+        raise ConvtoolInputError(f"--widths {text!r} gives {len(vals)} hidden widths; depth {depth} needs "
+                                 f"{depth - 1} (or one for all)")
+    return vals
+
+
+def deep_linear_from_options(data: str | None, *, init: str = "gaussian", seed: int | None = 0,
+                             depth: int | None = None, widths: str | None = None, **_other):
+    """``(X, Y, layers, init, source)`` of a deep-linear command.
+
+    DATA holds ``X`` (M x d), ``Y`` (M x k), samples as rows, and optionally the layers ``W1 .. WN``
+    (W_j of shape (n_j, n_{j-1})); without layers they are generated (``--depth``, ``--widths``,
+    ``--init gaussian|orthogonal|balanced``, ``--seed``). Without DATA: Zhao & Xu's Appendix G data
+    (``generate zhao-xu``, seed 0).
+    """
+    import numpy as np
+
+    from convtool.cli.errors import ConvtoolInputError
+    from convtool.numeric import data as data_mod
+    from convtool.numeric.deep_linear import init_layers
+
+    if data is None:
+        from convtool.numeric.generators import zhao_xu
+
+        arrays, source = zhao_xu(), "built-in Zhao & Xu Appendix G data (d=128, M=1000, k=10, seed 0)"
+    else:
+        arrays, source = data_mod.load_arrays(data), str(data)
+    missing = [k for k in ("X", "Y") if k not in arrays]
+    if missing:
+        raise ConvtoolInputError(f"{source}: the deep-linear model needs array(s) {', '.join(missing)} "
+                                 f"(X: M x d, Y: M x k, samples as rows)")
+    X, Y = (np.asarray(arrays[k], dtype=np.float64) for k in ("X", "Y"))
+    for k, a in (("X", X), ("Y", Y)):
+        if a.ndim != 2 or a.size == 0:
+            raise ConvtoolInputError(f"{source}: array {k} must be a non-empty 2-D array, got shape {a.shape}")
+        if not np.isfinite(a).all():
+            raise ConvtoolInputError(f"{source}: array {k} has non-finite entries")
+    if X.shape[0] != Y.shape[0]:
+        raise ConvtoolInputError(f"{source}: X has {X.shape[0]} rows (samples) but Y has {Y.shape[0]}")
+    keys = sorted((k for k in arrays if k.startswith("W") and k[1:].isdigit()), key=lambda k: int(k[1:]))
+    if keys:
+        if depth is not None or widths is not None:
+            raise ConvtoolInputError(f"{source} holds layers {', '.join(keys)}; --depth and --widths apply only "
+                                     f"to generated layers")
+        if keys != [f"W{j}" for j in range(1, len(keys) + 1)]:
+            raise ConvtoolInputError(f"{source}: layers must be W1 .. WN without gaps, found {', '.join(keys)}")
+        layers = [np.asarray(arrays[k], dtype=np.float64) for k in keys]
+        if len(layers) < 2:
+            raise ConvtoolInputError(f"{source}: depth 1 (only W1): Zhao & Xu's network needs N >= 2 layers")
+        return X, Y, layers, "file", source
+    if init not in DLN_INIT_CHOICES:
+        raise ConvtoolInputError(f"--init {init} is not a deep-linear initialization; choose from "
+                                 f"{', '.join(DLN_INIT_CHOICES)}")
+    N = DLN_DEFAULTS["depth"] if depth is None else int(depth)
+    hidden = _parse_widths(DLN_DEFAULTS["widths"] if widths is None else widths, N)
+    from convtool.limits import check_bytes
+
+    dims = [X.shape[1], *hidden, Y.shape[1]]
+    check_bytes(8 * sum(a * b for a, b in zip(dims[1:], dims[:-1])) * 4, f"layers of widths {dims}",
+                "lower --widths")
+    layers = [W[0] for W in init_layers(tuple(dims), init, seed=int(seed or 0))]
+    return X, Y, layers, init, f"{source}; {init} layers {dims}, seed {int(seed or 0)}"
 
 
 def instance_from_options(data: str | None, *, loss: str = "squared", width: int | None = None,

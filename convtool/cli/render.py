@@ -545,3 +545,36 @@ def render_schedule(preview, source: str = "") -> Group:
         parts += [Text(""), eta_max_solver_table(const)]
     parts += [Text(""), lines, Text(""), preview_steps_table(preview)]
     return Group(*parts)
+
+
+# ------------------------------------------------------------------ deep linear (Zhao & Xu)
+
+def render_deep_linear_constants(res, source: str = "") -> Group:
+    """``constants --model deep-linear``: every quantity with its reference, derived ones labelled, n/a reasons
+    as footnotes, then the checks. Values in full float precision (``repr``), never cut: the value column
+    does not wrap and the description column folds."""
+    from convtool.analysis import get
+
+    notes = Footnotes()
+    table = Table(title="Zhao & Xu (TMLR 2024): deep linear network a_N W_N ... W_1", title_justify="left")
+    table.add_column("quantity", no_wrap=True)
+    table.add_column("value", no_wrap=True, justify="right")
+    table.add_column("reference", overflow="fold")
+    for name, v in res.quantities.items():
+        q = get(name, paper="zhao-xu")
+        ref = q.reference + (" (derived)" if name in res.derived and "derived" not in q.reference else "")
+        cell = value_text(v, notes) if isinstance(v, NotApplicable) else Text(repr(float(v)))
+        table.add_row(Text(name), cell, Text(ref))
+    head = Text(f"source: {source}\nwidths: {', '.join(map(str, res.widths))} | init: {res.init} | "
+                f"P(0) spectrum: {res.spectrum_method}")
+    checks = Table(title="Applicability", title_justify="left")
+    checks.add_column("", no_wrap=True)
+    checks.add_column("check", no_wrap=True)
+    checks.add_column("detail", overflow="fold")
+    for ch in res.checks:
+        checks.add_row(Mark(ch.ok), Text(ch.name), Text(f"{ch.detail} [{ch.reference}]"))
+    parts = [head, Text(""), table]
+    if notes:
+        parts += [Text(""), footnotes_text(notes)]
+    parts += [Text(""), checks]
+    return Group(*parts)

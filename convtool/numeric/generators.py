@@ -40,7 +40,7 @@ import numpy as np
 from convtool.errors import InputError
 from convtool.numeric.init import draw_weights, make_rng
 
-__all__ = ["fig1", "fig3", "fig4", "GENERATORS", "random_orthogonal"]
+__all__ = ["fig1", "fig3", "fig4", "GENERATORS", "random_orthogonal", "zhao_xu", "DLN_GENERATORS"]
 
 #: variance of Theta and of the additive noise in Figs. 3 and 4 ("N(0, 0.1)")
 NOISE_VAR = 0.1
@@ -216,3 +216,46 @@ def fig4(h: int = 1000, n: int = 5, seed=0) -> dict:
 
 #: name -> generator; each returns ``{"X", "Y", "W1", "W2"}`` for the squared loss
 GENERATORS = {"fig1": fig1, "fig3": fig3, "fig4": fig4}
+
+
+def zhao_xu(d: int = 128, M: int = 1000, k: int = 10, sigma: float = 1.0, seed=0) -> dict:
+    """Appendix G instance of Zhao & Xu (TMLR 2024): ``Y = W* X + eps`` with X, W*, eps i.i.d. N(0, 1).
+
+    Parameters
+    ----------
+    d, M, k : int
+        Input dimension n_0 (128), samples m (1000), output dimension n_N (10), as printed in Appendix G.
+    sigma : float
+        Standard deviation of the noise eps (the paper: 1).
+    seed : int or None
+
+    Returns
+    -------
+    dict
+        ``X`` (M x d) and ``Y`` (M x k), samples as rows: the paper's column-sample X (d x M) and
+        W* X + eps (k x M), transposed. No weights: the network's widths, depth and init are options
+        (Appendix G: N = 3, equal hidden widths, Gaussian or one-peak orthogonal init, step
+        eta = n_N/(N ||X||^2), 25 iterations).
+
+    Notes
+    -----
+    Draw order: X (d x M, paper layout), then W* (k x d), then eps (k x M), from ``default_rng(seed)``;
+    with seed 0 this gives beta = ||X||_2^2 = 1811.5 (the reading notes' reproduction numbers).
+
+    Examples
+    --------
+    >>> a = zhao_xu(d=6, M=40, k=2, seed=0)
+    >>> a["X"].shape, a["Y"].shape
+    ((40, 6), (40, 2))
+    """
+    d, M, k = _positive_int(d, "d"), _positive_int(M, "M"), _positive_int(k, "k")
+    sigma = _finite(sigma, "sigma", nonnegative=True)
+    rng = make_rng(seed)
+    Xp = rng.standard_normal((d, M))
+    Wgen = rng.standard_normal((k, d))
+    eps = rng.standard_normal((k, M))
+    return {"X": Xp.T.copy(), "Y": (Wgen @ Xp + sigma * eps).T.copy()}
+
+
+#: generators of deep-linear instances (data only; ``convtool generate zhao-xu``)
+DLN_GENERATORS = {"zhao-xu": zhao_xu}

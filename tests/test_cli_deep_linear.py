@@ -1,0 +1,149 @@
+"""``convtool constants --model deep-linear`` and ``convtool generate zhao-xu`` (issue 7, Zhao & Xu).
+
+Expected values come from independent computations in the test (numpy from the definitions) or from
+the reading notes' Appendix G reproduction (beta = 1811.5, alpha = 428.7 at data seed 0; C3 = 6.8e5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from clihelpers import assert_user_error, ok, strict_json  # tests/clihelpers.py
+
+SMALL = ("--widths", "40")
+
+
+def small_data(tmp_path, layers=None, rank_deficient=False):
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(30, 5))
+    if rank_deficient:
+        X = X[:, :3] @ rng.normal(size=(3, 5))
+    Y = rng.normal(size=(30, 2))
+    arrays = {"X": X, "Y": Y}
+    for j, W in enumerate(layers or [], 1):
+        arrays[f"W{j}"] = W
+    path = tmp_path / "dln.npz"
+    np.savez(path, **arrays)
+    return path, X, Y
+
+
+def test_generate_zhao_xu_reproduces_appendix_g_data(invoke, tmp_path):
+    out = tmp_path / "zx.npz"
+    ok(invoke("generate", "zhao-xu", "-o", out))
+    with np.load(out) as f:
+        X, Y = f["X"], f["Y"]
+    assert X.shape == (1000, 128) and Y.shape == (1000, 10)
+    s = np.linalg.svd(X, compute_uv=False)
+    assert s[0] ** 2 == pytest.approx(1811.5, abs=0.05) and s[-1] ** 2 == pytest.approx(428.7, abs=0.05)
+
+
+def test_constants_json_keys_and_values_against_numpy(invoke, tmp_path):
+    rng = np.random.default_rng(2)
+    layers = [rng.normal(size=(12, 5)), rng.normal(size=(9, 12)), rng.normal(size=(2, 9))]
+    path, X, Y = small_data(tmp_path, layers)
+    d = strict_json(ok(invoke("constants", path, "--model", "deep-linear", "--json")).stdout)
+    for key in ("rank_X", "alpha", "beta", "kappa", "lstar", "E0", "dist0_X_sq", "Wstar_X_sq", "B_delta", "C0",
+                "N_distinct", "Delta_1", "eta_thm1", "eta_cor3", "eta1", "eta0_c", "eta", "q", "c1_hat", "c2_hat",
+                "M_hat", "width_C1", "width_C2", "width_C3", "width_C4", "width_C5", "width_C6"):
+        assert key in d, key
+    # oracle: the paper's definitions, with the paper's column layout
+    Xp, Yp = X.T, Y.T
+    ev = np.linalg.eigvalsh(Xp @ Xp.T)
+    alpha, beta = ev[ev > 1e-9 * ev[-1]].min(), ev[-1]
+    assert d["alpha"] == pytest.approx(alpha, rel=1e-12) and d["beta"] == pytest.approx(beta, rel=1e-12)
+    aN = 1 / np.sqrt(12 * 9 * 2)
+    V0 = aN * layers[2] @ layers[1] @ layers[0]
+    Wst = Yp @ np.linalg.pinv(Xp)
+    L = lambda W: 0.5 * np.sum((W @ Xp - Yp) ** 2)  # noqa: E731
+    assert d["lstar"] == pytest.approx(L(Wst), rel=1e-10)
+    assert d["E0"] == pytest.approx(L(V0) - L(Wst), rel=1e-9)
+    assert d["dist0_X_sq"] == pytest.approx(np.sum((V0 - Wst) ** 2), rel=1e-9)  # X full row rank: P_X = I
+    assert d["eta_thm1"] == pytest.approx(2 / (beta * 3), rel=1e-12) and d["eta"] == d["eta_thm1"]
+    es = 3 * d["eta"] / 2
+    assert d["q"] == pytest.approx(max((1 - alpha * es) ** 2, (1 - beta * es) ** 2), rel=1e-12)
+    B = 2 * 5 / 0.1 + np.sum(Wst ** 2)
+    assert d["B_delta"] == pytest.approx(B, rel=1e-10)
+    C0 = 12 / 9
+    assert d["width_C1"] == pytest.approx(2 * (beta / alpha) ** 2 * B * C0 + np.log(3), rel=1e-10)
+    assert d["width_C2"] == pytest.approx(2 * (beta / alpha) ** 2 * B * C0 + C0 * np.log(2), rel=1e-10)
+    assert d["N_distinct"] == 2 and d["Delta_1"] == pytest.approx(1 / 12 + 1 / 9)
+    assert d["init"] == "file"
+
+
+def test_default_instance_matches_the_notes(invoke):
+    d = strict_json(ok(invoke("constants", "--model", "deep-linear", *SMALL, "--json")).stdout)
+    assert d["beta"] == pytest.approx(1811.5, abs=0.05) and d["kappa"] == pytest.approx(4.225, abs=5e-4)
+    assert d["width_C3"] == pytest.approx(6.8e5, rel=0.01)  # notes 4.3: C3 = n_N kappa^2 B_delta at delta = 0.1
+    assert d["q"] == pytest.approx((1 - 1 / d["kappa"]) ** 2, rel=1e-12)  # eta_* = 1/beta
+
+
+def test_c4_to_c6_not_applicable_beyond_eta0(invoke):
+    # with eta = eta_thm1, eta < eta0(c) fails for c >= ln 2 / 2: C4-C6 are reported n/a with the reason
+    d = strict_json(ok(invoke("constants", "--model", "deep-linear", *SMALL, "--c", "0.4", "--json")).stdout)
+    for k in ("width_C4", "width_C5", "width_C6", "rate_thm4_proof"):
+        assert d[k] is None and "eta0_c" in d["not_applicable"][k]
+    d = strict_json(ok(invoke("constants", "--model", "deep-linear", *SMALL, "--c", "0.3", "--json")).stdout)
+    assert isinstance(d["width_C4"], float)
+
+
+def test_depth_two_has_no_M_hat(invoke):
+    d = strict_json(ok(invoke("constants", "--model", "deep-linear", "--depth", "2", *SMALL, "--json")).stdout)
+    assert d["M_hat"] is None and "depth N = 2" in d["not_applicable"]["M_hat"]
+
+
+def test_balanced_init_has_zero_region_parameters(invoke):
+    d = strict_json(ok(invoke("constants", "--model", "deep-linear", "--init", "balanced", "--widths", "130",
+                              "--json")).stdout)
+    assert abs(d["c1_hat"]) < 1e-10 and abs(d["c2_hat"]) < 1e-10
+    assert [c for c in d["checks"] if c["name"].startswith("width for")][0]["ok"] is False
+
+
+def test_table_renders_every_number_at_several_widths(invoke):
+    d = strict_json(ok(invoke("constants", "--model", "deep-linear", *SMALL, "--json")).stdout)
+    for cols in ("60", "80", "200"):
+        out = ok(invoke("constants", "--model", "deep-linear", *SMALL, env={"COLUMNS": cols})).stdout
+        for key in ("alpha", "beta", "width_C3", "q"):
+            assert repr(d[key]) in out, (cols, key)
+
+
+def test_narrow_hidden_layer_warns(invoke, tmp_path):
+    r = ok(invoke("constants", "--model", "deep-linear", "--widths", "3", "--json"))
+    assert "Warning:" in r.stderr and "below max(n_0, n_N)" in r.stderr
+
+
+@pytest.mark.parametrize("case,fragment", [
+    ("chain", "W_2"), ("nan", "W_1"), ("depth1", "depth 1"), ("gap", "without gaps")])
+def test_bad_layer_files(invoke, tmp_path, case, fragment):
+    rng = np.random.default_rng(0)
+    W1, W2 = rng.normal(size=(7, 5)), rng.normal(size=(2, 7))
+    if case == "chain":
+        layers = [W1, rng.normal(size=(2, 6))]
+    elif case == "nan":
+        W1[0, 0] = np.nan
+        layers = [W1, W2]
+    elif case == "depth1":
+        layers = [rng.normal(size=(2, 5))]
+    else:
+        path, _, _ = small_data(tmp_path)
+        with np.load(path) as f:
+            arrays = dict(f)
+        np.savez(path, **arrays, W1=W1, W3=W2)
+        assert_user_error(invoke("constants", path, "--model", "deep-linear"), fragment)
+        return
+    path, _, _ = small_data(tmp_path, layers)
+    assert_user_error(invoke("constants", path, "--model", "deep-linear"), fragment)
+
+
+def test_options_of_the_other_model_are_refused(invoke):
+    assert_user_error(invoke("constants", "--depth", "3"), "deep-linear only")
+    assert_user_error(invoke("constants", "--model", "deep-linear", "--eta0", "0.1"), "two-layer model only")
+    assert_user_error(invoke("constants", "--model", "deep-linear", "--init", "xavier"), "deep-linear init")
+    assert_user_error(invoke("constants", "--model", "deep-linear", "--widths", "10,20,30"), "hidden widths")
+
+
+def test_rank_deficient_X_uses_the_smallest_nonzero_eigenvalue(invoke, tmp_path):
+    path, X, _ = small_data(tmp_path, rank_deficient=True)
+    d = strict_json(ok(invoke("constants", path, "--model", "deep-linear", *SMALL, "--json")).stdout)
+    s = np.linalg.svd(X, compute_uv=False)
+    assert d["rank_X"] == 3 and d["alpha"] == pytest.approx(s[2] ** 2, rel=1e-10)
