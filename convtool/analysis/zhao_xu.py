@@ -83,7 +83,16 @@ register = functools.partial(_register, paper=P)
 #: Defaults of the user parameters (the numeric layer's; here for reference).
 DEFAULTS = {"delta": 0.1, "c": 0.1, "C": 1.0, "theta": 0.5}
 
-_exp, _log, _sqrt, _Max, _Min = sp.exp, sp.log, sp.sqrt, sp.Max, sp.Min
+_exp, _log, _sqrt = sp.exp, sp.log, sp.sqrt
+
+
+def _Max(*args):
+    # unevaluated: sympy's Max/Min would compare the arguments under their assumptions at import (slow)
+    return sp.Max(*args, evaluate=False)
+
+
+def _Min(*args):
+    return sp.Min(*args, evaluate=False)
 
 # ---------------------------------------------------------------- primitives: network and data
 N = register("N", kind="primitive", latex="N", reference="Section 2.2", positive=True,
@@ -285,9 +294,10 @@ eps_thm4 = register("eps_thm4", kind="expression", expr=1 - eta / eta0_c, latex=
 # ---------------------------------------------------------------- eq. (10), Lemma 5
 q = register(
     "q", kind="expression",
-    expr=sp.Piecewise((1 - alpha * eta_star * (2 - eta_star * alpha), eta_star <= 2 / (alpha + beta)),
-                      (1 - beta * eta_star * (2 - eta_star * beta), eta_star < 2 / beta),
-                      (sp.nan, True)),
+    expr=sp.Piecewise((1 - alpha * eta_star * (2 - eta_star * alpha), sp.Le(eta_star, 2 / (alpha + beta),
+                                                                            evaluate=False)),
+                      (1 - beta * eta_star * (2 - eta_star * beta), sp.Lt(eta_star, 2 / beta, evaluate=False)),
+                      (sp.nan, True), evaluate=False),
     latex="q", reference="eq. (10)",
     description="Contraction of ||W(t) - W*||_X^2 per convex step at eta_*; defined for 0 < eta_* < 2/beta "
                 "(eta < eta1), nan (not applicable) beyond; equals max((1 - alpha eta_*)^2, (1 - beta eta_*)^2).")

@@ -1,9 +1,13 @@
 """Models for the GD engine: the two-layer linear model ``l(W1 W2^T)`` and Problem 1 itself.
 
-A model holds a batch of R parameter sets (leading axis R) and offers four
-operations: the product ``W`` (R, n, m), the GD step given the loss gradient at
-the product, the per-iterate spectral quantities the theory needs, and the
-full-width weights. Every spectrum comes from matrices of size at most
+A model holds a batch of R parameter sets (leading axis R) and offers the
+engine's model interface (:func:`convtool.numeric.engine.run`), with the state a
+tuple of parameter arrays: ``init_state()``, ``product(state)`` (R, n, m), the
+argument of the losses, ``param_grads(state, Gl)`` from the loss gradient at the
+product, ``step(state, grads, eta)``, ``grad_sq(state, grads)`` (R,),
+``full_weights(state)`` and, optionally, ``round_off(state)``, the bound on the
+computed product's error used for the rounding band. :class:`TwoLayerLinear` also
+gives the per-iterate spectral quantities the local-PL theory needs. Every spectrum comes from matrices of size at most
 (n + m) x (n + m); nothing h x h is formed.
 
 Width reduction (issue 4)
@@ -27,8 +31,8 @@ Examples
 >>> mdl = TwoLayerLinear(W1, W2)
 >>> mdl.reduced, mdl.k
 (True, 5)
->>> A, B = mdl.init_state()
->>> bool(np.allclose(mdl.product(A, B)[0], W1 @ W2.T))
+>>> state = mdl.init_state()
+>>> bool(np.allclose(mdl.product(state)[0], W1 @ W2.T))
 True
 """
 
@@ -122,37 +126,69 @@ class TwoLayerLinear:
         self._A0 = W1 @ Q if self.reduced else W1.copy()
         self._B0 = W2 @ Q if self.reduced else W2.copy()
 
-    def init_state(self):
+    def init_state(self) -> tuple:
+        """``(A, B)``: the (reduced) initial weights, fresh copies."""
         return self._A0.copy(), self._B0.copy()
 
     @staticmethod
-    def product(A, B):
+    def product(state, *rest):
+        """``W = A B^T`` (R, n, m); ``product((A, B))`` (also ``product(A, B)``)."""
+        A, B = (state, rest[0]) if rest else state
         return A @ np.swapaxes(B, -1, -2)
 
     @staticmethod
-    def param_grads(A, B, Gl):
-        """Gradients of L with respect to (W1, W2): ``(Gl W2, Gl^T W1)``."""
+    def param_grads(state, Gl, *rest):
+        """Gradients of L with respect to (W1, W2): ``(Gl W2, Gl^T W1)``; ``param_grads((A, B), Gl)``
+        (also ``param_grads(A, B, Gl)``)."""
+        if rest:
+            (A, B), Gl = (state, Gl), rest[0]
+        else:
+            A, B = state
         return Gl @ B, np.swapaxes(Gl, -1, -2) @ A
 
     @staticmethod
-    def step(A, B, gA, gB, eta):
+    def step(state, grads, eta):
+        """Eqs. (7)-(8): ``(A - eta gA, B - eta gB)``, eta of shape (R,)."""
+        (A, B), (gA, gB) = state, grads
         e = np.asarray(eta)[:, None, None]
         return A - e * gA, B - e * gB
 
-    def imbalance(self, A, B):
+    @staticmethod
+    def grad_sq(state, grads):
+        """``||grad_W1 L||_F^2 + ||grad_W2 L||_F^2`` (R,) (the reduction preserves Frobenius norms)."""
+        gA, gB = grads
+        return np.sum(gA * gA, axis=(-2, -1)) + np.sum(gB * gB, axis=(-2, -1))
+
+    @staticmethod
+    def weight_fro_prod(state):
+        """``||W1||_F ||W2||_F`` (R,)."""
+        A, B = state
+        return np.sqrt(np.sum(A * A, axis=(-2, -1)) * np.sum(B * B, axis=(-2, -1)))
+
+    def round_off(self, state):
+        """``delta = 64 eps ||W1||_F ||W2||_F`` (R,): bound on the computed product's error
+        (:mod:`convtool.numeric.engine`, rounding band)."""
+        return 64 * np.finfo(np.float64).eps * self.weight_fro_prod(state)
+
+    def imbalance(self, state, *rest):
         """``Q^T D Q`` (R, r, r): D's nonzero spectrum and ||D(t) - D(0)||_F in r x r form."""
+        A, B = (state, rest[0]) if rest else state
         if not self.reduced:
             A, B = A @ self.Q, B @ self.Q
         return reduced_imbalance(A, B)
 
-    def full_weights(self, A, B):
+    def full_weights(self, state, *rest):
         """Full-width weights (R, n, h), (R, m, h)."""
+        A, B = (state, rest[0]) if rest else state
         if self.reduced:
             Qt = np.swapaxes(self.Q, -1, -2)
             return A @ Qt, B @ Qt
         return A.copy(), B.copy()
 
-    def spectra(self, A, B, W, D=None):
+    @staticmethod
+    def spectra(state, W, D=None):
+        """:func:`spectra_batch` of the state ``(A, B)`` and its product W."""
+        A, B = state
         return spectra_batch(A, B, W, D)
 
 

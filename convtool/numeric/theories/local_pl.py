@@ -1,0 +1,272 @@
+"""The local-PL paper's theory on the two-layer model ``l(W1 W2^T)`` (paper key ``"local-pl"``).
+
+At every step it records the spectra, Theorem 3.1's ``mu_t, K_t(eta_t), rho(eta_t, t)``, Theorem 3.2's
+``Kbar_t, rhobar(eta_t, t)`` and cumulative bounds, the imbalance drift with Lemma E.2's bound, and per-step
+flags saying whether each theorem applied and held. The loop records the observed state (:meth:`LocalPL.observe`)
+and evaluates only what the schedule needs (:meth:`LocalPL.schedule_env`); the theory records are evaluated
+from it after the loop (:meth:`LocalPL.finalize`), with the same registered formulas, vectorized over seeds
+and steps. The rounding band of "held" is described in :mod:`convtool.numeric.engine`.
+
+This is what :func:`convtool.numeric.engine.run_gd` attached to every run before the engine became
+model-neutral; the records, flags and summary are unchanged (``tests/test_golden.py``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from convtool.analysis.evaluate import warm_up
+from convtool.errors import ConvtoolWarning, InputError
+from convtool.numeric.constants import compute_constants
+from convtool.numeric.roots import positive_root
+from convtool.numeric.schedules import evaluate_on
+from convtool.numeric.theories.base import EPS, RTOL_HELD, SETUP_PHASE, Check, Observation, RunContext, Theory
+from convtool.results import NotApplicable
+
+__all__ = ["LocalPL"]
+
+#: observed in the loop (besides the engine's loss and grad_sq): state t (R, T+1) and step t (R, T)
+_STATE_KEYS = ("s1_min_sq", "s1_max_sq", "s2_min_sq", "s2_max_sq", "sW_min", "sW_max",
+               "lambda_max_D", "lambda_max_negD", "drift", "grad_l_norm", "W_fro", "weight_fro_prod")
+_STEP_KEYS = ("drift_step",)
+#: evaluated from them afterwards (:meth:`LocalPL.finalize`)
+_THEORY_STEP_KEYS = ("eta_hat", "growth_cap", "K_t", "rho", "Kbar_t", "rhobar", "ratio", "drift_step_bound")
+_FLAG_KEYS = ("thm31_applicable", "thm31_held", "thm32_in_range", "thm32_held")
+
+_CONST_KEYS = ("mu", "K", "L0", "alpha1", "alpha2", "beta2", "eta_max", "mubar", "rhobar0", "Delta",
+               "local_rate", "local_rate_limit", "rate_nonoverparam")
+
+
+def _per_seed_constants(losses, W1, W2, c, d, eta0, reductions, phase=None):
+    out = []
+    R = W1.shape[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvtoolWarning)
+        for r in range(R):
+            res = compute_constants(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0, reduction=reductions[r])
+            out.append(res)
+            if phase is not None:
+                phase(SETUP_PHASE, r + 1, R)
+    return out, [str(w.message) for w in caught]
+
+
+def _const_env(consts):
+    """Per-seed constants of Theorem E.1 as arrays (NaN where not applicable)."""
+    env = {}
+    for k in _CONST_KEYS:
+        vals = []
+        for res in consts:
+            v = res.quantities.get(k) if k in res.quantities else res.values.get(k)
+            vals.append(np.nan if isinstance(v, NotApplicable) or v is None else float(v))
+        env[k] = np.array(vals)
+    return env
+
+
+def _flat(env: dict, shape: tuple) -> dict:
+    """Every entry broadcast to ``shape`` (per-seed (R,) values as (R, 1)) and flattened."""
+    out = {}
+    for k, v in env.items():
+        v = np.asarray(v, dtype=float)
+        if v.ndim == 1:
+            v = v[:, None]
+        out[k] = np.broadcast_to(v, shape).ravel()
+    return out
+
+
+class LocalPL(Theory):
+    """Theorems 3.1 / 3.2 / E.1 and Lemma E.2 of the local-PL paper along a two-layer run.
+
+    Parameters
+    ----------
+    c, d : float
+        Exponents of Theorem E.1.
+    """
+
+    key = "local-pl"
+    reference = "local-PL two-layer paper, Theorems 3.1, 3.2, E.1, Lemma E.2"
+    state_keys = _STATE_KEYS
+    step_keys = _STEP_KEYS
+    checks = (Check("thm31", "thm31_applicable", "thm31_held", "Theorem 3.1",
+                    "L(t+1) <= rho(eta_t, t) L(t) where eta_t K_t(eta_t) < 2"),
+              Check("thm32", "thm32_in_range", "thm32_held", "Theorem 3.2",
+                    "L(t+1) <= rhobar L(t) and <= L0 rhobar0^(t+1) while eq. (89) held at every step so far"))
+
+    def __init__(self, c: float = 0.5, d: float = 2.0):
+        self.c, self.d = c, d
+        self._consts, self._warnings = [], []
+
+    def warm_up(self) -> None:
+        warm_up()
+
+    # -- before the loop ----------------------------------------------------------------------------
+    def setup(self, ctx: RunContext) -> dict:
+        model, R, sched = ctx.model, ctx.R, ctx.schedule
+        consts, self._warnings = _per_seed_constants(ctx.losses, model.W1_0, model.W2_0, self.c, self.d, ctx.eta0,
+                                                     model.reductions, ctx.phase)
+        self._consts = consts
+        cenv = _const_env(consts)
+        eta0_arr = np.array([res.quantities["eta0"] if not isinstance(res.quantities["eta0"], NotApplicable)
+                             else np.nan for res in consts])
+        if np.isnan(eta0_arr).any() and sched.theorem_schedule:  # constant / adaptive / adaptive-bar use eta0
+            bad = next(res for res in consts if isinstance(res.quantities["eta0"], NotApplicable))
+            raise InputError(f"schedule {sched.name!r} needs eta0, but {bad.quantities['eta0'].reason}; "
+                             "pass --eta0 explicitly")
+        self.env0 = {"c": np.full(R, float(self.c)), "d": np.full(R, float(self.d)), "eta0": eta0_arr, **cenv}
+        self.theorem_ok = np.array([res.theorem_applies for res in consts]) & sched.theorem_schedule
+        self.model = model
+        self.R = R
+        self._D0 = self._Dprev = None
+        self._eta_hat_prev = np.full(R, np.nan)
+        return self.env0
+
+    # -- in the loop --------------------------------------------------------------------------------
+    def observe(self, t: int, obs: Observation):
+        state, W, Gl = obs.state, obs.W, obs.Gl
+        A, B = state
+        Dt = self.model.imbalance(state)
+        if self._D0 is None:
+            self._D0 = self._Dprev = Dt
+        sp_ = self.model.spectra(state, W, Dt)
+        self._sp, self._Dt = sp_, Dt
+        gln = np.sqrt(np.sum(Gl * Gl, axis=(-2, -1)))
+        self._gln = gln
+        vals = {"s1_min_sq": sp_["s1_min_sq"], "s1_max_sq": sp_["s1_max_sq"],
+                "s2_min_sq": sp_["s2_min_sq"], "s2_max_sq": sp_["s2_max_sq"], "sW_min": sp_["sigma_min_W"],
+                "sW_max": sp_["sigma_max_W"], "lambda_max_D": sp_["lambda_max_D"],
+                "lambda_max_negD": sp_["lambda_max_negD"],
+                "drift": np.sqrt(np.sum((Dt - self._D0) ** 2, axis=(-2, -1))),
+                "grad_l_norm": gln, "W_fro": sp_["W_fro"],
+                "weight_fro_prod": np.sqrt(np.sum(A * A, axis=(-2, -1)) * np.sum(B * B, axis=(-2, -1)))}
+        step = {"drift_step": np.sqrt(np.sum((Dt - self._Dprev) ** 2, axis=(-2, -1)))} if t > 0 else {}
+        return vals, step
+
+    def schedule_env(self, t: int, obs: Observation, env: dict, schedule) -> None:
+        env.update(self._sp)
+        env["grad_l_norm"] = self._gln
+        for name in schedule.needs:
+            if name == "eta_hat":  # warm start from the previous root, enlarged 1% (kept only if proven)
+                env[name] = self._eta_hat_prev = positive_root("eta_hat", env, hint=self._eta_hat_prev * 1.01)
+            else:
+                env[name] = evaluate_on(name, env)
+
+    def after_step(self, t: int, obs: Observation, eta) -> None:
+        self._Dprev = self._Dt
+
+    # -- after the loop -----------------------------------------------------------------------------
+    def finalize(self, rec: dict, nsteps: np.ndarray, env0: dict) -> None:
+        """Evaluate every theory record from the observed state, vectorized over seeds and steps.
+
+        Step t uses the state at t and eta_t: Theorem 3.1's ``K_t(eta_t)``, ``rho``; Theorem 3.2's
+        ``Kbar_t``, ``rhobar``, the growth cap, ``eta_hat_t`` (root of eta K_t(eta) = 1), the cumulative
+        bounds ``L0 prod rhobar`` and ``L0 rhobar0^t``, Lemma E.2's bound and its running sum, and
+        the flags. Entries after a seed stopped are NaN (flags False).
+        """
+        env0, theorem_ok = self.env0, self.theorem_ok
+        R, T = rec["eta"].shape
+        L = rec["loss"]
+        steps = np.arange(T)[None, :] < nsteps[:, None]            # (R, T): step t was taken
+        states = np.arange(T + 1)[None, :] <= nsteps[:, None]      # (R, T+1): state t was reached
+        env = dict(env0)
+        for k in ("s1_min", "s1_max", "s2_min", "s2_max"):  # recorded as singular values, used squared
+            env[k + "_sq"] = sq = rec.pop(k + "_sq")
+            rec[k] = np.sqrt(sq)
+        for k in ("sigma_min_T_sq", "sigma_max_T_sq"):
+            env[k] = evaluate_on(k, _flat(env, (R, T + 1))).reshape(R, T + 1)
+        rec["mu_t"] = np.where(states, evaluate_on("mu_t", _flat(env, (R, T + 1))).reshape(R, T + 1), np.nan)
+        if T == 0:
+            for k in _THEORY_STEP_KEYS:
+                rec[k] = np.full((R, 0), np.nan)
+            for k in _FLAG_KEYS:
+                rec[k] = np.zeros((R, 0), dtype=bool)
+            rec["bound_prod"] = env0["L0"][:, None].copy()
+            rec["bound_rhobar0"] = env0["L0"][:, None].copy()
+            rec["drift_bound"] = np.zeros((R, 1))
+            return
+        se = {k: (v[:, :T] if np.ndim(v) == 2 else v) for k, v in env.items()}
+        se.update(L_t=L[:, :T], sigma_max_W=rec["sW_max"][:, :T], eta=rec["eta"],
+                  t=np.arange(T, dtype=float)[None, :], mu_t=rec["mu_t"][:, :T])
+        flat = _flat(se, (R, T))
+        ev = {k: evaluate_on(k, flat) for k in ("K_t", "growth_cap", "Kbar_t", "drift_step_bound")}
+        flat.update(ev)
+        ev["rho"] = evaluate_on("rho", flat)
+        ev["rhobar"] = evaluate_on("rhobar", flat)
+        ev["eta_hat"] = positive_root("eta_hat", flat)
+        for k, v in ev.items():
+            rec[k] = np.where(steps, v.reshape(R, T), np.nan)
+        eta, K_t = rec["eta"], rec["K_t"]
+        # observed ratio and the rounding band of the computed L(t+1) (engine module docstring)
+        Lp, Ln = L[:, :-1], L[:, 1:]
+        rec["ratio"] = np.where(steps & (Lp > 0), Ln / np.where(Lp > 0, Lp, 1.0), np.nan)
+        delta = 64 * EPS * rec["weight_fro_prod"][:, 1:]
+        K = env0["K"][:, None]
+        band = np.sqrt(2 * K * np.where(np.isfinite(Ln), Ln, 0.0)) * delta + 0.5 * K * delta ** 2
+        L0, rhobar0 = env0["L0"][:, None], env0["rhobar0"][:, None]
+        tt = np.arange(T + 1)[None, :]
+        rec["bound_rhobar0"] = np.where(states, L0 * rhobar0 ** tt, np.nan)
+        rec["bound_prod"] = np.where(states, L0 * np.concatenate(
+            [np.ones((R, 1)), np.cumprod(np.where(steps, rec["rhobar"], 1.0), axis=1)], axis=1), np.nan)
+        rec["drift_bound"] = np.where(states, np.concatenate(
+            [np.zeros((R, 1)), np.cumsum(np.where(steps, rec["drift_step_bound"], 0.0), axis=1)], axis=1), np.nan)
+        held = 1 + RTOL_HELD
+        rec["thm31_applicable"] = steps & (eta > 0) & (eta * K_t < 2)
+        rec["thm31_held"] = steps & (Ln <= rec["rho"] * Lp * held + band)
+        rec["thm32_held"] = steps & (Ln <= rec["rhobar"] * Lp * held + band) & \
+            (Ln <= rec["bound_rhobar0"][:, 1:] * held + band)
+        # eq. (89) at every step so far: eta0 <= eta_t <= min(cap, 1/K_t); eta_t <= 1/K_t is eta_t K_t(eta_t) <= 1
+        tol_rel = 1 + 1e-12
+        ok = (env0["eta0"][:, None] <= eta * tol_rel) & (eta <= rec["growth_cap"] * tol_rel) & (eta * K_t <= tol_rel)
+        rec["thm32_in_range"] = steps & theorem_ok[:, None] & np.logical_and.accumulate(ok | ~steps, axis=1)
+
+    # -- results ------------------------------------------------------------------------------------
+    def constants(self) -> list:
+        return [res.to_dict() for res in self._consts]
+
+    def extra(self) -> dict:
+        return {"constant_warnings": self._warnings}
+
+    def violations(self, arrays: dict) -> dict:
+        """Counts and first steps of Theorem 3.1 / 3.2 violations (where the theorem applied)."""
+        a = arrays
+        v31 = a["thm31_applicable"] & ~a["thm31_held"]
+        v32 = a["thm32_in_range"] & ~a["thm32_held"]
+        out = {}
+        for key, v in (("thm31", v31), ("thm32", v32)):
+            idx = np.argwhere(v)
+            out[key] = int(v.sum())
+            out[f"{key}_first"] = int(idx[:, 1].min()) if idx.size else None
+        out["thm31_steps_applicable"] = int(a["thm31_applicable"].sum())
+        out["thm32_steps_in_range"] = int(a["thm32_in_range"].sum())
+        return out
+
+    @staticmethod
+    def tightness(arrays: dict) -> float | None:
+        """Median over applicable steps of observed ratio / rho (1 = Theorem 3.1 tight)."""
+        a = arrays
+        mask = a["thm31_applicable"] & np.isfinite(a["ratio"]) & (a["rho"] > 0)
+        if not mask.any():
+            return None
+        return float(np.median(a["ratio"][mask] / a["rho"][mask]))
+
+    @staticmethod
+    def _eta_over_eta_max(result) -> float | None:
+        """Median of eta_t / eta_max over steps and seeds: how far a schedule strays from Theorem 3.2's
+        step (the ``local`` step can exceed eta_max by orders of magnitude on ill-conditioned data)."""
+        em = np.array([c.get("eta_max") if isinstance(c.get("eta_max"), float) else np.nan for c in result.constants])
+        with np.errstate(all="ignore"):
+            r = result.arrays["eta"] / em[:, None]
+        r = r[np.isfinite(r)]
+        return float(np.median(r)) if r.size else None
+
+    def summary(self, result) -> dict:
+        c0 = result.constants
+
+        def cmean(key):
+            vals = [c[key] for c in c0 if isinstance(c.get(key), float)]
+            return float(np.mean(vals)) if vals else None
+
+        return {"rhobar0": cmean("rhobar0"), "local_rate": cmean("local_rate"),
+                "local_rate_limit": cmean("local_rate_limit"), "rate_nonoverparam": cmean("rate_nonoverparam"),
+                "eta_max": cmean("eta_max"), "eta_over_eta_max": self._eta_over_eta_max(result),
+                "tightness": self.tightness(result.arrays)}
