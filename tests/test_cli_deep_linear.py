@@ -147,3 +147,106 @@ def test_rank_deficient_X_uses_the_smallest_nonzero_eigenvalue(invoke, tmp_path)
     d = strict_json(ok(invoke("constants", path, "--model", "deep-linear", *SMALL, "--json")).stdout)
     s = np.linalg.svd(X, compute_uv=False)
     assert d["rank_X"] == 3 and d["alpha"] == pytest.approx(s[2] ** 2, rel=1e-10)
+
+
+# ------------------------------------------------------------------ run / compare --model deep-linear
+
+def oracle_dln_gd(X, Y, layers, eta, steps):
+    """Plain numpy eq. (7) on the unscaled W_j, paper layout; returns E_DLN(t) and the convex GD gap E(t)."""
+    Xp, Yp = X.T, Y.T
+    Ws = [W.copy() for W in layers]
+    aN = 1 / np.sqrt(np.prod([W.shape[0] for W in Ws]))
+    N, nN = len(Ws), Ws[-1].shape[0]
+    Wst = Yp @ np.linalg.pinv(Xp)
+    L = lambda W: 0.5 * np.sum((W @ Xp - Yp) ** 2)  # noqa: E731
+    def prod(ws):
+        P = np.eye(ws[0].shape[1])
+        for W in ws:
+            P = W @ P
+        return P
+    V = aN * prod(Ws)
+    Wc = V.copy()
+    E, Ec = [L(V) - L(Wst)], [L(Wc) - L(Wst)]
+    es = N * eta / nN
+    for _ in range(steps):
+        G = (aN * prod(Ws) @ Xp - Yp) @ Xp.T
+        grads = []
+        for j in range(N):
+            left = prod(Ws[j + 1:]) if j + 1 < N else np.eye(nN)
+            right = prod(Ws[:j]) if j > 0 else np.eye(Xp.shape[0])
+            grads.append(aN * left.T @ G @ right.T)
+        Ws = [W - eta * g for W, g in zip(Ws, grads)]
+        Wc = Wc - es * (Wc @ Xp - Yp) @ Xp.T
+        E.append(L(aN * prod(Ws)) - L(Wst))
+        Ec.append(L(Wc) - L(Wst))
+    return np.array(E), np.array(Ec)
+
+
+def test_run_deep_linear_matches_a_numpy_loop(invoke, tmp_path):
+    rng = np.random.default_rng(4)
+    layers = [rng.normal(size=(40, 5)), rng.normal(size=(40, 40)), rng.normal(size=(2, 40))]
+    path, X, Y = small_data(tmp_path, layers)
+    out = tmp_path / "run.npz"
+    d = strict_json(ok(invoke("run", path, "--model", "deep-linear", "--steps", "15", "--json", "--out", out)).stdout)
+    beta = np.linalg.svd(X, compute_uv=False)[0] ** 2
+    eta = 2 / (3 * beta)  # thm1: n_N/(N beta)
+    assert d["summary"]["schedule"] == "thm1" and d["summary"]["mean_eta"] == pytest.approx(eta, rel=1e-12)
+    E, Ec = oracle_dln_gd(X, Y, layers, eta, 15)
+    with np.load(out) as f:
+        np.testing.assert_allclose(f["loss"], E, rtol=1e-8)
+        np.testing.assert_allclose(f["E_cvx"], Ec, rtol=1e-8)
+        assert f["W1_0"].shape == (40, 5) and f["W3_T"].shape == (2, 40)
+    v = d["summary"]["violations"]
+    assert v["cvx_q"] == 0 and v["cvx_q_steps_applicable"] == 15
+    assert v["thm1_steps_applicable"] == 0 and "no init family" in v["thm1_not_applicable"]
+
+
+@pytest.mark.parametrize("schedule", ["cor3", "backtracking", "adgd"])
+def test_run_deep_linear_schedules(invoke, tmp_path, schedule):
+    # a wide orthogonal network on small data is stable under each schedule (narrow ones diverge, App. G)
+    path, _, _ = small_data(tmp_path)
+    d = strict_json(ok(invoke("run", path, "--model", "deep-linear", "--widths", "200", "--init", "orthogonal",
+                              "--schedule", schedule, "--steps", "10", "--tol", "1e-300", "--json")).stdout)
+    s = d["summary"]
+    assert s["schedule"] == schedule and s["status"] == {"max_steps": 1} and s["steps"] == [10]
+    assert s["final_loss"][0] < d["zhao_xu_constants"]["E0"]
+
+
+def test_run_deep_linear_constant_needs_eta(invoke):
+    assert_user_error(invoke("run", "--model", "deep-linear", *SMALL, "--schedule", "constant"), "--eta")
+    d = strict_json(ok(invoke("run", "--model", "deep-linear", *SMALL, "--schedule", "constant", "--eta", "1e-4",
+                              "--steps", "5", "--json")).stdout)
+    assert d["summary"]["mean_eta"] == pytest.approx(1e-4)
+
+
+def test_run_two_layer_refuses_deep_linear_schedule(invoke):
+    assert_user_error(invoke("run", "--width", "30", "--schedule", "thm1"), "deep-linear")
+
+
+def test_run_deep_linear_table_shows_checks(invoke):
+    out = ok(invoke("run", "--model", "deep-linear", "--widths", "200", "--init", "orthogonal", "--steps", "10",
+                    env={"COLUMNS": "80"})).stdout
+    for word in ("cvx_q", "lemma5", "thm2", "thm1", "E_cvx(T)/E_cvx(0)"):
+        assert word in out
+
+
+def test_run_deep_linear_seeds(invoke):
+    d = strict_json(ok(invoke("run", "--model", "deep-linear", *SMALL, "--seeds", "3", "--steps", "5",
+                              "--json")).stdout)
+    assert d["summary"]["seeds"] == 3 and len(set(d["summary"]["final_loss"])) == 3
+
+
+def test_compare_widths_distance_shrinks(invoke):
+    d = strict_json(ok(invoke("compare", "--model", "deep-linear", "--compare-widths", "150,600", "--init",
+                              "orthogonal", "--steps", "20", "--json")).stdout)
+    rows = d["rows"]
+    assert [r["width"] for r in rows] == [150, 600]
+    assert rows[1]["dist_ratio_max"] < rows[0]["dist_ratio_max"]
+    for r in rows:
+        assert r["violations"]["cvx_q"] == 0 and r["violations"]["lemma5"] == 0 and r["violations"]["thm2"] == 0
+
+
+def test_compare_deep_linear_bad_options(invoke):
+    assert_user_error(invoke("compare", "--model", "deep-linear", "--compare-widths", "a,b"), "--compare-widths")
+    assert_user_error(invoke("compare", "--compare-widths", "10"), "deep-linear only")
+    assert_user_error(invoke("compare", "--model", "deep-linear", "--schedules", "thm1,cor3"), "one schedule")

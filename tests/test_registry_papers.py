@@ -321,9 +321,12 @@ def test_explain_list_json_per_paper(invoke):
     assert [(r["paper"], r["name"]) for r in every] == [tuple(k.split(":")) for k in names(paper=None)]
 
 
-def test_explain_ambiguous_name_needs_paper(invoke):
-    line = assert_user_error(invoke("explain", "kappa"), "'kappa'", "local-pl", "zhao-xu")
-    assert "--paper" in line
+def test_explain_plain_local_pl_name_keeps_working(invoke):
+    # issue 7: the local-PL paper's plain names keep working; the other paper's is named on stderr
+    r = ok(invoke("explain", "kappa"))
+    assert "K/mu" in r.stdout.replace(" ", "") or "local-pl" in r.stdout
+    assert "zhao-xu" in r.stderr and "--paper" in r.stderr
+    assert "zhao-xu" not in ok(invoke("explain", "alpha1")).stderr
 
 
 @pytest.mark.parametrize("args", [("kappa", "--paper", ZX), ("zhao-xu:kappa",)], ids=["option", "qualified"])

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import networkx as nx
 
-from convtool.analysis.registry import DEFAULT_PAPER, REGISTRIES, _check_paper, get, names, split_name
+from convtool.analysis.registry import _OWNER, DEFAULT_PAPER, REGISTRIES, _check_paper, get, names, split_name
 
 __all__ = ["dependency_graph", "evaluation_order", "explain", "ExplainNode", "primitives_of", "resolve_targets"]
 
@@ -164,14 +164,9 @@ def explain(name: str, values: dict | None = None, max_depth: int = 50, paper: s
             node.repeated = n in seen
             return node
         seen.add(n)
-        inner = unknowns | {_plain(q.unknown)} if q.kind == "equation" else unknowns
+        inner = unknowns | {_OWNER[str(q.unknown)][1]} if q.kind == "equation" else unknowns
         node.children = [build(i, depth + 1, inner) for i in q.inputs]
         return node
 
     return build(root.name, 0, frozenset())
 
-
-def _plain(sym) -> str:
-    from convtool.analysis.registry import _OWNER
-
-    return _OWNER[str(sym)][1]

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 __all__ = ["Quantity", "Paper", "PAPERS", "DEFAULT_PAPER", "REGISTRY", "REGISTRIES", "SYMBOLS", "AmbiguousNameError",
-           "get", "register", "symbol", "names", "papers", "papers_defining", "split_name"]
+           "display", "get", "register", "symbol", "names", "papers", "papers_defining", "split_name"]
 
 #: The paper whose plain names need no qualification (backward compatible).
 DEFAULT_PAPER = "local-pl"

@@ -6,6 +6,7 @@ import click
 
 from convtool.cli.errors import handle_user_errors
 from convtool.cli.options import (COMPARE_DEFAULT, SCHEDULE_CHOICES, ScheduleList, batch_from_options, batch_options,
+                                  check_model_options, model_options,
                                   check_output_paths, data_argument, instance_options, plot_option,
                                   theory_from_options, theory_options)
 
@@ -14,11 +15,15 @@ __all__ = ["compare"]
 
 @click.command("compare", short_help="Compare step-size schedules side by side (Fig. 2).")
 @data_argument
-@click.option("--schedules", type=ScheduleList(), default=",".join(COMPARE_DEFAULT), show_default=True,
-              help=f"Comma-separated schedules, from {', '.join(SCHEDULE_CHOICES)}.")
+@click.option("--schedules", type=ScheduleList(), default=None,
+              help=f"Comma-separated schedules, from {', '.join(SCHEDULE_CHOICES)} "
+                   f"[two-layer: {','.join(COMPARE_DEFAULT)}; deep-linear: thm1].")
 @batch_options
 @instance_options
 @theory_options
+@model_options
+@click.option("--compare-widths", "compare_widths", default=None, metavar="n,n,...",
+              help="deep-linear: equal hidden widths to compare, one row each [100,200,400,800].")
 @click.option("--no-reference", "no_reference", is_flag=True,
               help="Leave out the Problem-1 reference row (GD on W with eta = 1/K, Fig. 4).")
 @click.option("--json", "as_json", is_flag=True, help="Write one strict JSON object to stdout instead of the table.")
@@ -38,7 +43,15 @@ def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json
     from convtool.cli.cmd_run import progress_bar, show_notes
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
 
+    check_model_options(opts)
     check_output_paths((data,), plot=plot)
+    if opts.get("model") == "deep-linear":
+        return _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, **opts)
+    if opts.get("compare_widths") is not None:
+        from convtool.cli.errors import ConvtoolInputError
+
+        raise ConvtoolInputError("--compare-widths applies to --model deep-linear only")
+    schedules = schedules or list(COMPARE_DEFAULT)
     err = stderr_console()
     with report_warnings(err):
         from convtool.numeric.experiments import compare_schedules
@@ -64,3 +77,46 @@ def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json
     from convtool.cli.render import render_compare
 
     stdout_console().print(render_compare(cmp))
+
+
+def _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, **opts) -> None:
+    """``compare --model deep-linear``: the DLN against convex GD at several hidden widths (Theorem 2)."""
+    from convtool.cli.cmd_run import progress_bar
+    from convtool.cli.console import report_warnings, stderr_console, stdout_console
+    from convtool.cli.errors import ConvtoolInputError
+    from convtool.cli.options import deep_linear_from_options, deep_linear_settings
+    from convtool.numeric.dln_experiments import compare_widths
+
+    if plot:
+        raise ConvtoolInputError("--plot is not available for --model deep-linear yet; use --json")
+    if opts.get("widths") is not None:
+        raise ConvtoolInputError("compare --model deep-linear takes --compare-widths n,n,... (equal hidden widths)")
+    schedules = schedules or ["thm1"]
+    if len(schedules) != 1:
+        raise ConvtoolInputError("compare --model deep-linear compares widths at one schedule; give one in "
+                                 "--schedules")
+    text = opts.get("compare_widths") or "100,200,400,800"
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        raise ConvtoolInputError(f"--compare-widths {text!r}: give comma-separated positive integers") from None
+    if not widths or min(widths) < 1:
+        raise ConvtoolInputError(f"--compare-widths {text!r}: widths must be positive")
+    err = stderr_console()
+    with report_warnings(err):
+        X, Y, layers, init, source = deep_linear_from_options(data, **{**opts, "widths": str(widths[0])})
+        if init == "file":
+            raise ConvtoolInputError("compare --model deep-linear generates the layers at each width; the data "
+                                     "file must not hold W1 .. WN")
+        with progress_bar(err, not as_json) as update:
+            cmp = compare_widths(X, Y, widths, depth=len(layers), init=init, seeds=seeds,
+                                 seed=int(opts.get("seed") or 0), schedule=schedules[0], steps=steps, tol=tol,
+                                 source=source.split(";")[0], progress=update, **deep_linear_settings(opts))
+    if as_json:
+        import json
+
+        click.echo(json.dumps(cmp.to_dict(), allow_nan=False, indent=2))
+        return
+    from convtool.cli.render import render_width_compare
+
+    stdout_console().print(render_width_compare(cmp))

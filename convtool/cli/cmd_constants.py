@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from convtool.cli.errors import handle_user_errors
-from convtool.cli.options import (check_output_paths, data_argument, model_options, instance_from_options, instance_options, save_init_option,
+from convtool.cli.options import (check_model_options, check_output_paths, data_argument, model_options, instance_from_options, instance_options, save_init_option,
                                   theory_from_options, theory_options)
 
 __all__ = ["constants"]
@@ -35,9 +35,9 @@ def constants(data, as_json, latex, **opts):
     from convtool.numeric.constants import compute_constants
 
     check_output_paths((data,), save_init=opts.get("save_init"))
+    check_model_options(opts)
     if opts.get("model") == "deep-linear":
         return _deep_linear(data, as_json, **opts)
-    _no_deep_linear_options(opts)
     err = stderr_console()
     with report_warnings(err):
         inst = instance_from_options(data, **opts)
@@ -62,36 +62,16 @@ def constants(data, as_json, latex, **opts):
     stdout_console().print(render_constants(res, source=inst.source, latex=latex))
 
 
-#: options that only the deep-linear model takes
-_DLN_ONLY = ("depth", "widths", "loss_scale", "delta", "C", "eta", "theta", "eps")
-
-
-def _no_deep_linear_options(opts: dict) -> None:
-    from convtool.cli.errors import ConvtoolInputError
-
-    given = [k for k in _DLN_ONLY if opts.get(k) is not None]
-    if given:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given)
-        raise ConvtoolInputError(f"{flags} apply to --model deep-linear only")
-
-
 def _deep_linear(data, as_json: bool, **opts) -> None:
     """``constants --model deep-linear``: Zhao & Xu's constants (convtool.numeric.dln_constants)."""
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
-    from convtool.cli.errors import ConvtoolInputError
-    from convtool.cli.options import DLN_DEFAULTS, deep_linear_from_options
+    from convtool.cli.options import deep_linear_from_options, deep_linear_settings
     from convtool.numeric.dln_constants import compute_deep_linear_constants
 
-    for k in ("d", "eta0", "save_init"):
-        default = {"d": 2.0}.get(k)
-        if opts.get(k) not in (None, default):
-            raise ConvtoolInputError(f"--{k.replace('_', '-')} applies to the two-layer model only")
     err = stderr_console()
     with report_warnings(err):
         X, Y, layers, init, source = deep_linear_from_options(data, **opts)
-        pick = {k: (DLN_DEFAULTS[k] if opts.get(k) is None else opts[k]) for k in ("loss_scale", "delta", "c", "C",
-                                                                                  "theta")}
-        res = compute_deep_linear_constants(X, Y, layers, eta=opts.get("eta"), eps=opts.get("eps"), init=init, **pick)
+        res = compute_deep_linear_constants(X, Y, layers, init=init, **deep_linear_settings(opts))
     from rich.text import Text
 
     for w in res.warnings:

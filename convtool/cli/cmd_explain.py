@@ -62,12 +62,22 @@ def explain(name, data, paper, use_default, show_source, list_all, as_json, **op
 
     import json
 
-    from convtool.analysis import PAPERS, get
+    from convtool.analysis import PAPERS, get, papers_defining
 
     try:
-        q = get(name, paper, strict=True)
+        # plain names keep meaning the local-PL paper's quantity (issue 7); a name that two other papers
+        # share is still an error naming them
+        q = get(name, paper)
     except KeyError as exc:
         raise ConvtoolInputError(f"{exc.args[0]} (`convtool explain --list` lists all quantities)") from None
+    others = [p for p in papers_defining(q.name) if p != q.paper] if paper is None and ":" not in name else []
+    if others:
+        from rich.text import Text
+
+        from convtool.cli.console import stderr_console
+
+        stderr_console().print(Text(f"Note: {q.name!r} is also defined by {', '.join(others)}; "
+                                    f"this is {q.paper}'s (select another with --paper)"), soft_wrap=True)
     if (data is not None or use_default) and q.paper != VALUES_PAPER:
         raise ConvtoolInputError(f"DATA / --default give values for {VALUES_PAPER} quantities only; {q.key} is "
                                  f"shown without values (drop DATA / --default)")

@@ -7,7 +7,7 @@ import contextlib
 import click
 
 from convtool.cli.errors import handle_user_errors
-from convtool.cli.options import (ScheduleName, batch_from_options, batch_options, check_output_paths, data_argument,
+from convtool.cli.options import (ScheduleName, batch_from_options, check_model_options, model_options, batch_options, check_output_paths, data_argument,
                                   instance_options, plot_option, schedule_option_flags, schedule_options_from,
                                   theory_from_options, theory_options)
 
@@ -57,11 +57,15 @@ def show_notes(console, messages) -> None:
 
 @click.command("run", short_help="Run GD with one step-size schedule, theory next to observation.")
 @data_argument
-@click.option("--schedule", type=ScheduleName(), default="adaptive", show_default=True,
-              help="Step-size schedule (the rules: convtool.numeric.schedules).")
+@click.option("--schedule", type=ScheduleName(), default=None,
+              help="Step-size schedule (the rules: convtool.numeric.schedules) [two-layer: adaptive; deep-linear: "
+                   "thm1, also cor3, constant --eta, backtracking, adgd].")
 @batch_options
 @instance_options
 @theory_options
+@model_options
+@click.option("--spectrum-every", "spectrum_every", type=click.IntRange(min=1), default=10, show_default=True,
+              help="deep-linear: record P(t)'s spectrum every k steps when n_N r > 500 (every step below).")
 @schedule_option_flags
 @click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Save every recorded array, W1_0, W2_0, W1_T, W2_T, the data arrays and a JSON "
@@ -84,8 +88,20 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts
     """
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
 
+    check_model_options(opts)
+    dln = opts.get("model") == "deep-linear"
+    schedule = schedule or ("thm1" if dln else "adaptive")
     sched_opts = schedule_options_from(schedule, opts)
     check_output_paths((data,), out=out, plot=plot)
+    if dln:
+        if plot:
+            raise _plot_not_yet()
+        return _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts, **opts)
+    if schedule in ("thm1", "cor3"):
+        from convtool.cli.errors import ConvtoolInputError
+
+        raise ConvtoolInputError(f"--schedule {schedule} is Zhao & Xu's step for --model deep-linear")
+    opts.pop("spectrum_every", None)
     err = stderr_console()
     with report_warnings(err):
         from convtool.numeric.experiments import run_batch
@@ -118,3 +134,54 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts
     notes = [f"backtracking hit max_backtracks on {sum(fails)} step(s)"] if fails and sum(fails) else []
     stdout_console().print(render_run(result.summary(), source=batch.source, schedule=result.schedule,
                                       config=result.config, warnings=notes))
+
+
+def _plot_not_yet():
+    from convtool.cli.errors import ConvtoolInputError
+
+    return ConvtoolInputError("--plot is not available for --model deep-linear yet; use --out or --json")
+
+
+def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts, **opts) -> None:
+    """``run --model deep-linear``: the engine on the deep linear model with Zhao & Xu's theory."""
+    from rich.text import Text
+
+    from convtool.cli.console import report_warnings, stderr_console, stdout_console
+    from convtool.cli.errors import ConvtoolInputError
+    from convtool.cli.options import deep_linear_from_options, deep_linear_settings
+    from convtool.numeric.dln_experiments import run_deep_linear
+
+    err = stderr_console()
+    if seeds > 1 and data is not None:
+        from convtool.numeric.data import load_arrays
+
+        if any(k.startswith("W") and k[1:].isdigit() for k in load_arrays(data)):
+            raise ConvtoolInputError("--seeds > 1 needs generated layers: the layers come from the data file")
+    with report_warnings(err):
+        X, Y, layers, init, source = deep_linear_from_options(data, **opts)
+        if seeds > 1:
+            from convtool.numeric.deep_linear import init_layers
+
+            layers = init_layers((X.shape[1], *[W.shape[0] for W in layers]), init, seed=int(opts.get("seed") or 0),
+                                 R=seeds)
+            source += f" ({seeds} inits, seeds {int(opts.get('seed') or 0)}..)"
+        with progress_bar(err, not as_json) as update:
+            result = run_deep_linear(X, Y, layers, schedule=schedule, steps=steps, tol=tol, init=init,
+                                     spectrum_every=opts.get("spectrum_every") or 10,
+                                     schedule_options=sched_opts or None, progress=lambda t, T: update(schedule, t, T),
+                                     phase=update, **deep_linear_settings(opts))
+    for w in result.extra["zhao_xu_constants"].get("warnings", []):
+        err.print(Text("Warning: " + w), soft_wrap=True)
+    if out:
+        result.extra["data_arrays"] = {"X": X, "Y": Y}
+        result.save(out)
+        err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
+    if as_json:
+        import json
+
+        click.echo(json.dumps({"source": source, **result.to_dict(),
+                               "zhao_xu_constants": result.extra["zhao_xu_constants"]}, allow_nan=False, indent=2))
+        return
+    from convtool.cli.render import render_deep_linear_run
+
+    stdout_console().print(render_deep_linear_run(result, source=source))

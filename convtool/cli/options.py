@@ -130,7 +130,8 @@ DLN_INIT_CHOICES = ("gaussian", "orthogonal", "balanced")
 DLN_DEFAULTS = {"depth": 3, "widths": "2000", "loss_scale": "sum", "delta": 0.1, "c": 0.1, "C": 1.0,
                 "theta": 0.5}
 
-__all__ += ["MODEL_CHOICES", "DLN_INIT_CHOICES", "model_options", "deep_linear_from_options"]
+__all__ += ["MODEL_CHOICES", "DLN_INIT_CHOICES", "model_options", "deep_linear_from_options", "deep_linear_settings",
+            "check_model_options", "DLN_ONLY"]
 
 
 def model_options(func):
@@ -287,7 +288,7 @@ def instance_arrays(inst) -> dict:
 
 #: same keys as ``convtool.numeric.schedules.SCHEDULES`` (checked by tests/test_cli_run.py); for --help only,
 #: the names are validated against the library's table itself
-SCHEDULE_CHOICES = ("constant", "adaptive", "adaptive-bar", "local", "xu2023", "backtracking", "adgd")
+SCHEDULE_CHOICES = ("constant", "adaptive", "adaptive-bar", "local", "xu2023", "backtracking", "adgd", "thm1", "cor3")
 #: schedules of ``convtool compare`` when --schedules is not given (Fig. 2's set and the baselines)
 COMPARE_DEFAULT = ("adaptive", "local", "xu2023", "backtracking", "constant", "adgd")
 #: schedule-specific options of ``convtool run``: schedule -> {option key: flag}
@@ -527,3 +528,30 @@ def check_output_paths(inputs=(), **paths) -> None:
         from convtool.cli.plots import require_matplotlib
 
         require_matplotlib()
+
+
+def deep_linear_settings(opts: dict) -> dict:
+    """The keyword arguments of ``compute_deep_linear_constants`` / ``run_deep_linear`` among a command's options."""
+    out = {k: (DLN_DEFAULTS[k] if opts.get(k) is None else opts[k]) for k in ("loss_scale", "delta", "c", "C", "theta")}
+    out.update(eta=opts.get("eta"), eps=opts.get("eps"))
+    return out
+
+
+#: options that only the deep-linear model takes
+DLN_ONLY = ("depth", "widths", "loss_scale", "delta", "C", "eta", "theta", "eps")
+
+
+def check_model_options(opts: dict, two_layer_only=("d", "eta0", "save_init")) -> None:
+    """One line when an option of the other model is given (``--depth`` on two-layer, ``--eta0`` on deep-linear)."""
+    from convtool.cli.errors import ConvtoolInputError
+
+    if opts.get("model") == "deep-linear":
+        for k in two_layer_only:
+            default = {"d": 2.0}.get(k)
+            if opts.get(k) not in (None, default):
+                raise ConvtoolInputError(f"--{k.replace('_', '-')} applies to the two-layer model only")
+        return
+    given = [k for k in DLN_ONLY if opts.get(k) is not None]
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConvtoolInputError(f"{flags} apply to --model deep-linear only")

@@ -578,3 +578,100 @@ def render_deep_linear_constants(res, source: str = "") -> Group:
         parts += [Text(""), footnotes_text(notes)]
     parts += [Text(""), checks]
     return Group(*parts)
+
+
+def _check_cell(viol: dict, key: str) -> str:
+    n_app = viol.get(f"{key}_steps_applicable", 0)
+    why = viol.get(f"{key}_not_applicable")
+    if not n_app:
+        return f"n/a ({why or _NO_STEP.get(key, 'applied at no step')})"
+    first = viol.get(f"{key}_first")
+    return f"{viol.get(key, 0)} of {n_app} steps" + (f" (first at t = {first})" if first is not None else "")
+
+
+#: why a check applied at no step when the theory gives no reason of its own
+_NO_STEP = {"lemma5": "q + 7 tau >= 1 at every step: the bound is vacuous",
+            "thm2": "q + 7 tau >= 1 at every step: the bound is vacuous",
+            "cvx_q": "eta_* >= 2/beta at every step"}
+
+#: the Zhao & Xu checks in the order shown, with what each says
+DLN_CHECKS = (("cvx_q", "convex GD contracts ||W - W*||_X^2 by q (eq. 10)"),
+              ("lemma5", "||V(t) - W*||_X^2 <= (q + 7 tau)^t ||V(0) - W*||_X^2 (Lemma 5)"),
+              ("thm2", "||V(t) - W(t)||_X^2 <= D_R(t) ||V(0) - W*||_X^2 (Theorem 2, proof constants)"),
+              ("thm1", "E_DLN(t+1) <= (1 - (1 - eps)/kappa) E_DLN(t) (Theorem 1)"))
+
+
+def render_deep_linear_run(result, source: str = "") -> Group:
+    """``run --model deep-linear``: the DLN against convex GD from the same start, and Zhao & Xu's checks.
+
+    Numbers in full precision (``repr``); the value column never wraps, the description folds."""
+    import numpy as np
+
+    s = result.summary()
+    z = s.get("zhao_xu", {})
+    a = result.arrays
+    table = Table(title="Deep linear network against convex GD (Zhao & Xu)", title_justify="left")
+    table.add_column("quantity", no_wrap=True)
+    table.add_column("value", no_wrap=True, justify="right")
+    table.add_column("what", overflow="fold")
+
+    def num(x):
+        return "-" if x is None else repr(float(x))
+
+    R = result.R
+    E0 = a["loss"][:, 0]
+    last = [int(t) for t in result.steps]
+    rows = [
+        ("status", status_text(s["status"], R), "per seed"),
+        ("steps", _steps_text(s["steps"]), "GD steps taken"),
+        ("E_DLN(T)/E_DLN(0)", num(np.median([a["loss"][r, last[r]] / E0[r] for r in range(R)])),
+         "DLN gap ratio at the end (median over seeds)"),
+        ("E_cvx(T)/E_cvx(0)", num(np.median([a["E_cvx"][r, last[r]] / a["E_cvx"][r, 0] for r in range(R)])),
+         "convex GD from W(0) = a_N W_{N:1}(0), eta_* = N eta/n_N"),
+        ("observed rate (DLN)", num(s.get("observed_rate")), "fitted per-step rate of E_DLN"),
+        ("observed rate (convex)", num(z.get("cvx_observed_rate")), "fitted per-step rate of E_cvx"),
+        ("q", num(z.get("q")), "eq. (10): convex contraction of ||W - W*||_X^2 per step"),
+        ("Theorem 1 rate", num(z.get("rate_thm1")), "1 - (1 - eps)/kappa"),
+        ("max tau_hat", num(z.get("tau_max")), "Lemma 4's residual ratio, largest over the run"),
+        ("max ||V - W||_X^2", num(z.get("dist_X_sq_max")), "DLN-to-convex distance over the run"),
+        ("||V(0) - W*||_X^2", num(float(np.median(a["dln_X_sq"][:, 0]))), "scale of Theorem 2's bounds"),
+        ("mean eta", num(s.get("mean_eta")), "DLN step"),
+        ("P(t) spectrum", str(z.get("spectrum_method")), "dense below n_N r = 500, Lanczos beyond"),
+    ]
+    for name, val, what in rows:
+        table.add_row(Text(name), Text(val), Text(what))
+    viol = s["violations"]
+    checks = Table(title="Checks (violations where the check applied)", title_justify="left")
+    checks.add_column("check", no_wrap=True)
+    checks.add_column("violations", overflow="fold")
+    checks.add_column("statement", overflow="fold")
+    for key, what in DLN_CHECKS:
+        checks.add_row(Text(key), Text(_check_cell(viol, key)), Text(what))
+    head = Text(f"source: {source}\nmodel: deep-linear {result.config.get('widths')} | init: "
+                f"{result.config.get('init')} | schedule: {s['schedule']} | seeds: {R}")
+    return Group(head, Text(""), table, Text(""), checks)
+
+
+def render_width_compare(cmp) -> Group:
+    """``compare --model deep-linear``: one row per hidden width, DLN against convex GD (Theorem 2)."""
+    table = Table(title="DLN against convex GD from the same start, by hidden width (Zhao & Xu, Theorem 2)",
+                  title_justify="left")
+    for col in ("width", "status", "E_DLN(T)/E0", "E_cvx(T)/E0", "max dist/dist0", "Thm 2 bound", "max tau",
+                "violations"):
+        table.add_column(col, no_wrap=col not in ("status", "violations"), overflow="fold")
+
+    def num(x):
+        return "-" if x is None else f"{x:.6g}"
+
+    for r in cmp.rows:
+        v = r.violations
+        viol = ", ".join(f"{k} {v.get(k, 0)}/{v.get(k + '_steps_applicable', 0)}" for k, _ in DLN_CHECKS)
+        table.add_row(str(r.width), status_text(r.status), num(r.E_dln_ratio), num(r.E_cvx_ratio),
+                      num(r.dist_ratio_max), "vacuous" if r.thm2_bound_final is None else num(r.thm2_bound_final),
+                      num(r.tau_max), viol)
+    notes = Text("max dist/dist0 = max_t ||V(t) - W(t)||_X^2 / ||V(0) - W*||_X^2; Thm 2 bound = D_R at the last "
+                 "step (vacuous where q + 7 tau >= 1). Violations: count/steps where the check applied. 6 digits "
+                 "here; --json has them all.")
+    head = Text(f"source: {cmp.source}\ndepth N = {cmp.depth} | init: {cmp.init} | schedule: {cmp.schedule} | "
+                f"T = {cmp.steps} | seeds: {cmp.seeds}")
+    return Group(head, Text(""), table, notes)

@@ -250,6 +250,12 @@ class DeepLinear:
         """``sum_j ||dL/dW_j||_F^2 = sum_j ||g_j||_F^2 / n_j`` (R,): the squared gradient norm of eq. (7)'s loss."""
         return sum(np.sum(g * g, axis=(-2, -1)) / n for g, n in zip(grads, self.widths[1:]))
 
+    def gd_coordinates(self, state, grads):
+        """``(W_j, dL/dW_j)``: the coordinates of eq. (7), in which the step is plain GD ``W - eta g``
+        (the V_j of eq. 9 take per-layer steps eta/n_j); what step-size rules such as adgd must see."""
+        r = [np.sqrt(float(n)) for n in self.widths[1:]]
+        return (tuple(V * s for V, s in zip(state, r)), tuple(g / s for g, s in zip(grads, r)))
+
     def full_weights(self, state) -> list:
         """The unscaled layers ``W_j = sqrt(n_j) V_j`` (R, n_j, n_{j-1})."""
         return [np.sqrt(n) * V for V, n in zip(state, self.widths[1:])]

@@ -274,19 +274,14 @@ def _round_off(model, state) -> np.ndarray:
     return 64 * EPS * np.sqrt(prod)
 
 
-def _schedule_view(state, grads):
-    """``(params, grads)`` as the schedules see them: two arrays each, as the two-layer schedules expect
-    (``adgd`` unpacks two). A state of another length is flattened into ``(x, empty)`` per seed, so
-    sums of squares over the parameters are unchanged."""
-    if len(state) == 2:
-        return tuple(state), tuple(grads)
-
-    def flat(arrs):
-        R = arrs[0].shape[0]
-        x = np.concatenate([np.reshape(a, (R, -1)) for a in arrs], axis=1)[:, :, None]
-        return x, np.zeros((R, 0, 1))
-
-    return flat(state), flat(grads)
+def _schedule_view(model, state, grads):
+    """``(params, grads)`` as the schedules see them: the coordinates in which the model's step is plain GD
+    ``x - eta g`` (the model's ``gd_coordinates`` where its state is a reparametrization, e.g. the deep
+    linear model's V_j = W_j/sqrt(n_j); otherwise the state itself)."""
+    f = getattr(model, "gd_coordinates", None)
+    if f is not None:
+        return f(state, grads)
+    return tuple(state), tuple(grads)
 
 
 def _as_theory(th):
@@ -435,7 +430,7 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
         def trial(eta, state=state, grads=grads):
             return excess(model.step(state, grads, eta))
 
-        params_v, grads_v = _schedule_view(state, grads)
+        params_v, grads_v = _schedule_view(model, state, grads)
         info = StepInfo(t=t, env=env, grad_sq=grad_sq, trial=trial, params=params_v, grads=grads_v,
                         active=active.copy())
         eta = np.where(active, np.asarray(sched(info), dtype=float).reshape(R), 0.0)

@@ -17,12 +17,14 @@ local          argmin_eta rho(eta, t), K_t's eta-dependence included         bey
 xu2023         min(argmin_eta rho_xu(eta, t), largest eta with eq. 48)       Lemma C.1 (Xu et al. 2023)
 backtracking   eta_bt tau^j, first j with Armijo L(new) <= L - gamma eta |g|^2 Algorithm 1, typo reading 5
 adgd           min(sqrt(1 + theta) lam_prev, |dx| / (2 |dg|))                Malitsky & Mishchenko 2020
+thm1           n_N / (beta N) (deep linear; eta_* = 1/beta)                 Zhao & Xu, Theorem 1
+cor3           2 n_N / ((alpha + beta) N) (deep linear)                     Zhao & Xu, Corollary 3
 ============== ============================================================ ===========================
 
 Examples
 --------
 >>> sorted(SCHEDULES)
-['adaptive', 'adaptive-bar', 'adgd', 'backtracking', 'constant', 'local', 'xu2023']
+['adaptive', 'adaptive-bar', 'adgd', 'backtracking', 'constant', 'cor3', 'local', 'thm1', 'xu2023']
 >>> make_schedule("backtracking", tau=0.5).tau
 0.5
 """
@@ -266,13 +268,40 @@ class Backtracking(Schedule):
 
 
 @_register
+class Thm1(Schedule):
+    """Zhao & Xu's Theorem 1 step ``eta = n_N/(beta N)`` (``eta_* = 1/beta``), constant; deep linear model only.
+
+    The theory (``zhao-xu``) puts ``eta_thm1`` (registry ``zhao-xu:eta_thm1``) into the step context."""
+
+    name = "thm1"
+    reference = "Zhao & Xu (TMLR 2024), Theorem 1"
+    key = "eta_thm1"
+
+    def __call__(self, info):
+        if self.key not in info.env:
+            raise InputError(f"schedule {self.name!r} is Zhao & Xu's step for the deep linear model "
+                             f"(--model deep-linear)")
+        return np.array(info.env[self.key], dtype=float)
+
+
+@_register
+class Cor3(Thm1):
+    """Zhao & Xu's Corollary 3 step ``eta = 2 n_N/((alpha + beta) N)`` (``eta_* = 2/(alpha + beta)``)."""
+
+    name = "cor3"
+    reference = "Zhao & Xu (TMLR 2024), Corollary 3"
+    key = "eta_cor3"
+
+
+@_register
 class AdGD(Schedule):
     """Adaptive GD of Malitsky & Mishchenko (2020), "Adaptive gradient descent without descent".
 
     ``lam_t = min(sqrt(1 + theta_{t-1}) lam_{t-1}, ||x_t - x_{t-1}|| / (2 ||g_t - g_{t-1}||))``,
     ``theta_t = lam_t / lam_{t-1}``, ``theta_0 = inf``; the first step is ``lam0``.
-    ``x`` = (W1, W2) and ``g`` = grad L (norms are those of the full-width weights: the
-    width reduction preserves Frobenius norms).
+    ``x`` = the parameters in which the step is plain GD ``x - eta g`` (two-layer: (W1, W2), whose
+    Frobenius norms the width reduction preserves; deep linear: the W_j of eq. 7, not the V_j of eq. 9),
+    any number of arrays, and ``g`` the gradient in the same coordinates.
     """
 
     name = "adgd"
@@ -292,11 +321,9 @@ class AdGD(Schedule):
             lam = np.full(R, float(self.lam0))
             self.theta = np.full(R, np.inf)
         else:
-            (pA, pB), (pgA, pgB), plam = self.prev
-            A, B = info.params
-            gA, gB = info.grads
-            dx = np.sqrt(np.sum((A - pA) ** 2, axis=(-2, -1)) + np.sum((B - pB) ** 2, axis=(-2, -1)))
-            dg = np.sqrt(np.sum((gA - pgA) ** 2, axis=(-2, -1)) + np.sum((gB - pgB) ** 2, axis=(-2, -1)))
+            px, pg, plam = self.prev
+            dx = np.sqrt(sum(np.sum((a - b) ** 2, axis=(-2, -1)) for a, b in zip(info.params, px)))
+            dg = np.sqrt(sum(np.sum((a - b) ** 2, axis=(-2, -1)) for a, b in zip(info.grads, pg)))
             with np.errstate(divide="ignore", invalid="ignore"):
                 local = np.where(dg > 0, dx / (2 * dg), np.inf)
                 grow = np.sqrt(1 + self.theta) * plam

@@ -107,13 +107,14 @@ class ZhaoXu(Theory):
     step_keys = ("tau_hat",)
 
     def __init__(self, width_ok: bool = False, eps: float = 0.1, spectrum_every: int = 10, saddle_every: int = 1,
-                 dense_max: int = 500):
+                 dense_max: int = 500, width_reason: str | None = None):
         if not 0 < eps < 0.5:
             raise InputError(f"zhao-xu: eps must lie in (0, 1/2) (Theorem 1), got {eps!r}")
         for name, v in (("spectrum_every", spectrum_every), ("saddle_every", saddle_every)):
             if int(v) != v or v < 1:
                 raise InputError(f"zhao-xu: {name} must be a positive integer, got {v!r}")
         self.width_ok, self.eps = bool(width_ok), float(eps)
+        self.width_reason = width_reason or THM1_NOT_MET
         self.spectrum_every, self.saddle_every, self.dense_max = int(spectrum_every), int(saddle_every), int(dense_max)
         self.checks = (
             Check("cvx_q", "cvx_q_applies", "cvx_q_held", "eq. (10), Lemma 5 with tau = 0",
@@ -123,7 +124,7 @@ class ZhaoXu(Theory):
             Check("thm2", "thm2_applies", "thm2_held", "Theorem 2 (12a) with D_R (notes 3.4)",
                   "||V(t) - W(t)||_X^2 <= D_R(t) ||V(0) - W*||_X^2"),
             Check("thm1", "thm1_applies", "thm1_held", "Theorem 1",
-                  "E_DLN(t+1) <= (1 - (1 - eps)/kappa) E_DLN(t)", None if self.width_ok else THM1_NOT_MET),
+                  "E_DLN(t+1) <= (1 - (1 - eps)/kappa) E_DLN(t)", None if self.width_ok else self.width_reason),
         )
 
     def warm_up(self) -> None:
@@ -160,7 +161,15 @@ class ZhaoXu(Theory):
         self._consts = [{"alpha": self.alpha, "beta": self.beta, "kappa": self.kappa, "loss_scale": s,
                          "lambda_min_pos": lam_min_pos, "lambda_max": lam_max, "rank_X": self.r, "N": self.N,
                          "n_N": self.n_N, "widths": list(model.widths)} for _ in range(R)]
-        return {"alpha": np.full(R, self.alpha), "beta": np.full(R, self.beta)}
+        steps = {}
+        for name in ("eta_thm1", "eta_cor3"):  # the thm1 / cor3 schedules read them (convtool.numeric.schedules)
+            f = compiled(name, paper=_PAPER)
+            steps[name] = float(f(*[{"N": self.N, "n_N": self.n_N, "alpha": self.alpha, "beta": self.beta}[k]
+                                    for k in f.argnames]))
+        for c in self._consts:
+            c.update(steps)
+        return {"alpha": np.full(R, self.alpha), "beta": np.full(R, self.beta),
+                **{k: np.full(R, v) for k, v in steps.items()}}
 
     # -- in the loop --------------------------------------------------------------------------------
     def observe(self, t: int, obs: Observation):
@@ -258,5 +267,15 @@ class ZhaoXu(Theory):
                             "dist_X_sq_final": [float(x) for x in last],
                             "dist_X_sq_max": float(np.nanmax(dist)) if np.isfinite(dist).any() else None,
                             "rate_thm1": getattr(self, "rate_thm1", None),
-                            "thm1_not_applicable": None if self.width_ok else THM1_NOT_MET,
+                            "thm1_not_applicable": None if self.width_ok else self.width_reason,
+                            "cvx_observed_rate": _median_rate(a["E_cvx"], result.steps),
                             "spectrum_method": self.spectrum_method}}
+
+
+def _median_rate(E, steps):
+    """Median over seeds of the observed linear rate of the convex run's gap (engine.observed_rate)."""
+    from convtool.numeric.engine import observed_rate
+
+    rates = [observed_rate(E[r, : int(steps[r]) + 1]) for r in range(E.shape[0])]
+    rates = [x for x in rates if x is not None]
+    return float(np.median(rates)) if rates else None
