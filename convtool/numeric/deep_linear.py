@@ -248,7 +248,7 @@ class DeepLinear:
 
     def grad_sq(self, state, grads) -> np.ndarray:
         """``sum_j ||dL/dW_j||_F^2 = sum_j ||g_j||_F^2 / n_j`` (R,): the squared gradient norm of eq. (7)'s loss."""
-        return sum(np.sum(g * g, axis=(-2, -1)) / n for g, n in zip(grads, self.widths[1:]))
+        return sum(np.einsum("rij,rij->r", g, g) / n for g, n in zip(grads, self.widths[1:]))  # no g*g temporary
 
     def gd_coordinates(self, state, grads):
         """``(W_j, dL/dW_j)``: the coordinates of eq. (7), in which the step is plain GD ``W - eta g``
@@ -700,7 +700,10 @@ def saddle_margin(layers_or_state, order: int | None = None, kind: str = "auto")
 def layer_drift(state, state0) -> np.ndarray:
     """Per-layer drift ``||W_j(t) - W_j(0)||_F = sqrt(n_j) ||V_j(t) - V_j(0)||_F`` (R, N), from V states
     (the quantity of C(t) in the proof of Lemma 3, bounded there by the radius R)."""
-    cols = [np.sqrt(V.shape[-2]) * np.sqrt(np.sum((V - V0) ** 2, axis=(-2, -1))) for V, V0 in zip(state, state0)]
+    cols = []
+    for V, V0 in zip(state, state0):
+        D = V - V0
+        cols.append(np.sqrt(V.shape[-2]) * np.sqrt(np.einsum("...ij,...ij->...", D, D)))
     return np.stack(cols, axis=-1)
 
 

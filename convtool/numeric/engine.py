@@ -430,7 +430,8 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
         def trial(eta, state=state, grads=grads):
             return excess(model.step(state, grads, eta))
 
-        params_v, grads_v = _schedule_view(model, state, grads)
+        params_v, grads_v = (_schedule_view(model, state, grads) if getattr(sched, "needs_params", True)
+                             else (tuple(state), tuple(grads)))
         info = StepInfo(t=t, env=env, grad_sq=grad_sq, trial=trial, params=params_v, grads=grads_v,
                         active=active.copy())
         eta = np.where(active, np.asarray(sched(info), dtype=float).reshape(R), 0.0)

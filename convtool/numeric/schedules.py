@@ -86,6 +86,9 @@ class Schedule:
     options: tuple = ()
     #: registry quantities the engine evaluates into ``info.env`` before calling the schedule
     needs: tuple = ()
+    #: whether the rule reads ``info.params`` / ``info.grads`` (in the model's GD coordinates); the engine
+    #: forms them only for such rules (for the deep linear model that is two passes over every layer)
+    needs_params = False
 
     def __init__(self, **options):
         unknown = set(options) - set(self.options)
@@ -306,6 +309,7 @@ class AdGD(Schedule):
 
     name = "adgd"
     reference = "Malitsky & Mishchenko 2020, Algorithm 1"
+    needs_params = True
     options = ("lam0",)
     lam0 = 1e-6
 
