@@ -250,3 +250,16 @@ def test_compare_deep_linear_bad_options(invoke):
     assert_user_error(invoke("compare", "--model", "deep-linear", "--compare-widths", "a,b"), "--compare-widths")
     assert_user_error(invoke("compare", "--compare-widths", "10"), "deep-linear only")
     assert_user_error(invoke("compare", "--model", "deep-linear", "--schedules", "thm1,cor3"), "one schedule")
+
+
+def test_schedule_deep_linear_steps(invoke):
+    d = strict_json(ok(invoke("schedule", "--model", "deep-linear", *SMALL, "--json")).stdout)
+    c = strict_json(ok(invoke("constants", "--model", "deep-linear", *SMALL, "--json")).stdout)
+    rows = {r["step"]: r for r in d["steps"]}
+    a, b = c["alpha"], c["beta"]
+    assert rows["eta_thm1"]["eta_star"] == pytest.approx(1 / b, rel=1e-12)
+    assert rows["eta_cor3"]["eta_star"] == pytest.approx(2 / (a + b), rel=1e-12)
+    assert rows["eta_cor3"]["q"] == pytest.approx(((b / a - 1) / (b / a + 1)) ** 2, rel=1e-10)  # eq. (4)'s rate
+    assert rows["eta1"]["q"] is None and "eta1" in rows["eta1"]["q_not_applicable"]  # q is defined for eta < eta1
+    assert rows["eta0_c"]["eta_ratio"] == pytest.approx(1.0)
+    assert_user_error(invoke("schedule", "--depth", "3"), "deep-linear only")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from convtool.cli.errors import handle_user_errors
-from convtool.cli.options import (batch_from_options, data_argument, instance_options, theory_from_options,
-                                  theory_options)
+from convtool.cli.options import (batch_from_options, check_model_options, data_argument, instance_options,
+                                  model_options, theory_from_options, theory_options)
 
 __all__ = ["schedule"]
 
@@ -21,6 +21,7 @@ __all__ = ["schedule"]
               help="Search adaptive-bar's 1/Kbar_t takeover up to this step (explicit formulas).")
 @instance_options
 @theory_options
+@model_options
 @click.option("--json", "as_json", is_flag=True, help="Write one strict JSON object to stdout instead of tables.")
 @handle_user_errors
 def schedule(data, name, steps, horizon, as_json, **opts):
@@ -39,6 +40,9 @@ def schedule(data, name, steps, horizon, as_json, **opts):
     from convtool.cli.cmd_run import show_notes
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
 
+    check_model_options(opts)
+    if opts.get("model") == "deep-linear":
+        return _deep_linear_steps(data, as_json, **opts)
     err = stderr_console()
     with report_warnings(err):
         from convtool.numeric.experiments import schedule_preview
@@ -55,3 +59,55 @@ def schedule(data, name, steps, horizon, as_json, **opts):
     from convtool.cli.render import render_schedule
 
     stdout_console().print(render_schedule(preview, source=batch.source))
+
+
+#: Zhao & Xu's step sizes, each with the quantities that hold at that step (all from the registry)
+DLN_STEPS = (("eta_thm1", "Theorem 1 (schedule thm1): eta_* = 1/beta"),
+             ("eta_cor3", "Corollary 3 (schedule cor3): eta_* = 2/(alpha + beta)"),
+             ("eta0_c", "eq. (22): Theorems 4-6 need eta < eta0(c)"),
+             ("eta1", "Theorem 2: every eta < eta1 (eta_* < 2/beta)"))
+
+
+def _deep_linear_steps(data, as_json: bool, **opts) -> None:
+    """``schedule --model deep-linear``: Zhao & Xu's steps are constant; each with its eta_*, q, eta/eta0(c)."""
+    from convtool.cli.console import report_warnings, stderr_console, stdout_console
+    from convtool.cli.options import deep_linear_from_options, deep_linear_settings
+    from convtool.numeric.dln_constants import compute_deep_linear_constants
+    from convtool.results import NotApplicable
+
+    err = stderr_console()
+    with report_warnings(err):
+        X, Y, layers, init, source = deep_linear_from_options(data, **opts)
+        settings = deep_linear_settings(opts)
+        base = compute_deep_linear_constants(X, Y, layers, init=init, **{**settings, "eta": None})
+        rows = []
+        for key, what in DLN_STEPS:
+            eta = base.quantities[key]
+            at = compute_deep_linear_constants(X, Y, layers, init=init, **{**settings, "eta": eta}) \
+                if key != "eta_thm1" else base
+            q = at.quantities
+            cell = lambda v: None if isinstance(v, NotApplicable) else v  # noqa: E731
+            rows.append({"step": key, "eta": eta, "what": what, "eta_star": cell(q["eta_star"]), "q": cell(q["q"]),
+                         "eta_ratio": cell(q["eta_ratio"]),
+                         "q_not_applicable": q["q"].reason if isinstance(q["q"], NotApplicable) else None})
+    out = {"source": source, "model": "deep-linear", "widths": list(base.widths),
+           "note": "Zhao & Xu's steps are constant over t; run them with convtool run --model deep-linear",
+           "steps": rows}
+    if as_json:
+        import json
+
+        from convtool.results import jsonable
+
+        click.echo(json.dumps(jsonable(out), allow_nan=False, indent=2))
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Zhao & Xu's step sizes (constant in t)", title_justify="left")
+    for col in ("step", "eta", "eta_*", "q (eq. 10)", "eta/eta0(c)", "what"):
+        table.add_column(col, no_wrap=col != "what", overflow="fold")
+    num = lambda v: "-" if v is None else repr(float(v))  # noqa: E731
+    for r in rows:
+        table.add_row(r["step"], num(r["eta"]), num(r["eta_star"]),
+                      num(r["q"]) if r["q"] is not None else "n/a", num(r["eta_ratio"]), r["what"])
+    stdout_console().print(Text(f"source: {source}"), table)
