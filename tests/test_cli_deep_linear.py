@@ -263,3 +263,12 @@ def test_schedule_deep_linear_steps(invoke):
     assert rows["eta1"]["q"] is None and "eta1" in rows["eta1"]["q_not_applicable"]  # q is defined for eta < eta1
     assert rows["eta0_c"]["eta_ratio"] == pytest.approx(1.0)
     assert_user_error(invoke("schedule", "--depth", "3"), "deep-linear only")
+
+
+def test_deep_linear_plots(invoke, tmp_path):
+    pytest.importorskip("matplotlib")
+    ok(invoke("run", "--model", "deep-linear", *SMALL, "--steps", "8", "--plot", tmp_path / "r.png"))
+    ok(invoke("compare", "--model", "deep-linear", "--compare-widths", "130,200", "--steps", "8",
+              "--plot", tmp_path / "c.png"))
+    for name in ("r.png", "c.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

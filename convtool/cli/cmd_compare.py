@@ -87,8 +87,6 @@ def _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, **opts) -
     from convtool.cli.options import deep_linear_from_options, deep_linear_settings
     from convtool.numeric.dln_experiments import compare_widths
 
-    if plot:
-        raise ConvtoolInputError("--plot is not available for --model deep-linear yet; use --json")
     if opts.get("widths") is not None:
         raise ConvtoolInputError("compare --model deep-linear takes --compare-widths n,n,... (equal hidden widths)")
     schedules = schedules or ["thm1"]
@@ -112,6 +110,13 @@ def _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, **opts) -
             cmp = compare_widths(X, Y, widths, depth=len(layers), init=init, seeds=seeds,
                                  seed=int(opts.get("seed") or 0), schedule=schedules[0], steps=steps, tol=tol,
                                  source=source.split(";")[0], progress=update, **deep_linear_settings(opts))
+    if plot:
+        from rich.text import Text
+
+        from convtool.cli.plots import plot_width_compare
+
+        plot_width_compare(cmp, plot, title=f"DLN vs convex GD by width ({init} init, {schedules[0]})")
+        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
     if as_json:
         import json
 

@@ -94,9 +94,7 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts
     sched_opts = schedule_options_from(schedule, opts)
     check_output_paths((data,), out=out, plot=plot)
     if dln:
-        if plot:
-            raise _plot_not_yet()
-        return _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts, **opts)
+        return _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts, plot=plot, **opts)
     if schedule in ("thm1", "cor3"):
         from convtool.cli.errors import ConvtoolInputError
 
@@ -136,13 +134,7 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts
                                       config=result.config, warnings=notes))
 
 
-def _plot_not_yet():
-    from convtool.cli.errors import ConvtoolInputError
-
-    return ConvtoolInputError("--plot is not available for --model deep-linear yet; use --out or --json")
-
-
-def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts, **opts) -> None:
+def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts, plot=None, **opts) -> None:
     """``run --model deep-linear``: the engine on the deep linear model with Zhao & Xu's theory."""
     from rich.text import Text
 
@@ -176,6 +168,11 @@ def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts
         result.extra["data_arrays"] = {"X": X, "Y": Y}
         result.save(out)
         err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
+    if plot:
+        from convtool.cli.plots import plot_deep_linear_run
+
+        plot_deep_linear_run(result, plot, title=f"convtool run --model deep-linear: {schedule}")
+        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
     if as_json:
         import json
 

@@ -146,3 +146,83 @@ def plot_compare(cmp, path, title: str = "") -> None:
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     _save(fig, path)
+
+
+@_quiet
+def plot_deep_linear_run(result, path, title: str = "") -> None:
+    """``run --model deep-linear --plot``: three panels of Zhao & Xu's comparison (PNG).
+
+    (1) log10 E_DLN(t) and log10 E(t) of convex GD from the same start, with Theorem 1's rate
+    ``E_DLN(0) rate_thm1^t`` where its check applies (dotted, labelled not applicable otherwise);
+    (2) log10 ||V(t) - W(t)||_X^2 with Theorem 2's bound ``D_R(t) ||V(0) - W*||_X^2`` on the steps
+    where it applies, and Lemma 5's ``(q + 7 tau)^t ||V(0) - W*||_X^2`` against ``||V(t) - W*||_X^2``;
+    (3) tau_hat(t) and, where recorded, p_lo / p_hi of P(t). Means over seeds (log10 of the mean).
+    """
+    import numpy as np
+
+    a = result.arrays
+    fig, (ax_l, ax_d, ax_p) = _figure(3, 8.5)
+    E, Ec = _log10_stats(a["loss"])[0], _log10_stats(a["E_cvx"])[0]
+    t = np.arange(E.shape[0])
+    ax_l.plot(t, E, color="C0", lw=1.6, label="log10 E_DLN(t)")
+    ax_l.plot(t, Ec, color="C1", lw=1.3, ls="--", label="log10 E(t): convex GD, eta_* = N eta/n_N")
+    z = result.summary().get("zhao_xu", {})
+    r1 = z.get("rate_thm1")
+    if r1 and a["thm1_applies"].any():
+        ax_l.plot(t, np.log10(np.nanmean(a["loss"][:, 0])) + t * np.log10(r1), color="C3", ls=":",
+                  label="E_DLN(0) (1 - (1 - eps)/kappa)^t (Thm 1)")
+    elif r1:
+        import textwrap
+
+        why = textwrap.fill(f"Thm 1: {z.get('thm1_not_applicable') or 'not applicable'}", 80)
+        ax_l.plot([], [], " ", label=why)
+    ax_l.set_ylabel("log10 gap")
+    ax_l.legend(loc="best", fontsize=7)
+    ax_l.grid(alpha=0.3)
+    ax_l.set_title(title or f"convtool run --model deep-linear: {result.schedule.get('name')}", fontsize=10)
+
+    ax_d.plot(t, _log10_stats(a["dist_X_sq"])[0], color="C0", lw=1.6, label="log10 ||V(t) - W(t)||_X^2")
+    ax_d.plot(t, _log10_stats(a["dln_X_sq"])[0], color="C2", lw=1.2, label="log10 ||V(t) - W*||_X^2")
+    ts = np.arange(1, a["eta"].shape[1] + 1)
+    for key, app, style, text in (("thm2_bound", "thm2_applies", dict(color="C3", ls="--"), "Thm 2 bound (D_R)"),
+                                  ("lemma5_bound", "lemma5_applies", dict(color="C2", ls=":"), "Lemma 5 bound")):
+        b = np.where(a[app], a[key], np.nan)
+        bm = _log10_stats(b)[0]
+        if np.isfinite(bm).any():
+            ax_d.plot(ts, bm, lw=1.2, label=text, **style)
+        else:
+            ax_d.plot([], [], " ", label=f"{text}: vacuous (q + 7 tau >= 1)")
+    ax_d.set_ylabel("log10 squared X-distance")
+    ax_d.legend(loc="best", fontsize=7)
+    ax_d.grid(alpha=0.3)
+
+    ax_p.plot(ts - 1, _nanmean(a["tau_hat"]), color="C0", lw=1.4, label="tau_hat(t) (Lemma 4)")
+    for key, color in (("p_lo", "C1"), ("p_hi", "C3")):
+        p = _nanmean(a[key])
+        ok = np.isfinite(p)
+        if ok.any():
+            ax_p.plot(t[ok], p[ok], color=color, marker=".", ls="-", lw=1.0, label=f"{key} of P(t) (n_N/N scaled)")
+    ax_p.axhline(1.0, color="k", lw=0.6)
+    ax_p.set_xlabel("step t")
+    ax_p.legend(loc="best", fontsize=7)
+    ax_p.grid(alpha=0.3)
+    _save(fig, path)
+
+
+@_quiet
+def plot_width_compare(cmp, path, title: str = "") -> None:
+    """``compare --model deep-linear --plot``: log10 ||V(t) - W(t)||_X^2 / ||V(0) - W*||_X^2 per width (PNG)."""
+    import numpy as np
+
+    fig, (ax,) = _figure(1, 4.5)
+    for i, (w, res) in enumerate(cmp.runs.items()):
+        a = res.arrays
+        ratio = a["dist_X_sq"] / a["dln_X_sq"][:, :1]
+        m = _log10_stats(ratio)[0]
+        ax.plot(np.arange(m.shape[0]), m, color=f"C{i % 10}", lw=1.5, label=f"width {w}")
+    ax.set_xlabel("step t")
+    ax.set_ylabel("log10 ||V(t) - W(t)||_X^2 / ||V(0) - W*||_X^2")
+    ax.set_title(title or "convtool compare --model deep-linear", fontsize=10)
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    _save(fig, path)

@@ -39,7 +39,7 @@ import numpy as np
 
 from convtool.analysis.evaluate import compiled
 from convtool.errors import InputError
-from convtool.numeric.deep_linear import (DeepLinear, P_spectrum, projector_basis, residual_ratio, saddle_margin,
+from convtool.numeric.deep_linear import (DeepLinear, P_spectrum, residual_ratio, saddle_margin,
                                           x_seminorm_sq)
 from convtool.numeric.losses import Loss, SquaredLoss
 from convtool.numeric.theories.base import EPS, RTOL_HELD, Check, Observation, RunContext, Theory
@@ -140,9 +140,9 @@ class ZhaoXu(Theory):
         X, s = parts[0]
         if any(p[0] is not X and not np.array_equal(p[0], X) for p in parts) or any(p[1] != s for p in parts):
             raise InputError("the zhao-xu theory needs one X and one loss scale for the whole batch")
-        self.U, self.r = projector_basis(X)
-        ev = np.linalg.eigvalsh(X.T @ X)
-        lam_min_pos, lam_max = float(ev[-self.r]), float(ev[-1])
+        from convtool.numeric.dln_constants import _svd_data  # the constants' own spectra of X (SVD, not X^T X)
+
+        self.U, self.r, lam_max, lam_min_pos = _svd_data(X)
         vals = {"loss_scale": s, "lambda_min_pos": lam_min_pos, "lambda_max": lam_max}
         self.alpha = float(compiled("alpha", paper=_PAPER)(*[vals[a] for a in compiled("alpha", paper=_PAPER).argnames]))
         self.beta = float(compiled("beta", paper=_PAPER)(*[vals[a] for a in compiled("beta", paper=_PAPER).argnames]))
