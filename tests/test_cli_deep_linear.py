@@ -272,3 +272,18 @@ def test_deep_linear_plots(invoke, tmp_path):
               "--plot", tmp_path / "c.png"))
     for name in ("r.png", "c.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_loss_scale_mean_is_example_1(invoke, tmp_path):
+    # Example 1's (1/M) ||W X - Y||_F^2: alpha, beta scale by 2/M; the step and every gap follow
+    path, X, Y = small_data(tmp_path)
+    s = strict_json(ok(invoke("constants", path, "--model", "deep-linear", *SMALL, "--json")).stdout)
+    m = strict_json(ok(invoke("constants", path, "--model", "deep-linear", *SMALL, "--loss-scale", "mean",
+                              "--json")).stdout)
+    M = X.shape[0]
+    for key in ("alpha", "beta", "lstar", "E0"):
+        assert m[key] == pytest.approx(2 / M * s[key], rel=1e-12), key
+    assert m["eta_thm1"] == pytest.approx(s["eta_thm1"] * M / 2, rel=1e-12) and m["kappa"] == pytest.approx(s["kappa"])
+    r = strict_json(ok(invoke("run", path, "--model", "deep-linear", *SMALL, "--loss-scale", "mean", "--steps", "5",
+                              "--json")).stdout)
+    assert r["summary"]["mean_eta"] == pytest.approx(m["eta_thm1"], rel=1e-12)
