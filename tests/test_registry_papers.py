@@ -366,8 +366,8 @@ def test_explain_source_other_paper(invoke):
 
 @pytest.mark.parametrize("args,fragments", [
     (("ETA_MAX",), ("unknown quantity 'ETA_MAX'", "did you mean eta_max", "explain --list")),
-    (("kappa", "--paper", ZX, "--default"), ("DATA / --default give values for local-pl quantities only",
-                                            "zhao-xu:kappa")),
+    # values of a zhao-xu quantity come from the deep-linear model (tests/test_explain_deep_linear.py)
+    (("kappa", "--paper", ZX, "--default", "--model", "two-layer"), ("--model two-layer", "--model deep-linear")),
     (("zhao-xu:kappa", "--paper", "local-pl"), ("names paper 'zhao-xu' but paper='local-pl'",)),
     (("alpha1", "--paper", ZX), ("unknown quantity 'alpha1' in paper 'zhao-xu'",)),
     (("alpha1", "--paper", "all"), ("--paper all only goes with --list",)),

@@ -258,3 +258,26 @@ drift_total_bound = register(
     expr=2 * K * eta0 ** 2 * alpha2 * sp.exp(eta0 ** c) * L0 / (1 - Delta), stable_in="eta0",
     latex=r"\|D(t)-D(0)\|_F^{\mathrm{bd}}", reference="proof of Theorem E.1, A_3(t), eq. (103)",
     description="Uniform bound on the imbalance drift ||D(t) - D(0)||_F under the theorem's constraints.")
+
+# ---------------------------------------------------------------- Theorem 3.3's proof (Appendix F): width
+# The sizes and the initialization of Theorem 3.3 (entries N(0, h^(-2p))), for `convtool widths`.
+n = register("n", kind="primitive", latex="n", reference="Problem 1", description="Rows of W (columns of X).")
+m = register("m", kind="primitive", latex="m", reference="Problem 1", description="Columns of W (columns of Y).")
+h = register("h", kind="primitive", latex="h", reference="Problem 2", description="Hidden width of W1 (n x h), W2 (m x h).")
+p = register("p", kind="primitive", latex="p", reference="Theorem 3.3",
+             description="Initialization scale exponent: entries of W1(0), W2(0) i.i.d. N(0, h^(-2p)), 0 < p < 1/2.")
+delta = register("delta", kind="primitive", latex=r"\delta", reference="Theorem 3.3, Lemma F.5",
+                 description="Failure probability of Theorem 3.3's bounds on the random initialization.")
+Wstar_fro = register("Wstar_fro", kind="primitive", latex=r"\|W^*\|_F", reference="eq. (128)",
+                     description="Frobenius norm of the minimizer W*.")
+B_F5 = register("B_F5", kind="expression", expr=sp.sqrt(m + n) + sp.log(2 / delta) / 2, latex="B",
+                reference="Lemma F.5, eq. (125)",
+                description="B = sqrt(m + n) + (1/2) log(2/delta) of Lemma F.5 (Min et al. 2022, Lemma 11).")
+alpha_ratio_bound = register(
+    "alpha_ratio_bound", kind="expression",
+    expr=(2 * (sp.sqrt(h) - B_F5) ** 2)
+    / (2 * (sp.sqrt(h) + B_F5) ** 2 + 2 * (sigma_max_Wstar + sp.sqrt(kappa) * Wstar_fro) * h ** (2 * p)
+       + 4 * sp.sqrt(kappa * m) * B_F5 * sp.sqrt(h)),
+    latex=r"\underline{\alpha_1/\alpha_2}", reference="proof of Theorem 3.3, eq. (131)",
+    description="Lower bound on alpha1/alpha2 at width h (numerator and denominator of eq. (131) times h^(2p)); "
+                "holds w.p. >= 1 - 2 delta (eqs. 125, 129) once sqrt(h) > B; tends to 1 as h grows for p < 1/2.")

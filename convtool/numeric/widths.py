@@ -8,7 +8,7 @@ with the reason). :func:`width_table` builds them all from a :class:`WidthContex
 Papers add their rows as one entry of :data:`WIDTH_ROWS`: a function ``(WidthContext) -> list[WidthRow]``,
 registered with :func:`register_width_rows`. The values come from the paper's own code (the registry
 and the ``compute_*`` functions), never from a second copy of a formula; the one exception is marked
-with a TODO below (eq. (131) of the local-PL paper, not in the registry yet).
+through the registry's ``B_F5`` and ``alpha_ratio_bound`` (eq. (131) of the local-PL paper).
 
 Rows (in order):
 
@@ -208,23 +208,17 @@ def deep_chain(arrays: dict, d: int, k: int) -> tuple[list | None, str]:
 
 
 # ---------------------------------------------------------------- local-PL, Theorem 3.3 (eq. 131)
-# TODO(registry): B (Lemma F.5), ||W*||_F and the eq. (131) bound are not in convtool.analysis.local_pl;
-# move them there (derived=True) and evaluate them through the registry. Only mu, K, sigma_max(W*) and
-# alpha_ratio (eq. 21) are registered now.
+def thm33_ratio_bound(h, *, p: float, sigma_max_Wstar: float, Wstar_fro: float, kappa: float, m: int, n: int,
+                      delta: float) -> float:
+    """The lower bound on alpha1/alpha2 of eq. (131) at width h: the registry's ``alpha_ratio_bound``
+    (``convtool explain alpha_ratio_bound``), with B of Lemma F.5 from n, m, delta."""
+    from convtool.analysis.evaluate import compiled
 
-def thm33_ratio_bound(h, *, p: float, B: float, sigma_max_Wstar: float, Wstar_fro: float, kappa: float,
-                      m: int) -> float:
-    """The lower bound on alpha1/alpha2 of eq. (131) at width h (multiplied through by h^{2p}).
-
-    Numerator ``2 h + 2 B^2 - 4 B sqrt(h) = 2 (sqrt(h) - B)^2``; denominator
-    ``2 (sqrt(h) + B)^2 + 2 (sigma_max(W*) + sqrt(kappa) ||W*||_F) h^{2p} + 4 sqrt(kappa m) B sqrt(h)``.
-    """
-    s = math.sqrt(h)
-    num = 2.0 * (s - B) ** 2
-    h2p = math.exp(2.0 * p * math.log(h))
-    den = 2.0 * (s + B) ** 2 + 2.0 * (sigma_max_Wstar + math.sqrt(kappa) * Wstar_fro) * h2p \
-        + 4.0 * math.sqrt(kappa * m) * B * s
-    return num / den
+    f, fB = compiled("alpha_ratio_bound"), compiled("B_F5")
+    vals = {"h": float(h), "p": p, "sigma_max_Wstar": sigma_max_Wstar, "Wstar_fro": Wstar_fro, "kappa": kappa,
+            "m": float(m), "n": float(n), "delta": delta}
+    vals["B_F5"] = float(fB(*[vals[a] for a in fB.argnames]))
+    return float(f(*[vals[a] for a in f.argnames]))
 
 
 def thm33_width(*, target: float, p: float, delta: float, n: int, m: int, sigma_max_Wstar: float,
@@ -240,8 +234,11 @@ def thm33_width(*, target: float, p: float, delta: float, n: int, m: int, sigma_
         return NotApplicable(f"target alpha1/alpha2 = {target!r} must lie in (0, 1)")
     if not 0 < p < 0.5:
         return NotApplicable(f"p = {p!r}: the bound tends to 1 only for p < 1/2")
-    B = math.sqrt(m + n) + 0.5 * math.log(2.0 / delta)
-    args = dict(p=p, B=B, sigma_max_Wstar=sigma_max_Wstar, Wstar_fro=Wstar_fro, kappa=kappa, m=m)
+    from convtool.analysis.evaluate import compiled
+
+    fB = compiled("B_F5")
+    B = float(fB(*[{"m": float(m), "n": float(n), "delta": delta}[a] for a in fB.argnames]))
+    args = dict(p=p, sigma_max_Wstar=sigma_max_Wstar, Wstar_fro=Wstar_fro, kappa=kappa, m=m, n=n, delta=delta)
     lo = math.floor(B * B)  # bound(lo) < target or lo <= B^2: not admissible
     hi = max(lo + 1, 1)
     while thm33_ratio_bound(hi, **args) < target:
