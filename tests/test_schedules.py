@@ -7,7 +7,7 @@ full-width numpy GD loop fed the recorded step sizes:
 * ``adaptive``: eq. (19) with ``1/K_t`` read as the positive root of ``eta K_t(eta) = 1``
   (typo reading 4) and the growth cap ``(1 + eta0^d)^(t/2) eta0`` (typo reading 2);
 * ``local``: the minimizer of ``rho(eta) = 1 - 2 mu_t eta + mu_t K_t(eta) eta^2`` (eqs. 10-12);
-* ``xu2023``: Lemma C.1, eq. (48) feasibility and the degree-4 rate eq. (50);
+* ``xu2023``: refuses non-squared losses and descends (its published formula: tests/test_xu2023.py);
 * ``backtracking``: Algorithm 1 with the Armijo test (typo reading 5);
 * ``adgd``: Malitsky & Mishchenko (2020), Algorithm 1, re-implemented here;
 * ``constant``: eta_t = eta0 = eta_max (Theorem E.1), eta_max re-derived here.
@@ -206,31 +206,21 @@ def test_local_minimizes_rho(kind):
 
 
 # --------------------------------------------------------------------------- xu2023
+# The step against Xu et al.'s published code is checked in tests/test_xu2023.py.
 @pytest.mark.parametrize("kind,scale", [("squared", 0.6), ("sensing", 0.5), ("factorization", 1.2)])
-def test_xu2023_feasible_and_optimal(kind, scale):
+def test_xu2023_descends_on_the_squared_loss(kind, scale):
     loss, orc, W1, W2 = instance(kind, 9, h=9, scale=scale)
-    res = run_gd(loss, W1, W2, schedule="xu2023", steps=120)
+    s = make_schedule("xu2023")
+    if kind == "sensing":  # Xu et al.'s rule is for 1/2 ||Y - X W||_F^2 only
+        with pytest.raises(InputError):
+            s.bind(loss)
+        return
+    s.bind(loss)
+    res = run_gd(loss, W1, W2, schedule=s, steps=120)
     eta, S = states_of(orc, W1, W2, res)
-    branches = {"interior": 0, "boundary": 0}
-    for t in range(eta.size):
-        s = S[t]
-        if s.L <= 1e-20:
-            break
-        e = eta[t]
-        scale48 = s.smin_T + s.orc.K * e / 2 * s.smax_T ** 2
-        assert s.g48(e) >= -1e-12 * scale48  # eq. (48) holds at eta_t
-        grid = e * np.linspace(1e-3, 4.0, 4001)
-        feas = grid[s.g48(grid) >= 0]
-        r = s.rho_xu(e)
-        tiny = 1e-12 * max(1.0, abs(r))
-        assert feas.size and r <= s.rho_xu(feas).min() + tiny  # optimal over the feasible set
-        if s.g48(e * (1 + 1e-6)) >= 0:  # interior: a stationary point of eq. (50)
-            assert r <= s.rho_xu(e * (1 + 1e-4)) + tiny and r <= s.rho_xu(e * (1 - 1e-4)) + tiny
-            branches["interior"] += 1
-        else:  # on the boundary of eq. (48): rho_xu still decreasing there
-            assert s.rho_xu(e * (1 - 1e-4)) >= r - tiny
-            branches["boundary"] += 1
-    assert sum(branches.values()) >= 10
+    assert eta.size >= 10 and np.all(eta > 0)
+    L = np.array([st.L for st in S])
+    assert np.all(np.diff(L) <= 1e-12 * L[:-1])  # every step decreases the loss
 
 
 # --------------------------------------------------------------------------- backtracking

@@ -258,6 +258,17 @@ drift_total_bound = register(
     expr=2 * K * eta0 ** 2 * alpha2 * sp.exp(eta0 ** c) * L0 / (1 - Delta), stable_in="eta0",
     latex=r"\|D(t)-D(0)\|_F^{\mathrm{bd}}", reference="proof of Theorem E.1, A_3(t), eq. (103)",
     description="Uniform bound on the imbalance drift ||D(t) - D(0)||_F under the theorem's constraints.")
+# 1 - Delta cancels catastrophically when eq. (88) binds (1 - Delta ~ 4 K L0 eta0^2 / eta0^c): registered on
+# its own so that it is compiled (and evaluated in mpmath) in the expanded form whose 1's cancel symbolically.
+one_minus_Delta = register(
+    "one_minus_Delta", kind="expression", expr=1 - Delta, stable_in="eta0", latex=r"1 - \Delta",
+    reference="Theorem E.1, eqs. (88), (103)",
+    description="1 - Delta, expanded in eta0 so that its 1's cancel exactly; the proof needs it > 0.")
+drift_total_bound_eq110 = register(
+    "drift_total_bound_eq110", kind="expression", expr=alpha2 * (sp.exp(eta0 ** c) - 1) / 2,
+    latex=r"\alpha_2 (e^{\eta_0^c} - 1)/2", reference="proof of Theorem E.1, eq. (110)",
+    description="drift_total_bound at eta0 = eta0^(2), where eq. (88) makes it alpha2 (exp(eta0^c) - 1)/2; "
+                "an upper bound on it wherever eq. (94) holds.")
 
 # ---------------------------------------------------------------- Theorem 3.3's proof (Appendix F): width
 # The sizes and the initialization of Theorem 3.3 (entries N(0, h^(-2p))), for `convtool widths`.

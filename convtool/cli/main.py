@@ -21,6 +21,7 @@ from convtool.cli.cmd_explain import explain
 from convtool.cli.cmd_generate import generate
 from convtool.cli.cmd_run import run
 from convtool.cli.cmd_schedule import schedule
+from convtool.cli.cmd_stress import stress
 from convtool.cli.cmd_widths import widths
 
 __all__ = ["cli"]
@@ -74,6 +75,7 @@ cli.add_command(run)
 cli.add_command(schedule)
 cli.add_command(compare)
 cli.add_command(widths)
+cli.add_command(stress)
 
 
 if __name__ == "__main__":  # pragma: no cover

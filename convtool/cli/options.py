@@ -295,6 +295,7 @@ COMPARE_DEFAULT = ("adaptive", "local", "xu2023", "backtracking", "constant", "a
 SCHEDULE_OPTION_FLAGS = {
     "backtracking": {"eta_bt": "--eta-bt", "tau": "--tau", "gamma": "--gamma"},
     "adgd": {"lam0": "--lam0"},
+    "xu2023": {"c1": "--xu-c1", "c2": "--xu-c2"},
 }
 #: instance options that apply without DATA (the Fig. 1 default at that width and seed)
 DEFAULT_BATCH_OPTIONS = ("width", "seed")
@@ -396,7 +397,7 @@ def plot_option(help_text: str):
 
 
 def schedule_option_flags(func):
-    """Schedule-specific options: ``--eta-bt --tau --gamma`` (backtracking) and ``--lam0`` (adgd)."""
+    """Schedule-specific options: ``--eta-bt --tau --gamma`` (backtracking), ``--lam0`` (adgd), ``--xu-c1 --xu-c2`` (xu2023)."""
     return _apply(func, [
         click.option("--eta-bt", "eta_bt", type=float, default=None,
                      help="backtracking: first trial step size [1]."),
@@ -404,6 +405,10 @@ def schedule_option_flags(func):
         click.option("--gamma", type=float, default=None,
                      help="backtracking: Armijo constant in (0, 1) [0.9]."),
         click.option("--lam0", type=float, default=None, help="adgd: first step size [1e-6]."),
+        click.option("--xu-c1", "c1", type=float, default=None,
+                     help="xu2023: Xu et al.'s lower factor c1 in (0, 1) [0.5]; recorded, the published step does not use it."),
+        click.option("--xu-c2", "c2", type=float, default=None,
+                     help="xu2023: Xu et al.'s upper factor c2 > 1 [1.5]; recorded, the published step does not use it."),
     ])
 
 

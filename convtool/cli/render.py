@@ -338,10 +338,20 @@ def _seconds(x) -> str:
 
 
 def _violations_value(viol: dict, key: str, applied_key: str) -> str:
-    """``0 of 300 steps``, with ``, first t=7`` when there was one."""
+    """``0 of 300 steps (12 vacuous)``, with ``, first t=7`` when there was one.
+
+    Vacuous steps (``{key}_steps_vacuous``: the accepted value was >= L(t), so any step that did not
+    increase L passed) are counted in the steps and shown separately; the rest are the evidence.
+
+    >>> _violations_value({"thm31": 0, "thm31_steps_applicable": 120, "thm31_steps_vacuous": 12},
+    ...                   "thm31", "thm31_steps_applicable")
+    '0 of 120 steps (12 vacuous)'
+    """
     if viol.get(key) is None:
         return "-"
     text = f"{viol[key]} of {viol.get(applied_key, '?')} steps"
+    if viol.get(f"{key}_steps_vacuous") is not None and viol.get(applied_key):
+        text += f" ({viol[f'{key}_steps_vacuous']} vacuous)"
     if viol.get(f"{key}_first") is not None:
         text += f", first t={viol[f'{key}_first']}"
     return text
@@ -360,7 +370,8 @@ def render_run(summary: dict, *, source: str = "", schedule: dict | None = None,
     """Everything ``convtool run`` shows: the summary (``RunResult.summary()``) as one table.
 
     Observed numbers are medians (rates) or maxima (final loss) over the seeds;
-    the predicted constants are means over the seeds' instances.
+    the predicted constants are means over the seeds' instances. Violation counts show the vacuous
+    steps among the checked ones separately (the accepted value was >= L(t)).
     """
     from convtool.numeric.engine import STATUSES
 
@@ -402,7 +413,10 @@ def render_run(summary: dict, *, source: str = "", schedule: dict | None = None,
         ("Theorem 3.1 violations", _violations_value(viol, "thm31", "thm31_steps_applicable"),
          "L(t+1) > rho(eta_t, t) L(t), where eta_t K_t < 2"),
         ("Theorem 3.2 violations", _violations_value(viol, "thm32", "thm32_steps_in_range"),
-         "L(t+1) > rhobar L(t) or L0 rhobar0^(t+1), eq. 89"),
+         "L(t+1) > rhobar L(t) or L0 rhobar0^(t+1), where Lemma E.3 (T0), eq. 89 and Lemma E.4 held so far"),
+        ("Lemma E.4 violations", _violations_value(viol, "lemmaE4", "lemmaE4_steps_applicable"),
+         "sigma_min^2(T_t) < alpha1 - 4 ||D(t) - D(0)||_F or sigma_max^2(T_t) > alpha2 + 2 ||D(t) - D(0)||_F "
+         "(Theorem 3.2's proof), where Lemma E.3 (T0) and eq. 89 held so far"),
         ("tightness", fmt(s.get("tightness")), "median (L(t+1)/L(t)) / rho; 1 = tight"),
         ("wall time", _seconds(s.get("wall_time")), "engine, theory bookkeeping included"),
         ("width", reduced, reduced_note),
@@ -429,13 +443,21 @@ def _fmt3(x) -> str:
 
 
 def _violations_cell(viol: dict, key: str, applied_key: str) -> str:
-    """``violations/applicable`` and `` (t=first)``: ``2/180 (t=7)``."""
+    """``violations/applicable``, the vacuous steps among them and the first violation: ``2/180 (12 vacuous, t=7)``.
+
+    >>> _violations_cell({"thm32": 0, "thm32_steps_in_range": 120, "thm32_steps_vacuous": 12},
+    ...                  "thm32", "thm32_steps_in_range")
+    '0/120 (12 vacuous)'
+    """
     if not viol or viol.get(key) is None:
         return "-"
     text = f"{viol[key]}/{viol.get(applied_key, '?')}"
+    extra = []
+    if viol.get(f"{key}_steps_vacuous") is not None and viol.get(applied_key):
+        extra.append(f"{viol[f'{key}_steps_vacuous']} vacuous")
     if viol.get(f"{key}_first") is not None:
-        text += f" (t={viol[f'{key}_first']})"
-    return text
+        extra.append(f"t={viol[f'{key}_first']}")
+    return text + (f" ({', '.join(extra)})" if extra else "")
 
 
 #: how ``convtool compare`` names the Problem-1 reference row (the library's row name is longer)

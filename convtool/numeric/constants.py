@@ -26,13 +26,14 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
+import mpmath
 import numpy as np
 
 from convtool.analysis.evaluate import evaluate
 from convtool.analysis.registry import get
 from convtool.errors import ConvtoolWarning, InputError
 from convtool.numeric.losses import Loss
-from convtool.numeric.roots import RootResult, solve_eta0_1, solve_eta0_2
+from convtool.numeric.roots import MP_DPS, RootResult, mp_value, solve_eta0_1, solve_eta0_2, solve_eta0_3
 from convtool.numeric.spectra import extreme_sv_sq, imbalance_spectrum, reduce_width, singular_values_sq
 from convtool.results import NotApplicable, jsonable
 
@@ -72,6 +73,13 @@ _NEEDS_MU = {"kappa", "beta1", "beta2", "alpha1", "alpha2", "alpha_ratio", "eta0
 
 #: relative slack (of alpha2) for checking Lemma E.3 on computed values
 LEMMA_E3_RTOL = 1e-9
+
+#: L(0)'s relative rounding band above which a warning says which results it limits
+L0_PRECISION_WARN = 1e-6
+
+#: results that take L(0) as an input (directly or through eq. 87/88), named in that warning
+L0_DEPENDENTS = ("eta0^(1) (eq. 87)", "eta0^(2) (eq. 88)", "eta_max", "Kbar0", "rhobar0", "Delta",
+                 "drift_total_bound", "K_0", "rho_0")
 
 
 @dataclass
@@ -115,6 +123,9 @@ class ConstantsResult:
     values: dict
     eta0_source: str
     warnings: list = field(default_factory=list)
+    #: L(0)'s first-order rounding band from the float product W1 W2^T and its relative size
+    #: (``L0_band``, ``L0_rel_precision``; see :func:`l0_precision`)
+    precision: dict = field(default_factory=dict)
 
     def __getattr__(self, name):
         q = self.__dict__.get("quantities")
@@ -138,6 +149,7 @@ class ConstantsResult:
         out = {"N": self.N, "n": self.n, "m": self.m, "h": self.h, "rank": self.rank, "loss": self.loss,
                "c": self.c, "d": self.d, "eta0_source": self.eta0_source}
         out.update(self.quantities)
+        out.update(self.precision)
         out["not_applicable"] = self.not_applicable
         out["checks"] = [ch.to_dict() for ch in self.checks]
         out["roots"] = {k: r.to_dict() for k, r in self.roots.items()}
@@ -235,6 +247,8 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
     else:
         vals = evaluate(prim, targets=["alpha1", "alpha2", "alpha_ratio", "eta0_3", "kappa", "rate_nonoverparam",
                                        "local_rate_limit", "sigma_min_T_sq", "sigma_max_T_sq"])
+        # the closed form amplifies rounding by 1/c: take the float where mubar >= 0 is verified (issue 14)
+        vals["eta0_3"] = solve_eta0_3(vals)[0]
         roots["eta0_1"] = solve_eta0_1(vals)
         alpha1 = vals["alpha1"]
         if not alpha1 > 0:
@@ -277,7 +291,17 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
             vals["eta0"] = float(eta0)
             vals["eta"] = float(eta0)
             vals["L_t"] = prim["L0"]
+            if mu > 0 and vals.get("alpha1", 0) > 0:
+                # mubar cancels near eta0^(3); 50 digits on the float inputs give its sign right
+                vals["mubar"] = float(mp_value("mubar", eta0, vals))
             vals = evaluate(vals)
+            if mu > 0 and vals.get("alpha1", 0) > 0:
+                db = _drift_total_bound(vals, roots.get("eta0_2"))
+                if isinstance(db, NotApplicable):
+                    na["drift_total_bound"] = db
+                    vals.pop("drift_total_bound", None)
+                else:
+                    vals["drift_total_bound"] = db
     quantities = {}
     for fname, qname in FIELDS.items():
         if fname in na:
@@ -287,9 +311,56 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
         else:
             quantities[fname] = NotApplicable(_missing_reason(fname, na))
     checks = _checks(quantities, n, m, h, mu, eta0_source, vals)
+    precision = l0_precision(prim["K"], prim["L0"], float(np.linalg.norm(W1)), float(np.linalg.norm(W2)))
+    if precision["L0_rel_precision"] > L0_PRECISION_WARN:
+        msg = (f"L(0) = {prim['L0']:.6g} is known only to +-{precision['L0_band']:.2g} (relative "
+               f"{precision['L0_rel_precision']:.2g}): the float product W1 W2^T carries a rounding error "
+               f"64 eps ||W1||_F ||W2||_F near the optimum; {', '.join(L0_DEPENDENTS)} inherit it")
+        warnings.warn(msg, ConvtoolWarning, stacklevel=2)
+        warn_list.append(msg)
     return ConstantsResult(N=loss.N, n=n, m=m, h=h, rank=rank, loss=loss.name, c=float(c), d=float(d),
                            quantities=quantities, roots=roots, checks=checks, values=vals,
-                           eta0_source=eta0_source, warnings=warn_list)
+                           eta0_source=eta0_source, warnings=warn_list, precision=precision)
+
+
+def l0_precision(K: float, L0: float, W1_fro: float, W2_fro: float) -> dict:
+    """Attainable precision of L(0) = l(W1 W2^T) - l*: the first-order rounding band of the product.
+
+    The computed product carries an error ``delta = 64 eps ||W1||_F ||W2||_F``, which moves
+    the excess loss by up to ``band = sqrt(2 K L0) delta + K delta^2 / 2`` (README, "Losses near
+    the float floor"); ``L0_rel_precision = band / L0`` (inf when L0 = 0).
+
+    >>> p = l0_precision(1.0, 1.0, 1.0, 1.0)
+    >>> p["L0_rel_precision"] < 1e-13
+    True
+    """
+    delta = 64 * np.finfo(np.float64).eps * W1_fro * W2_fro
+    band = float(np.sqrt(2 * K * max(L0, 0.0)) * delta + K * delta ** 2 / 2)
+    rel = band / L0 if L0 > 0 else (0.0 if band == 0 else float("inf"))
+    return {"L0_band": band, "L0_rel_precision": float(rel)}
+
+
+def _drift_total_bound(vals: dict, root88: RootResult | None):
+    """Eq. (103)'s bound on ||D(t) - D(0)||_F at eta0, never from a cancelled ``1 - Delta``.
+
+    At eta0 = eta0^(2) (the root of eq. 88 on its verified side, F(eta0) >= 0) the bound is
+    at most ``alpha2 (exp(eta0^c) - 1) / 2`` (eq. 110), with equality at the exact root: that
+    closed form is used. Elsewhere ``1 - Delta`` (expanded so its 1's cancel) is evaluated in
+    50-digit mpmath on the float inputs; ``1 - Delta <= 0`` (eta0 outside the theorem's range)
+    makes the bound not applicable.
+    """
+    eta0 = vals["eta0"]
+    if root88 is not None and root88.converged and root88.root == eta0:
+        return float(vals["drift_total_bound_eq110"])
+    one_minus_Delta = mp_value("one_minus_Delta", eta0, vals)
+    if not one_minus_Delta > 0:
+        return NotApplicable(f"Delta = 1 - ({float(one_minus_Delta):.3g}) >= 1 at eta0 = {eta0:.6g}: eq. 103's "
+                             "geometric sum does not converge (the proof needs Delta < 1, which holds up to eta_max)")
+    with mpmath.workdps(MP_DPS):
+        K, a2, L0, c = (mpmath.mpf(float(vals[k])) for k in ("K", "alpha2", "L0", "c"))
+        e = mpmath.mpf(float(eta0))
+        bound = 2 * K * e ** 2 * a2 * mpmath.exp(e ** c) * L0 / one_minus_Delta
+    return float(bound)
 
 
 def _missing_reason(fname: str, na: dict) -> str:

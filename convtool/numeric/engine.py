@@ -364,6 +364,8 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
     active = np.ones(R, dtype=bool)
     clipped = 0
     sched.start(R)
+    if hasattr(sched, "bind"):  # a rule that reads the data itself (xu2023: X, Y of each seed's loss)
+        sched.bind(losses)
     state = model.init_state()
     state_0 = model.full_weights(state)
     L0 = env0.get("L0")

@@ -37,15 +37,20 @@ Examples
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
+import mpmath
 import numpy as np
+import sympy as sp
 from scipy.optimize import brentq
 
-from convtool.analysis.evaluate import evaluate, polynomial, residual
+from convtool.analysis.evaluate import evaluate, expanded, polynomial, residual, stable_form
+from convtool.analysis.registry import REGISTRIES, display, get
 
 __all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve", "solve_eta0_1", "solve_eta0_2",
            "eq88_sign_change_point", "positive_root", "STEP_EQUATIONS",
-           "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR"]
+           "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR", "FLOAT_FLOOR", "MP_DPS",
+           "mp_value", "admissible_side", "solve_eta0_3"]
 
 EPS = np.finfo(np.float64).eps
 XTOL = 1e-300
@@ -61,9 +66,14 @@ STATUS_FLAGS = {
     -5: "not applicable",
 }
 
-#: eq. (88) scan: points per decade and the smallest eta0 tried (lowered for a tiny admissible range)
+#: eq. (88) scan: points per decade and the bottom of its double-precision part (lowered for a tiny
+#: admissible range); below it the scan goes on, evaluated with mpmath, down to FLOAT_FLOOR
 EQ88_GRID_PER_DECADE = 24
 EQ88_FLOOR = 1e-100
+#: smallest positive normal double: the bottom of the eq. (88) scan ("below the float range" means below it)
+FLOAT_FLOOR = float(np.finfo(np.float64).tiny)
+#: digits of the mpmath evaluations that verify a returned root's side of its defining inequality
+MP_DPS = 50
 
 
 @dataclass
@@ -91,6 +101,11 @@ class RootResult:
         f(root) (0.0 for an infinite root).
     message : str
         Human-readable account, including why a bracket is valid.
+    scan : dict
+        eq. (88) only: the scan grid (and its extension below ``EQ88_FLOOR``).
+    verified : str
+        The returned float's side of its defining inequality (eq. 87: ``eta0 Kbar_0 <= 1``;
+        eq. 88: ``F >= 0``, eq. 94), checked in :data:`MP_DPS` digits, and any step down to it.
     """
 
     name: str
@@ -105,6 +120,8 @@ class RootResult:
     residual: float = np.nan
     message: str = ""
     scan: dict = field(default_factory=dict)
+    #: how the root's side of its defining inequality was verified (and any step down to it)
+    verified: str = ""
 
     @property
     def flag(self) -> str:
@@ -141,6 +158,134 @@ class _Counted:
             raise FloatingPointError(f"{self.name}: the function value at x={x!r} is NaN; "
                                      f"solver cannot continue (call {self.calls})")
         return v
+
+
+# ---------------------------------------------------------------- verified sides (issue 14)
+
+
+@lru_cache(maxsize=None)
+def _mp_function(name: str, var: str):
+    """mpmath twin of registered ``name`` (an expression, or an equation's residual) as a function of ``var``.
+
+    The expression is expanded in ``var`` and put in the stable form used by the float
+    code (1's of ``1 - Delta`` cancelled symbolically, ``expm1``/``log1p``), then
+    lambdified for mpmath; returns ``(f, argnames)`` with ``f(x, *args)``.
+    """
+    q = get(name)
+    reg = REGISTRIES[q.paper]
+    v = reg[var].symbol
+    expr = expanded(q.expr, var, stable=True, paper=q.paper)
+    expr = stable_form(expr, v)
+    syms = sorted((display(s) for s in expr.free_symbols if s != v), key=str)
+    f = sp.lambdify([display(v), *syms], display(expr), modules="mpmath")
+    return f, tuple(str(s) for s in syms)
+
+
+@lru_cache(maxsize=None)
+def _eq88_scaled():
+    """``G = F / (eta0 (1 - exp(-eta0^c)))`` of eq. (88), lambdified for numpy; ``(f, argnames)``.
+
+    ``G = (1 - Delta) / eta0 - 4 K L0 eta0 / (1 - exp(-eta0^c))`` has the sign of F for
+    eta0 > 0, and its terms are O(mubar), ``eta0^(d-1)``, ``eta0^(1-c)``: nothing underflows
+    for eta0 down to the smallest normal double, where F itself (O(eta0^(1+c))) does.
+    """
+    reg = REGISTRIES["local-pl"]
+    v = reg["eta0"].symbol
+    omD = expanded(reg["one_minus_Delta"].expr, "eta0", stable=True)
+    K, L0, c = reg["K"].symbol, reg["L0"].symbol, reg["c"].symbol
+    G = sp.expand(omD / v) - 4 * K * L0 * v / (1 - sp.exp(-v ** c))
+    G = stable_form(G, None)
+    syms = sorted((display(s) for s in G.free_symbols if s != v), key=str)
+    f = sp.lambdify([display(v), *syms], display(G), modules="numpy")
+    return f, tuple(str(s) for s in syms)
+
+
+def mp_value(name: str, x: float, values: dict, var: str = "eta0", dps: int = MP_DPS):
+    """``name`` at ``var = x`` with every input taken as the exact binary value of its float, in ``dps`` digits.
+
+    Returns an ``mpmath.mpf``. Used to *verify* on which side of its defining inequality a
+    returned float lies: the float inputs are exact, so at 50 digits the sign is not rounding.
+    """
+    f, others = _mp_function(name, var)
+    with mpmath.workdps(dps):
+        return +f(mpmath.mpf(float(x)), *[mpmath.mpf(float(values[a])) for a in others])
+
+
+def _ulp_shift(x: float, k: int) -> float:
+    """The float ``k`` representable positive doubles above (k > 0) or below ``x >= 0``; clamped to [0, max]."""
+    i = int(np.float64(x).view(np.int64)) + k
+    i = min(max(i, 0), int(np.float64(np.finfo(np.float64).max).view(np.int64)))
+    return float(np.int64(i).view(np.float64))
+
+
+def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -> tuple[float, float | None, int]:
+    """Adjacent floats ``a < b`` around ``x`` with ``ok(a)`` true and ``ok(b)`` false (``ok`` monotone there).
+
+    ``ok`` is the defining inequality, true below the boundary. If ``ok(x)`` holds, ``a = x``
+    and ``b`` is found by galloping up (never past ``hi``; ``b = None`` when ``hi`` is reached
+    or ``hi`` is None and the search is not wanted); otherwise the search gallops down
+    (1, 2, 4, ... ulps, never below ``lo``, where ok is assumed) and bisects the integer
+    representation to adjacent floats. Returns ``(a, b, evaluations)``.
+    """
+    calls = 1
+    if ok(x):
+        if hi is None:
+            return x, None, calls
+        a, k = x, 1
+        while True:
+            cand = min(_ulp_shift(x, k), hi)
+            calls += 1
+            if not ok(cand):
+                b = cand
+                break
+            a = cand
+            if cand >= hi or k > 2 ** 64:
+                return a, None, calls
+            k *= 2
+    else:
+        b, k = x, 1
+        while True:
+            cand = max(_ulp_shift(x, -k), lo)
+            calls += 1
+            if cand <= lo or ok(cand):
+                a = cand
+                break
+            b = cand
+            k *= 2
+    ia, ib = int(np.float64(a).view(np.int64)), int(np.float64(b).view(np.int64))
+    while ib - ia > 1:
+        im = (ia + ib) // 2
+        calls += 1
+        if ok(float(np.int64(im).view(np.float64))):
+            ia = im
+        else:
+            ib = im
+    return float(np.int64(ia).view(np.float64)), float(np.int64(ib).view(np.float64)), calls
+
+
+def solve_eta0_3(values: dict) -> tuple[float, float, str]:
+    """The third term of eta_max on its admissible side: ``(eta0_3, above, note)``.
+
+    The closed form ``log1p(alpha1 / (2 alpha2))^(1/c)`` amplifies the rounding of ``log1p``
+    by ``1/c``; its defining inequality is ``mubar(eta0) >= 0``, i.e.
+    ``alpha1 - 2 alpha2 expm1(eta0^c) >= 0``. ``eta0_3`` is the largest float at or below the
+    closed form where that holds, verified in :data:`MP_DPS`-digit arithmetic on the float
+    inputs; ``above`` is the next float, where ``mubar < 0`` is verified (the eq. 88 scan ends
+    there, see :func:`eq88_sign_change_point`). A closed form of 0 or inf is returned as is.
+    """
+    x0 = values["eta0_3"] if "eta0_3" in values else evaluate(values, targets=["eta0_3"])["eta0_3"]
+    x0 = float(x0)
+    if not (np.isfinite(x0) and x0 > 0):
+        return x0, x0, ""
+
+    def ok(x):
+        return mp_value("mubar", x, values) >= 0
+
+    a, b, _ = admissible_side(ok, x0, hi=np.inf)
+    if b is None:  # pragma: no cover - mubar -> -inf as eta0 grows
+        b = _ulp_shift(a, 1)
+    note = "" if a == x0 else f"; moved {x0:.17g} -> {a:.17g}, the largest float with mubar(eta0_3) >= 0 (50 digits)"
+    return a, b, note
 
 
 def bracketed_root(f, a: float, b: float, *, name: str, why: str = "", maxiter: int = 200) -> RootResult:
@@ -202,7 +347,31 @@ def solve_eta0_1(values: dict) -> RootResult:
     why = (f"bracket [0, 1/max(K alpha2, sqrt(2 K L0))] = [0, {b:.6g}]: the left side of eq. 87 is 0 at 0, "
            "increasing, and >= 1 at the right end")
     a, b, note = _finite_right_end(g, 0.0, b)
-    return bracketed_root(g, a, b, name="eta0_1", why=why + note)
+    r = bracketed_root(g, a, b, name="eta0_1", why=why + note)
+    if r.converged and r.root > 0:
+        _verify_side(r, lambda x: mp_value("eta0_1", x, values) <= 0, g, "eta0 Kbar_0(eta0) <= 1")
+    return r
+
+
+def _verify_side(r: RootResult, ok, g, inequality: str) -> None:
+    """Move ``r.root`` to the float on the admissible side of its defining inequality, verified.
+
+    Brent's method returns a float within ``4 eps`` of the root, on either side; the theorem
+    needs ``inequality`` to hold *at* the returned eta0. ``ok`` evaluates it in
+    :data:`MP_DPS`-digit arithmetic on the float inputs; the root steps down (ulp by ulp,
+    galloping, then bisection to adjacent floats) until it holds.
+    """
+    x = r.root
+    # the verifying evaluations are not counted in function_calls (those stay the solver's own)
+    a, _, calls = admissible_side(ok, x, lo=float(r.bracket[0]) if np.isfinite(r.bracket[0]) else 0.0)
+    if a != x:
+        r.root = a
+        with np.errstate(all="ignore"):
+            r.residual = float(g(a))
+        r.verified = (f"stepped down from {x:.17g} to {a:.17g}, where {inequality} holds "
+                      f"(verified, {MP_DPS} digits)")
+    else:
+        r.verified = f"{inequality} holds at the root (verified, {MP_DPS} digits)"
 
 
 def _finite_right_end(g, a: float, b: float, maxiter: int = 2000) -> tuple[float, float, str]:
@@ -233,6 +402,9 @@ def _finite_right_end(g, a: float, b: float, maxiter: int = 2000) -> tuple[float
 def eq88_sign_change_point(values: dict) -> float:
     """``x* = min(third term, eta_K)`` with ``eta_K Kbar_0(eta_K) = 2``: there ``F(x*) < 0``.
 
+    Each of the two is taken as the float just above its boundary (where ``mubar < 0``,
+    resp. ``eta_K Kbar_0(eta_K) >= 2``, is verified in :data:`MP_DPS` digits).
+
     At x* one factor of ``1 - rhobar0 = mubar eta0 (2 - Kbar_0 eta0)`` vanishes, so
     ``1 - Delta = (1 + x*^d)(1 - rhobar0) - x*^d = -x*^d`` and
     ``F(x*) = -(1 - exp(-x*^c)) x*^d - 4 K L0 x*^2 < 0``. Hence eq. (88) always has a
@@ -245,12 +417,15 @@ def eq88_sign_change_point(values: dict) -> float:
     with np.errstate(all="ignore"):
         fa, fb = g(a) - 1.0, g(b) - 1.0
     eta_K = brentq(lambda x: g(x) - 1.0, a, b, xtol=XTOL, rtol=RTOL) if fa < 0 < fb else b
-    eta0_3 = values["eta0_3"] if "eta0_3" in values else evaluate(values, targets=["eta0_3"])["eta0_3"]
-    return float(min(eta0_3, eta_K))
+    # the floats just *above* the two boundaries, where mubar < 0 and eta_K Kbar_0(eta_K) >= 2 are
+    # verified in 50 digits (a float just below would leave F(x*) > 0 possible)
+    _, eta_K_hi, _ = admissible_side(lambda x: mp_value("eta0_1", x, values) < 1, float(eta_K), hi=np.inf)
+    _, eta0_3_hi, _ = solve_eta0_3(values)
+    return float(min(eta0_3_hi, eta_K if eta_K_hi is None else eta_K_hi))
 
 
 def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
-    """eta0^(2): the smallest positive root of eq. (88).
+    """eta0^(2): the smallest positive root of eq. (88), on the side where eq. (94) holds.
 
     ``F(eta0) = (1 - exp(-eta0^c))(1 - Delta(eta0)) - 4 K L(0) eta0^2`` (evaluated in the
     cancellation-free form of :func:`convtool.analysis.evaluate.stable_form`) is
@@ -258,40 +433,59 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     ``min(EQ88_FLOOR, upper / 1e6)`` to ``upper``, by default
     ``x* = eq88_sign_change_point(values)``, where ``F(x*) < 0`` is proven; x* is itself
     the last grid point. The first sign change from positive to non-positive is refined
-    by Brent's method. So when mubar(0) = mu alpha1 > 0 and F > 0 near 0, a root is
-    always found and footnote 4's ``eta0^(2) = inf`` does not occur; status 1 (inf) is
-    kept for an explicit ``upper`` below x* with F > 0 throughout.
-    If ``F <= 0`` already at the bottom of the grid the smallest root lies below the
-    float range and the result is *not applicable* (status -5).
+    by Brent's method, and the root then steps down to the float where ``F >= 0``
+    (eq. 94) is verified in :data:`MP_DPS` digits. So when mubar(0) = mu alpha1 > 0 and
+    F > 0 near 0, a root is always found and footnote 4's ``eta0^(2) = inf`` does not
+    occur; status 1 (inf) is kept for an explicit ``upper`` below x* with F > 0 throughout.
+
+    If ``F <= 0`` already at the bottom of that grid, the scan goes on below it, with the
+    same density and F evaluated in :data:`MP_DPS`-digit mpmath (double precision
+    underflows there), down to :data:`FLOAT_FLOOR`; a sign change found there is refined
+    by bisection to adjacent floats. Only when ``F <= 0`` at ``FLOAT_FLOOR`` too does the
+    smallest root lie below the float range (status -5, not applicable). The extension
+    is reported as ``scan["extension"]``.
     """
     g, f, args = _args("eta0_2", values)
+    proven_end = upper is None
     if upper is None:
         upper = eq88_sign_change_point(values)
     if not (np.isfinite(upper) and upper > 0):
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq",
                           message=f"not applicable: the scan needs a positive finite upper end, got {upper!r}")
-    lo = min(EQ88_FLOOR, upper / 1e6)
-    if lo < 1e-300:
+    if upper <= FLOAT_FLOOR:
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq",
-                          message=(f"not applicable: the admissible range ends at {upper:.3g}, below where eq. 88 "
-                                   "can be evaluated in double precision"))
-    ndec = np.log10(upper) - np.log10(lo)
-    grid = np.logspace(np.log10(lo), np.log10(upper), int(np.ceil(ndec * EQ88_GRID_PER_DECADE)) + 1)
-    grid[-1] = upper
-    with np.errstate(all="ignore"):
-        F = np.asarray(f(grid, *args), dtype=float)
+                          message=(f"not applicable: the admissible range ends at {upper:.3g}, below the float "
+                                   f"range (smallest normal double {FLOAT_FLOOR:.3g})"))
+
+    def Fmp(x):
+        return mp_value("eta0_2", x, values)
+
+    lo = max(min(EQ88_FLOOR, upper / 1e6), FLOAT_FLOOR)
+    grid = _log_grid(lo, upper)
+    if lo >= EQ88_FLOOR:  # double precision is exact enough here (README: 1e-12 down to 1e-30)
+        with np.errstate(all="ignore"):
+            F = np.asarray(f(grid, *args), dtype=float)
+        evaluated = "float64"
+    else:
+        F = _scaled_F(grid, values)
+        evaluated = SCALED
+    if proven_end and evaluated == "float64":  # F(x*) < 0 is proven; double precision may not see it there
+        F[-1] = min(F[-1], float(mpmath.sign(Fmp(upper))))
     finite = np.isfinite(F)
     if not finite.all():
         last = int(np.argmin(finite))  # first non-finite
         grid, F = grid[:last], F[:last]
     scan = {"lower": float(grid[0]) if grid.size else None, "upper": float(grid[-1]) if grid.size else None,
             "points": int(grid.size), "per_decade": EQ88_GRID_PER_DECADE}
-    if grid.size == 0 or not F[0] > 0:
-        f0 = float(F[0]) if grid.size else float("nan")
-        return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, int(grid.size), scan=scan,
-                          message=(f"not applicable: F(eta0) = {f0:.3g} <= 0 already at eta0 = {lo:g}, so "
-                                   "the smallest positive root of eq. 88 lies below the float range (with d close "
-                                   "to 1, eta0^d outweighs 2 mubar eta0 unless eta0 < (2 mu alpha1)^(1/(d-1)))"))
+    if proven_end and evaluated != "float64":
+        F[-1] = min(F[-1], float(mpmath.sign(Fmp(upper))))
+    if evaluated != "float64":
+        scan["evaluated"] = evaluated
+    if grid.size == 0:
+        return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, 0, scan=scan,
+                          message="not applicable: F is not finite on the scan")
+    if not F[0] > 0:
+        return _eq88_below_scan(values, float(grid[0]), float(F[0]), scan, Fmp)
     nonpos = np.flatnonzero(F <= 0)
     if nonpos.size == 0:
         return RootResult("eta0_2", np.inf, True, 1, "scan+brentq", 0, int(grid.size), (grid[0], grid[-1]),
@@ -301,10 +495,105 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     j = int(nonpos[0])
     why = (f"first sign change of F on the scan ({grid.size} log-spaced points from {grid[0]:.3g} to "
            f"x* = {upper:.3g}, where F < 0 is proven), F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
-    r = bracketed_root(g, float(grid[j - 1]), float(grid[j]), name="eta0_2", why=why)
+    r = _refine88(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, scaled=evaluated != "float64")
     r.method = "scan+brentq"
     r.function_calls += int(grid.size)
     r.scan = scan
+    if r.converged and 0 < r.root < np.inf:
+        _verify_side(r, lambda x: Fmp(x) >= 0, g, "eq. 94, F(eta0) >= 0,")
+    return r
+
+
+def _log_grid(lo: float, hi: float) -> np.ndarray:
+    """``EQ88_GRID_PER_DECADE`` log-spaced points per decade on ``[lo, hi]``, both ends exact."""
+    ndec = np.log10(hi) - np.log10(lo)
+    grid = np.logspace(np.log10(lo), np.log10(hi), max(int(np.ceil(ndec * EQ88_GRID_PER_DECADE)), 1) + 1)
+    grid[0], grid[-1] = lo, hi
+    return grid
+
+
+SCALED = "float64, as F / (eta0 (1 - exp(-eta0^c)))"
+
+
+def _scaled_F(x, values: dict) -> np.ndarray:
+    """Sign-carrying ``G = F / (eta0 (1 - exp(-eta0^c)))`` (see :func:`_eq88_scaled`) at the points ``x``."""
+    fG, names = _eq88_scaled()
+    with np.errstate(all="ignore"):
+        return np.asarray(fG(np.asarray(x, dtype=float), *[np.float64(values[a]) for a in names]), dtype=float)
+
+
+def _refine88(values, g, a: float, b: float, why: str, Fmp, scaled: bool) -> RootResult:
+    """Refine eq. (88)'s sign change on ``[a, b]``: Brent on F (or on the scaled G), else mpmath bisection."""
+    if scaled:
+        fG = lambda x: float(_scaled_F(x, values))  # noqa: E731
+    else:
+        fG = g
+    with np.errstate(all="ignore"):
+        ok = fG(a) > 0 >= fG(b)
+    if ok:
+        r = bracketed_root(fG, a, b, name="eta0_2", why=why)
+        if r.converged:
+            if scaled:  # G resolves the root to ~eps / (d - 1) only: polish it to adjacent floats in mpmath
+                x = r.root
+                lo, hi, calls = admissible_side(lambda y: Fmp(y) >= 0, x, lo=a, hi=b)
+                r.root = lo
+                r.function_calls += calls
+                with np.errstate(all="ignore"):
+                    r.residual = float(g(r.root))
+                r.message += ("; refined on G = F / (eta0 (1 - exp(-eta0^c))), which has F's sign, then to "
+                              f"adjacent floats [{lo:.17g}, {hi if hi is None else format(hi, '.17g')}] "
+                              f"in {MP_DPS}-digit mpmath")
+            return r
+    # the sign change is only visible in mpmath (F cancels in double precision, e.g. at x*)
+    return _mp_bisect(Fmp, g, a, b, why)
+
+
+def _mp_bisect(Fmp, g, a: float, b: float, why: str) -> RootResult:
+    """Bisection of ``F`` (mpmath) on the integer representation of ``[a, b]`` to adjacent floats.
+
+    ``F(a) > 0 >= F(b)``; returns the lower float (``F > 0`` there), with the final bracket.
+    """
+    lo, hi, calls = admissible_side(lambda x: Fmp(x) > 0, b, lo=a)
+    with np.errstate(all="ignore"):
+        res = float(g(lo))
+    return RootResult("eta0_2", lo, True, 0, "scan+bisection", calls, calls, (a, b),
+                      (float(Fmp(a)), float(Fmp(b))), res,
+                      why + f"; bisected to adjacent floats [{lo:.17g}, {hi:.17g}] with F in {MP_DPS}-digit mpmath")
+
+
+def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, Fmp) -> RootResult:
+    """F <= 0 at the bottom of the scan: continue it below, in mpmath, down to FLOAT_FLOOR."""
+    g, _, _ = _args("eta0_2", values)
+    ext = {"lower": FLOAT_FLOOR, "upper": bottom, "points": 0, "per_decade": EQ88_GRID_PER_DECADE,
+           "evaluated": SCALED + f"; the bottom point in {MP_DPS}-digit mpmath"}
+    scan["extension"] = ext
+    if bottom <= FLOAT_FLOOR:
+        ext["points"] = 1
+        F = np.array([f_bottom])
+        grid = np.array([bottom])
+    else:
+        grid = _log_grid(FLOAT_FLOOR, bottom)
+        ext["points"] = int(grid.size)
+        F = _scaled_F(grid, values)
+        F[0] = float(mpmath.sign(Fmp(grid[0])))  # the verdict "below the float range" rests on 50 digits
+        F[-1] = min(F[-1], f_bottom)
+    if not F[0] > 0:
+        return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, int(scan["points"] + ext["points"]),
+                          scan=scan,
+                          message=(f"not applicable: F(eta0) = {f_bottom:.3g} <= 0 already at eta0 = {bottom:g}, and "
+                                   f"F <= 0 at the bottom of the float range too (eta0 = {FLOAT_FLOOR:.3g}, "
+                                   f"{MP_DPS}-digit mpmath): the smallest positive root of eq. 88 lies below the float "
+                                   "range (with d close to 1, eta0^d outweighs 2 mubar eta0 unless "
+                                   "eta0 < (2 mu alpha1)^(1/(d-1)))"))
+    j = int(np.flatnonzero(F <= 0)[0])  # F[-1] <= 0 (the bottom of the float64 scan)
+    why = (f"F({bottom:g}) = {f_bottom:.3g} <= 0, so the scan went on below, as G = F / (eta0 (1 - exp(-eta0^c))) "
+           f"({grid.size} log-spaced points from {FLOAT_FLOOR:.3g}); first sign change "
+           f"F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
+    r = _refine88(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, scaled=True)
+    r.method = "scan+brentq"
+    r.function_calls += int(scan["points"] + ext["points"])
+    r.scan = scan
+    _verify_side(r, lambda x: Fmp(x) >= 0, g, "eq. 94, F(eta0) >= 0,")
     return r
 
 

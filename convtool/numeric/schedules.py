@@ -3,8 +3,8 @@
 A schedule is called once per step with a :class:`StepInfo` (the iterate's
 primitives, the per-seed constants, and a ``trial(eta)`` that evaluates the loss
 after a trial step) and returns the step sizes, one per seed. Every per-step
-root comes from a registered defining equation (``eta_hat``, ``eta_local``,
-``eta_xu_star``, ``eta_48``) solved on a proven bracket by
+root comes from a registered defining equation (``eta_hat``, ``eta_local``)
+or, for ``xu2023``, from Xu et al.'s published cubic, solved on a proven bracket by
 :func:`convtool.numeric.roots.convex_poly_root`.
 
 ============== ============================================================ ===========================
@@ -14,7 +14,7 @@ constant       eta_t = eta0 (default eta0 = eta_max)                         The
 adaptive       max(eta0, min((1 + eta0^d)^(t/2) eta0, eta_hat_t))            eq. (19) with rho
 adaptive-bar   max(eta0, min((1 + eta0^d)^(t/2) eta0, 1/Kbar_t))             eq. (19) with rhobar
 local          argmin_eta rho(eta, t), K_t's eta-dependence included         beyond the paper
-xu2023         min(argmin_eta rho_xu(eta, t), largest eta with eq. 48)       Lemma C.1 (Xu et al. 2023)
+xu2023         argmin_eta of Xu et al.'s degree-4 bound, current weights     Xu et al. 2023, code 3bc68f7
 backtracking   eta_bt tau^j, first j with Armijo L(new) <= L - gamma eta |g|^2 Algorithm 1, typo reading 5
 adgd           min(sqrt(1 + theta) lam_prev, |dx| / (2 |dg|))                Malitsky & Mishchenko 2020
 thm1           n_N / (beta N) (deep linear; eta_* = 1/beta)                 Zhao & Xu, Theorem 1
@@ -38,7 +38,7 @@ import numpy as np
 
 from convtool.analysis.evaluate import compiled
 from convtool.errors import InputError
-from convtool.numeric.roots import positive_root
+from convtool.numeric.roots import convex_poly_root, positive_root
 
 __all__ = ["Schedule", "SCHEDULES", "make_schedule", "StepInfo", "evaluate_on"]
 
@@ -205,22 +205,126 @@ class Local(Schedule):
 
 @_register
 class Xu2023(Schedule):
-    """Xu et al. (2023): minimize the degree-4 rate eq. (50) subject to eq. (48), current weights.
+    """Xu et al. (2023)'s time-varying step, as the authors' code computes it.
 
-    ``eta_t = min(eta*, eta_48)``: rho_xu is convex in eta > 0 with a unique stationary
-    point eta*, and eq. (48)'s left side decreases from sigma_min^2(T_t) > 0, so the
-    feasible set is (0, eta_48]; the constrained minimizer is the smaller of the two.
+    Source: github.com/simonxu97/aistats2023_overparametrization, first commit
+    ``3bc68f72cf3d5025fbb966510cb23f86570059e8`` (the self-consistent one; its head does not run):
+    ``utils.py`` ``find_lr(..., version='rho_hat')`` (lines 110-119, 166-178) with ``alpha``, ``beta``,
+    ``p1``, ``p2``, ``c``, ``a1``-``a4`` (lines 25-84), called at the current weights after every step by
+    ``main.py`` ``train_over`` (lines 71, 80, 118). In convtool's notation (``Y ~ X W1 W2^T``; the code's
+    ``u = W1``, ``v = W2^T``), with ``s_X``, ``S_X`` the least and largest singular values of X,
+    ``kappa = (S_X/s_X)^2``, ``e = Y - X W(t)``, ``l = ||e||_F^2 / 2`` (the loss itself, not the excess),
+    ``D = W1^T W1 - W2^T W2`` with eigenvalues ``lam_1 >= lam_2 >= ...``, ``lam'_k`` those of ``-D``,
+    ``[x]+ = max(x, 0)``, ``r = rank(X)``, ``m`` outputs::
+
+        p1 = [s_min(Y) - ||e||_F]+ / S_X,            p2 = (||Y||_F + ||e||_F) / s_X
+        beta  = (l1 + sqrt(l1^2 + 4 p2^2))/2 + (l2 + sqrt(l2^2 + 4 p2^2))/2,  l1 = [lam_1]+, l2 = [lam'_1]+
+        d1 = [lam_1]+ - [lam_r]+,  d2 = [lam'_1]+ - [lam'_m]+,  d3 = [lam_r]+ + [lam'_m]+
+        alpha = (-d1 + sqrt((d1 + d3)^2 + 4 p1^2) - d2 + sqrt((d2 + d3)^2 + 4 p1^2)) / 2
+        a1 = 2 alpha s_X^2,   a2 = sqrt(8) p2 sqrt(l) S_X s_X^2 + kappa beta^2 s_X^4
+        a3 = sqrt(8) beta p2 sqrt(l) S_X^3 s_X^2,   a4 = 2 kappa^2 p2^2 l s_X^6
+        eta_t = the positive root of  4 a4 eta^3 + 3 a3 eta^2 + 2 a2 eta - a1 = 0,
+
+    the minimizer over eta > 0 of the bound ``1 - a1 eta + a2 eta^2 + a3 eta^3 + a4 eta^4`` on
+    ``L(t+1)/L(t)`` (``utils.target``): eq. (50) of the local-PL paper's Lemma C.1 with sigma_min^2(T_t),
+    sigma_max^2(T_t), sigma_max(W(t)), ||grad l|| replaced by Xu et al.'s data bounds alpha, beta, p2,
+    sqrt(2 l) S_X, and no eq. (48) constraint.
+
+    Where the code and the local-PL paper differ (this class follows the code, the published rule):
+
+    * The paper (Section 4.2) gives the scheme hyperparameters ``c1 = 0.5, c2 = 1.5`` "as in their
+      simulations" (its Appendix C: ``0 < c1 < 1 < c2``, lower and upper factors on alpha, beta). The code
+      names them the other way round (``main.py`` line 52-53: ``c1 = 1.5`` on beta, ``c2 = 0.5`` on alpha)
+      and uses them only in the constant step ``find_lr(..., 'f')`` and its bound; the time-varying step
+      passes 1.0 for both (``utils.py`` lines 116-119). So ``c1``, ``c2`` (paper naming, defaults 0.5,
+      1.5, checked ``0 < c1 < 1 < c2``) are recorded with the run but do not change eta_t.
+    * The code keeps the *last* real root of ``np.roots`` (line 166-170); the cubic has exactly one
+      positive root (Descartes), which is taken here; the two agree whenever the other roots are complex.
+    * ``r = rank(X)`` as in the code (``numpy.linalg.matrix_rank``); where D has fewer than r or m
+      eigenvalues (h < r or h < m; the code would fail) the missing ones count as 0. The width reduction
+      keeps D's nonzero eigenvalues, so reduced and full-width runs give the same step.
+    * The rule is for the squared loss ``l(W) = ||Y - X W||_F^2 / 2`` (``squared``, ``factorization``);
+      other losses are refused. The schedule reads X and Y through :meth:`bind`, which the engine calls
+      with the run's losses.
     """
 
     name = "xu2023"
-    reference = "Lemma C.1, eqs. (48), (50); typo reading 6"
-    needs = ("sigma_min_T_sq", "sigma_max_T_sq")
+    reference = "Xu et al. (2023), code 3bc68f7 utils.find_lr('rho_hat')"
+    options = ("c1", "c2")
+    c1 = 0.5
+    c2 = 1.5
+    needs_params = True
+
+    def validate(self):
+        for n in ("c1", "c2"):
+            v = getattr(self, n)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
+                    or not np.isfinite(v):
+                raise InputError(f"schedule xu2023: {n} must be a finite number, got {v!r}")
+        if not 0 < self.c1 < 1:
+            raise InputError(f"schedule xu2023: c1 must lie in (0, 1) (Xu et al.'s lower factor), got {self.c1!r}")
+        if not self.c2 > 1:
+            raise InputError(f"schedule xu2023: c2 must be > 1 (Xu et al.'s upper factor), got {self.c2!r}")
+        self._data = None
+
+    def bind(self, losses) -> None:
+        """Take X, Y of each seed's squared loss (a list, one per seed, or one loss for all)."""
+        losses = list(losses) if isinstance(losses, (list, tuple)) else [losses]
+        for L in losses:
+            if getattr(L, "X", None) is None or getattr(L, "Y", None) is None:
+                raise InputError(f"schedule xu2023 is Xu et al.'s rule for the squared loss 1/2 ||Y - X W||_F^2; "
+                                 f"loss {getattr(L, 'name', type(L).__name__)!r} has no X, Y")
+        X = np.stack([np.asarray(L.X, dtype=float) for L in losses])
+        Y = np.stack([np.asarray(L.Y, dtype=float) for L in losses])
+        sX = np.linalg.svd(X, compute_uv=False)
+        sY = np.linalg.svd(Y, compute_uv=False)
+        self._data = {"X": X, "Y": Y, "sX_min": sX[:, -1], "sX_max": sX[:, 0], "sY_min": sY[:, -1],
+                      "Y_fro": np.sqrt(np.sum(Y * Y, axis=(-2, -1))),
+                      "r": np.array([np.linalg.matrix_rank(x) for x in X])}
+
+    @staticmethod
+    def coefficients(data: dict, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """``(a1, a2, a3, a4)`` of ``utils.target`` (first commit) at weights (A, B) (R, n, k), (R, m, k)."""
+        X, Y = data["X"], data["Y"]
+        R, n, k = A.shape
+        m = B.shape[-2]
+        e = Y - X @ (A @ np.swapaxes(B, -1, -2))
+        l = 0.5 * np.sum(e * e, axis=(-2, -1))
+        ef = np.sqrt(2 * l)
+        s, S = data["sX_min"], data["sX_max"]
+        kappa = (S / s) ** 2
+        p1 = np.maximum(data["sY_min"] - ef, 0.0) / S
+        p2 = (data["Y_fro"] + ef) / s
+        D = np.swapaxes(A, -1, -2) @ A - np.swapaxes(B, -1, -2) @ B
+        ev = np.linalg.eigvalsh(D)[:, ::-1]                                  # lam_1 >= lam_2 >= ...
+        q = max(int(data["r"].max()), m, 1)
+        pos = np.zeros((R, max(q, k)))
+        neg = np.zeros((R, max(q, k)))
+        pos[:, :k] = np.maximum(ev, 0.0)                                     # [lam_j]+
+        neg[:, :k] = np.maximum(-ev[:, ::-1], 0.0)                           # [lam'_j]+ of -D
+        lr = pos[np.arange(R), data["r"] - 1]
+        lm = neg[:, m - 1]
+        l1, l2 = pos[:, 0], neg[:, 0]
+        beta = (l1 + np.sqrt(l1 ** 2 + 4 * p2 ** 2)) / 2 + (l2 + np.sqrt(l2 ** 2 + 4 * p2 ** 2)) / 2
+        d1, d2, d3 = l1 - lr, l2 - lm, lr + lm
+        alpha = (-d1 + np.sqrt((d1 + d3) ** 2 + 4 * p1 ** 2) - d2 + np.sqrt((d2 + d3) ** 2 + 4 * p1 ** 2)) / 2
+        rl = np.sqrt(l)
+        a1 = 2 * alpha * s ** 2
+        a2 = np.sqrt(8) * p2 * rl * S * s ** 2 + kappa * beta ** 2 * s ** 4
+        a3 = np.sqrt(8) * beta * p2 * rl * S ** 3 * s ** 2
+        a4 = 2 * kappa ** 2 * p2 ** 2 * l * s ** 6
+        return np.stack([a1, a2, a3, a4], axis=-1)
 
     def __call__(self, info):
-        star = positive_root("eta_xu_star", info.env)
-        e48 = positive_root("eta_48", info.env)
-        info.extra["branch"] = np.where(star <= e48, "eq. 50 minimizer", "eq. 48 boundary")
-        return np.minimum(star, e48)
+        if self._data is None:
+            raise InputError("schedule xu2023 needs the squared loss's X and Y; the engine binds them "
+                             "(Xu2023.bind(losses)) before the first step")
+        if len(info.params) != 2:
+            raise InputError("schedule xu2023 is Xu et al.'s rule for the two-layer linear model")
+        A, B = info.params
+        a = self.coefficients(self._data, A, B)
+        coeffs = np.stack([4 * a[:, 3], 3 * a[:, 2], 2 * a[:, 1], -a[:, 0]], axis=-1)
+        return convex_poly_root(coeffs).root
 
 
 @_register

@@ -15,6 +15,16 @@ Proof in two lines: the GD updates ``W1 <- W1 - eta G W2``, ``W2 <- W2 - eta G^T
 only add left-multiples of W2 and W1, so the rows of Z(t) stay in rowspace(Z(0)) =
 range(Q)^T; hence ``Z(t) = Z(t) Q Q^T`` and every quantity above depends on Z(t) Q alone.
 
+Accuracy (issue 14): the eigenvalues of a Gram matrix ``A^T A`` are accurate to about
+``eps sigma_max^2``, i.e. ``eps cond^2`` relative in ``sigma_min^2``; an SVD of the (small)
+matrix itself, to about ``eps sigma_max`` per singular value, ``2 eps cond`` relative in
+``sigma_min^2``. The Gram (cheap, and batched in one call) is kept where it is accurate:
+while ``sigma_min^2 >= GRAM_SV_RTOL sigma_max^2`` (cond <= 100); the matrices beyond get the
+SVD (:func:`singular_values_sq`, and the per-step
+:func:`convtool.numeric.models.spectra_batch`, by the same rule). The imbalance D is indefinite and is
+decomposed as formed (``S1^T S1 - S2^T S2``, absolute error about
+``eps (sigma_max(W1)^2 + sigma_max(W2)^2)`` in each eigenvalue).
+
 Examples
 --------
 >>> import numpy as np
@@ -35,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["WidthReduction", "reduce_width", "ImbalanceSpectrum", "imbalance_spectrum", "reduced_imbalance",
-           "singular_values_sq", "extreme_sv_sq", "RANK_RTOL"]
+           "singular_values_sq", "extreme_sv_sq", "RANK_RTOL", "GRAM_SV_RTOL"]
 
 #: Relative tolerance of the numerical rank of Z(0): singular values of Z below
 #: ``RANK_RTOL * max(n + m, h) * sigma_max(Z)`` count as zero (numpy's matrix_rank default).
@@ -157,16 +167,52 @@ def imbalance_spectrum(W1: np.ndarray, W2: np.ndarray, reduction: WidthReduction
     return ImbalanceSpectrum(reduced=ev, h=red.h, n=red.S1.shape[0], m=red.S2.shape[0])
 
 
-def singular_values_sq(A: np.ndarray) -> np.ndarray:
-    """Squared singular values of ``A`` (..., p, q), descending, from the smaller Gram matrix.
+#: The Gram route gives sigma_min^2 only while ``sigma_min^2 >= GRAM_SV_RTOL sigma_max^2``
+#: (cond <= 100; relative error then at most about ``q eps 1e4``, q the Gram's size); below,
+#: the matrix is decomposed again by an SVD (:func:`singular_values_sq`, ``method="auto"``).
+GRAM_SV_RTOL = 1e-4
 
-    Returns min(p, q) values, clipped at 0 (round-off can make tiny ones negative).
+
+def singular_values_sq(A: np.ndarray, method: str = "auto") -> np.ndarray:
+    """Squared singular values of ``A`` (..., p, q), descending: min(p, q) values.
+
+    Parameters
+    ----------
+    A : ndarray (..., p, q)
+    method : {"auto", "svd", "gram"}
+        ``"gram"``: eigenvalues of the smaller Gram matrix (``A A^T`` or ``A^T A``), clipped
+        at 0 (round-off can make tiny ones negative). Each has absolute error about
+        ``min(p, q) eps sigma_max(A)^2``, so ``sigma_i^2`` has relative error about
+        ``eps (sigma_max / sigma_i)^2`` (1e-4 for the smallest at cond 1e6): accurate for
+        the largest values, or for well-conditioned A.
+        ``"svd"``: ``np.linalg.svd(A, compute_uv=False)``, squared. Each singular value has
+        absolute error about ``eps sigma_max(A)``, so ``sigma_i^2`` has relative error about
+        ``2 eps sigma_max / sigma_i`` (``2 eps cond(A)`` for the smallest).
+        ``"auto"`` (default): the Gram values, except for the matrices of the batch whose
+        smallest value is below ``GRAM_SV_RTOL`` times the largest (cond > 100), which get the
+        SVD's: every value to relative error about ``min(p, q) eps min(cond, 100) cond``
+        (at most ``2e-12 min(p, q)`` where the Gram is kept).
+
+    Examples
+    --------
+    >>> A = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-7]])  # cond(A) = 8e7
+    >>> ["%.4e" % v for v in singular_values_sq(A)]  # the Gram route alone gets 2.44e-15
+    ['4.0000e+00', '2.5000e-15']
     """
     A = np.asarray(A)
+    if method == "svd":
+        return np.linalg.svd(A, compute_uv=False) ** 2
+    if method not in ("gram", "auto"):
+        raise ValueError(f"method must be 'auto', 'svd' or 'gram', got {method!r}")
     p, q = A.shape[-2:]
     G = A @ np.swapaxes(A, -1, -2) if p <= q else np.swapaxes(A, -1, -2) @ A
-    ev = np.linalg.eigvalsh(G)[..., ::-1]
-    return np.clip(ev, 0.0, None)
+    ev = np.clip(np.linalg.eigvalsh(G)[..., ::-1], 0.0, None)
+    if method == "gram" or min(p, q) == 0:
+        return ev
+    redo = ev[..., -1] < GRAM_SV_RTOL * ev[..., 0]  # NaN compares False
+    if redo.any():
+        ev[redo] = np.linalg.svd(A[redo], compute_uv=False) ** 2
+    return ev
 
 
 def extreme_sv_sq(A: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -174,6 +220,9 @@ def extreme_sv_sq(A: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.n
 
     ``k`` defaults to p (the row count: sigma_n(W1) for W1 of shape n x h) and the
     k-th singular value is 0 when k exceeds min(p, q) (Lemma A.2's convention).
+    Computed by :func:`singular_values_sq` (``method="auto"``: the SVD's relative error about
+    ``2 eps sigma_max / sigma_k`` in sigma_k^2 wherever the Gram's ``eps (sigma_max / sigma_k)^2``
+    would exceed about ``eps 1e4``).
     """
     A = np.asarray(A)
     p, q = A.shape[-2:]

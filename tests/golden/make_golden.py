@@ -4,6 +4,10 @@ Run once against the commit *before* the model-agnostic engine (cec8abf), never 
 
     PYTHONPATH=<checkout of cec8abf> python tests/golden/make_golden.py
 
+Exception: ``run_seeds_xu`` (the xu2023 schedule) was regenerated from the commit of issue 14 item 6, when
+xu2023 became the rule as published by its authors (the old reading was a different schedule); regenerate
+a single case with ``python tests/golden/make_golden.py run_seeds_xu``.
+
 Each case is a CLI invocation; its strict-JSON stdout is stored as ``<case>.json`` and, for ``run``,
 the ``--out`` arrays as ``<case>.npz``. ``tests/test_golden.py`` replays the same invocations.
 """
@@ -76,7 +80,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = data_files(tmp)
+        only = set(sys.argv[1:])
         for name, argv in cases(paths).items():
+            if only and name not in only:
+                continue
             if argv[0] == "run":
                 argv = argv + ["--out", os.path.join(HERE, name + ".npz")]
             out = json.loads(invoke(argv))

@@ -2,13 +2,19 @@
 
 At every step it records the spectra, Theorem 3.1's ``mu_t, K_t(eta_t), rho(eta_t, t)``, Theorem 3.2's
 ``Kbar_t, rhobar(eta_t, t)`` and cumulative bounds, the imbalance drift with Lemma E.2's bound, and per-step
-flags saying whether each theorem applied and held. The loop records the observed state (:meth:`LocalPL.observe`)
+flags saying whether each theorem applied and held (and whether the check was vacuous: its accepted value
+``bound (1 + RTOL_HELD) + band`` was >= L(t), so any step that did not increase L passed it). Theorem 3.2 is
+counted in range at step t only where its proof's hypotheses hold: Lemma E.3 at T0 (the constants' check),
+eq. (89) at every step so far, and Lemma E.4 (eqs. 105, 106), which the induction uses at every state
+(``lemmaE4_applies``, ``lemmaE4_held``, with the bounds ``lemmaE4_lower_bound`` / ``lemmaE4_upper_bound``);
+Lemma E.4 can fail for n != m after Lemma E.3 held at T0. The loop records the observed state (:meth:`LocalPL.observe`)
 and evaluates only what the schedule needs (:meth:`LocalPL.schedule_env`); the theory records are evaluated
 from it after the loop (:meth:`LocalPL.finalize`), with the same registered formulas, vectorized over seeds
 and steps. The rounding band of "held" is described in :mod:`convtool.numeric.engine`.
 
 This is what :func:`convtool.numeric.engine.run_gd` attached to every run before the engine became
-model-neutral; the records, flags and summary are unchanged (``tests/test_golden.py``).
+model-neutral; the records, flags and summary it had then are unchanged (``tests/test_golden.py``); the Lemma E.4
+and vacuity records were added since (issue 14).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import numpy as np
 
 from convtool.analysis.evaluate import warm_up
 from convtool.errors import ConvtoolWarning, InputError
-from convtool.numeric.constants import compute_constants
+from convtool.numeric.constants import LEMMA_E3_RTOL, compute_constants
 from convtool.numeric.roots import positive_root
 from convtool.numeric.schedules import evaluate_on
 from convtool.numeric.theories.base import EPS, RTOL_HELD, SETUP_PHASE, Check, Observation, RunContext, Theory
@@ -33,7 +39,10 @@ _STATE_KEYS = ("s1_min_sq", "s1_max_sq", "s2_min_sq", "s2_max_sq", "sW_min", "sW
 _STEP_KEYS = ("drift_step",)
 #: evaluated from them afterwards (:meth:`LocalPL.finalize`)
 _THEORY_STEP_KEYS = ("eta_hat", "growth_cap", "K_t", "rho", "Kbar_t", "rhobar", "ratio", "drift_step_bound")
-_FLAG_KEYS = ("thm31_applicable", "thm31_held", "thm32_in_range", "thm32_held")
+_FLAG_KEYS = ("thm31_applicable", "thm31_held", "thm32_in_range", "thm32_held", "lemmaE4_applies", "lemmaE4_held",
+              "thm31_vacuous", "thm32_vacuous")
+#: Lemma E.4's bounds on the spectra of T_t, per state (R, T+1)
+_E4_STATE_KEYS = ("lemmaE4_lower_bound", "lemmaE4_upper_bound")
 
 _CONST_KEYS = ("mu", "K", "L0", "alpha1", "alpha2", "beta2", "eta_max", "mubar", "rhobar0", "Delta",
                "local_rate", "local_rate_limit", "rate_nonoverparam")
@@ -91,7 +100,11 @@ class LocalPL(Theory):
     checks = (Check("thm31", "thm31_applicable", "thm31_held", "Theorem 3.1",
                     "L(t+1) <= rho(eta_t, t) L(t) where eta_t K_t(eta_t) < 2"),
               Check("thm32", "thm32_in_range", "thm32_held", "Theorem 3.2",
-                    "L(t+1) <= rhobar L(t) and <= L0 rhobar0^(t+1) while eq. (89) held at every step so far"))
+                    "L(t+1) <= rhobar L(t) and <= L0 rhobar0^(t+1) while Lemma E.3 held at T0 and eq. (89) "
+                    "and Lemma E.4 held at every step so far"),
+              Check("lemmaE4", "lemmaE4_applies", "lemmaE4_held", "Lemma E.4, eqs. (105), (106)",
+                    "alpha1 - 4 ||D(t) - D(0)||_F <= sigma_min^2(T_t) <= sigma_max^2(T_t) <= alpha2 + "
+                    "2 ||D(t) - D(0)||_F, where Lemma E.3 held at T0 and eq. (89) at every step so far"))
 
     def __init__(self, c: float = 0.5, d: float = 2.0):
         self.c, self.d = c, d
@@ -174,12 +187,15 @@ class LocalPL(Theory):
             rec[k] = np.sqrt(sq)
         for k in ("sigma_min_T_sq", "sigma_max_T_sq"):
             env[k] = evaluate_on(k, _flat(env, (R, T + 1))).reshape(R, T + 1)
+            rec[k] = np.where(states, env[k], np.nan)
         rec["mu_t"] = np.where(states, evaluate_on("mu_t", _flat(env, (R, T + 1))).reshape(R, T + 1), np.nan)
         if T == 0:
             for k in _THEORY_STEP_KEYS:
                 rec[k] = np.full((R, 0), np.nan)
             for k in _FLAG_KEYS:
                 rec[k] = np.zeros((R, 0), dtype=bool)
+            for k in _E4_STATE_KEYS:
+                rec[k] = np.full((R, 1), np.nan)
             rec["bound_prod"] = env0["L0"][:, None].copy()
             rec["bound_rhobar0"] = env0["L0"][:, None].copy()
             rec["drift_bound"] = np.zeros((R, 1))
@@ -211,13 +227,33 @@ class LocalPL(Theory):
             [np.zeros((R, 1)), np.cumsum(np.where(steps, rec["drift_step_bound"], 0.0), axis=1)], axis=1), np.nan)
         held = 1 + RTOL_HELD
         rec["thm31_applicable"] = steps & (eta > 0) & (eta * K_t < 2)
-        rec["thm31_held"] = steps & (Ln <= rec["rho"] * Lp * held + band)
+        accept31 = rec["rho"] * Lp * held + band
+        accept32 = np.minimum(rec["rhobar"] * Lp * held, rec["bound_rhobar0"][:, 1:] * held) + band
+        rec["thm31_held"] = steps & (Ln <= accept31)
         rec["thm32_held"] = steps & (Ln <= rec["rhobar"] * Lp * held + band) & \
             (Ln <= rec["bound_rhobar0"][:, 1:] * held + band)
         # eq. (89) at every step so far: eta0 <= eta_t <= min(cap, 1/K_t); eta_t <= 1/K_t is eta_t K_t(eta_t) <= 1
         tol_rel = 1 + 1e-12
         ok = (env0["eta0"][:, None] <= eta * tol_rel) & (eta <= rec["growth_cap"] * tol_rel) & (eta * K_t <= tol_rel)
-        rec["thm32_in_range"] = steps & theorem_ok[:, None] & np.logical_and.accumulate(ok | ~steps, axis=1)
+        pre = steps & theorem_ok[:, None] & np.logical_and.accumulate(ok | ~steps, axis=1)
+        # Lemma E.4 (eqs. 105, 106) at state t, which the proof's induction (A_4(t)) uses at every step:
+        # alpha1 - 4 ||D(t) - D(0)||_F <= sigma_min^2(T_t), sigma_max^2(T_t) <= alpha2 + 2 ||D(t) - D(0)||_F,
+        # with the slack of Lemma E.3's check (at t = 0 the lower bound is Lemma E.3's, D(0) - D(0) = 0)
+        a1, a2 = env0["alpha1"][:, None], env0["alpha2"][:, None]
+        drift = rec["drift"]
+        rec["lemmaE4_lower_bound"] = np.where(states, a1 - 4 * drift, np.nan)
+        rec["lemmaE4_upper_bound"] = np.where(states, a2 + 2 * drift, np.nan)
+        slack = LEMMA_E3_RTOL * np.abs(a2)
+        e4 = (env["sigma_min_T_sq"] >= rec["lemmaE4_lower_bound"] - slack) & \
+            (env["sigma_max_T_sq"] <= rec["lemmaE4_upper_bound"] + slack)
+        rec["lemmaE4_applies"] = pre
+        rec["lemmaE4_held"] = steps & e4[:, :T]
+        # Theorem 3.2's range: its hypotheses (Lemma E.3 at T0, eq. 89) and the proof's Lemma E.4 at every step
+        # so far (the induction's A_4(k), k <= t, carries the bound L(t+1) <= L0 rhobar0^(t+1))
+        rec["thm32_in_range"] = pre & np.logical_and.accumulate(rec["lemmaE4_held"] | ~steps, axis=1)
+        # vacuous: the accepted value (bound (1 + RTOL_HELD) + band) is >= L(t), so any non-increasing step passes
+        rec["thm31_vacuous"] = rec["thm31_applicable"] & (accept31 >= Lp)
+        rec["thm32_vacuous"] = rec["thm32_in_range"] & (accept32 >= Lp)
 
     # -- results ------------------------------------------------------------------------------------
     def constants(self) -> list:
@@ -227,7 +263,9 @@ class LocalPL(Theory):
         return {"constant_warnings": self._warnings}
 
     def violations(self, arrays: dict) -> dict:
-        """Counts and first steps of Theorem 3.1 / 3.2 violations (where the theorem applied)."""
+        """Counts and first steps of Theorem 3.1 / 3.2 and Lemma E.4 violations (where each applied), and the
+        number of vacuous steps of each theorem (``thm31_steps_vacuous``, ``thm32_steps_vacuous``: the accepted
+        value ``bound (1 + RTOL_HELD) + band`` was >= L(t), so any step that did not increase L passed)."""
         a = arrays
         v31 = a["thm31_applicable"] & ~a["thm31_held"]
         v32 = a["thm32_in_range"] & ~a["thm32_held"]
@@ -238,6 +276,18 @@ class LocalPL(Theory):
             out[f"{key}_first"] = int(idx[:, 1].min()) if idx.size else None
         out["thm31_steps_applicable"] = int(a["thm31_applicable"].sum())
         out["thm32_steps_in_range"] = int(a["thm32_in_range"].sum())
+        # steps where the check cannot fail unless L grows (accepted value >= L(t)); evidence is the rest
+        for key, app in (("thm31", "thm31_applicable"), ("thm32", "thm32_in_range")):
+            vac = a.get(f"{key}_vacuous")
+            vac = np.zeros_like(a[app]) if vac is None else vac
+            out[f"{key}_steps_vacuous"] = int(vac.sum())
+        e4 = a.get("lemmaE4_applies")
+        if e4 is not None:
+            v = e4 & ~a["lemmaE4_held"]
+            idx = np.argwhere(v)
+            out["lemmaE4"] = int(v.sum())
+            out["lemmaE4_first"] = int(idx[:, 1].min()) if idx.size else None
+            out["lemmaE4_steps_applicable"] = int(e4.sum())
         return out
 
     @staticmethod
