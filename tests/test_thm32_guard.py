@@ -291,3 +291,18 @@ def test_vacuous_flags_at_the_float_floor_match_the_accepted_values():
     assert v["thm31"] == 0 and v["thm32"] == 0
     cell = _violations_cell(v, "thm32", "thm32_steps_in_range")
     assert cell == f"0/{T} ({v['thm32_steps_vacuous']} vacuous)"
+
+
+def test_drift_step_below_resolution_is_flagged():
+    """Issue 14 item 7: ||D(t+1) - D(t)||_F below 64 eps ||W1|| ||W2|| is round-off, flagged as unresolved."""
+    from convtool.numeric.engine import run_gd
+    from convtool.numeric.experiments import default_batch
+
+    b = default_batch(seeds=1, h=40)
+    res = run_gd(b.losses[0], b.W1[0], b.W2[0], schedule="adaptive", steps=400, tol=1e-300)
+    a = res.arrays
+    T = int(res.steps[0])
+    res_level = 64 * np.finfo(float).eps * a["weight_fro_prod"][0, 1:T + 1]
+    ds = a["drift_step"][0, :T]
+    np.testing.assert_array_equal(a["drift_step_resolved"][0, :T], ds > res_level)
+    assert a["drift_step_resolved"][0, :5].all() and not a["drift_step_resolved"][0, T - 5:T].any()

@@ -215,6 +215,10 @@ class LocalPL(Theory):
         # observed ratio and the rounding band of the computed L(t+1) (engine module docstring)
         Lp, Ln = L[:, :-1], L[:, 1:]
         rec["ratio"] = np.where(steps & (Lp > 0), Ln / np.where(Lp > 0, Lp, 1.0), np.nan)
+        # ||D(t+1) - D(t)||_F is formed from float products carrying ~eps ||W1||_F ||W2||_F each: below
+        # 64 eps ||W1||_F ||W2||_F it is noise, not a drift (issue 14 item 7); such steps are flagged, and
+        # only resolved steps may be compared with Lemma E.2's drift_step_bound
+        rec["drift_step_resolved"] = steps & (rec["drift_step"] > 64 * EPS * rec["weight_fro_prod"][:, 1:])
         delta = 64 * EPS * rec["weight_fro_prod"][:, 1:]
         K = env0["K"][:, None]
         band = np.sqrt(2 * K * np.where(np.isfinite(Ln), Ln, 0.0)) * delta + 0.5 * K * delta ** 2
