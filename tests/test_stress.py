@@ -123,3 +123,12 @@ def test_cli_out_round_trip_through_convtool_run(invoke, tmp_path):
     r3 = invoke(*args)
     assert r3.exit_code == 0 and "violation(s) of thm32 confirmed at high precision" in r3.stdout
     assert "non-vacuous steps checked" in r3.stdout
+
+
+def test_stress_tables_never_cut_a_number(invoke):
+    # rich cuts cells with an ellipsis unless they fold; every table of the command must fold (issue 12's rule)
+    for cols in ("60", "80"):
+        r = invoke("stress", "--check", "thm32", "--trials", "6", "--shapes", "n!=m", "--as-stated", "--seed", "27",
+                   env={"COLUMNS": cols})
+        assert r.exit_code == 0, r.stderr
+        assert "…" not in r.stdout

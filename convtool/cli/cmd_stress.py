@@ -105,8 +105,8 @@ def render_stress(res):
                 f"{'as stated' if res.as_stated else 'with convtool guards'} | families {', '.join(res.families)} | "
                 f"shapes {res.shapes} | schedules {', '.join(res.schedules)} | {res.steps} steps | seed {res.seed}")
     t = Table(title="Stress summary", show_header=False)
-    t.add_column("what")
-    t.add_column("count", justify="right")
+    t.add_column("what", overflow="fold")
+    t.add_column("count", justify="right", no_wrap=True)
     t.add_row("trials (instances)", str(res.trials))
     t.add_row("runs (trial x schedule)", str(res.runs))
     for reason, k in res.skipped.items():
@@ -124,7 +124,7 @@ def render_stress(res):
     if res.counterexamples:
         ct = Table(title=f"Counterexamples ({len(res.counterexamples)} runs; first 10, smallest first)")
         for col in ("family", "n m h N", "schedule", "eta0", "step", "L(t+1)/L(t)", "bound failed", "excess"):
-            ct.add_column(col)
+            ct.add_column(col, overflow="fold")
         for ce in sorted(res.counterexamples, key=lambda c: c.size())[:10]:
             dm, f = ce.dims, ce.first
             ct.add_row(ce.family, f"{dm['n']} {dm['m']} {dm['h']} {dm['N']}", ce.schedule, _g(ce.eta0, 6),
@@ -135,8 +135,8 @@ def render_stress(res):
         f = sm.first
         st = Table(title="Smallest counterexample" + (" (shrunk from n={n} m={m} h={h} N={N})".format(**sm.shrunk_from)
                                                        if sm.shrunk_from else ""), show_header=False)
-        st.add_column("what")
-        st.add_column("value")
+        st.add_column("what", overflow="fold")
+        st.add_column("value", overflow="fold")
         for k, a in sm.arrays.items():
             st.add_row(k, np.array2string(np.asarray(a), separator=", ", precision=6).replace("\n", ""))
         st.add_row("schedule, eta0", f"{sm.schedule}, {sm.eta0!r}" + (f" (= {sm.eta0_fraction:g} eta_max)"
