@@ -64,18 +64,10 @@ def constants(data, as_json, latex, **opts):
 
 def _deep_linear(data, as_json: bool, **opts) -> None:
     """``constants --model deep-linear``: Zhao & Xu's constants (convtool.numeric.dln_constants)."""
-    from convtool.cli.console import report_warnings, stderr_console, stdout_console
-    from convtool.cli.options import deep_linear_from_options, deep_linear_settings
-    from convtool.numeric.dln_constants import compute_deep_linear_constants
+    from convtool.cli.console import stderr_console, stdout_console
+    from convtool.cli.options import deep_linear_constants_from_options
 
-    err = stderr_console()
-    with report_warnings(err):
-        X, Y, layers, init, source = deep_linear_from_options(data, **opts)
-        res = compute_deep_linear_constants(X, Y, layers, init=init, **deep_linear_settings(opts))
-    from rich.text import Text
-
-    for w in res.warnings:
-        err.print(Text("Warning: " + w), soft_wrap=True)
+    res, source = deep_linear_constants_from_options(data, stderr_console(), **opts)
     if as_json:
         import json
 

@@ -261,17 +261,11 @@ def _explain_deep_linear(q, data, show_source: bool, as_json: bool, opts: dict) 
 
     from convtool.analysis import PAPERS
     from convtool.analysis.graph import explain as explain_graph
-    from convtool.cli.console import report_warnings, stderr_console
-    from convtool.cli.options import deep_linear_from_options, deep_linear_settings
-    from convtool.numeric.dln_constants import compute_deep_linear_constants
+    from convtool.cli.console import stderr_console
+    from convtool.cli.options import deep_linear_constants_from_options
     from convtool.results import NotApplicable
 
-    err = stderr_console()
-    with report_warnings(err):
-        X, Y, layers, init, source = deep_linear_from_options(data, **opts)
-        res = compute_deep_linear_constants(X, Y, layers, init=init, **deep_linear_settings(opts))
-    for w in res.warnings:
-        err.print(Text("Warning: " + w), soft_wrap=True)
+    res, source = deep_linear_constants_from_options(data, stderr_console(), **opts)
     values = deep_linear_values(res, q.name)
     node = explain_graph(q.name, values, paper=q.paper)
     code = _generated_source(q) if show_source else None

@@ -84,31 +84,11 @@ def widths(data, h, depth, dln_widths, init, seed, as_json, **opts):
 
 def _inputs(data, h, depth, dln_widths, init, seed):
     """``(X, Y, h, h_source, layers, init, layers_source, source)``: which arrays each row group reads."""
-    import numpy as np
-
     from convtool.cli.errors import ConvtoolInputError
+    from convtool.cli.options import row_sample_data
     from convtool.numeric.widths import deep_chain, two_layer_pair
 
-    if data is None:
-        from convtool.numeric.generators import zhao_xu
-
-        arrays, source = zhao_xu(), "built-in Zhao & Xu Appendix G data (d=128, M=1000, k=10, seed 0)"
-    else:
-        from convtool.numeric.data import load_arrays
-
-        arrays, source = load_arrays(data), str(data)
-    missing = [k for k in ("X", "Y") if k not in arrays]
-    if missing:
-        raise ConvtoolInputError(f"{source}: needs array(s) {', '.join(missing)} (X: N x n, Y: N x m, samples as "
-                                 f"rows)")
-    X, Y = (np.asarray(arrays[k], dtype=np.float64) for k in ("X", "Y"))
-    for k, a in (("X", X), ("Y", Y)):
-        if a.ndim != 2 or a.size == 0:
-            raise ConvtoolInputError(f"{source}: array {k} must be a non-empty 2-D array, got shape {a.shape}")
-        if not np.isfinite(a).all():
-            raise ConvtoolInputError(f"{source}: array {k} has non-finite entries")
-    if X.shape[0] != Y.shape[0]:
-        raise ConvtoolInputError(f"{source}: X has {X.shape[0]} rows (samples) but Y has {Y.shape[0]}")
+    arrays, X, Y, source = row_sample_data(data, "convtool widths")
     n, m = X.shape[1], Y.shape[1]
     file_h, h_why = two_layer_pair(arrays, n, m)
     if h is not None and file_h is not None and h != file_h:

@@ -131,6 +131,7 @@ DLN_DEFAULTS = {"depth": 3, "widths": "2000", "loss_scale": "sum", "delta": 0.1,
                 "theta": 0.5}
 
 __all__ += ["MODEL_CHOICES", "DLN_INIT_CHOICES", "model_options", "deep_linear_from_options", "deep_linear_settings",
+            "row_sample_data", "deep_linear_constants_from_options",
             "check_model_options", "DLN_ONLY"]
 
 
@@ -173,6 +174,51 @@ def _parse_widths(text: str, depth: int) -> list[int]:
     return vals
 
 
+def row_sample_data(data: str | None, who: str):
+    """``(arrays, X, Y, source)``: DATA's arrays and its validated ``X`` (M x d), ``Y`` (M x k), samples as rows;
+    without DATA, Zhao & Xu's Appendix G data. One-line errors name ``who`` needs the arrays."""
+    import numpy as np
+
+    from convtool.cli.errors import ConvtoolInputError
+    from convtool.numeric import data as data_mod
+
+    if data is None:
+        from convtool.numeric.generators import zhao_xu
+
+        arrays, source = zhao_xu(), "built-in Zhao & Xu Appendix G data (d=128, M=1000, k=10, seed 0)"
+    else:
+        arrays, source = data_mod.load_arrays(data), str(data)
+    missing = [k for k in ("X", "Y") if k not in arrays]
+    if missing:
+        raise ConvtoolInputError(f"{source}: {who} needs array(s) {', '.join(missing)} "
+                                 f"(X: M x d, Y: M x k, samples as rows)")
+    X, Y = (np.asarray(arrays[k], dtype=np.float64) for k in ("X", "Y"))
+    for k, a in (("X", X), ("Y", Y)):
+        if a.ndim != 2 or a.size == 0:
+            raise ConvtoolInputError(f"{source}: array {k} must be a non-empty 2-D array, got shape {a.shape}")
+        if not np.isfinite(a).all():
+            raise ConvtoolInputError(f"{source}: array {k} has non-finite entries")
+    if X.shape[0] != Y.shape[0]:
+        raise ConvtoolInputError(f"{source}: X has {X.shape[0]} rows (samples) but Y has {Y.shape[0]}")
+    return arrays, X, Y, source
+
+
+def deep_linear_constants_from_options(data: str | None, err, **opts):
+    """``(result, source)``: :func:`deep_linear_from_options` then ``compute_deep_linear_constants``, the
+    library's warnings shown on ``err`` (``constants`` and ``explain`` of a Zhao & Xu quantity)."""
+    from rich.text import Text
+
+    from convtool.cli.console import report_warnings
+    from convtool.numeric.dln_constants import compute_deep_linear_constants
+
+    with report_warnings(err):
+        X, Y, layers, init, source = deep_linear_from_options(data, **opts)
+        res = compute_deep_linear_constants(X, Y, layers, init=init, **deep_linear_settings(opts))
+    for w in res.warnings:
+        err.print(Text("Warning: " + w), soft_wrap=True)
+    return res, source
+
+
 def deep_linear_from_options(data: str | None, *, init: str = "gaussian", seed: int | None = 0,
                              depth: int | None = None, widths: str | None = None, **_other):
     """``(X, Y, layers, init, source)`` of a deep-linear command.
@@ -185,27 +231,9 @@ def deep_linear_from_options(data: str | None, *, init: str = "gaussian", seed: 
     import numpy as np
 
     from convtool.cli.errors import ConvtoolInputError
-    from convtool.numeric import data as data_mod
     from convtool.numeric.deep_linear import init_layers
 
-    if data is None:
-        from convtool.numeric.generators import zhao_xu
-
-        arrays, source = zhao_xu(), "built-in Zhao & Xu Appendix G data (d=128, M=1000, k=10, seed 0)"
-    else:
-        arrays, source = data_mod.load_arrays(data), str(data)
-    missing = [k for k in ("X", "Y") if k not in arrays]
-    if missing:
-        raise ConvtoolInputError(f"{source}: the deep-linear model needs array(s) {', '.join(missing)} "
-                                 f"(X: M x d, Y: M x k, samples as rows)")
-    X, Y = (np.asarray(arrays[k], dtype=np.float64) for k in ("X", "Y"))
-    for k, a in (("X", X), ("Y", Y)):
-        if a.ndim != 2 or a.size == 0:
-            raise ConvtoolInputError(f"{source}: array {k} must be a non-empty 2-D array, got shape {a.shape}")
-        if not np.isfinite(a).all():
-            raise ConvtoolInputError(f"{source}: array {k} has non-finite entries")
-    if X.shape[0] != Y.shape[0]:
-        raise ConvtoolInputError(f"{source}: X has {X.shape[0]} rows (samples) but Y has {Y.shape[0]}")
+    arrays, X, Y, source = row_sample_data(data, "the deep-linear model")
     keys = sorted((k for k in arrays if k.startswith("W") and k[1:].isdigit()), key=lambda k: int(k[1:]))
     if keys:
         if depth is not None or widths is not None:

@@ -263,8 +263,6 @@ def schedule_preview(loss, W1, W2, *, schedule: str = "adaptive", c: float = 0.5
     ``takeover_bar`` is the first ``t <= horizon`` with ``(1 + eta0^d)^(t/2) eta0 > 1/Kbar_t``, from the explicit formulas of Theorem E.1
     (``None`` when beyond ``horizon``; :func:`bar_takeover`, logarithmic in the horizon).
     """
-    from convtool.numeric.schedules import evaluate_on
-
     if schedule not in ("adaptive", "adaptive-bar"):
         raise InputError(f"schedule preview covers adaptive and adaptive-bar, got {schedule!r}")
     res = run_gd(loss, W1, W2, schedule=schedule, steps=steps, eta0=eta0, c=c, d=d, tol=1e-300)
