@@ -88,15 +88,20 @@ class Check:
 
     ``required`` checks are hypotheses of Theorem 3.2; the others are informative
     (``h >= n + m`` is Lemma 3.1's sufficient condition for alpha1 > 0, not a hypothesis).
+    ``reference``, when given, is the result the check guards (used by the deep-linear constants).
     """
 
     name: str
     ok: bool
     detail: str
     required: bool = True
+    reference: str = ""
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail, "required": self.required}
+        out = {"name": self.name, "ok": self.ok, "detail": self.detail, "required": self.required}
+        if self.reference:  # the deep-linear constants cite their theorem per check
+            out["reference"] = self.reference
+        return out
 
 
 @dataclass

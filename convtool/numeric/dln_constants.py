@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from convtool.errors import InputError
+from convtool.numeric.constants import Check
 from convtool.results import NotApplicable, jsonable
 
 __all__ = ["compute_deep_linear_constants", "DeepLinearConstants", "deep_linear_primitives", "LOSS_SCALES",
@@ -66,21 +67,6 @@ _NEEDS_DEPTH3 = ("M_hat",)
 #: the Lemma 3 chain needs 0 < eps < 1
 _NEEDS_EPS = ("eta_L3", "rho_L3", "rho_L3_printed", "drift_radius_R", "width_claim2", "width_claim3",
               "width_lemma3_derived", "rate_thm1")
-
-
-@dataclass
-class Check:
-    """One applicability condition: name, whether it holds, detail, the paper reference."""
-
-    name: str
-    ok: bool
-    detail: str
-    reference: str = ""
-    required: bool = True
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "ok": bool(self.ok), "detail": self.detail, "reference": self.reference,
-                "required": self.required}
 
 
 @dataclass
@@ -262,18 +248,18 @@ _WIDTH_FOR_INIT = {"gaussian": "width_thm1_gaussian", "orthogonal": "width_thm1_
 def _checks(q: dict, prim: dict, init: str, eta: float, eta0_c: float, eta1: float) -> list:
     n_min = prim["n_min"]
     out = [Check("n_min >= max(n_0, n_N)", n_min >= max(prim["n_0"], prim["n_N"]),
-                 f"n_min = {n_min:g}, n_0 = {prim['n_0']:g}, n_N = {prim['n_N']:g}", "Section 3"),
-           Check("eta < eta1", eta < eta1, f"eta = {eta:.6g}, eta1 = {eta1:.6g}", "Theorem 2"),
-           Check("eta < eta0(c)", eta < eta0_c, f"eta = {eta:.6g}, eta0_c = {eta0_c:.6g}", "eq. (22), Theorems 4-6",
-                 required=False)]
+                 f"n_min = {n_min:g}, n_0 = {prim['n_0']:g}, n_N = {prim['n_N']:g}", reference="Section 3"),
+           Check("eta < eta1", eta < eta1, f"eta = {eta:.6g}, eta1 = {eta1:.6g}", reference="Theorem 2"),
+           Check("eta < eta0(c)", eta < eta0_c, f"eta = {eta:.6g}, eta0_c = {eta0_c:.6g}",
+                 reference="eq. (22), Theorems 4-6", required=False)]
     key = _WIDTH_FOR_INIT.get(init)
     if key is not None and isinstance(q.get(key), float):
         need = q[key]
         out.append(Check(f"width for {init} init", n_min >= need,
                          f"n_min = {n_min:g} vs {key} = {need:.6g} (times the unspecified C = {q['C']:g})",
-                         "Theorems 1, 2"))
+                         reference="Theorems 1, 2"))
     else:
         out.append(Check("width condition", False, "initialization read from a file: no init family, so no "
-                         "theorem's width condition is selected (see the width_* rows)", "Theorems 1, 2",
-                         required=False))
+                         "theorem's width condition is selected (see the width_* rows)",
+                         reference="Theorems 1, 2", required=False))
     return out
