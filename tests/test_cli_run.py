@@ -324,3 +324,11 @@ def test_instance_option_errors(invoke, tmp_path):
     ok(invoke("generate", "fig1", "--h", "30", "-o", path))
     assert_user_error(invoke("run", path, "--instance", "fig4", "--steps", "3"), "--instance fig4")
     assert_user_error(invoke("run", "--instance", "fig4", "--p", "0.3", "--steps", "3"), "--p")
+
+
+@pytest.mark.parametrize("cols", ["60", "80"])
+@pytest.mark.parametrize("command", ["compare", "schedule"])
+def test_tables_fold_instead_of_cutting(invoke, command, cols):
+    """No ellipsis at narrow widths: cells fold (compare's status and violation cells, schedule's solver table)."""
+    r = ok(invoke(command, *SMALL, "--steps", "30", env={"COLUMNS": cols}))
+    assert "…" not in r.stdout

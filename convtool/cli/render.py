@@ -468,12 +468,11 @@ def compare_table(cmp) -> Table:
     """Side-by-side schedules (:class:`~convtool.numeric.experiments.CompareResult`), the reference last."""
     table = Table(title="Schedules on the same instance and initializations", title_justify="left",
                   show_edge=False)
-    for name, justify, wrap in (("schedule", "left", False), ("status", "left", True),
-                                ("steps\nto tol", "right", False), ("wall\ns", "right", False),
-                                ("final L", "right", False), ("mean\neta", "right", False),
-                                ("obs.\nrate", "right", False), ("Thm 3.1\nviol.", "right", True),
-                                ("Thm 3.2\nviol.", "right", True)):
-        table.add_column(name, justify=justify, no_wrap=not wrap)
+    for name, justify in (("schedule", "left"), ("status", "left"), ("steps\nto tol", "right"), ("wall\ns", "right"),
+                          ("final L", "right"), ("mean\neta", "right"), ("obs.\nrate", "right"),
+                          ("Thm 3.1\nviol.", "right"), ("Thm 3.2\nviol.", "right")):
+        # fold, never crop: at 80 columns rich would otherwise cut cells to "co…" / "0/…"
+        table.add_column(name, justify=justify, overflow="fold")
     for row in cmp.rows:
         v = row.violations or {}
         name = REFERENCE_LABEL if row.name.startswith("problem-1") else row.name
@@ -524,7 +523,7 @@ def eta_max_solver_table(constants: dict) -> Table:
     table = Table(title="Solver (eqs. 87, 88)", title_justify="left")
     for name, justify in (("root of", "left"), ("method", "left"), ("flag", "left"), ("bracket", "left"),
                           ("residual", "right"), ("iterations", "right")):
-        table.add_column(name, justify=justify, no_wrap=True)
+        table.add_column(name, justify=justify, overflow="fold")  # fold, never crop a number
     for key, r in (constants.get("roots") or {}).items():
         a, b = (list(r.get("bracket") or []) + [None, None])[:2]
         table.add_row(Text(key), Text(str(r.get("method", "-"))), Text(str(r.get("flag", "-"))),
@@ -537,7 +536,7 @@ def preview_steps_table(preview) -> Table:
     """The first steps of ``adaptive`` / ``adaptive-bar``: t, cap, 1/K_t, 1/Kbar_t, eta_t, binding branch."""
     table = Table(title=f"First {len(preview.steps)} steps of {preview.schedule} (eq. 19)", title_justify="left")
     for name in ("t", "cap (1+eta0^d)^(t/2) eta0", "1/K_t (eta_hat_t)", "1/Kbar_t", "eta_t", "binding"):
-        table.add_column(name, justify="left" if name == "binding" else "right", no_wrap=True)
+        table.add_column(name, justify="left" if name == "binding" else "right", overflow="fold")
     for r in preview.steps:
         table.add_row(Text(str(r["t"])), Text(fmt(r["cap"])), Text(fmt(r["eta_hat"])), Text(fmt(r["inv_Kbar"])),
                       Text(fmt(r["eta"])), Text(r["branch"]))
