@@ -45,6 +45,16 @@ def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json
 
     check_model_options(opts)
     check_output_paths((data,), plot=plot)
+    from convtool.cli.plugins import PLUGIN_MODULES, plugin
+
+    if opts.get("model") in PLUGIN_MODULES:
+        mod = plugin(opts["model"])
+        if not hasattr(mod, "compare"):
+            from convtool.cli.errors import ConvtoolInputError
+
+            raise ConvtoolInputError(f"compare does not take --model {opts['model']}; use convtool run")
+        return mod.compare(data, opts, schedules=schedules, steps=steps, seeds=seeds, tol=tol, as_json=as_json,
+                           plot=plot)
     if opts.get("model") == "deep-linear":
         return _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, **opts)
     if opts.get("compare_widths") is not None:

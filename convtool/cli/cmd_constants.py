@@ -36,6 +36,10 @@ def constants(data, as_json, latex, **opts):
 
     check_output_paths((data,), save_init=opts.get("save_init"))
     check_model_options(opts)
+    from convtool.cli.plugins import PLUGIN_MODULES, plugin
+
+    if opts.get("model") in PLUGIN_MODULES:
+        return plugin(opts["model"]).constants(data, opts, as_json)
     if opts.get("model") == "deep-linear":
         return _deep_linear(data, as_json, **opts)
     err = stderr_console()

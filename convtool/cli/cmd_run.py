@@ -89,6 +89,12 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
 
     check_model_options(opts)
+    from convtool.cli.plugins import PLUGIN_MODULES, plugin
+
+    if opts.get("model") in PLUGIN_MODULES:
+        check_output_paths((data,), out=out, plot=plot)
+        return plugin(opts["model"]).run(data, opts, schedule=schedule, steps=steps, seeds=seeds, tol=tol,
+                                         out=out, as_json=as_json, plot=plot)
     dln = opts.get("model") == "deep-linear"
     schedule = schedule or ("thm1" if dln else "adaptive")
     sched_opts = schedule_options_from(schedule, opts)

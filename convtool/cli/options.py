@@ -124,6 +124,13 @@ def theory_from_options(*, c: float | None = None, d: float = 2.0, eta0: float |
 
 #: ``--model`` values; deep-linear is Zhao & Xu's network a_N W_N ... W_1
 MODEL_CHOICES = ("two-layer", "deep-linear")
+
+
+def model_choices() -> tuple:
+    """The built-in models and the plugins' (:mod:`convtool.cli.plugins`)."""
+    from convtool.cli.plugins import plugin_keys
+
+    return MODEL_CHOICES + plugin_keys()
 #: initializations of the deep-linear model (same as ``convtool.numeric.deep_linear.INIT_SCHEMES``)
 DLN_INIT_CHOICES = ("gaussian", "orthogonal", "balanced")
 #: defaults of the deep-linear options (App. G: N = 3, hidden widths 2000)
@@ -136,10 +143,16 @@ __all__ += ["MODEL_CHOICES", "DLN_INIT_CHOICES", "model_options", "deep_linear_f
 
 
 def model_options(func):
-    """``--model`` and the deep-linear options ``--depth --widths --loss-scale --delta --C --eta --theta --eps``."""
+    """``--model``, the deep-linear options ``--depth --widths --loss-scale --delta --C --eta --theta --eps``
+    (shared with the plugin models that take them) and every plugin's options (:mod:`convtool.cli.plugins`)."""
+    from convtool.cli.plugins import plugin, plugin_keys, plugin_options
+
+    more = "".join(f"; {k}: {plugin(k).HELP}" for k in plugin_keys())
+    func = plugin_options(func)
     return _apply(func, [
-        click.option("--model", type=click.Choice(MODEL_CHOICES), default="two-layer", show_default=True,
-                     help="two-layer: l(W1 W2^T) (local-PL paper); deep-linear: a_N W_N ... W_1 (Zhao & Xu)."),
+        click.option("--model", type=click.Choice(model_choices()), default="two-layer", show_default=True,
+                     help="two-layer: l(W1 W2^T) (local-PL paper); deep-linear: a_N W_N ... W_1 (Zhao & Xu)"
+                          + more + "."),
         click.option("--depth", type=click.IntRange(min=2), default=None,
                      help="deep-linear: depth N of generated layers [3]."),
         click.option("--widths", default=None, metavar="n1,...,n_{N-1}",
@@ -577,8 +590,19 @@ DLN_ONLY = ("depth", "widths", "loss_scale", "delta", "C", "eta", "theta", "eps"
 def check_model_options(opts: dict, two_layer_only=("d", "eta0", "save_init")) -> None:
     """One line when an option of the other model is given (``--depth`` on two-layer, ``--eta0`` on deep-linear)."""
     from convtool.cli.errors import ConvtoolInputError
+    from convtool.cli.plugins import PLUGIN_MODULES, check_plugin_options, plugin
 
-    if opts.get("model") == "deep-linear":
+    model = opts.get("model") or "two-layer"
+    check_plugin_options(opts, model)
+    if model in PLUGIN_MODULES:
+        accepts = set(plugin(model).ACCEPTS)
+        defaults = {"d": 2.0, **INSTANCE_DEFAULTS}
+        for k in (*DLN_ONLY, *two_layer_only, "width", "std", "p", "loss", "init", "c"):
+            if k in accepts or opts.get(k) is None or opts.get(k) == defaults.get(k, None):
+                continue
+            raise ConvtoolInputError(f"--{k.replace('_', '-')} does not apply to --model {model}")
+        return
+    if model == "deep-linear":
         for k in two_layer_only:
             default = {"d": 2.0}.get(k)
             if opts.get(k) not in (None, default):

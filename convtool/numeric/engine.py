@@ -291,7 +291,7 @@ def _as_theory(th):
 @np.errstate(all="ignore")  # overflow in a diverging run is a status, not a warning
 def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta0: float | None = None,
         tol: float = 1e-14, divergence: float = 1e8, schedule_options: dict | None = None, progress=None,
-        phase=None) -> RunResult:
+        phase=None, stochastic=None) -> RunResult:
     """Run GD on ``loss(model.product(state))`` with a schedule; the attached theories record what they predict.
 
     Parameters
@@ -317,6 +317,11 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
         ``L(0)`` is a theory's ``L0`` constant where one gives it, else the observed excess at t = 0.
     progress : callable, optional
         ``progress(t, steps)`` after each step.
+    stochastic : callable, optional
+        A stochastic gradient for the update (minibatch SGD): ``stochastic(t, obs) -> grads`` (the model's
+        parameter gradients, same shapes as ``obs.grads``). The records (loss, gradient norm, theories)
+        stay those of the full objective; only the update uses the returned gradients. Its ``to_dict()``
+        (if any) goes to ``config["stochastic"]``.
     phase : callable, optional
         ``phase(name, i, total)`` through the theories' setup (:data:`SETUP_PHASE`, reported by them)
         and their records after the loop (:data:`AFTER_PHASE`).
@@ -440,7 +445,7 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
         _put(rec, "eta", t, eta, active)
         for th in ths:
             th.after_step(t, obs, eta)
-        state = model.step(state, grads, eta)
+        state = model.step(state, grads if stochastic is None else stochastic(t, obs), eta)
         if progress is not None:
             progress(t + 1, T)
     Tm = int(nsteps.max())  # the last step any seed took: state records 0..Tm, step records 0..Tm-1
@@ -466,6 +471,8 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
     config = {"model": getattr(model, "name", type(model).__name__), "steps": T, "eta0": eta0, "tol": tol,
               "divergence": divergence, "n": n, "m": m, "R": R, "loss": bl.name,
               "theories": [th.key for th in ths], "RTOL_HELD": RTOL_HELD}
+    if stochastic is not None:
+        config["stochastic"] = stochastic.to_dict() if hasattr(stochastic, "to_dict") else repr(stochastic)
     return RunResult(schedule=sched.to_dict(), status=list(status), steps=nsteps, arrays=rec, constants=constants,
                      config=config, wall_time=wall, extra=extra, theories=ths, state_0=state_0,
                      state_T=model.full_weights(state))

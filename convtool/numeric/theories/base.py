@@ -84,6 +84,9 @@ class Observation:
     grads: tuple
     grad_sq: np.ndarray
     active: np.ndarray
+    #: per-step values shared between theories (computed once by the first that needs them, e.g. the
+    #: two-layer imbalance D(t) of both the local-PL and the balancedness theory); fresh every step
+    cache: dict = field(default_factory=dict)
 
 
 class Theory:

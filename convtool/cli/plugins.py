@@ -1,0 +1,111 @@
+"""Models added to the CLI as plugins: one module per model, no edit of the commands.
+
+The two built-in models (``two-layer``, ``deep-linear``) are handled by the commands themselves. Every
+further model is a module listed in :data:`PLUGIN_MODULES` that defines, at import time light (click
+only; heavy imports inside the functions):
+
+=================== =============================================================================
+name                what
+=================== =============================================================================
+``KEY``             the ``--model`` value
+``HELP``            one line for ``--model``'s help
+``OPTIONS``         list of ``click.option`` decorators the plugin owns (names unique across plugins)
+``ACCEPTS``         the option keys this model takes: its own and the shared ones it uses
+                    (``depth``, ``eta``, ``eps``, ``delta``, ``seed``, ``width``, ``activation`` ...)
+``constants``       ``constants(data, opts, as_json)``: ``convtool constants --model KEY``
+``run``             ``run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot)``
+``compare``         optional, ``compare(data, opts, *, schedules, steps, seeds, tol, as_json, plot)``
+=================== =============================================================================
+
+Commands apply :func:`plugin_options` (every plugin's options and the shared ``--activation``), and
+:func:`check_plugin_options` refuses, in one line, an option of another model.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+__all__ = ["PLUGIN_MODULES", "plugin", "plugin_keys", "plugin_options", "check_plugin_options", "SHARED_OPTIONS"]
+
+#: ``--model`` value -> module of the plugin (add a line here to add a model)
+PLUGIN_MODULES: dict[str, str] = {}
+
+#: options a plugin adds to a built-in model (``{"two-layer": ("record",)}``), from the plugins' ``ALSO_FOR``
+def builtin_accepts(model: str) -> set:
+    out = set()
+    for key in PLUGIN_MODULES:
+        out.update(getattr(plugin(key), "ALSO_FOR", {}).get(model, ()))
+    return out
+
+
+#: options shared by several plugins, defined once here (key -> decorator)
+SHARED_OPTIONS = {
+    "activation": click.option(
+        "--activation", default=None, metavar="NAME|EXPR",
+        help="Activation of a nonlinear model: mlp relu|leaky-relu|linear; shallow gelu|softplus|tanh|sigmoid|"
+             "silu|elu|sigmoid0|softplus0 or an expression in x, e.g. \"x + 0.1*sin(x)\"."),
+}
+
+
+def plugin_keys() -> tuple:
+    return tuple(PLUGIN_MODULES)
+
+
+def plugin(key: str):
+    """The plugin module of model ``key``."""
+    return importlib.import_module(PLUGIN_MODULES[key])
+
+
+def plugin_options(func):
+    """Apply every plugin's ``OPTIONS`` and the shared options to a command."""
+    decorators = list(SHARED_OPTIONS.values())
+    for key in PLUGIN_MODULES:
+        decorators.extend(plugin(key).OPTIONS)
+    for dec in reversed(decorators):
+        func = dec(func)
+    return func
+
+
+def _own_keys() -> dict:
+    """option key -> the models (plugins) that accept it, over every plugin option and shared option."""
+    out: dict[str, set] = {k: set() for k in SHARED_OPTIONS}
+    for key in PLUGIN_MODULES:
+        mod = plugin(key)
+        for dec in mod.OPTIONS:
+            name = _decorator_key(dec)
+            if name:
+                out.setdefault(name, set())
+        for k in mod.ACCEPTS:
+            out.setdefault(k, set()).add(key)
+        for model, keys in getattr(mod, "ALSO_FOR", {}).items():
+            for k in keys:
+                out.setdefault(k, set()).add(model)
+    return out
+
+
+def _decorator_key(dec) -> str | None:
+    """The parameter name of a ``click.option`` decorator (applied to a dummy function)."""
+    def dummy():
+        pass
+
+    dec(dummy)
+    params = getattr(dummy, "__click_params__", [])
+    return params[-1].name if params else None
+
+
+def check_plugin_options(opts: dict, model: str, defaults: dict | None = None) -> None:
+    """One line when a plugin-owned (or shared) option is given with a model that does not take it."""
+    from convtool.cli.errors import ConvtoolInputError
+
+    defaults = defaults or {}
+    accepted = set(plugin(model).ACCEPTS) if model in PLUGIN_MODULES else builtin_accepts(model)
+    for k, models in _own_keys().items():
+        v = opts.get(k)
+        if v is None or v is False or v == () or v == defaults.get(k):
+            continue
+        if k not in accepted:
+            where = ", ".join(sorted(models)) or "another model"
+            raise ConvtoolInputError(f"--{k.replace('_', '-')} does not apply to --model {model} "
+                                     f"(it applies to --model {where})")
