@@ -22,6 +22,7 @@ from convtool.cli.cmd_generate import generate
 from convtool.cli.cmd_run import run
 from convtool.cli.cmd_schedule import schedule
 from convtool.cli.cmd_stress import stress
+from convtool.cli.cmd_sweep import sweep
 from convtool.cli.cmd_widths import widths
 
 __all__ = ["cli"]
@@ -76,6 +77,7 @@ cli.add_command(schedule)
 cli.add_command(compare)
 cli.add_command(widths)
 cli.add_command(stress)
+cli.add_command(sweep)
 
 
 if __name__ == "__main__":  # pragma: no cover
