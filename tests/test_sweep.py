@@ -213,3 +213,21 @@ def test_scheduler_that_cannot_be_reached_is_one_line(tmp_path):
     res = CliRunner().invoke(cli, ["sweep", str(spec), "--scheduler", "tcp://127.0.0.1:9", "--out",
                                    str(tmp_path / "o")])
     assert_user_error(res, "cannot connect")
+
+
+def test_data_generator_axes_and_quick_overrides(tmp_path):
+    text = ('[data]\ngenerate = "fig1"\nn = 3\n[options]\nsteps = 30\n[grid]\n"data.h" = [8, 12]\n'
+            '"data.sigma" = [0.5, 1.0]\n[quick.grid]\n"data.h" = [8]\n')
+    full = parse_spec(text)
+    assert len(full.points) == 4 and full.axis_keys == ["data.h", "data.sigma"]
+    quick = parse_spec(text, quick=True)
+    assert [p["data.h"] for p in quick.points] == [8, 8]
+    res = run_sweep(quick, str(tmp_path / "o"))
+    assert res.failed == 0, [r.get("error") for r in res.rows]
+    assert [r["data.sigma"] for r in res.rows] == [0.5, 1.0]
+    assert len([f for f in os.listdir(tmp_path / "o") if f.startswith("data-fig1")]) == 2  # one file per setting
+    assert res.rows[0]["const.h"] == 8  # the generated width reached the run
+    with pytest.raises(InputError, match="needs a \\[data\\] table"):
+        parse_spec('[grid]\n"data.h" = [8]\n')
+    with pytest.raises(InputError, match="fig1"):
+        run_sweep(parse_spec('[data]\ngenerate = "fig1"\nnosuch = 1\n'), str(tmp_path / "p"))

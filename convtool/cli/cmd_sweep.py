@@ -23,11 +23,12 @@ SHOWN = ("status", "steps", "final_loss", "observed_rate", "tightness")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="Dask: reruns of a run whose worker died or that raised.")
 @click.option("--force", is_flag=True, help="Ignore the cache: rerun every point.")
+@click.option("--quick", is_flag=True, help="Apply the spec's [quick] overrides (the small version of an experiment).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Draw the spec's [plot] (x, y, hue, predicted, logx, logy) to this PNG file.")
 @click.option("--json", "as_json", is_flag=True, help="Write the table as one strict JSON object to stdout.")
 @handle_user_errors
-def sweep(spec, out_dir, jobs, scheduler, retries, force, plot, as_json):
+def sweep(spec, out_dir, jobs, scheduler, retries, force, quick, plot, as_json):
     """Run every point of SPEC.toml (see convtool.sweeps.spec) and write one table.
 
     A run that fails is a row with its error and the sweep goes on; the exit
@@ -52,7 +53,7 @@ def sweep(spec, out_dir, jobs, scheduler, retries, force, plot, as_json):
     from convtool.sweeps import FAILED_EXIT_BASE, load_spec, run_sweep
 
     err = stderr_console()
-    spec_obj = load_spec(spec)
+    spec_obj = load_spec(spec, quick=quick)
     if plot:
         from convtool.cli.plots import require_matplotlib
 

@@ -10,13 +10,15 @@ def _num(v):
 
 
 def plot_sweep(rows: list, spec: dict, path: str, title: str = "") -> None:
-    """Draw ``spec['y']`` (median over rows with the same x and hue) against ``spec['x']``; ``predicted`` as
+    """Draw ``spec['y']`` (median over the runs with the same x and hue; distinct markers and line styles, so that
+    coinciding curves stay visible) against ``spec['x']``; ``predicted`` as
     a dashed line of the same colour; log axes per ``logx`` / ``logy``. Failed runs are left out (said in
     the legend)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     from convtool.files import atomic_write
+    from convtool.sweeps.figure import median
 
     x, y, hue, pred = spec["x"], spec["y"], spec.get("hue"), spec.get("predicted")
     ok = [r for r in rows if r.get("run_status") == "ok"]
@@ -26,7 +28,8 @@ def plot_sweep(rows: list, spec: dict, path: str, title: str = "") -> None:
     fig = Figure(figsize=(6.4, 4.2))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    styles = ["-", "--", "-.", ":"]
+    styles = ["-", "-.", ":", (0, (5, 1))]
+    markers = ["o", "s", "^", "D", "v", "x"]
     for gi, (g, rs) in enumerate(groups.items()):
         def series(key):
             pts: dict = {}
@@ -35,13 +38,12 @@ def plot_sweep(rows: list, spec: dict, path: str, title: str = "") -> None:
                 if xv is not None and yv is not None:
                     pts.setdefault(xv, []).append(yv)
             xs = sorted(pts)
-            med = [sorted(pts[k])[len(pts[k]) // 2] for k in xs]
-            return xs, med
+            return xs, [median(pts[k]) for k in xs]
 
         xs, ys = series(y)
         label = f"{hue} = {g}" if hue else y
-        (line,) = ax.plot(xs, ys, marker="o", linestyle=styles[gi % len(styles)] if not pred else "-",
-                          label=label)
+        (line,) = ax.plot(xs, ys, marker=markers[gi % len(markers)], markersize=8 - 1.5 * (gi % 3),
+                          linestyle=styles[gi % len(styles)], label=label)
         if pred:
             px, py = series(pred)
             if px:

@@ -80,8 +80,11 @@ def environment() -> dict:
             "cpus": os.cpu_count()}
 
 
-def _data_file(spec: SweepSpec, out_dir: str) -> str | None:
-    """The data file of the sweep: the spec's, or its generator's instance written once to ``out_dir``."""
+def _data_file(spec: SweepSpec, out_dir: str, point: dict | None = None) -> str | None:
+    """The data file of a point: the spec's, or its generator's instance (with the point's ``data.*``
+    parameters) written once to ``out_dir``."""
+    from convtool.sweeps.spec import data_params
+
     if spec.generator is None:
         if spec.data is not None and not os.path.isfile(spec.data):
             raise InputError(f"{spec.source}: data file {spec.data} does not exist")
@@ -93,6 +96,7 @@ def _data_file(spec: SweepSpec, out_dir: str) -> str | None:
     from convtool.numeric import generators as gens
 
     params = {k: v for k, v in spec.generator.items() if k != "generate"}
+    params.update(data_params(point or {}))
     name = spec.generator["generate"]
     table = {**GENERATORS, **getattr(gens, "DLN_GENERATORS", {}), **getattr(gens, "EXTRA_GENERATORS", {})}
     if name not in table:
@@ -102,8 +106,9 @@ def _data_file(spec: SweepSpec, out_dir: str) -> str | None:
     if not os.path.exists(path):
         try:
             arrays = table[name](**params)
-        except TypeError as exc:
-            raise InputError(f"{spec.source} [data]: {name}: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{spec.source} [data]: {name}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+                             f": {exc}") from None
         save_arrays(path, arrays)
     return path
 
@@ -166,23 +171,23 @@ def run_sweep(spec: SweepSpec | str, out_dir: str, *, jobs: int = 1, scheduler: 
     os.makedirs(out_dir, exist_ok=True)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     env = environment()
-    data = _data_file(spec, out_dir)
-    data_sha = file_sha256(data) if data else None
+    datas = [_data_file(spec, out_dir, p) for p in spec.points]
+    shas = {d: file_sha256(d) for d in set(datas) if d}
     cache = Cache(os.path.join(out_dir, "cache"))
-    keys = [point_key(p, data_sha, env["convtool"]) for p in spec.points]
+    keys = [point_key(p, shas.get(d), env["convtool"]) for p, d in zip(spec.points, datas)]
     rows: list = [None] * len(spec.points)
     todo = []
     for i, (p, k) in enumerate(zip(spec.points, keys)):
         row = None if force else cache.get(k)
         if row is None:
-            todo.append((i, p))
+            todo.append((i, p, datas[i]))
         else:
             rows[i] = row
     total = len(spec.points)
     done = total - len(todo)
     if progress is not None:
         progress(done, total)
-    for i, row in execute(todo, data, jobs=jobs, scheduler=scheduler, retries=retries):
+    for i, row in execute(todo, jobs=jobs, scheduler=scheduler, retries=retries):
         if rows[i] is not None:
             continue  # a rerun of a point already gathered (Dask after a lost worker): keep the first
         rows[i] = row
@@ -199,8 +204,8 @@ def run_sweep(spec: SweepSpec | str, out_dir: str, *, jobs: int = 1, scheduler: 
     failed = sum(r.get("run_status") != "ok" for r in table)
     write_csv(os.path.join(out_dir, "table.csv"), table, columns)
     parquet = write_parquet(os.path.join(out_dir, "table.parquet"), table, columns)
-    manifest = {"spec": spec.to_dict(), "spec_text": spec.text, "environment": env, "data": data,
-                "data_sha256": data_sha, "started": started,
+    manifest = {"spec": spec.to_dict(), "spec_text": spec.text, "environment": env,
+                "data": sorted(shas), "data_sha256": shas, "started": started,
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "points": total,
                 "ran": len(todo), "cached": total - len(todo), "failed": failed,
                 "corrupted_cache_entries": cache.corrupted, "parquet": parquet,

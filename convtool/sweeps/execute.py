@@ -36,13 +36,13 @@ def _init_worker(warm: dict | None = None, data: str | None = None) -> None:
         run_point({**warm, "steps": 0}, data)
 
 
-def _task(index: int, point: dict, data: str | None):
+def _task(index: int, point: dict, data: str | None = None):
     from convtool.sweeps.point import run_point
 
     return index, run_point(point, data)
 
 
-def _local(todo, data, jobs, progress):
+def _local(todo, jobs):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -51,8 +51,8 @@ def _local(todo, data, jobs, progress):
     try:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(todo[0][1], data)) as pool:
-            futs = [pool.submit(_task, i, p, data) for i, p in todo]
+                                 initargs=(todo[0][1], todo[0][2])) as pool:
+            futs = [pool.submit(_task, i, p, d) for i, p, d in todo]
             for fut in as_completed(futs):
                 yield fut.result()
     finally:
@@ -63,7 +63,7 @@ def _local(todo, data, jobs, progress):
                 os.environ[k] = v
 
 
-def _dask(todo, data, jobs, scheduler, retries):
+def _dask(todo, jobs, scheduler, retries):
     try:
         import dask
         from dask.distributed import Client, LocalCluster, as_completed
@@ -92,8 +92,8 @@ def _dask(todo, data, jobs, scheduler, retries):
             tag = uuid.uuid4().hex[:8]
 
             def submit(item):
-                i, p = item
-                return client.submit(_task, i, p, data, key=f"convtool-run-{tag}-{i}", pure=False,
+                i, p, d = item
+                return client.submit(_task, i, p, d, key=f"convtool-run-{tag}-{i}", pure=False,
                                      retries=int(retries))
 
             window = max(2, 2 * nworkers)
@@ -130,16 +130,16 @@ def _probe(address: str) -> None:
         raise InputError(f"--scheduler {address}: cannot connect ({exc.strerror or exc})") from None
 
 
-def execute(todo, data: str | None, *, jobs: int = 1, scheduler: str | None = None, retries: int = 2):
-    """Yield ``(index, row)`` for every ``(index, point)`` in ``todo`` (module docstring)."""
+def execute(todo, *, jobs: int = 1, scheduler: str | None = None, retries: int = 2):
+    """Yield ``(index, row)`` for every ``(index, point, data file)`` in ``todo`` (module docstring)."""
     todo = list(todo)
     if not todo:
         return
     if scheduler:
-        yield from _dask(todo, data, max(1, jobs), scheduler, retries)
+        yield from _dask(todo, max(1, jobs), scheduler, retries)
         return
     if jobs <= 1 or len(todo) == 1:
-        for i, p in todo:
-            yield _task(i, p, data)
+        for i, p, d in todo:
+            yield _task(i, p, d)
         return
-    yield from _local(todo, data, min(jobs, len(todo)), None)
+    yield from _local(todo, min(jobs, len(todo)))

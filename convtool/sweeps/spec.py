@@ -55,7 +55,9 @@ __all__ = ["SweepSpec", "load_spec", "parse_spec", "run_option_keys", "RESERVED"
 RESERVED = ("out", "plot", "as_json", "data")
 #: keys of the [plot] table
 PLOT_KEYS = ("x", "y", "hue", "predicted", "logx", "logy", "title")
-_TOP_KEYS = ("name", "model", "data", "options", "grid", "point", "plot")
+_TOP_KEYS = ("name", "model", "data", "options", "grid", "point", "plot", "quick")
+#: prefix of the grid axes (and point keys) that are parameters of the [data] generator
+DATA_PREFIX = "data."
 
 
 def run_option_keys() -> dict:
@@ -145,9 +147,17 @@ def _closest(key: str, valid) -> str:
     return f" (closest: {', '.join(near)})" if near else ""
 
 
-def _check_keys(table: dict, where: str, valid: dict) -> dict:
+def _check_keys(table: dict, where: str, valid: dict, data_ok: bool = False) -> dict:
     out = {}
     for k, v in table.items():
+        if k.startswith(DATA_PREFIX):
+            if not data_ok:
+                raise InputError(f"{where}: {k!r} varies the data generator; it needs a [data] table with "
+                                 f"generate = NAME")
+            if not k[len(DATA_PREFIX):].isidentifier():
+                raise InputError(f"{where}: {k!r} is not a generator parameter name")
+            out[k] = v
+            continue
         if k in RESERVED or k in ("json", "as-json"):
             raise InputError(f"{where}: {k!r} is set by the sweep itself (its results go to the sweep's table)")
         if k not in valid:
@@ -156,26 +166,39 @@ def _check_keys(table: dict, where: str, valid: dict) -> dict:
     return out
 
 
-def parse_spec(text: str, source: str = "<spec>", base_dir: str | None = None) -> SweepSpec:
-    """Parse and validate a spec's TOML text (module docstring); InputError names the problem."""
+def parse_spec(text: str, source: str = "<spec>", base_dir: str | None = None, quick: bool = False) -> SweepSpec:
+    """Parse and validate a spec's TOML text (module docstring); InputError names the problem.
+
+    With ``quick``, the spec's ``[quick]`` table (``[quick.options]``, ``[quick.grid]``, ``[quick.data]``)
+    overrides the corresponding entries: the small version of a paper's experiment."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{source}: not valid TOML: {exc}") from None
+    q = raw.pop("quick", {}) or {}
+    if not isinstance(q, dict) or any(k not in ("options", "grid", "data") for k in q):
+        raise InputError(f"{source}: [quick] may hold options, grid and data tables only")
+    if quick:
+        for k, v in q.items():
+            if not isinstance(v, dict) or not isinstance(raw.get(k, {}), dict):
+                raise InputError(f"{source}: [quick.{k}] must be a table overriding [{k}]")
+            raw[k] = {**(raw.get(k) or {}), **v}
     unknown = [k for k in raw if k not in _TOP_KEYS]
     if unknown:
         raise InputError(f"{source}: unknown top-level key {unknown[0]!r}{_closest(unknown[0], _TOP_KEYS)}; "
                          f"keys: {', '.join(_TOP_KEYS)}")
     valid = run_option_keys()
-    options = _check_keys(raw.get("options", {}) or {}, f"{source} [options]", valid)
     for k in ("options", "grid", "plot"):
         if k in raw and not isinstance(raw[k], dict):
             raise InputError(f"{source}: [{k}] must be a table")
-    axes = {k: _expand(k, v) for k, v in _check_keys(raw.get("grid", {}) or {}, f"{source} [grid]", valid).items()}
+    gen = isinstance(raw.get("data"), dict)
+    options = _check_keys(raw.get("options", {}) or {}, f"{source} [options]", valid)
+    axes = {k: _expand(k, v) for k, v in _check_keys(raw.get("grid", {}) or {}, f"{source} [grid]", valid,
+                                                     data_ok=gen).items()}
     explicit = raw.get("point", []) or []
     if not isinstance(explicit, list) or not all(isinstance(p, dict) for p in explicit):
         raise InputError(f"{source}: [[point]] entries must be tables")
-    explicit = [_check_keys(p, f"{source} [[point]] {i + 1}", valid) for i, p in enumerate(explicit)]
+    explicit = [_check_keys(p, f"{source} [[point]] {i + 1}", valid, data_ok=gen) for i, p in enumerate(explicit)]
     model = raw.get("model", options.pop("model", "two-layer"))
     if "model" in axes:
         raise InputError(f"{source}: one model per sweep; 'model' cannot be a grid axis")
@@ -198,13 +221,13 @@ def parse_spec(text: str, source: str = "<spec>", base_dir: str | None = None) -
     points = [{**options, **p} for p in grid_points + explicit] or [dict(options)]
     for i, p in enumerate(points):
         p["model"] = model
-        _validate_point(p, valid, f"{source}: point {i + 1}")
+        _validate_point(run_options(p), valid, f"{source}: point {i + 1}")
     return SweepSpec(name=str(raw.get("name", os.path.basename(source))), model=model, data=data,
                      generator=generator, options=options, axes=axes, points=points, plot=plot, source=source,
                      text=text)
 
 
-def load_spec(path: str) -> SweepSpec:
+def load_spec(path: str, quick: bool = False) -> SweepSpec:
     """Read and parse a spec file (one-line InputError when it cannot be read)."""
     try:
         with open(path, "rb") as fh:
@@ -217,14 +240,24 @@ def load_spec(path: str) -> SweepSpec:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{path}: the spec is not UTF-8 text") from None
-    return parse_spec(text, source=str(path), base_dir=os.path.dirname(os.path.abspath(path)))
+    return parse_spec(text, source=str(path), base_dir=os.path.dirname(os.path.abspath(path)), quick=quick)
+
+
+def run_options(point: dict) -> dict:
+    """The run options of a point (without its ``data.*`` generator parameters)."""
+    return {k: v for k, v in point.items() if not k.startswith(DATA_PREFIX)}
+
+
+def data_params(point: dict) -> dict:
+    """The point's ``data.*`` generator parameters, without the prefix."""
+    return {k[len(DATA_PREFIX):]: v for k, v in point.items() if k.startswith(DATA_PREFIX)}
 
 
 def point_argv(point: dict) -> list:
     """The ``convtool run`` arguments of one point (option names as click knows them)."""
     valid = run_option_keys()
     argv = []
-    for k, v in point.items():
+    for k, v in run_options(point).items():
         p = valid[k]
         flag = next(f for f in p.opts if f.startswith("--"))
         if getattr(p, "is_flag", False):

@@ -257,6 +257,14 @@ class ZhaoXu(Theory):
     def extra(self) -> dict:
         return {"spectrum_method": self.spectrum_method}
 
+    @staticmethod
+    def _thm2_summary(a, steps) -> dict:
+        """Theorem 2 (12a) in the run summary, medians over seeds: the observed distance ratio and the bound
+        D_R (largest over the steps where it applies; None where it never does)."""
+        dist, b = _thm2_ratios(a, steps)
+        return {"dist_ratio_max": _nanmedian(dist), "thm2_bound_max": _nanmedian(b),
+                "thm2_vacuous": all(x is None for x in b)}
+
     def summary(self, result) -> dict:
         a = result.arrays
         dist = a["dist_X_sq"]
@@ -269,7 +277,25 @@ class ZhaoXu(Theory):
                             "rate_thm1": getattr(self, "rate_thm1", None),
                             "thm1_not_applicable": None if self.width_ok else self.width_reason,
                             "cvx_observed_rate": _median_rate(a["E_cvx"], result.steps),
+                            **self._thm2_summary(a, result.steps),
                             "spectrum_method": self.spectrum_method}}
+
+
+def _nanmedian(vals):
+    vals = [v for v in vals if v is not None and np.isfinite(v)]
+    return float(np.median(vals)) if vals else None
+
+
+def _thm2_ratios(a, steps):
+    """Per seed: ``max_t ||V(t) - W(t)||_X^2 / ||V(0) - W*||_X^2`` and the largest D_R(t) where Theorem 2 applies."""
+    dist, b = [], []
+    for r in range(a["dist_X_sq"].shape[0]):
+        st = int(steps[r])
+        d0 = a["dln_X_sq"][r, 0]
+        dist.append(float(np.nanmax(a["dist_X_sq"][r, : st + 1]) / d0) if d0 > 0 else None)
+        app = a["thm2_applies"][r, :st].astype(bool) if st > 0 else np.zeros(0, bool)
+        b.append(float(np.nanmax(a["thm2_bound"][r, :st][app]) / d0) if app.any() and d0 > 0 else None)
+    return dist, b
 
 
 def _median_rate(E, steps):
