@@ -33,6 +33,7 @@ import os
 import sys
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+from _results import report
 
 BLAS_THREADS = pin_blas_threads()
 
@@ -149,6 +150,8 @@ def main(argv=None) -> int:
     growth_d = rows[-1][4] / rows[0][4]
     print(f"growth h={WIDTHS[0]} -> h={WIDTHS[-1]} (x{WIDTHS[-1] // WIDTHS[0]} width): "
           f"convtool x{growth_c:.1f}, dense x{growth_d:.0f}")
+    report("bench_constants", f"dense / convtool at h = {WIDTHS[-1]}", rows[-1][4] / rows[-1][1])
+    report("bench_constants", f"convtool growth h = {WIDTHS[0]} -> {WIDTHS[-1]}", growth_c)
     print(f"\n(total {time.perf_counter() - t_start:.0f} s)")
     return 0 if ok else 1
 

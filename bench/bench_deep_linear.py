@@ -37,6 +37,7 @@ import sys
 import time
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+from _results import report
 
 BLAS_THREADS = pin_blas_threads()
 
@@ -150,6 +151,7 @@ def main(argv=None) -> int:
     per_step = (min(long_) - min(short)) / 10
     print(f"(c) recorded engine step (zhao-xu theory, no P(t) spectrum) / bare step: "
           f"{per_step / mn['bare step']:.2f}x (min; target <= 2x)")
+    report("bench_deep_linear", "recorded engine step / bare step", per_step / mn["bare step"], target=2.0)
     print(f"\n(total {time.perf_counter() - t_total:.0f} s)")
     return 0 if ok else 1
 

@@ -55,6 +55,7 @@ import os
 import sys
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+from _results import report
 
 BLAS_THREADS = pin_blas_threads()
 
@@ -181,6 +182,7 @@ def part_a(reps: int, T: int) -> bool:
     print(f"    target recorded/bare <= {TARGET_A}x per step (marginal, default reduce=\"auto\"): "
           f"{'met' if met else 'NOT met'} (auto {marg['auto'] / marg['bare']:.2f}x; for comparison False {marg['False'] / marg['bare']:.1f}x; whole call, CPU: "
           f"auto {cpu['auto'] / cpu['bare']:.1f}x, False {cpu['False'] / cpu['bare']:.1f}x)")
+    report("bench_engine", "recorded run_gd / bare step (marginal)", marg["auto"] / marg["bare"], target=TARGET_A)
     return met
 
 
@@ -206,6 +208,7 @@ def part_b(reps: int, T: int) -> None:
     print(f"(b) batched vs loop, R = {R} seeds, h = {h}, {T} steps, constant schedule, reduce=\"auto\"")
     print(f"    batched (one call, W1 {tuple(batch.W1.shape)}): {t_b:.2f} s wall, {c_b:.2f} s CPU;  "
           f"loop of {R} calls: {t_l:.2f} s wall, {c_l:.2f} s CPU")
+    report("bench_engine", f"loop of {R} runs / one batched run (wall)", t_l / t_b)
     print(f"    ratio loop/batched: {t_l / t_b:.1f}x wall, {c_l / c_b:.1f}x CPU   (loss curves agree to "
           f"{agree:.1e} relative where L(t) > 1e-8 L(0))")
 

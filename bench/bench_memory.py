@@ -9,6 +9,7 @@ their ratio (target: within 2x). Before issue 15 the 10^7 run took 5.2 GB and 63
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -32,6 +33,10 @@ def main() -> int:
     print(f"--steps 1e3: peak RSS {small:.0f} MB, {t_small:.1f} s")
     print(f"--steps 1e7: peak RSS {big:.0f} MB, {t_big:.1f} s")
     print(f"ratio 1e7 / 1e3: {big / small:.2f}x (target <= 2x)")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _results import report
+
+    report("bench_memory", "peak RSS --steps 1e7 / 1e3", big / small, target=2.0)
     return 0
 
 

@@ -44,6 +44,7 @@ import os
 import sys
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+from _results import report
 
 BLAS_THREADS = pin_blas_threads()
 
@@ -166,6 +167,7 @@ def main(argv=None) -> int:
               f"{1e6 * r['s_dir']:>12.0f} {1e3 * r['qr']:>8.2f} {r['qr'] / r['s_red']:>12.1f}  {r['direct']}")
     flat = max(r["s_red"] / base for r in rows)
     met = flat <= TARGET
+    report("bench_reduction", f"reduced step, max over h / h = {WIDTHS[0]}", flat, target=TARGET)
     print(f"reduced per-step cost within {TARGET}x of h = {WIDTHS[0]} at every h (max ratio {flat:.2f}): "
           f"{'met' if met else 'NOT met'}")
     print("whole 300-step call, reduced, CPU time incl. fixed costs [s]: "
