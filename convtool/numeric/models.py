@@ -40,23 +40,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from convtool.numeric.spectra import GRAM_SV_RTOL, reduce_width, reduced_imbalance
+from convtool.numeric.spectra import GRAM_SV_RTOL, ExtremeEigs, reduce_width, reduced_imbalance
 
 __all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch"]
 
 
-def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | None = None) -> dict:
+def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | None = None,
+                  tracker: dict | None = None) -> dict:
     """Per-iterate spectral primitives of Lemma A.2 and eq. (12), batched, from small matrices.
 
     ``A`` (R, n, k), ``B`` (R, m, k) are the (possibly reduced) weights and ``W`` their product;
     ``D`` (R, r, r), if given, is the reduced imbalance, whose extreme eigenvalues are added.
-    The n-th singular value of A is 0 when k < n (likewise for B). The three Gram matrices are
-    zero-padded to one size and decomposed in a single batched ``eigvalsh`` call: padding a
-    PSD matrix with zeros only appends zero eigenvalues, so its top ones are unchanged.
+    The n-th singular value of A is 0 when k < n (likewise for B). Only extreme eigenvalues are used,
+    of the smallest Gram of each matrix (``A A^T`` or ``A^T A``, ...).
+
+    ``tracker`` (a dict the caller keeps from step to step, e.g. the local-PL theory along a run): the
+    extreme eigenvalues come from :class:`convtool.numeric.spectra.ExtremeEigs`, warm-started Rayleigh-Ritz
+    steps certified to the dense route's accuracy (no q x q decomposition on the steps it certifies); the
+    matrices it cannot certify take the dense route below, which refreshes its reference. Without it
+    every step takes the dense route.
 
     Notes
     -----
-    Accuracy (issue 14). A Gram eigenvalue has absolute error about ``q eps sigma_max^2``
+    Dense route, accuracy (issue 14). A Gram eigenvalue has absolute error about ``q eps sigma_max^2``
     (q <= n + m its size), so ``sigma_min^2`` from the Gram has relative error about
     ``q eps cond^2``. The largest values (``*_max_sq``, ``sigma_max_W``) are always taken from
     the Gram (relative error about ``q eps``). A smallest one (``s1_min_sq``, ``s2_min_sq``,
@@ -64,10 +70,8 @@ def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | N
     (:data:`convtool.numeric.spectra.GRAM_SV_RTOL` = 1e-4: cond <= 100, relative error at most
     about ``q eps 1e4`` = 4e-11 at q = 20, in practice ~1e-13);
     for the seeds where it is smaller, all values of that matrix are taken from a batched
-    ``np.linalg.svd(..., compute_uv=False)`` of it instead, relative error about ``2 eps cond``. A
-    well-conditioned run thus pays three comparisons per step (bench/bench_engine.py --quick:
-    marginal recorded/bare ratio unchanged, 2.5x before and after on a loaded 2-core machine);
-    three batched SVDs every step measured 0.9x (R = 1) to 1.3x (R = 30) this function's cost.
+    ``np.linalg.svd(..., compute_uv=False)`` of it instead, relative error about ``2 eps cond``.
+    The tracked route takes a Gram's smallest value through its factor (``||F^T y||^2``), the SVD's accuracy.
     """
     R, n, k = A.shape
     m = B.shape[-2]
@@ -75,14 +79,42 @@ def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | N
     grams = [A @ np.swapaxes(A, -1, -2) if n <= k else np.swapaxes(A, -1, -2) @ A,
              B @ np.swapaxes(B, -1, -2) if m <= k else np.swapaxes(B, -1, -2) @ B,
              W @ np.swapaxes(W, -1, -2) if n <= m else np.swapaxes(W, -1, -2) @ W]
+    # index of the smallest singular value used, per matrix (None: it is 0 by Lemma A.2's convention)
+    low = (n - 1 if k >= n else None, m - 1 if k >= m else None, min(n, m) - 1)
+    if tracker is None or max(g.shape[-1] for g in grams) < TRACK_MIN_SIZE:
+        smin, smax = _gram_extremes_dense(mats, grams, low, R)
+    else:
+        smin, smax = _gram_extremes_tracked(mats, grams, low, R, tracker)
+    zero = np.zeros(R)
+    out = {
+        "s1_min_sq": smin[0] if k >= n else zero, "s1_max_sq": smax[0],
+        "s2_min_sq": smin[1] if k >= m else zero, "s2_max_sq": smax[1],
+        "sigma_max_W": np.sqrt(smax[2]), "sigma_min_W": np.sqrt(smin[2]),
+        "W_fro": np.sqrt(np.einsum("rij,rij->r", W, W)),
+    }
+    if D is not None:
+        if not D.shape[-1]:
+            lo = hi = np.zeros(R)
+        elif tracker is None or D.shape[-1] < TRACK_MIN_SIZE:
+            evD = _eigvalsh_finite(D)
+            lo, hi = evD[:, 0], evD[:, -1]
+        else:
+            lo, hi = _tracked(tracker, "D", D, None, True)
+        # D (h x h) has h - r further eigenvalues 0 (h >= r), hence the max with 0
+        out["lambda_max_D"] = np.maximum(hi, 0.0)
+        out["lambda_max_negD"] = np.maximum(-lo, 0.0)
+    return out
+
+
+def _gram_extremes_dense(mats, grams, low, R):
+    """(smallest used, largest) squared singular values of the three matrices from one batched ``eigvalsh`` of
+    their zero-padded Grams (padding a PSD matrix with zeros only appends zero eigenvalues), with the SVD redo."""
     q = max(g.shape[-1] for g in grams)
     stack = np.zeros((3, R, q, q))
     for i, g in enumerate(grams):
         stack[i, :, : g.shape[-1], : g.shape[-1]] = g
     ev = _eigvalsh_finite(stack)  # ascending
     sq = np.clip(ev[:, :, ::-1], 0.0, None)
-    # index of the smallest singular value used, per matrix (None: it is 0 by Lemma A.2's convention)
-    low = (n - 1 if k >= n else None, m - 1 if k >= m else None, min(n, m) - 1)
     for i, j in enumerate(low):
         if j is None:
             continue
@@ -90,20 +122,96 @@ def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | N
         if redo.any():
             sv = np.linalg.svd(mats[i][redo], compute_uv=False)
             sq[i, redo, : sv.shape[-1]] = sv * sv
-    s1, s2, sW = sq
-    zero = np.zeros(R)
-    out = {
-        "s1_min_sq": s1[:, n - 1] if k >= n else zero, "s1_max_sq": s1[:, 0],
-        "s2_min_sq": s2[:, m - 1] if k >= m else zero, "s2_max_sq": s2[:, 0],
-        "sigma_max_W": np.sqrt(sW[:, 0]), "sigma_min_W": np.sqrt(sW[:, min(n, m) - 1]),
-        "W_fro": np.sqrt(np.sum(W * W, axis=(-2, -1))),
-    }
-    if D is not None:
-        evD = _eigvalsh_finite(D) if D.shape[-1] else np.zeros((R, 1))
-        # D (h x h) has h - r further eigenvalues 0 (h >= r), hence the max with 0
-        out["lambda_max_D"] = np.maximum(evD[:, -1], 0.0)
-        out["lambda_max_negD"] = np.maximum(-evD[:, 0], 0.0)
-    return out
+    smin = [sq[i, :, j] if j is not None else np.zeros(R) for i, j in enumerate(low)]
+    return smin, [sq[i, :, 0] for i in range(3)]
+
+
+def _gram_extremes_tracked(mats, grams, low, R, tracker):
+    """As :func:`_gram_extremes_dense`, with the Grams of one size stacked into one tracked call."""
+    smin, smax = [None] * 3, [None] * 3
+    sizes = sorted({g.shape[-1] for g in grams})
+    for q in sizes:
+        idx = [i for i, g in enumerate(grams) if g.shape[-1] == q]
+        M = grams[idx[0]] if len(idx) == 1 else np.concatenate([grams[i] for i in idx])
+        need_low = np.concatenate([np.full(R, low[i] is not None) for i in idx])
+        # the factor F of each Gram (F F^T): its rows are the Gram's index
+        facs = [mats[i] if grams[i].shape[-1] == mats[i].shape[-2] else np.swapaxes(mats[i], -1, -2) for i in idx]
+
+        def factor(sel, y, facs=facs):
+            out = np.empty(sel.size)
+            for j, F in enumerate(facs):
+                here = (sel >= j * R) & (sel < (j + 1) * R)
+                if here.any():
+                    Fy = (y[here][:, None, :] @ F[sel[here] - j * R])[:, 0, :]
+                    out[here] = np.einsum("pj,pj->p", Fy, Fy)
+            return out
+
+        lo, hi = _tracked(tracker, ("gram", q, tuple(idx)), M, factor, need_low,
+                          dense=lambda sel, idx=idx: _dense_for(sel, idx, mats, grams, low, R))
+        for j, i in enumerate(idx):
+            smin[i] = np.clip(lo[j * R:(j + 1) * R], 0.0, None) if low[i] is not None else np.zeros(R)
+            smax[i] = np.clip(hi[j * R:(j + 1) * R], 0.0, None)
+    return smin, smax
+
+
+def _dense_for(sel, idx, mats, grams, low, R):
+    """Dense route of :func:`_gram_extremes_dense` for rows ``sel`` of the stacked Grams ``idx``:
+    ``(lo, hi)``, the SVD redo included (the values the untracked route gives)."""
+    lo, hi = np.empty(sel.size), np.empty(sel.size)
+    for j, i in enumerate(idx):
+        here = (sel >= j * R) & (sel < (j + 1) * R)
+        if not here.any():
+            continue
+        seeds = sel[here] - j * R
+        ev = np.clip(_eigvalsh_finite(grams[i][seeds])[:, ::-1], 0.0, None)
+        if low[i] is not None:
+            jj = low[i]
+            redo = ev[:, jj] < GRAM_SV_RTOL * ev[:, 0]
+            if redo.any():
+                sv = np.linalg.svd(mats[i][seeds[redo]], compute_uv=False)
+                ev[redo, : sv.shape[-1]] = sv * sv
+            lo[here] = ev[:, jj]
+        else:
+            lo[here] = 0.0
+        hi[here] = ev[:, 0]
+    return lo, hi
+
+
+#: matrices smaller than this take the dense route even with a tracker: there one batched ``eigvalsh`` costs
+#: less than a warm-started Rayleigh-Ritz step's numpy calls (measured: 3 x 20 x 20 in 67 us, 3 x 100 x 100 in
+#: 1.1 ms, the tracked step about 0.1 ms at either size; bench/bench_step_floor.py)
+TRACK_MIN_SIZE = 48
+
+
+def _tracked(tracker, key, M, factor, need_low, dense=None):
+    """Extreme eigenvalues ``(lo, hi)`` of the stack M through ``tracker[key]`` (an
+    :class:`~convtool.numeric.spectra.ExtremeEigs`), the uncertified rows by ``eigh`` (which resets the
+    tracker there) and, when ``dense(sel)`` is given, their values from it (the untracked route's values)."""
+    if M.shape[-1] < TRACK_MIN_SIZE:
+        if dense is not None:
+            return dense(np.arange(M.shape[0]))
+        ev = _eigvalsh_finite(M)
+        return ev[:, 0], ev[:, -1]
+    tr = tracker.get(key)
+    if tr is None:
+        tr = tracker[key] = ExtremeEigs()
+    lo, hi, ok = tr(M, factor, need_low=need_low)
+    bad = ~ok
+    if bad.any():
+        sel = np.flatnonzero(bad)
+        Ms = M[sel]
+        fin = np.isfinite(Ms).all(axis=(-2, -1))
+        ev = np.full(Ms.shape[:-1], np.nan)
+        if fin.any():
+            e, v = np.linalg.eigh(Ms[fin])
+            ev[fin] = e
+            if Ms.shape[-1] >= 1:
+                tr.reset(M, sel[fin], e, v)
+        if dense is not None:
+            lo[sel], hi[sel] = dense(sel)
+        else:
+            lo[sel], hi[sel] = ev[:, 0], ev[:, -1]
+    return lo, hi
 
 
 def _eigvalsh_finite(M: np.ndarray) -> np.ndarray:
@@ -212,10 +320,10 @@ class TwoLayerLinear:
         return A.copy(), B.copy()
 
     @staticmethod
-    def spectra(state, W, D=None):
-        """:func:`spectra_batch` of the state ``(A, B)`` and its product W."""
+    def spectra(state, W, D=None, tracker=None):
+        """:func:`spectra_batch` of the state ``(A, B)`` and its product W (``tracker``: its warm start)."""
         A, B = state
-        return spectra_batch(A, B, W, D)
+        return spectra_batch(A, B, W, D, tracker)
 
 
 class ProblemOne:

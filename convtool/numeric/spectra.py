@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["WidthReduction", "reduce_width", "ImbalanceSpectrum", "imbalance_spectrum", "reduced_imbalance",
-           "singular_values_sq", "extreme_sv_sq", "RANK_RTOL", "GRAM_SV_RTOL"]
+           "singular_values_sq", "extreme_sv_sq", "ExtremeEigs", "RANK_RTOL", "GRAM_SV_RTOL"]
 
 #: Relative tolerance of the numerical rank of Z(0): singular values of Z below
 #: ``RANK_RTOL * max(n + m, h) * sigma_max(Z)`` count as zero (numpy's matrix_rank default).
@@ -234,3 +234,106 @@ def extreme_sv_sq(A: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.n
     smax = s[..., 0]
     smin = s[..., k - 1] if k <= min(p, q) else np.zeros_like(smax)
     return smin, smax
+
+
+#: Krylov depth of :class:`ExtremeEigs`: the subspace ``[V, M V, ..., M^depth V]`` from the two previous Ritz vectors
+KRYLOV_DEPTH = 2
+#: a warm-started extreme eigenvalue is accepted when its certified error bound is at most this times
+#: ``eps`` times the scale (``||M||_2``; for a Gram's smallest value through its factor ``sigma_max sigma_min``,
+#: the SVD's accuracy): the dense routes' own error is of that order
+CERT_ULPS = 4.0
+
+
+class ExtremeEigs:
+    """Certified extreme eigenvalues of a slowly changing batch of symmetric matrices (issue 13).
+
+    Called once per GD step with the stack ``M`` (P, q, q) of one kind of matrix (a Gram of the weights,
+    the reduced imbalance), it returns ``(lambda_min, lambda_max)`` (P,) for the matrices it can certify and
+    a mask of those it cannot, which the caller decomposes densely (and passes back with :meth:`reset`).
+
+    Method. A Rayleigh-Ritz step on the block Krylov space ``[V, M V, M^2 V]`` started from the previous
+    step's two extreme Ritz vectors V (one batched QR, one batched ``eigh`` of (P, 6, 6): no q x q
+    decomposition). Each extreme Ritz value ``theta`` with computed residual ``rho`` (plus a rounding
+    allowance ``q eps ||M||_F``) is certified against the last dense decomposition ``M0`` of that matrix:
+    by Weyl's inequality every eigenvalue moved by at most ``delta = ||M - M0||_F`` since, so the second
+    largest is at most ``lambda_2(M0) + delta``. If ``theta - rho`` exceeds that, the eigenvalue within
+    ``rho`` of theta is the largest one, and Kato-Temple bounds its distance to the Ritz value
+    (``theta <= lambda_max <= theta + rho^2 / (theta - lambda_2(M0) - delta)``); likewise at the bottom.
+    A value is accepted when that bound is at most :data:`CERT_ULPS` eps times its scale; otherwise the
+    matrix goes back to the dense route, which refreshes ``M0``. A Gram's smallest value can be
+    re-evaluated through its factor F (``||F^T y||^2``, the Ritz vector y), the SVD's accuracy, where
+    the Gram's own Rayleigh quotient would lose ``eps cond^2`` (:func:`singular_values_sq`).
+    """
+
+    def __init__(self, depth: int = KRYLOV_DEPTH):
+        self.depth = int(depth)
+        self.M0 = None
+
+    def reset(self, M: np.ndarray, mask: np.ndarray, ev: np.ndarray, vecs: np.ndarray) -> None:
+        """Record the dense decomposition of the matrices ``M[mask]`` (a boolean mask or indices): ascending
+        eigenvalues ``ev`` and the eigenvectors ``vecs`` (columns; only the two extreme ones are kept)."""
+        P, q = M.shape[0], M.shape[-1]
+        if self.M0 is None or self.M0.shape != M.shape:
+            self.M0 = np.full(M.shape, np.nan)
+            self.lam2 = np.full(P, np.inf)      # second largest eigenvalue of M0
+            self.lamq1 = np.full(P, -np.inf)    # second smallest
+            self.V = np.zeros((P, q, 2))
+        self.M0[mask] = M[mask]
+        self.lam2[mask] = ev[:, -2] if q > 1 else np.inf
+        self.lamq1[mask] = ev[:, 1] if q > 1 else -np.inf
+        self.V[mask] = vecs[:, :, [0, -1]]
+
+    def __call__(self, M: np.ndarray, factor=None, need_low=True):
+        """``(lo, hi, ok)``: certified extreme eigenvalues (P,) of ``M`` where ``ok``; elsewhere NaN.
+
+        ``factor(i, y)``, if given, returns ``||F_i^T y||^2`` for matrices ``i`` (index array) and unit
+        vectors y (len(i), q): the smallest eigenvalue is then that Rayleigh quotient, and its acceptance
+        scale ``sqrt(lambda_max lambda_min)`` (the SVD's accuracy) instead of ``lambda_max``. ``need_low``
+        (bool or (P,) mask): where False, the smallest value is not needed and not certified (NaN).
+        """
+        P, q = M.shape[0], M.shape[-1]
+        nan = np.full(P, np.nan)
+        if self.M0 is None or self.M0.shape != M.shape or q < 3:
+            return nan, nan.copy(), np.zeros(P, dtype=bool)
+        blocks = [self.V]
+        for _ in range(self.depth):
+            blocks.append(M @ blocks[-1])
+        Kr = np.concatenate(blocks, axis=-1)
+        Q = np.linalg.qr(Kr)[0]
+        MQ = M @ Q
+        H = np.swapaxes(Q, -1, -2) @ MQ
+        H = 0.5 * (H + np.swapaxes(H, -1, -2))
+        th, S = np.linalg.eigh(H)
+        S2 = S[:, :, [0, -1]]
+        Y = Q @ S2
+        res = MQ @ S2 - Y * th[:, None, [0, -1]]
+        rho = np.sqrt(np.einsum("pij,pij->pj", res, res))
+        d = M - self.M0
+        fro = np.sqrt(np.einsum("pij,pij->p", M, M))
+        delta = np.sqrt(np.einsum("pij,pij->p", d, d))
+        rho = rho + q * EPS_SPECTRA * fro[:, None]
+        lo, hi = th[:, 0], th[:, -1]
+        scale = np.maximum(np.abs(lo), np.abs(hi))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gap_hi = hi - (self.lam2 + delta)
+            gap_lo = (self.lamq1 - delta) - lo
+            err_hi = rho[:, 1] ** 2 / gap_hi
+            err_lo = rho[:, 0] ** 2 / gap_lo
+            ok_hi = (hi - rho[:, 1] > self.lam2 + delta) & (err_hi <= CERT_ULPS * EPS_SPECTRA * scale)
+            ok_lo0 = lo + rho[:, 0] < self.lamq1 - delta
+            if factor is not None:
+                idx = np.flatnonzero(ok_lo0 & ok_hi & np.asarray(need_low, dtype=bool))
+                lo = lo.copy()
+                if idx.size:
+                    lo[idx] = factor(idx, Y[idx, :, 0])
+                low = np.sqrt(np.abs(hi) * np.clip(lo, 0.0, None))
+            else:
+                low = scale
+            ok_lo = ok_lo0 & (err_lo <= CERT_ULPS * EPS_SPECTRA * low)
+        ok_lo = ok_lo | ~np.asarray(need_low, dtype=bool)
+        ok = ok_hi & ok_lo & np.isfinite(th).all(axis=1)
+        self.V[ok] = Y[ok]
+        return np.where(ok, lo, np.nan), np.where(ok, hi, np.nan), ok
+
+
+EPS_SPECTRA = np.finfo(np.float64).eps
