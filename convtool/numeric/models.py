@@ -177,10 +177,10 @@ def _dense_for(sel, idx, mats, grams, low, R):
     return lo, hi
 
 
-#: matrices smaller than this take the dense route even with a tracker: there one batched ``eigvalsh`` costs
-#: less than a warm-started Rayleigh-Ritz step's numpy calls (measured: 3 x 20 x 20 in 67 us, 3 x 100 x 100 in
-#: 1.1 ms, the tracked step about 0.1 ms at either size; bench/bench_step_floor.py)
-TRACK_MIN_SIZE = 48
+#: matrices smaller than this take the dense route even with a tracker (a 4 x 4 ``eigvalsh`` costs less than
+#: the certification's numpy calls; measured: 3 x 20 x 20 in 67 us, 1 x 40 x 40 in 87 us, 3 x 100 x 100 in
+#: 1.1 ms, a certified warm step about 20-40 us at these sizes)
+TRACK_MIN_SIZE = 8
 
 
 def _tracked(tracker, key, M, factor, need_low, dense=None):
