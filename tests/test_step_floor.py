@@ -114,7 +114,7 @@ def test_issue13_certified_extremes_follow_a_slowly_moving_batch():
         scale = np.abs(np.linalg.eigvalsh(M)).max(axis=1)
         assert np.all(np.abs(lo - elo) <= 8 * q * EPS * scale), t
         assert np.all(np.abs(hi - ehi) <= 8 * q * EPS * scale), t
-    assert tr.stats["warm"] + tr.stats["ritz"] > 0  # the warm start was used (not every step dense)
+    assert tr.stats["warm"] > 0  # the warm start was used (not every step dense)
 
 
 def test_issue13_certified_extremes_at_an_eigenvalue_crossing():
@@ -142,10 +142,12 @@ def test_issue13_tracked_run_equals_the_dense_route(monkeypatch):
     d = fig1(n=10, h=60, seed=0)
     loss = SquaredLoss(d["X"], d["Y"])
     kw = dict(schedule="adaptive", steps=150, tol=1e-300)
+    monkeypatch.setattr(models, "TRACK_MIN_SIZE", 8)  # the Grams (10 x 10) and D (20 x 20) both tracked
     res = run_gd(loss, d["W1"], d["W2"], **kw)
     tracker = res.theory("local-pl")._tracker
-    stats = {k: sum(tr.stats[k] for tr in tracker.values()) for k in ("warm", "ritz", "dense")}
-    assert stats["warm"] + stats["ritz"] > stats["dense"] > 0, stats
+    assert set(tracker) == {"grams", "D"}
+    for tr in tracker.values():
+        assert tr.stats["warm"] > tr.stats["dense"] > 0, tr.stats
     monkeypatch.setattr(models, "TRACK_MIN_SIZE", 10 ** 9)
     ref = run_gd(loss, d["W1"], d["W2"], **kw)
     assert ref.steps.tolist() == res.steps.tolist()

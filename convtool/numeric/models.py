@@ -76,15 +76,15 @@ def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | N
     R, n, k = A.shape
     m = B.shape[-2]
     mats = (A, B, W)
-    grams = [A @ np.swapaxes(A, -1, -2) if n <= k else np.swapaxes(A, -1, -2) @ A,
-             B @ np.swapaxes(B, -1, -2) if m <= k else np.swapaxes(B, -1, -2) @ B,
-             W @ np.swapaxes(W, -1, -2) if n <= m else np.swapaxes(W, -1, -2) @ W]
     # index of the smallest singular value used, per matrix (None: it is 0 by Lemma A.2's convention)
     low = (n - 1 if k >= n else None, m - 1 if k >= m else None, min(n, m) - 1)
-    if tracker is None or max(g.shape[-1] for g in grams) < TRACK_MIN_SIZE:
+    if tracker is None or max(min(n, k), min(m, k), min(n, m)) < TRACK_MIN_SIZE:
+        grams = [A @ np.swapaxes(A, -1, -2) if n <= k else np.swapaxes(A, -1, -2) @ A,
+                 B @ np.swapaxes(B, -1, -2) if m <= k else np.swapaxes(B, -1, -2) @ B,
+                 W @ np.swapaxes(W, -1, -2) if n <= m else np.swapaxes(W, -1, -2) @ W]
         smin, smax = _gram_extremes_dense(mats, grams, low, R)
     else:
-        smin, smax = _gram_extremes_tracked(mats, grams, low, R, tracker)
+        smin, smax = _gram_extremes_tracked(mats, low, R, tracker)
     zero = np.zeros(R)
     out = {
         "s1_min_sq": smin[0] if k >= n else zero, "s1_max_sq": smax[0],
@@ -99,7 +99,7 @@ def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | N
             evD = _eigvalsh_finite(D)
             lo, hi = evD[:, 0], evD[:, -1]
         else:
-            lo, hi = _tracked(tracker, "D", D, None, True)
+            lo, hi = _tracked(tracker, "D", D)
         # D (h x h) has h - r further eigenvalues 0 (h >= r), hence the max with 0
         out["lambda_max_D"] = np.maximum(hi, 0.0)
         out["lambda_max_negD"] = np.maximum(-lo, 0.0)
@@ -126,91 +126,91 @@ def _gram_extremes_dense(mats, grams, low, R):
     return smin, [sq[i, :, 0] for i in range(3)]
 
 
-def _gram_extremes_tracked(mats, grams, low, R, tracker):
-    """As :func:`_gram_extremes_dense`, with the Grams of one size stacked into one tracked call."""
-    smin, smax = [None] * 3, [None] * 3
-    sizes = sorted({g.shape[-1] for g in grams})
-    for q in sizes:
-        idx = [i for i, g in enumerate(grams) if g.shape[-1] == q]
-        M = grams[idx[0]] if len(idx) == 1 else np.concatenate([grams[i] for i in idx])
-        need_low = np.concatenate([np.full(R, low[i] is not None) for i in idx])
-        # the factor F of each Gram (F F^T): its rows are the Gram's index
-        facs = [mats[i] if grams[i].shape[-1] == mats[i].shape[-2] else np.swapaxes(mats[i], -1, -2) for i in idx]
-
-        def factor(sel, y, facs=facs):
-            out = np.empty(sel.size)
-            for j, F in enumerate(facs):
-                here = (sel >= j * R) & (sel < (j + 1) * R)
-                if here.any():
-                    Fy = (y[here][:, None, :] @ F[sel[here] - j * R])[:, 0, :]
-                    out[here] = np.einsum("pj,pj->p", Fy, Fy)
-            return out
-
-        lo, hi = _tracked(tracker, ("gram", q, tuple(idx)), M, factor, need_low,
-                          dense=lambda sel, idx=idx: _dense_for(sel, idx, mats, grams, low, R))
-        for j, i in enumerate(idx):
-            smin[i] = np.clip(lo[j * R:(j + 1) * R], 0.0, None) if low[i] is not None else np.zeros(R)
-            smax[i] = np.clip(hi[j * R:(j + 1) * R], 0.0, None)
+def _gram_extremes_tracked(mats, low, R, tracker):
+    """As :func:`_gram_extremes_dense`, certified from the previous eigenvectors through the factors themselves
+    (:class:`~convtool.numeric.spectra.ExtremeEigs` with ``factored=True``: no Gram is formed where that
+    certifies), the three factors zero-padded into one stack (one call; the padding is invisible to the
+    certificate, :meth:`~convtool.numeric.spectra.ExtremeEigs.set_reference`)."""
+    facs = [F if F.shape[-2] <= F.shape[-1] else np.swapaxes(F, -1, -2) for F in mats]  # Gram = F F^T, smallest
+    p = max(F.shape[-2] for F in facs)
+    c = max(F.shape[-1] for F in facs)
+    if all(F.shape[-2:] == (p, c) for F in facs):
+        stack = np.concatenate(facs)
+    else:
+        stack = np.zeros((3 * R, p, c))
+        for i, F in enumerate(facs):
+            stack[i * R:(i + 1) * R, : F.shape[-2], : F.shape[-1]] = F
+    need_low = np.repeat(np.array([j is not None for j in low]), R)
+    tr = tracker.get("grams")
+    if tr is None:
+        tr = tracker["grams"] = ExtremeEigs(factored=True)
+    lo, hi, ok = tr(stack, need_low=need_low)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        _dense_grams(bad, mats, facs, low, R, stack, tr, lo, hi)
+    smin = [np.clip(lo[i * R:(i + 1) * R], 0.0, None) if low[i] is not None else np.zeros(R) for i in range(3)]
+    smax = [np.clip(hi[i * R:(i + 1) * R], 0.0, None) for i in range(3)]
     return smin, smax
 
 
-def _dense_for(sel, idx, mats, grams, low, R):
-    """Dense route of :func:`_gram_extremes_dense` for rows ``sel`` of the stacked Grams ``idx``:
-    ``(lo, hi)``, the SVD redo included (the values the untracked route gives)."""
-    lo, hi = np.empty(sel.size), np.empty(sel.size)
-    for j, i in enumerate(idx):
-        here = (sel >= j * R) & (sel < (j + 1) * R)
-        if not here.any():
+def _dense_grams(sel, mats, facs, low, R, stack, tr, lo, hi) -> None:
+    """Dense route of :func:`_gram_extremes_dense` for rows ``sel`` of the padded factor stack: ``lo[sel]``,
+    ``hi[sel]`` the values the untracked route gives (the SVD redo included), and the tracker's reference
+    from ``eigh`` of each (unpadded) Gram."""
+    p = stack.shape[-2]
+    for i in range(3):
+        here = sel[(sel >= i * R) & (sel < (i + 1) * R)]
+        if not here.size:
             continue
-        seeds = sel[here] - j * R
-        ev = np.clip(_eigvalsh_finite(grams[i][seeds])[:, ::-1], 0.0, None)
+        seeds = here - i * R
+        F = facs[i][seeds]
+        G = F @ np.swapaxes(F, -1, -2)
+        fin = np.isfinite(G).all(axis=(-2, -1))
+        if not fin.any():
+            continue
+        rows, G = here[fin], G[fin]
+        e, v = np.linalg.eigh(G)
+        q = e.shape[-1]
+        V2 = np.zeros((rows.size, p, 2))
+        V2[:, :q] = v[:, :, [0, -1]]
+        tr.set_reference(stack, rows, e[:, -2] if q > 1 else np.inf, e[:, 1] if q > 1 else -np.inf,
+                         np.sqrt(np.clip(e[:, -1], 0.0, None)), V2)
+        ev = np.clip(np.linalg.eigvalsh(G)[:, ::-1], 0.0, None)  # the untracked route's values
         if low[i] is not None:
             jj = low[i]
             redo = ev[:, jj] < GRAM_SV_RTOL * ev[:, 0]
             if redo.any():
-                sv = np.linalg.svd(mats[i][seeds[redo]], compute_uv=False)
+                sv = np.linalg.svd(mats[i][seeds[fin][redo]], compute_uv=False)
                 ev[redo, : sv.shape[-1]] = sv * sv
-            lo[here] = ev[:, jj]
+            lo[rows] = ev[:, jj]
         else:
-            lo[here] = 0.0
-        hi[here] = ev[:, 0]
-    return lo, hi
+            lo[rows] = 0.0
+        hi[rows] = ev[:, 0]
 
 
-#: matrices smaller than this take the dense route even with a tracker (a 4 x 4 ``eigvalsh`` costs less than
-#: the certification's numpy calls; measured: 3 x 20 x 20 in 67 us, 1 x 40 x 40 in 87 us, 3 x 100 x 100 in
-#: 1.1 ms, a certified warm step about 20-40 us at these sizes)
-TRACK_MIN_SIZE = 8
+#: matrices smaller than this take the dense route even with a tracker: there the batched ``eigvalsh`` costs
+#: less than the certificate's numpy calls (spectra of one seed, measured interleaved on the loaded 2-core
+#: machine, dense / tracked: n = m = 10: 184 / 426 us (three tracked calls then; one now), n = m = 20:
+#: 187 / 173 us, n = m = 32: 472 / 218 us, n = m = 50: 1013 / 293 us, n = m = 100: 5890 / 574 us)
+TRACK_MIN_SIZE = 20
 
 
-def _tracked(tracker, key, M, factor, need_low, dense=None):
-    """Extreme eigenvalues ``(lo, hi)`` of the stack M through ``tracker[key]`` (an
-    :class:`~convtool.numeric.spectra.ExtremeEigs`), the uncertified rows by ``eigh`` (which resets the
-    tracker there) and, when ``dense(sel)`` is given, their values from it (the untracked route's values)."""
-    if M.shape[-1] < TRACK_MIN_SIZE:
-        if dense is not None:
-            return dense(np.arange(M.shape[0]))
-        ev = _eigvalsh_finite(M)
-        return ev[:, 0], ev[:, -1]
+def _tracked(tracker, key, M):
+    """Extreme eigenvalues ``(lo, hi)`` of the symmetric stack M through ``tracker[key]`` (an
+    :class:`~convtool.numeric.spectra.ExtremeEigs`); the uncertified rows by ``eigh``, which resets it there."""
     tr = tracker.get(key)
     if tr is None:
         tr = tracker[key] = ExtremeEigs()
-    lo, hi, ok = tr(M, factor, need_low=need_low)
-    bad = ~ok
-    if bad.any():
-        sel = np.flatnonzero(bad)
+    lo, hi, ok = tr(M)
+    sel = np.flatnonzero(~ok)
+    if sel.size:
         Ms = M[sel]
         fin = np.isfinite(Ms).all(axis=(-2, -1))
-        ev = np.full(Ms.shape[:-1], np.nan)
+        lo[sel[~fin]] = hi[sel[~fin]] = np.nan
         if fin.any():
             e, v = np.linalg.eigh(Ms[fin])
-            ev[fin] = e
-            if Ms.shape[-1] >= 1:
-                tr.reset(M, sel[fin], e, v)
-        if dense is not None:
-            lo[sel], hi[sel] = dense(sel)
-        else:
-            lo[sel], hi[sel] = ev[:, 0], ev[:, -1]
+            lo[sel[fin]], hi[sel[fin]] = e[:, 0], e[:, -1]
+            tr.reset(M, sel[fin], e, v)
     return lo, hi
 
 

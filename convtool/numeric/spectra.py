@@ -266,81 +266,88 @@ class ExtremeEigs:
     the Gram's own Rayleigh quotient would lose ``eps cond^2`` (:func:`singular_values_sq`).
     """
 
-    def __init__(self):
+    def __init__(self, factored: bool = False):
+        #: whether the calls pass factors F (P, p, k) of the Grams ``F F^T`` instead of the matrices
+        self.factored = bool(factored)
         self.M0 = None
-        #: matrices certified by the previous Ritz vectors alone, by the Rayleigh-Ritz step, and sent to the
-        #: dense route (counted by the caller through :meth:`reset`)
-        self.stats = {"warm": 0, "ritz": 0, "dense": 0}
+        #: matrices certified from the previous eigenvectors, and sent to the dense route (:meth:`reset`)
+        self.stats = {"warm": 0, "dense": 0}
 
-    def reset(self, M: np.ndarray, mask: np.ndarray, ev: np.ndarray, vecs: np.ndarray) -> None:
-        """Record the dense decomposition of the matrices ``M[mask]`` (a boolean mask or indices): ascending
-        eigenvalues ``ev`` and the eigenvectors ``vecs`` (columns; only the two extreme ones are kept)."""
-        P, q = M.shape[0], M.shape[-1]
+    def reset(self, M: np.ndarray, rows, ev: np.ndarray, vecs: np.ndarray) -> None:
+        """Record the dense decomposition of the matrices ``M[rows]`` (factors F[rows] when ``factored``):
+        ascending eigenvalues ``ev`` and eigenvectors ``vecs`` (columns; the two extreme ones are kept)."""
+        q = ev.shape[-1]
+        self.set_reference(M, rows, ev[:, -2] if q > 1 else np.inf, ev[:, 1] if q > 1 else -np.inf,
+                           np.sqrt(np.clip(ev[:, -1], 0.0, None)), vecs[:, :, [0, -1]])
+
+    def set_reference(self, M: np.ndarray, rows, lam2, lamq1, smax0, V2) -> None:
+        """The reference of the rows ``rows``: the matrices (factors) ``M[rows]``, their second largest and
+        second smallest eigenvalues, sigma_max of the factor and the extreme eigenvectors ``V2`` (len, q, 2).
+        A matrix zero-padded to the stack's size keeps its vectors zero on the padding, and then everything
+        here is that of the unpadded matrix (its Rayleigh quotients and residuals do not see the padding)."""
+        rows = np.asarray(rows)
+        P, q = M.shape[0], V2.shape[1]
         if self.M0 is None or self.M0.shape != M.shape:
             self.M0 = np.full(M.shape, np.nan)
-            self.lam2 = np.full(P, np.inf)      # second largest eigenvalue of M0
+            self.lam2 = np.full(P, np.inf)      # second largest eigenvalue of the reference
             self.lamq1 = np.full(P, -np.inf)    # second smallest
+            self.smax0 = np.full(P, np.nan)     # sigma_max of the reference factor
             self.V = np.zeros((P, q, 2))
-        self.stats["dense"] += int(np.count_nonzero(mask)) if np.asarray(mask).dtype == bool else len(mask)
-        self.M0[mask] = M[mask]
-        self.lam2[mask] = ev[:, -2] if q > 1 else np.inf
-        self.lamq1[mask] = ev[:, 1] if q > 1 else -np.inf
-        self.V[mask] = vecs[:, :, [0, -1]]
+        self.stats["dense"] += int(rows.size)
+        self.M0[rows] = M[rows]
+        self.lam2[rows], self.lamq1[rows], self.smax0[rows] = lam2, lamq1, smax0
+        self.V[rows] = V2
 
-    def __call__(self, M: np.ndarray, factor=None, need_low=True):
-        """``(lo, hi, ok)``: certified extreme eigenvalues (P,) of ``M`` where ``ok``; elsewhere NaN.
+    def __call__(self, M: np.ndarray, need_low=True):
+        """``(lo, hi, ok)``: certified extreme eigenvalues (P,) where ``ok``; elsewhere NaN.
 
-        ``factor(i, y)``, if given, returns ``||F_i^T y||^2`` for matrices ``i`` (index array) and unit
-        vectors y (len(i), q): the smallest eigenvalue is then that Rayleigh quotient, and its acceptance
-        scale ``sqrt(lambda_max lambda_min)`` (the SVD's accuracy) instead of ``lambda_max``. ``need_low``
-        (bool or (P,) mask): where False, the smallest value is not needed and not certified (NaN).
+        ``M`` is the stack of symmetric matrices, or (``factored``) of factors F (P, p, k) of the Grams
+        ``F F^T``: then the Gram is never formed (products ``F (F^T V)``), Weyl's ``delta`` is bounded by
+        ``||F - F0||_2 (||F||_2 + ||F0||_2) <= d (2 sigma_max(F0) + d)``, ``d = ||F - F0||_F``, and the
+        Rayleigh quotients are ``||F^T v||^2``, so the smallest one has the SVD's accuracy (its acceptance
+        scale ``sqrt(lambda_max lambda_min)`` instead of ``lambda_max``). ``need_low`` (bool or (P,) mask):
+        where False, the smallest value is not needed and not certified (NaN).
 
-        The previous step's extreme eigenvectors are the trial vectors (one batched product ``M V``): enough
-        wherever M moved little since the last dense decomposition, e.g. the imbalance D (conserved by
-        gradient flow) and every matrix along the float floor.
+        The previous step's extreme eigenvectors are the trial vectors: enough wherever the matrix moved
+        little since the last dense decomposition, e.g. the imbalance D (conserved by gradient flow) and
+        every matrix along the float floor.
         """
-        P, q = M.shape[0], M.shape[-1]
+        P = M.shape[0]
         lo, hi = np.full(P, np.nan), np.full(P, np.nan)
         ok = np.zeros(P, dtype=bool)
-        if self.M0 is None or self.M0.shape != M.shape or q < 3:
+        if self.M0 is None or self.M0.shape != M.shape or self.V.shape[1] < 3:
             return lo, hi, ok
+        q = self.V.shape[1]
         need_low = np.broadcast_to(np.asarray(need_low, dtype=bool), (P,))
         d = M - self.M0
-        delta = np.sqrt(np.einsum("pij,pij->p", d, d))
-        fro = np.sqrt(np.einsum("pij,pij->p", M, M))
-        # stage 1: Rayleigh quotients and residuals of the previous Ritz vectors
+        dn = np.sqrt(np.einsum("pij,pij->p", d, d))
         V = self.V
-        U = M @ V
-        th = np.einsum("pij,pij->pj", V, U)
+        if self.factored:
+            FtV = np.swapaxes(M, -1, -2) @ V
+            U = M @ FtV
+            th = np.einsum("pij,pij->pj", FtV, FtV)
+            delta = dn * (2 * self.smax0 + dn)
+            size = (self.smax0 + dn) ** 2 * (q + M.shape[-1])
+        else:
+            U = M @ V
+            th = np.einsum("pij,pij->pj", V, U)
+            delta = dn
+            size = np.sqrt(np.einsum("pij,pij->p", M, M)) * q
         res = U - V * th[:, None, :]
-        rho = np.sqrt(np.einsum("pij,pij->pj", res, res))
-        ok1, lo1, hi1 = self._certify(th[:, 0], th[:, 1], rho, delta, fro, q, V[:, :, 0], np.arange(P), factor,
-                                      need_low)
-        lo[ok1], hi[ok1], ok[ok1] = lo1[ok1], hi1[ok1], True
-        self.stats["warm"] += int(ok1.sum())
-        return lo, hi, ok
-
-    def _certify(self, lo, hi, rho, delta, fro, q, ylow, rows, factor, need_low):
-        """Which Ritz pairs are certified (module notes), and the values: ``(ok, lo, hi)`` over ``rows``."""
-        rho = rho + q * EPS_SPECTRA * fro[:, None]  # rounding allowance of the computed residuals
-        lam2, lamq1 = self.lam2[rows], self.lamq1[rows]
-        scale = np.maximum(np.abs(lo), np.abs(hi))
+        rho = np.sqrt(np.einsum("pij,pij->pj", res, res)) + (EPS_SPECTRA * size)[:, None]  # + rounding allowance
+        lo1, hi1 = th[:, 0], th[:, 1]
+        scale = np.maximum(np.abs(lo1), np.abs(hi1))
+        low_scale = np.sqrt(np.abs(hi1) * np.clip(lo1, 0.0, None)) if self.factored else scale
         tol = CERT_ULPS * q * EPS_SPECTRA
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            gap_hi = hi - (lam2 + delta)
-            gap_lo = (lamq1 - delta) - lo
-            ok_hi = (hi - rho[:, 1] > lam2 + delta) & (rho[:, 1] ** 2 / gap_hi <= tol * scale)
-            ok_lo0 = lo + rho[:, 0] < lamq1 - delta
-            lo = lo.copy()
-            low_scale = scale
-            if factor is not None:
-                idx = np.flatnonzero(ok_lo0 & ok_hi & need_low)
-                if idx.size:
-                    lo[idx] = factor(rows[idx], ylow[idx])
-                low_scale = np.sqrt(np.abs(hi) * np.clip(lo, 0.0, None))
-            ok_lo = ok_lo0 & (rho[:, 0] ** 2 / gap_lo <= tol * low_scale)
-        ok = ok_hi & (ok_lo | ~need_low) & np.isfinite(lo) & np.isfinite(hi)
-        return ok, np.where(need_low, lo, np.nan), hi
+            ok_hi = (hi1 - rho[:, 1] > self.lam2 + delta) & \
+                (rho[:, 1] ** 2 / (hi1 - self.lam2 - delta) <= tol * scale)
+            ok_lo = (lo1 + rho[:, 0] < self.lamq1 - delta) & \
+                (rho[:, 0] ** 2 / (self.lamq1 - delta - lo1) <= tol * low_scale)
+        ok = ok_hi & (ok_lo | ~need_low) & np.isfinite(th).all(axis=1) & np.isfinite(delta)
+        lo[ok], hi[ok] = np.where(need_low, lo1, np.nan)[ok], hi1[ok]
+        self.stats["warm"] += int(ok.sum())
+        return lo, hi, ok
 
 
 EPS_SPECTRA = np.finfo(np.float64).eps
