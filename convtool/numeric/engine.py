@@ -381,15 +381,18 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
     def excess(st):
         return np.asarray(bl.excess(model.product(st)), dtype=float).reshape(R)
 
+    excess_grad = getattr(bl, "excess_grad", None) or (lambda W: (bl.excess(W), bl.grad(W)))
+    quiet = None  # after step 0: (tol L0, divergence L0), the stopping thresholds
+
     for t in range(T + 1):
         _grow(rec, t + 1, T + 1)
         W = model.product(state)
-        L = np.asarray(bl.excess(W), dtype=float).reshape(R)
+        L, Gl = excess_grad(W)  # W - W* formed once for both
+        L = np.asarray(L, dtype=float).reshape(R)
         neg = L < 0
         if neg.any():
             clipped += int((neg & active).sum())
             L = np.where(neg, 0.0, L)
-        Gl = bl.grad(W)
         grads = model.param_grads(state, Gl)
         grad_sq = model.grad_sq(state, grads)
         act = active
@@ -411,21 +414,26 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
             for key, val in prev.items():
                 _put(rec, key, t - 1, val, act)
         # stopping rules; L(0) within the rounding band of the product is a minimizer already
-        if t == 0:
-            if L0 is None:
-                L0 = L.copy()
-            delta = _round_off(model, state)
-            at_min = L <= np.sqrt(2 * K * L) * delta + 0.5 * K * delta ** 2
-        else:
-            at_min = False
-        zero = act & ((L0 <= 0) | at_min)
-        bad = act & ~np.isfinite(L)
-        div = act & np.isfinite(L) & (L > divergence * L0) & ~zero
-        conv = act & np.isfinite(L) & (L <= tol * L0) & ~zero
-        for mask, name in ((zero, "zero_loss"), (bad, "non_finite"), (div, "diverged"), (conv, "converged")):
-            status[mask & active] = name
-            nsteps[mask & active] = t
-            active = active & ~mask
+        # (after step 0, a seed with L0 <= 0 has stopped already; L0 NaN keeps every step on the full test)
+        if quiet is None or not ((L > quiet[0]) & (L <= quiet[1]) | ~act).all():
+            if t == 0:
+                if L0 is None:
+                    L0 = L.copy()
+                delta = _round_off(model, state)
+                at_min = L <= np.sqrt(2 * K * L) * delta + 0.5 * K * delta ** 2
+            else:
+                at_min = False
+            zero = act & ((L0 <= 0) | at_min)
+            bad = act & ~np.isfinite(L)
+            div = act & np.isfinite(L) & (L > divergence * L0) & ~zero
+            conv = act & np.isfinite(L) & (L <= tol * L0) & ~zero
+            for mask, name in ((zero, "zero_loss"), (bad, "non_finite"), (div, "diverged"), (conv, "converged")):
+                status[mask & active] = name
+                nsteps[mask & active] = t
+                active = active & ~mask
+            if quiet is None:
+                quiet = (tol * L0, np.minimum(divergence * L0, np.finfo(float).max))  # inf L: the full test
+        # else: every active seed goes on (finite, above tol L0, at most divergence L0): the tests above are all False
         if t == T or not active.any():
             break
         # what the schedule looks at

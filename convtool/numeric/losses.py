@@ -63,6 +63,11 @@ class Loss:
         """Excess loss l(W) - l* (batch-aware; a float for a single W)."""
         raise NotImplementedError
 
+    def excess_grad(self, W: np.ndarray) -> tuple:
+        """``(excess(W), grad(W))``; the built-in losses form ``W - W*`` once for both (what the engine calls
+        every step)."""
+        return self.excess(W), self.grad(W)
+
     def value(self, W: np.ndarray) -> np.ndarray:
         """l(W) = excess + l*."""
         return self.excess(W) + self.lstar
@@ -177,6 +182,13 @@ class SquaredLoss(Loss):
     def grad(self, W):
         return self.G @ (np.asarray(W) - self.Wstar)
 
+    def excess_grad(self, W):
+        cls = type(self)
+        if cls.excess is not SquaredLoss.excess or cls.grad is not SquaredLoss.grad:  # a subclass's own formulas
+            return self.excess(W), self.grad(W)
+        E = np.asarray(W) - self.Wstar
+        return _half_sq(self.Xr @ E), self.G @ E
+
 
 class FactorizationLoss(SquaredLoss):
     """Matrix factorization ``l(W) = 1/2 ||Y - W||_F^2``: the squared loss with X = I (mu = K = 1)."""
@@ -194,6 +206,13 @@ class FactorizationLoss(SquaredLoss):
 
     def grad(self, W):
         return np.asarray(W) - self.Wstar
+
+    def excess_grad(self, W):
+        cls = type(self)
+        if cls.excess is not FactorizationLoss.excess or cls.grad is not FactorizationLoss.grad:
+            return self.excess(W), self.grad(W)
+        E = np.asarray(W) - self.Wstar
+        return _half_sq(E), E
 
 
 class SensingLoss(Loss):

@@ -292,9 +292,11 @@ class ExtremeEigs:
             self.lam2 = np.full(P, np.inf)      # second largest eigenvalue of the reference
             self.lamq1 = np.full(P, -np.inf)    # second smallest
             self.smax0 = np.full(P, np.nan)     # sigma_max of the reference factor
+            self.fro0 = np.full(P, np.nan)      # ||reference||_F
             self.V = np.zeros((P, q, 2))
         self.stats["dense"] += int(rows.size)
         self.M0[rows] = M[rows]
+        self.fro0[rows] = np.sqrt(np.einsum("pij,pij->p", M[rows], M[rows]))
         self.lam2[rows], self.lamq1[rows], self.smax0[rows] = lam2, lamq1, smax0
         self.V[rows] = V2
 
@@ -313,12 +315,10 @@ class ExtremeEigs:
         every matrix along the float floor.
         """
         P = M.shape[0]
-        lo, hi = np.full(P, np.nan), np.full(P, np.nan)
-        ok = np.zeros(P, dtype=bool)
         if self.M0 is None or self.M0.shape != M.shape or self.V.shape[1] < 3:
-            return lo, hi, ok
+            nan = np.full(P, np.nan)
+            return nan, nan.copy(), np.zeros(P, dtype=bool)
         q = self.V.shape[1]
-        need_low = np.broadcast_to(np.asarray(need_low, dtype=bool), (P,))
         d = M - self.M0
         dn = np.sqrt(np.einsum("pij,pij->p", d, d))
         V = self.V
@@ -326,28 +326,30 @@ class ExtremeEigs:
             FtV = np.swapaxes(M, -1, -2) @ V
             U = M @ FtV
             th = np.einsum("pij,pij->pj", FtV, FtV)
-            delta = dn * (2 * self.smax0 + dn)
-            size = (self.smax0 + dn) ** 2 * (q + M.shape[-1])
+            big = self.smax0 + dn  # >= sigma_max(F)
+            delta = dn * (self.smax0 + big)
+            allow = (EPS_SPECTRA * (q + M.shape[-1])) * big * big
         else:
             U = M @ V
             th = np.einsum("pij,pij->pj", V, U)
             delta = dn
-            size = np.sqrt(np.einsum("pij,pij->p", M, M)) * q
+            allow = (EPS_SPECTRA * q) * (self.fro0 + dn)  # >= ||M||_F
         res = U - V * th[:, None, :]
-        rho = np.sqrt(np.einsum("pij,pij->pj", res, res)) + (EPS_SPECTRA * size)[:, None]  # + rounding allowance
-        lo1, hi1 = th[:, 0], th[:, 1]
-        scale = np.maximum(np.abs(lo1), np.abs(hi1))
-        low_scale = np.sqrt(np.abs(hi1) * np.clip(lo1, 0.0, None)) if self.factored else scale
-        tol = CERT_ULPS * q * EPS_SPECTRA
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ok_hi = (hi1 - rho[:, 1] > self.lam2 + delta) & \
-                (rho[:, 1] ** 2 / (hi1 - self.lam2 - delta) <= tol * scale)
-            ok_lo = (lo1 + rho[:, 0] < self.lamq1 - delta) & \
-                (rho[:, 0] ** 2 / (self.lamq1 - delta - lo1) <= tol * low_scale)
-        ok = ok_hi & (ok_lo | ~need_low) & np.isfinite(th).all(axis=1) & np.isfinite(delta)
-        lo[ok], hi[ok] = np.where(need_low, lo1, np.nan)[ok], hi1[ok]
-        self.stats["warm"] += int(ok.sum())
-        return lo, hi, ok
+        rho = np.sqrt(np.einsum("pij,pij->pj", res, res)) + allow[:, None]  # + rounding allowance
+        # both ends at once: column 0 the smallest (sign -1, reference lamq1), column 1 the largest
+        gap = (th - np.stack([self.lamq1, self.lam2], axis=1)) * _SIGNS - delta[:, None]
+        scale = np.abs(th).max(axis=1)
+        if self.factored:  # the smallest value's scale: sqrt(lambda_max lambda_min), the SVD's accuracy
+            sc = np.stack([np.sqrt(scale * np.clip(th[:, 0], 0.0, None)), scale], axis=1)
+        else:
+            sc = scale[:, None]
+        with np.errstate(invalid="ignore", over="ignore"):
+            good = (gap > rho) & (rho * rho <= (CERT_ULPS * q * EPS_SPECTRA) * sc * gap)
+        ok = (good[:, 1] & (good[:, 0] | ~np.asarray(need_low, dtype=bool))) & np.isfinite(delta)
+        self.stats["warm"] += int(np.count_nonzero(ok))
+        nan = np.nan
+        return (np.where(ok & need_low, th[:, 0], nan), np.where(ok, th[:, 1], nan), ok)
 
 
+_SIGNS = np.array([-1.0, 1.0])
 EPS_SPECTRA = np.finfo(np.float64).eps
