@@ -158,11 +158,13 @@ def part_b(reps, T) -> tuple[list, bool]:
     c = interleaved(fns, reps)
     ratio = max(c.values()) / min(c.values())
     met = ratio <= TARGET_N
-    lines = [f"(b) per-step cost vs the number of samples N, n = {n}, m = {m}, h = {h}, adaptive, {T} steps x {reps} rounds",
+    lines = [f"(b) per-step cost vs the number of samples N, n = {n}, m = {m}, h = {h}, adaptive, "
+             f"{T} steps x {reps} rounds",
              f"    {'N':>7} {'step [us]':>10} {'/ N=100':>8} {'old residual form X(W - W*) alone [us]':>40}"]
     for N in Ns:
         lines.append(f"    {N:>7} {1e6 * c[N]:>10.1f} {c[N] / c[Ns[0]]:>8.2f} {1e6 * old[N]:>40.1f}")
-    lines.append(f"    largest/smallest per-step cost {ratio:.2f}x (target <= {TARGET_N}x): {'met' if met else 'NOT met'}")
+    lines.append(f"    largest/smallest per-step cost {ratio:.2f}x (target <= {TARGET_N}x): "
+                 f"{'met' if met else 'NOT met'}")
     return lines, met
 
 
@@ -210,7 +212,8 @@ def child(kind: str, reps: int, T: int) -> dict:
 def part_d(reps, T) -> list:
     lines = ["(d) BLAS threads: OPENBLAS_NUM_THREADS=1 vs the library default (unset), each in its own process",
              f"    {'measurement':<40} {'1 thread':>10} {'default':>10} {'default/1':>10}  better"]
-    for kind, label in (("20", "recorded adaptive step, n = m = 20 [us]"), ("100", "recorded adaptive step, n = m = 100 [us]"),
+    for kind, label in (("20", "recorded adaptive step, n = m = 20 [us]"),
+                        ("100", "recorded adaptive step, n = m = 100 [us]"),
                         ("qr", "width-reduction QR, h = 16000 [ms]")):
         vals = {}
         for setting in ("1", "default"):

@@ -189,3 +189,24 @@ def test_issue13_evaluation_plan_cached_per_registry():
     after = ev_mod._plan.cache_info()
     assert after.misses == before.misses and after.hits == before.hits + 1
     assert again == first and first["kappa"] == pytest.approx(4.0) and first["rate_nonoverparam"] == pytest.approx(0.75)
+
+
+def test_issue13_blas_threads_through_threadpoolctl_when_installed(monkeypatch):
+    import contextlib
+    import sys
+    import types
+
+    asked = []
+
+    @contextlib.contextmanager
+    def threadpool_limits(limits=None, user_api=None):
+        asked.append((limits, user_api))
+        yield
+
+    monkeypatch.setitem(sys.modules, "threadpoolctl", types.SimpleNamespace(threadpool_limits=threadpool_limits))
+    d = fig1(n=3, h=20, seed=0)
+    run_gd(SquaredLoss(d["X"], d["Y"]), d["W1"], d["W2"], schedule="constant", steps=3)
+    assert asked and all(a == (models.BLAS_THREADS, "blas") for a in asked)  # the QR and the loop
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # not installed: a no-op
+    with models.blas_threads(1):
+        pass

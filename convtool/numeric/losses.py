@@ -174,7 +174,7 @@ class SquaredLoss(Loss):
         self.lstar = 0.5 * float(np.sum(R * R))
 
     def excess(self, W):
-        """``1/2 ||Xr (W - W*)||_F^2`` = ``1/2 ||X (W - W*)||_F^2`` (:func:`_small_factor`: cost O(n^2 m), not O(N n m))."""
+        """``1/2 ||Xr (W - W*)||_F^2 = 1/2 ||X (W - W*)||_F^2`` (:func:`_small_factor`): O(n^2 m), not O(N n m)."""
         E = np.asarray(W) - self.Wstar
         XE = self.Xr @ E
         return _half_sq(XE)

@@ -42,7 +42,29 @@ import numpy as np
 
 from convtool.numeric.spectra import GRAM_SV_RTOL, ExtremeEigs, reduce_width, reduced_imbalance
 
-__all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch"]
+__all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch", "blas_threads", "BLAS_THREADS"]
+
+#: BLAS threads for the two-layer model's computations (its per-step products, spectra and the width-reduction
+#: QR). Measured in bench/bench_step_floor.py part (d), one thread against the library default, at every size
+#: convtool runs (n = m = 20 and 100 steps, the QR at h = 16000): one thread was as fast or faster at each
+#: (2-core machine, shared with other jobs: the QR 30x, the n = m = 100 step 9x slower with the default).
+#: Applied through ``threadpoolctl`` when it is installed (optional: ``pip install threadpoolctl``); otherwise
+#: set ``OPENBLAS_NUM_THREADS=1`` (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) before starting Python.
+BLAS_THREADS = 1
+
+
+def blas_threads(threads: int | None = BLAS_THREADS):
+    """A context limiting the BLAS thread pools to ``threads`` (``threadpoolctl.threadpool_limits``), or a
+    no-op when threadpoolctl is not installed or ``threads`` is None (the environment variables decide)."""
+    import contextlib
+
+    if threads is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(threads), user_api="blas")
 
 
 def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | None = None,
@@ -238,6 +260,8 @@ class TwoLayerLinear:
     """
 
     name = "two-layer linear"
+    #: BLAS threads of its computations (:data:`BLAS_THREADS`; the engine applies it to the loop)
+    blas_threads = BLAS_THREADS
 
     def __init__(self, W1, W2, reduce="auto"):
         W1 = np.array(W1, dtype=np.float64, ndmin=3)
@@ -246,7 +270,8 @@ class TwoLayerLinear:
             raise ValueError(f"W1, W2 must be (R, n, h), (R, m, h); got {W1.shape}, {W2.shape}")
         self.R, self.n, self.h = W1.shape
         self.m = W2.shape[1]
-        reds = [reduce_width(a, b) for a, b in zip(W1, W2)]
+        with blas_threads(self.blas_threads):
+            reds = [reduce_width(a, b) for a, b in zip(W1, W2)]
         self.reductions = reds
         self.ranks = np.array([r.rank for r in reds])
         k = int(max(1, self.ranks.max()))
