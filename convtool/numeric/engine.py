@@ -13,12 +13,16 @@ paper) to record what they need per step and to evaluate their bounds and checks
 ``mu_t, K_t(eta_t), rho(eta_t, t)``, Theorem 3.2's ``Kbar_t, rhobar(eta_t, t)`` and cumulative bounds,
 the imbalance drift with Lemma E.2's bound, and per-step flags saying whether each theorem applied and
 held; the theory records are evaluated from the observed state after the loop, vectorized over seeds and
-steps, so that recording costs little more than a bare GD step.
+steps. Per step the loop forms ``W - W*`` once (``Loss.excess_grad``), tests the stopping rules in full only
+when some seed leaves ``(tol L0, divergence L0]``, and the spectra are certified from the previous step's
+eigenvectors where the matrices moved little (:class:`~convtool.numeric.spectra.ExtremeEigs`); what that
+costs against a bare GD step is measured in bench/bench_step_floor.py (issue 13).
 
 Round-off and the float floor
 -----------------------------
-The built-in losses compute the excess loss from the explicit residual at W*
-(never negative, exact to a few ulps relative). A loss that returns a slightly
+The built-in losses compute the excess loss from the explicit residual at W*,
+``1/2 ||Xr (W - W*)||^2`` with Xr the R factor of X (never negative, exact to a few ulps
+relative, at a cost independent of the number of samples: issue 13). A loss that returns a slightly
 negative excess near the float floor is clipped at 0 and the clipped steps are
 counted (``clipped``). The computed iterate carries an error of at most
 ``delta_t = 64 eps ||W1(t)||_F ||W2(t)||_F`` in the product (the model's ``round_off``; by default
