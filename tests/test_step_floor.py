@@ -210,3 +210,19 @@ def test_issue13_blas_threads_through_threadpoolctl_when_installed(monkeypatch):
     monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # not installed: a no-op
     with models.blas_threads(1):
         pass
+
+
+def test_issue13_tracked_spectra_survive_a_diverging_seed(monkeypatch):
+    # seed 1 diverges (eta far above 2/K): its matrices turn non-finite; the tracker must hand NaN on, not raise,
+    # and seed 0's records must equal its dense-route run
+    monkeypatch.setattr(models, "TRACK_MIN_SIZE", 8)
+    d = fig1(n=10, h=40, seed=1)
+    loss = SquaredLoss(d["X"], d["Y"])
+    W1 = np.stack([d["W1"], 3 * d["W1"]])
+    W2 = np.stack([d["W2"], 3 * d["W2"]])
+    res = run_gd(loss, W1, W2, schedule="constant", eta0=0.02, steps=60, tol=1e-300, divergence=1e300)
+    assert res.status[1] in ("diverged", "non_finite") and res.status[0] == "max_steps", res.status
+    monkeypatch.setattr(models, "TRACK_MIN_SIZE", 10 ** 9)
+    ref = run_gd(loss, d["W1"], d["W2"], schedule="constant", eta0=0.02, steps=60, tol=1e-300, divergence=1e300)
+    for key in ("s1_min", "s1_max", "s2_min", "sW_min", "sW_max", "lambda_max_D", "lambda_max_negD"):
+        np.testing.assert_allclose(res.arrays[key][0], ref.arrays[key][0], rtol=1e-9, err_msg=key)
