@@ -239,20 +239,26 @@ def evaluate(values: dict, targets=None, paper: str | None = None) -> dict:
         ``values`` extended with every quantity that could be evaluated, by plain name.
     """
     paper, plain_targets = resolve_targets(targets, paper)
-    reg = REGISTRIES[paper]
     out = dict(values)
-    for n in evaluation_order(plain_targets, paper):
-        q = reg[n]
-        if q.kind != "expression" or n in out:
+    for n, inputs, f in _plan(paper, None if plain_targets is None else frozenset(plain_targets)):
+        if n in out:
             continue
-        if all(i in out for i in q.inputs):
-            f = _compiled(paper, n)
+        if all(i in out for i in inputs):
             # numpy scalars: overflow gives inf (Python floats would raise OverflowError)
             args = [np.float64(out[i]) if isinstance(out[i], (int, float)) else out[i] for i in f.argnames]
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 v = f(*args)
             out[n] = float(v) if np.ndim(v) == 0 else v
     return out
+
+
+@lru_cache(maxsize=4096)
+def _plan(paper: str, targets: frozenset | None) -> tuple:
+    """``(name, inputs, compiled)`` of every expression quantity ``targets`` need, in evaluation order:
+    the topological sort and the compiled evaluators, looked up once per registry and target set (issue 13)."""
+    reg = REGISTRIES[paper]
+    order = evaluation_order(None if targets is None else sorted(targets), paper)
+    return tuple((n, tuple(reg[n].inputs), _compiled(paper, n)) for n in order if reg[n].kind == "expression")
 
 
 def warm_up(paper: str | None = DEFAULT_PAPER) -> None:

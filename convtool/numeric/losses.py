@@ -10,7 +10,16 @@ linear operator ``A`` of full column rank; for them the excess loss is computed
 from the explicit residual at the minimizer, ``1/2 ||A(W - W*)||^2``, which is
 exact down to the smallest representable losses (no cancellation against
 ``l*``) and never negative. The gradient ``A^*(A(W - W*))`` is the same formula
-written around W*, so GD's fixed point is W* to full precision.
+written around W*, so GD's fixed point is W* to full precision. Both cost the
+same at any number of samples N (issue 13): the excess goes through the n x n R
+factor of ``X = Q R`` (``||X E|| = ||R E||``), the gradient through the Gram
+``X^T X``, each formed once in ``__init__``.
+
+Accuracy near the floor is relative to the loss's own ``W*`` (``lstsq``, error about
+``eps cond(X) ||W*||`` against the exact minimizer): ``excess(W)`` is the residual form at
+that W* to a few ulps relative at every level (tests/test_step_floor.py, 50 digits, down
+to 1e-28 of L(0)); against the exact minimizer it is accurate while ``||W - W*||`` is large
+against that lstsq error.
 
 Plugging in your own loss
 -------------------------
@@ -63,6 +72,11 @@ class Loss:
         """Excess loss l(W) - l* (batch-aware; a float for a single W)."""
         raise NotImplementedError
 
+    def excess_grad(self, W: np.ndarray) -> tuple:
+        """``(excess(W), grad(W))``; the built-in losses form ``W - W*`` once for both (what the engine calls
+        every step)."""
+        return self.excess(W), self.grad(W)
+
     def value(self, W: np.ndarray) -> np.ndarray:
         """l(W) = excess + l*."""
         return self.excess(W) + self.lstar
@@ -84,6 +98,26 @@ RANK_RTOL = np.finfo(np.float64).eps
 #: The Gram eigenvalues give mu only while ``lambda_min >= GRAM_RTOL * lambda_max`` (cond <= 100);
 #: below, mu and K come from an SVD (:func:`_operator_spectrum`).
 GRAM_RTOL = 1e-4
+
+
+def _small_factor(X: np.ndarray) -> np.ndarray:
+    """The smallest matrix ``F`` with ``F^T F = X^T X``: the R factor (n x n) of ``X = Q R`` when N > n, else X.
+
+    The excess loss ``1/2 ||X E||_F^2 = 1/2 ||R E||_F^2`` (Q has orthonormal columns) then costs O(n^2 m) per
+    step at any number of samples N (issue 13). Householder QR is backward stable: ``X + dX = Q R`` with
+    ``||dX|| <= c eps ||X||``, so ``||R E||`` differs from ``||X E||`` by at most ``c eps ||X|| ||E||``, a relative
+    ``c eps cond(X)``: the same order as the rounding of ``X @ E`` itself (tests/test_step_floor.py compares both
+    with a 50-digit evaluation of the residual form).
+    """
+    N, n = X.shape
+    if N <= n:
+        return X
+    return np.linalg.qr(X, mode="r")
+
+
+def _half_sq(E: np.ndarray) -> np.ndarray:
+    """``1/2 ||E||_F^2`` over the last two axes (a float for one matrix, (R,) for a batch)."""
+    return 0.5 * np.sum(E * E, axis=(-2, -1))  # numpy's pairwise sum, as before (the golden L0 bits)
 
 
 def _operator_spectrum(X: np.ndarray, G: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -142,18 +176,27 @@ class SquaredLoss(Loss):
         self.N, self.n = X.shape
         self.m = Y.shape[1]
         self.G = X.T @ X
+        self.Xr = _small_factor(X)
         self.mu, self.K, self.gram_eigs = _operator_spectrum(X, self.G)
         self.Wstar, *_ = np.linalg.lstsq(X, Y, rcond=None)
         R = Y - X @ self.Wstar
         self.lstar = 0.5 * float(np.sum(R * R))
 
     def excess(self, W):
+        """``1/2 ||Xr (W - W*)||_F^2 = 1/2 ||X (W - W*)||_F^2`` (:func:`_small_factor`): O(n^2 m), not O(N n m)."""
         E = np.asarray(W) - self.Wstar
-        XE = self.X @ E
-        return 0.5 * np.sum(XE * XE, axis=(-2, -1))
+        XE = self.Xr @ E
+        return _half_sq(XE)
 
     def grad(self, W):
         return self.G @ (np.asarray(W) - self.Wstar)
+
+    def excess_grad(self, W):
+        cls = type(self)
+        if cls.excess is not SquaredLoss.excess or cls.grad is not SquaredLoss.grad:  # a subclass's own formulas
+            return self.excess(W), self.grad(W)
+        E = np.asarray(W) - self.Wstar
+        return _half_sq(self.Xr @ E), self.G @ E
 
 
 class FactorizationLoss(SquaredLoss):
@@ -168,10 +211,17 @@ class FactorizationLoss(SquaredLoss):
 
     def excess(self, W):
         E = np.asarray(W) - self.Wstar
-        return 0.5 * np.sum(E * E, axis=(-2, -1))
+        return _half_sq(E)
 
     def grad(self, W):
         return np.asarray(W) - self.Wstar
+
+    def excess_grad(self, W):
+        cls = type(self)
+        if cls.excess is not FactorizationLoss.excess or cls.grad is not FactorizationLoss.grad:
+            return self.excess(W), self.grad(W)
+        E = np.asarray(W) - self.Wstar
+        return _half_sq(E), E
 
 
 class SensingLoss(Loss):
@@ -193,6 +243,7 @@ class SensingLoss(Loss):
         self.N, self.n, self.m = A.shape
         self.M = A.reshape(self.N, self.n * self.m)
         self.G = self.M.T @ self.M
+        self.Mr = _small_factor(self.M)
         self.mu, self.K, self.gram_eigs = _operator_spectrum(self.M, self.G)
         w, *_ = np.linalg.lstsq(self.M, y, rcond=None)
         self.Wstar = w.reshape(self.n, self.m)
@@ -204,7 +255,8 @@ class SensingLoss(Loss):
         return (W - self.Wstar).reshape(W.shape[:-2] + (self.n * self.m,))
 
     def excess(self, W):
-        r = np.einsum("...pk,...k->...p", self.M, self._flat(W))
+        """``1/2 ||Mr vec(W - W*)||^2`` with ``Mr`` the R factor of M (:func:`_small_factor`), O((nm)^2) per step."""
+        r = np.einsum("...pk,...k->...p", self.Mr, self._flat(W))
         return 0.5 * np.sum(r * r, axis=-1)
 
     def grad(self, W):
@@ -212,9 +264,9 @@ class SensingLoss(Loss):
         return np.einsum("...kl,...l->...k", self.G, self._flat(W)).reshape(W.shape)
 
 
-_STACKED = {"squared": ("X", "Y", "G", "Wstar", "mu", "K", "lstar"),
-            "factorization": ("X", "Y", "G", "Wstar", "mu", "K", "lstar"),
-            "sensing": ("A", "y", "M", "G", "Wstar", "mu", "K", "lstar")}
+_STACKED = {"squared": ("X", "Y", "G", "Xr", "Wstar", "mu", "K", "lstar"),
+            "factorization": ("X", "Y", "G", "Xr", "Wstar", "mu", "K", "lstar"),
+            "sensing": ("A", "y", "M", "G", "Mr", "Wstar", "mu", "K", "lstar")}
 
 
 def stack_losses(losses: list) -> Loss:

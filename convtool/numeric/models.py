@@ -40,23 +40,51 @@ from __future__ import annotations
 
 import numpy as np
 
-from convtool.numeric.spectra import GRAM_SV_RTOL, reduce_width, reduced_imbalance
+from convtool.numeric.spectra import GRAM_SV_RTOL, ExtremeEigs, reduce_width, reduced_imbalance
 
-__all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch"]
+__all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch", "blas_threads", "BLAS_THREADS"]
+
+#: BLAS threads for the two-layer model's computations (its per-step products, spectra and the width-reduction
+#: QR). Measured in bench/bench_step_floor.py part (d), one thread against the library default, at every size
+#: convtool runs (n = m = 20 and 100 steps, the QR at h = 16000): one thread was as fast or faster at each
+#: (2-core machine, shared with other jobs: the QR 30x, the n = m = 100 step 9x slower with the default).
+#: Applied through ``threadpoolctl`` when it is installed (optional: ``pip install threadpoolctl``); otherwise
+#: set ``OPENBLAS_NUM_THREADS=1`` (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) before starting Python.
+BLAS_THREADS = 1
 
 
-def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | None = None) -> dict:
+def blas_threads(threads: int | None = BLAS_THREADS):
+    """A context limiting the BLAS thread pools to ``threads`` (``threadpoolctl.threadpool_limits``), or a
+    no-op when threadpoolctl is not installed or ``threads`` is None (the environment variables decide)."""
+    import contextlib
+
+    if threads is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(threads), user_api="blas")
+
+
+def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | None = None,
+                  tracker: dict | None = None) -> dict:
     """Per-iterate spectral primitives of Lemma A.2 and eq. (12), batched, from small matrices.
 
     ``A`` (R, n, k), ``B`` (R, m, k) are the (possibly reduced) weights and ``W`` their product;
     ``D`` (R, r, r), if given, is the reduced imbalance, whose extreme eigenvalues are added.
-    The n-th singular value of A is 0 when k < n (likewise for B). The three Gram matrices are
-    zero-padded to one size and decomposed in a single batched ``eigvalsh`` call: padding a
-    PSD matrix with zeros only appends zero eigenvalues, so its top ones are unchanged.
+    The n-th singular value of A is 0 when k < n (likewise for B). Only extreme eigenvalues are used,
+    of the smallest Gram of each matrix (``A A^T`` or ``A^T A``, ...).
+
+    ``tracker`` (a dict the caller keeps from step to step, e.g. the local-PL theory along a run): the
+    extreme eigenvalues come from :class:`convtool.numeric.spectra.ExtremeEigs`, warm-started Rayleigh-Ritz
+    steps certified to the dense route's accuracy (no q x q decomposition on the steps it certifies); the
+    matrices it cannot certify take the dense route below, which refreshes its reference. Without it
+    every step takes the dense route.
 
     Notes
     -----
-    Accuracy (issue 14). A Gram eigenvalue has absolute error about ``q eps sigma_max^2``
+    Dense route, accuracy (issue 14). A Gram eigenvalue has absolute error about ``q eps sigma_max^2``
     (q <= n + m its size), so ``sigma_min^2`` from the Gram has relative error about
     ``q eps cond^2``. The largest values (``*_max_sq``, ``sigma_max_W``) are always taken from
     the Gram (relative error about ``q eps``). A smallest one (``s1_min_sq``, ``s2_min_sq``,
@@ -64,25 +92,51 @@ def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | N
     (:data:`convtool.numeric.spectra.GRAM_SV_RTOL` = 1e-4: cond <= 100, relative error at most
     about ``q eps 1e4`` = 4e-11 at q = 20, in practice ~1e-13);
     for the seeds where it is smaller, all values of that matrix are taken from a batched
-    ``np.linalg.svd(..., compute_uv=False)`` of it instead, relative error about ``2 eps cond``. A
-    well-conditioned run thus pays three comparisons per step (bench/bench_engine.py --quick:
-    marginal recorded/bare ratio unchanged, 2.5x before and after on a loaded 2-core machine);
-    three batched SVDs every step measured 0.9x (R = 1) to 1.3x (R = 30) this function's cost.
+    ``np.linalg.svd(..., compute_uv=False)`` of it instead, relative error about ``2 eps cond``.
+    The tracked route takes a Gram's smallest value through its factor (``||F^T y||^2``), the SVD's accuracy.
     """
     R, n, k = A.shape
     m = B.shape[-2]
     mats = (A, B, W)
-    grams = [A @ np.swapaxes(A, -1, -2) if n <= k else np.swapaxes(A, -1, -2) @ A,
-             B @ np.swapaxes(B, -1, -2) if m <= k else np.swapaxes(B, -1, -2) @ B,
-             W @ np.swapaxes(W, -1, -2) if n <= m else np.swapaxes(W, -1, -2) @ W]
+    # index of the smallest singular value used, per matrix (None: it is 0 by Lemma A.2's convention)
+    low = (n - 1 if k >= n else None, m - 1 if k >= m else None, min(n, m) - 1)
+    if tracker is None or max(min(n, k), min(m, k), min(n, m)) < TRACK_MIN_SIZE:
+        grams = [A @ np.swapaxes(A, -1, -2) if n <= k else np.swapaxes(A, -1, -2) @ A,
+                 B @ np.swapaxes(B, -1, -2) if m <= k else np.swapaxes(B, -1, -2) @ B,
+                 W @ np.swapaxes(W, -1, -2) if n <= m else np.swapaxes(W, -1, -2) @ W]
+        smin, smax = _gram_extremes_dense(mats, grams, low, R)
+    else:
+        smin, smax = _gram_extremes_tracked(mats, low, R, tracker)
+    zero = np.zeros(R)
+    out = {
+        "s1_min_sq": smin[0] if k >= n else zero, "s1_max_sq": smax[0],
+        "s2_min_sq": smin[1] if k >= m else zero, "s2_max_sq": smax[1],
+        "sigma_max_W": np.sqrt(smax[2]), "sigma_min_W": np.sqrt(smin[2]),
+        "W_fro": np.sqrt(np.einsum("rij,rij->r", W, W)),
+    }
+    if D is not None:
+        if not D.shape[-1]:
+            lo = hi = np.zeros(R)
+        elif tracker is None or D.shape[-1] < TRACK_MIN_SIZE:
+            evD = _eigvalsh_finite(D)
+            lo, hi = evD[:, 0], evD[:, -1]
+        else:
+            lo, hi = _tracked(tracker, "D", D)
+        # D (h x h) has h - r further eigenvalues 0 (h >= r), hence the max with 0
+        out["lambda_max_D"] = np.maximum(hi, 0.0)
+        out["lambda_max_negD"] = np.maximum(-lo, 0.0)
+    return out
+
+
+def _gram_extremes_dense(mats, grams, low, R):
+    """(smallest used, largest) squared singular values of the three matrices from one batched ``eigvalsh`` of
+    their zero-padded Grams (padding a PSD matrix with zeros only appends zero eigenvalues), with the SVD redo."""
     q = max(g.shape[-1] for g in grams)
     stack = np.zeros((3, R, q, q))
     for i, g in enumerate(grams):
         stack[i, :, : g.shape[-1], : g.shape[-1]] = g
     ev = _eigvalsh_finite(stack)  # ascending
     sq = np.clip(ev[:, :, ::-1], 0.0, None)
-    # index of the smallest singular value used, per matrix (None: it is 0 by Lemma A.2's convention)
-    low = (n - 1 if k >= n else None, m - 1 if k >= m else None, min(n, m) - 1)
     for i, j in enumerate(low):
         if j is None:
             continue
@@ -90,20 +144,96 @@ def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | N
         if redo.any():
             sv = np.linalg.svd(mats[i][redo], compute_uv=False)
             sq[i, redo, : sv.shape[-1]] = sv * sv
-    s1, s2, sW = sq
-    zero = np.zeros(R)
-    out = {
-        "s1_min_sq": s1[:, n - 1] if k >= n else zero, "s1_max_sq": s1[:, 0],
-        "s2_min_sq": s2[:, m - 1] if k >= m else zero, "s2_max_sq": s2[:, 0],
-        "sigma_max_W": np.sqrt(sW[:, 0]), "sigma_min_W": np.sqrt(sW[:, min(n, m) - 1]),
-        "W_fro": np.sqrt(np.sum(W * W, axis=(-2, -1))),
-    }
-    if D is not None:
-        evD = _eigvalsh_finite(D) if D.shape[-1] else np.zeros((R, 1))
-        # D (h x h) has h - r further eigenvalues 0 (h >= r), hence the max with 0
-        out["lambda_max_D"] = np.maximum(evD[:, -1], 0.0)
-        out["lambda_max_negD"] = np.maximum(-evD[:, 0], 0.0)
-    return out
+    smin = [sq[i, :, j] if j is not None else np.zeros(R) for i, j in enumerate(low)]
+    return smin, [sq[i, :, 0] for i in range(3)]
+
+
+def _gram_extremes_tracked(mats, low, R, tracker):
+    """As :func:`_gram_extremes_dense`, certified from the previous eigenvectors through the factors themselves
+    (:class:`~convtool.numeric.spectra.ExtremeEigs` with ``factored=True``: no Gram is formed where that
+    certifies), the three factors zero-padded into one stack (one call; the padding is invisible to the
+    certificate, :meth:`~convtool.numeric.spectra.ExtremeEigs.set_reference`)."""
+    facs = [F if F.shape[-2] <= F.shape[-1] else np.swapaxes(F, -1, -2) for F in mats]  # Gram = F F^T, smallest
+    p = max(F.shape[-2] for F in facs)
+    c = max(F.shape[-1] for F in facs)
+    if all(F.shape[-2:] == (p, c) for F in facs):
+        stack = np.concatenate(facs)
+    else:
+        stack = np.zeros((3 * R, p, c))
+        for i, F in enumerate(facs):
+            stack[i * R:(i + 1) * R, : F.shape[-2], : F.shape[-1]] = F
+    need_low = np.repeat(np.array([j is not None for j in low]), R)
+    tr = tracker.get("grams")
+    if tr is None:
+        tr = tracker["grams"] = ExtremeEigs(factored=True)
+    lo, hi, ok = tr(stack, need_low=need_low)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        _dense_grams(bad, mats, facs, low, R, stack, tr, lo, hi)
+    smin = [np.clip(lo[i * R:(i + 1) * R], 0.0, None) if low[i] is not None else np.zeros(R) for i in range(3)]
+    smax = [np.clip(hi[i * R:(i + 1) * R], 0.0, None) for i in range(3)]
+    return smin, smax
+
+
+def _dense_grams(sel, mats, facs, low, R, stack, tr, lo, hi) -> None:
+    """Dense route of :func:`_gram_extremes_dense` for rows ``sel`` of the padded factor stack: ``lo[sel]``,
+    ``hi[sel]`` the values the untracked route gives (the SVD redo included), and the tracker's reference
+    from ``eigh`` of each (unpadded) Gram."""
+    p = stack.shape[-2]
+    for i in range(3):
+        here = sel[(sel >= i * R) & (sel < (i + 1) * R)]
+        if not here.size:
+            continue
+        seeds = here - i * R
+        F = facs[i][seeds]
+        G = F @ np.swapaxes(F, -1, -2)
+        fin = np.isfinite(G).all(axis=(-2, -1))
+        if not fin.any():
+            continue
+        rows, G = here[fin], G[fin]
+        e, v = np.linalg.eigh(G)
+        q = e.shape[-1]
+        V2 = np.zeros((rows.size, p, 2))
+        V2[:, :q] = v[:, :, [0, -1]]
+        tr.set_reference(stack, rows, e[:, -2] if q > 1 else np.inf, e[:, 1] if q > 1 else -np.inf,
+                         np.sqrt(np.clip(e[:, -1], 0.0, None)), V2)
+        ev = np.clip(np.linalg.eigvalsh(G)[:, ::-1], 0.0, None)  # the untracked route's values
+        if low[i] is not None:
+            jj = low[i]
+            redo = ev[:, jj] < GRAM_SV_RTOL * ev[:, 0]
+            if redo.any():
+                sv = np.linalg.svd(mats[i][seeds[fin][redo]], compute_uv=False)
+                ev[redo, : sv.shape[-1]] = sv * sv
+            lo[rows] = ev[:, jj]
+        else:
+            lo[rows] = 0.0
+        hi[rows] = ev[:, 0]
+
+
+#: matrices smaller than this take the dense route even with a tracker: there the batched ``eigvalsh`` costs
+#: less than the certificate's numpy calls (spectra of one seed, measured interleaved on the loaded 2-core
+#: machine, dense / tracked: n = m = 10: 184 / 426 us (three tracked calls then; one now), n = m = 20:
+#: 187 / 173 us, n = m = 32: 472 / 218 us, n = m = 50: 1013 / 293 us, n = m = 100: 5890 / 574 us)
+TRACK_MIN_SIZE = 20
+
+
+def _tracked(tracker, key, M):
+    """Extreme eigenvalues ``(lo, hi)`` of the symmetric stack M through ``tracker[key]`` (an
+    :class:`~convtool.numeric.spectra.ExtremeEigs`); the uncertified rows by ``eigh``, which resets it there."""
+    tr = tracker.get(key)
+    if tr is None:
+        tr = tracker[key] = ExtremeEigs()
+    lo, hi, ok = tr(M)
+    sel = np.flatnonzero(~ok)
+    if sel.size:
+        Ms = M[sel]
+        fin = np.isfinite(Ms).all(axis=(-2, -1))
+        lo[sel[~fin]] = hi[sel[~fin]] = np.nan
+        if fin.any():
+            e, v = np.linalg.eigh(Ms[fin])
+            lo[sel[fin]], hi[sel[fin]] = e[:, 0], e[:, -1]
+            tr.reset(M, sel[fin], e, v)
+    return lo, hi
 
 
 def _eigvalsh_finite(M: np.ndarray) -> np.ndarray:
@@ -130,6 +260,8 @@ class TwoLayerLinear:
     """
 
     name = "two-layer linear"
+    #: BLAS threads of its computations (:data:`BLAS_THREADS`; the engine applies it to the loop)
+    blas_threads = BLAS_THREADS
 
     def __init__(self, W1, W2, reduce="auto"):
         W1 = np.array(W1, dtype=np.float64, ndmin=3)
@@ -138,7 +270,8 @@ class TwoLayerLinear:
             raise ValueError(f"W1, W2 must be (R, n, h), (R, m, h); got {W1.shape}, {W2.shape}")
         self.R, self.n, self.h = W1.shape
         self.m = W2.shape[1]
-        reds = [reduce_width(a, b) for a, b in zip(W1, W2)]
+        with blas_threads(self.blas_threads):
+            reds = [reduce_width(a, b) for a, b in zip(W1, W2)]
         self.reductions = reds
         self.ranks = np.array([r.rank for r in reds])
         k = int(max(1, self.ranks.max()))
@@ -212,10 +345,10 @@ class TwoLayerLinear:
         return A.copy(), B.copy()
 
     @staticmethod
-    def spectra(state, W, D=None):
-        """:func:`spectra_batch` of the state ``(A, B)`` and its product W."""
+    def spectra(state, W, D=None, tracker=None):
+        """:func:`spectra_batch` of the state ``(A, B)`` and its product W (``tracker``: its warm start)."""
         A, B = state
-        return spectra_batch(A, B, W, D)
+        return spectra_batch(A, B, W, D, tracker)
 
 
 class ProblemOne:

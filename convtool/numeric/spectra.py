@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["WidthReduction", "reduce_width", "ImbalanceSpectrum", "imbalance_spectrum", "reduced_imbalance",
-           "singular_values_sq", "extreme_sv_sq", "RANK_RTOL", "GRAM_SV_RTOL"]
+           "singular_values_sq", "extreme_sv_sq", "ExtremeEigs", "RANK_RTOL", "GRAM_SV_RTOL"]
 
 #: Relative tolerance of the numerical rank of Z(0): singular values of Z below
 #: ``RANK_RTOL * max(n + m, h) * sigma_max(Z)`` count as zero (numpy's matrix_rank default).
@@ -234,3 +234,122 @@ def extreme_sv_sq(A: np.ndarray, k: int | None = None) -> tuple[np.ndarray, np.n
     smax = s[..., 0]
     smin = s[..., k - 1] if k <= min(p, q) else np.zeros_like(smax)
     return smin, smax
+
+
+#: a warm-started extreme eigenvalue is accepted when its certified error bound is at most this times
+#: ``q eps`` times the scale (q the size; the scale ``||M||_2``, for a Gram's smallest value through its factor
+#: ``sigma_max sigma_min``, the SVD's accuracy): the dense routes' own error is of that order
+CERT_ULPS = 4.0
+
+
+class ExtremeEigs:
+    """Certified extreme eigenvalues of a slowly changing batch of symmetric matrices (issue 13).
+
+    Called once per GD step with the stack ``M`` (P, q, q) of one kind of matrix (a Gram of the weights,
+    the reduced imbalance), it returns ``(lambda_min, lambda_max)`` (P,) for the matrices it can certify and
+    a mask of those it cannot, which the caller decomposes densely (and passes back with :meth:`reset`).
+
+    Method. The two extreme eigenvectors V of the last dense decomposition are the trial vectors: their
+    Rayleigh quotients ``theta`` and residuals (one batched product ``M V``, no q x q decomposition). Each
+    ``theta`` with computed residual ``rho`` (plus a rounding
+    allowance ``q eps ||M||_F``) is certified against the last dense decomposition ``M0`` of that matrix:
+    by Weyl's inequality every eigenvalue moved by at most ``delta = ||M - M0||_F`` since, so the second
+    largest is at most ``lambda_2(M0) + delta``. If ``theta - rho`` exceeds that, the eigenvalue within
+    ``rho`` of theta is the largest one, and Kato-Temple bounds its distance to the Rayleigh quotient
+    (``theta <= lambda_max <= theta + rho^2 / (theta - lambda_2(M0) - delta)``); likewise at the bottom.
+    A Rayleigh-Ritz step on ``[V, M V, M^2 V]`` was tried as a second stage and dropped: on the Grams of
+    a moving GD iterate (top gap ~1% of the spread) it left the residual 1e2-1e4 times above what
+    certification needs, so it only added its cost before the dense route.
+    A value is accepted when that bound is at most :data:`CERT_ULPS` q eps times its scale; otherwise the
+    matrix goes back to the dense route, which refreshes ``M0``. A Gram's smallest value can be
+    re-evaluated through its factor F (``||F^T y||^2``, the Ritz vector y), the SVD's accuracy, where
+    the Gram's own Rayleigh quotient would lose ``eps cond^2`` (:func:`singular_values_sq`).
+    """
+
+    def __init__(self, factored: bool = False):
+        #: whether the calls pass factors F (P, p, k) of the Grams ``F F^T`` instead of the matrices
+        self.factored = bool(factored)
+        self.M0 = None
+        #: matrices certified from the previous eigenvectors, and sent to the dense route (:meth:`reset`)
+        self.stats = {"warm": 0, "dense": 0}
+
+    def reset(self, M: np.ndarray, rows, ev: np.ndarray, vecs: np.ndarray) -> None:
+        """Record the dense decomposition of the matrices ``M[rows]`` (factors F[rows] when ``factored``):
+        ascending eigenvalues ``ev`` and eigenvectors ``vecs`` (columns; the two extreme ones are kept)."""
+        q = ev.shape[-1]
+        self.set_reference(M, rows, ev[:, -2] if q > 1 else np.inf, ev[:, 1] if q > 1 else -np.inf,
+                           np.sqrt(np.clip(ev[:, -1], 0.0, None)), vecs[:, :, [0, -1]])
+
+    def set_reference(self, M: np.ndarray, rows, lam2, lamq1, smax0, V2) -> None:
+        """The reference of the rows ``rows``: the matrices (factors) ``M[rows]``, their second largest and
+        second smallest eigenvalues, sigma_max of the factor and the extreme eigenvectors ``V2`` (len, q, 2).
+        A matrix zero-padded to the stack's size keeps its vectors zero on the padding, and then everything
+        here is that of the unpadded matrix (its Rayleigh quotients and residuals do not see the padding)."""
+        rows = np.asarray(rows)
+        P, q = M.shape[0], V2.shape[1]
+        if self.M0 is None or self.M0.shape != M.shape:
+            self.M0 = np.full(M.shape, np.nan)
+            self.lam2 = np.full(P, np.inf)      # second largest eigenvalue of the reference
+            self.lamq1 = np.full(P, -np.inf)    # second smallest
+            self.smax0 = np.full(P, np.nan)     # sigma_max of the reference factor
+            self.fro0 = np.full(P, np.nan)      # ||reference||_F
+            self.V = np.zeros((P, q, 2))
+        self.stats["dense"] += int(rows.size)
+        self.M0[rows] = M[rows]
+        self.fro0[rows] = np.sqrt(np.einsum("pij,pij->p", M[rows], M[rows]))
+        self.lam2[rows], self.lamq1[rows], self.smax0[rows] = lam2, lamq1, smax0
+        self.V[rows] = V2
+
+    def __call__(self, M: np.ndarray, need_low=True):
+        """``(lo, hi, ok)``: certified extreme eigenvalues (P,) where ``ok``; elsewhere NaN.
+
+        ``M`` is the stack of symmetric matrices, or (``factored``) of factors F (P, p, k) of the Grams
+        ``F F^T``: then the Gram is never formed (products ``F (F^T V)``), Weyl's ``delta`` is bounded by
+        ``||F - F0||_2 (||F||_2 + ||F0||_2) <= d (2 sigma_max(F0) + d)``, ``d = ||F - F0||_F``, and the
+        Rayleigh quotients are ``||F^T v||^2``, so the smallest one has the SVD's accuracy (its acceptance
+        scale ``sqrt(lambda_max lambda_min)`` instead of ``lambda_max``). ``need_low`` (bool or (P,) mask):
+        where False, the smallest value is not needed and not certified (NaN).
+
+        The previous step's extreme eigenvectors are the trial vectors: enough wherever the matrix moved
+        little since the last dense decomposition, e.g. the imbalance D (conserved by gradient flow) and
+        every matrix along the float floor.
+        """
+        P = M.shape[0]
+        if self.M0 is None or self.M0.shape != M.shape or self.V.shape[1] < 3:
+            nan = np.full(P, np.nan)
+            return nan, nan.copy(), np.zeros(P, dtype=bool)
+        q = self.V.shape[1]
+        d = M - self.M0
+        dn = np.sqrt(np.einsum("pij,pij->p", d, d))
+        V = self.V
+        if self.factored:
+            FtV = np.swapaxes(M, -1, -2) @ V
+            U = M @ FtV
+            th = np.einsum("pij,pij->pj", FtV, FtV)
+            big = self.smax0 + dn  # >= sigma_max(F)
+            delta = dn * (self.smax0 + big)
+            allow = (EPS_SPECTRA * (q + M.shape[-1])) * big * big
+        else:
+            U = M @ V
+            th = np.einsum("pij,pij->pj", V, U)
+            delta = dn
+            allow = (EPS_SPECTRA * q) * (self.fro0 + dn)  # >= ||M||_F
+        res = U - V * th[:, None, :]
+        rho = np.sqrt(np.einsum("pij,pij->pj", res, res)) + allow[:, None]  # + rounding allowance
+        # both ends at once: column 0 the smallest (sign -1, reference lamq1), column 1 the largest
+        gap = (th - np.stack([self.lamq1, self.lam2], axis=1)) * _SIGNS - delta[:, None]
+        scale = np.abs(th).max(axis=1)
+        if self.factored:  # the smallest value's scale: sqrt(lambda_max lambda_min), the SVD's accuracy
+            sc = np.stack([np.sqrt(scale * np.clip(th[:, 0], 0.0, None)), scale], axis=1)
+        else:
+            sc = scale[:, None]
+        with np.errstate(invalid="ignore", over="ignore"):
+            good = (gap > rho) & (rho * rho <= (CERT_ULPS * q * EPS_SPECTRA) * sc * gap)
+        ok = (good[:, 1] & (good[:, 0] | ~np.asarray(need_low, dtype=bool))) & np.isfinite(delta)
+        self.stats["warm"] += int(np.count_nonzero(ok))
+        nan = np.nan
+        return (np.where(ok & need_low, th[:, 0], nan), np.where(ok, th[:, 1], nan), ok)
+
+
+_SIGNS = np.array([-1.0, 1.0])
+EPS_SPECTRA = np.finfo(np.float64).eps

@@ -31,7 +31,21 @@ from convtool.numeric.schedules import evaluate_on
 from convtool.numeric.theories.base import EPS, RTOL_HELD, SETUP_PHASE, Check, Observation, RunContext, Theory
 from convtool.results import NotApplicable
 
-__all__ = ["LocalPL"]
+__all__ = ["LocalPL", "observed_imbalance", "IMBALANCE_CACHE_KEY"]
+
+#: the key of the reduced imbalance in :attr:`Observation.cache`
+IMBALANCE_CACHE_KEY = "two_layer_imbalance"
+
+
+def observed_imbalance(model, obs: Observation) -> np.ndarray:
+    """The reduced imbalance ``Q^T D(t) Q = S1^T S1 - S2^T S2`` (R, r, r) of the observed two-layer state,
+    formed once per step and shared through ``obs.cache`` (key :data:`IMBALANCE_CACHE_KEY`) by every theory
+    that calls this (local-PL's drift and spectra; a balancedness theory). Its eigenvalues are D(t)'s
+    nonzero-candidate ones and its Frobenius distances D's (:func:`convtool.numeric.spectra.reduced_imbalance`)."""
+    D = obs.cache.get(IMBALANCE_CACHE_KEY)
+    if D is None:
+        D = obs.cache[IMBALANCE_CACHE_KEY] = model.imbalance(obs.state)
+    return D
 
 #: observed in the loop (besides the engine's loss and grad_sq): state t (R, T+1) and step t (R, T)
 _STATE_KEYS = ("s1_min_sq", "s1_max_sq", "s2_min_sq", "s2_max_sq", "sW_min", "sW_max",
@@ -71,6 +85,11 @@ def _const_env(consts):
             vals.append(np.nan if isinstance(v, NotApplicable) or v is None else float(v))
         env[k] = np.array(vals)
     return env
+
+
+def _sq(M: np.ndarray) -> np.ndarray:
+    """``||M_r||_F^2`` per seed (R,) of a stack (R, p, q), without a p x q temporary."""
+    return np.einsum("rij,rij->r", M, M)
 
 
 def _flat(env: dict, shape: tuple) -> dict:
@@ -131,6 +150,7 @@ class LocalPL(Theory):
         self.model = model
         self.R = R
         self._D0 = self._Dprev = None
+        self._tracker = {}  # warm starts of the per-step extreme eigenvalues (models.spectra_batch)
         self._eta_hat_prev = np.full(R, np.nan)
         return self.env0
 
@@ -138,21 +158,21 @@ class LocalPL(Theory):
     def observe(self, t: int, obs: Observation):
         state, W, Gl = obs.state, obs.W, obs.Gl
         A, B = state
-        Dt = self.model.imbalance(state)
+        Dt = observed_imbalance(self.model, obs)
         if self._D0 is None:
             self._D0 = self._Dprev = Dt
-        sp_ = self.model.spectra(state, W, Dt)
+        sp_ = self.model.spectra(state, W, Dt, tracker=self._tracker)
         self._sp, self._Dt = sp_, Dt
-        gln = np.sqrt(np.sum(Gl * Gl, axis=(-2, -1)))
+        gln = np.sqrt(_sq(Gl))
         self._gln = gln
         vals = {"s1_min_sq": sp_["s1_min_sq"], "s1_max_sq": sp_["s1_max_sq"],
                 "s2_min_sq": sp_["s2_min_sq"], "s2_max_sq": sp_["s2_max_sq"], "sW_min": sp_["sigma_min_W"],
                 "sW_max": sp_["sigma_max_W"], "lambda_max_D": sp_["lambda_max_D"],
                 "lambda_max_negD": sp_["lambda_max_negD"],
-                "drift": np.sqrt(np.sum((Dt - self._D0) ** 2, axis=(-2, -1))),
+                "drift": np.sqrt(_sq(Dt - self._D0)) if t > 0 else np.zeros(self.R),
                 "grad_l_norm": gln, "W_fro": sp_["W_fro"],
-                "weight_fro_prod": np.sqrt(np.sum(A * A, axis=(-2, -1)) * np.sum(B * B, axis=(-2, -1)))}
-        step = {"drift_step": np.sqrt(np.sum((Dt - self._Dprev) ** 2, axis=(-2, -1)))} if t > 0 else {}
+                "weight_fro_prod": np.sqrt(_sq(A) * _sq(B))}
+        step = {"drift_step": np.sqrt(_sq(Dt - self._Dprev))} if t > 0 else {}
         return vals, step
 
     def schedule_env(self, t: int, obs: Observation, env: dict, schedule) -> None:

@@ -1,0 +1,319 @@
+"""Benchmark for issue 13: a recorded GD step at the cost floor.
+
+Run by hand from the repository root::
+
+    python bench/bench_step_floor.py            # about 2-4 minutes on 2 cores
+    python bench/bench_step_floor.py --quick    # fewer repetitions and steps
+    python bench/bench_step_floor.py --no-write # print only, leave bench/README.md alone
+
+Four parts; every ratio is measured in this one run (interleaved rounds, BLAS threads 1 unless
+``--threads``), and the script writes its output into bench/README.md between the markers
+``<!-- bench_step_floor:begin -->`` / ``<!-- bench_step_floor:end -->``:
+
+(a) recorded vs bare, Fig. 1 instances (orthogonal X, N = n) at n = m = 20 and n = m = 100, h = 4000.
+    ``run_gd`` with the ``adaptive`` and the ``local`` schedule (all local-PL records) against a bare numpy
+    GD step on the same width-reduced problem (r = n + m columns)::
+
+        W = A @ B.T;  G = XtX @ (W - W*);  gA = G @ B;  gB = G.T @ A;  A -= eta gA;  B -= eta gB
+
+    Per-step cost = the 10th percentile of the step intervals pooled over rounds (bench/README.md,
+    "How the scripts measure"). Targets: recorded / bare <= 3x at n = m = 20, <= 2x at n = m = 100.
+(b) flat in N: n = 50, m = 10, h = 1000, N in {1e2, 1e3, 1e4, 1e5}, ``adaptive``; one problem at every N
+    (``X = Q_N R`` with orthonormal Q_N, the same R and ``X^T Y``, l* > 0), so only N changes.
+    Target: largest / smallest per-step cost <= 1.3x. Printed next to it: the per-step cost of the
+    residual form ``X (W - W*)`` that the loss used before (what the R factor replaced).
+(c) batching: 100 seeds of ``default_batch(100, h=500)``, one ``run_gd`` call against a loop of 100 calls,
+    200 ``adaptive`` steps. Target: loop / batched >= 10x (whole calls, setup included).
+(d) BLAS threads: the per-step cost of (a) at both sizes and the width-reduction QR at h = 16000
+    (n = m = 20), each in a child process with ``OPENBLAS_NUM_THREADS=1`` and with the library default.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+
+if "--child" not in sys.argv:
+    BLAS_THREADS = pin_blas_threads()
+else:
+    BLAS_THREADS = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+
+import argparse  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from contextlib import redirect_stdout  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from convtool.numeric.engine import run_gd  # noqa: E402
+from convtool.numeric.experiments import default_batch, run_batch  # noqa: E402
+from convtool.numeric.generators import fig1  # noqa: E402
+from convtool.numeric.losses import SquaredLoss  # noqa: E402
+from convtool.numeric.models import TwoLayerLinear  # noqa: E402
+from convtool.numeric.spectra import reduce_width  # noqa: E402
+from convtool.numeric.theories.base import SETUP_PHASE  # noqa: E402
+
+STEP_PERCENTILE = 10
+TARGETS = {20: 3.0, 100: 2.0}
+TARGET_N = 1.3
+TARGET_BATCH = 10.0
+BEGIN, END = "<!-- bench_step_floor:begin -->", "<!-- bench_step_floor:end -->"
+
+
+def p10(x) -> float:
+    return float(np.percentile(np.asarray(x), STEP_PERCENTILE))
+
+
+def recorded(loss, W1, W2, T, schedule, stamps=None):
+    cb = None if stamps is None else (lambda t, T_: stamps.append(time.perf_counter()))
+    res = run_gd(loss, W1, W2, schedule=schedule, steps=T, tol=1e-300, progress=cb)
+    assert int(res.steps[0]) == T, (res.steps, res.status)
+    return res
+
+
+def bare(XtX, Ws, A, B, eta, T, stamps=None):
+    A, B = A.copy(), B.copy()
+    for _ in range(T):
+        W = A @ B.T
+        G = XtX @ (W - Ws)
+        gA = G @ B
+        gB = G.T @ A
+        A -= eta * gA
+        B -= eta * gB
+        if stamps is not None:
+            stamps.append(time.perf_counter())
+    return A, B
+
+
+def interleaved(fns: dict, reps: int) -> dict:
+    steps = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            st: list = []
+            fn(st)
+            steps[k].extend(np.diff(st))
+    return {k: p10(v) for k, v in steps.items()}
+
+
+def _instance(n, h=4000):
+    d = fig1(n=n, h=h, seed=0)
+    loss = SquaredLoss(d["X"], d["Y"])
+    mdl = TwoLayerLinear(d["W1"], d["W2"])
+    A, B = (x[0] for x in mdl.init_state())
+    return d, loss, A, B
+
+
+def step_costs(n, reps, T) -> dict:
+    d, loss, A, B = _instance(n)
+    eta = 1e-5
+    for s in ("adaptive", "local"):
+        recorded(loss, d["W1"], d["W2"], 3, s)  # warm-up
+    fns = {"bare": lambda st: bare(loss.G, loss.Wstar, A, B, eta, T, st),
+           "adaptive": lambda st: recorded(loss, d["W1"], d["W2"], T, "adaptive", st),
+           "local": lambda st: recorded(loss, d["W1"], d["W2"], T, "local", st)}
+    return interleaved(fns, reps)
+
+
+def part_a(reps, T) -> tuple[list, bool]:
+    lines, ok = [], True
+    lines.append(f"(a) recorded run_gd step vs a bare numpy GD step on the reduced problem (r = n + m), Fig. 1, "
+                 f"h = 4000, {T} steps x {reps} rounds")
+    lines.append(f"    {'n = m':>6} {'bare [us]':>10} {'adaptive [us]':>14} {'local [us]':>11} {'adaptive/bare':>14} "
+                 f"{'local/bare':>11} {'target':>7}  met")
+    for n in (20, 100):
+        c = step_costs(n, reps, T)
+        ra, rl = c["adaptive"] / c["bare"], c["local"] / c["bare"]
+        met = max(ra, rl) <= TARGETS[n]
+        ok &= met
+        lines.append(f"    {n:>6} {1e6 * c['bare']:>10.1f} {1e6 * c['adaptive']:>14.1f} {1e6 * c['local']:>11.1f} "
+                     f"{ra:>13.2f}x {rl:>10.2f}x {TARGETS[n]:>6.1f}x  {'yes' if met else 'NO'}")
+    return lines, ok
+
+
+def part_b(reps, T) -> tuple[list, bool]:
+    n, m, h = 50, 10, 1000
+    rng = np.random.default_rng(0)
+    W1, W2 = rng.normal(size=(n, h)) / h ** 0.25, rng.normal(size=(m, h)) / h ** 0.25
+    Ns = (100, 1000, 10000, 100000)
+    # one problem at every N: X = Q_N Rx with Q_N (N x n) orthonormal and Rx fixed, Y = Q_N C + a residual
+    # orthogonal to range(X) (l* > 0): X^T X, X^T Y, W* and the run are the same; only N changes
+    Rx = np.triu(rng.normal(size=(n, n))) + 3 * np.eye(n)
+    C = Rx @ rng.normal(size=(n, m))
+    fns, old = {}, {}
+    for N in Ns:
+        Q = np.linalg.qr(rng.normal(size=(N, n)))[0]
+        noise = rng.normal(size=(N, m))
+        noise -= Q @ (Q.T @ noise)
+        X, Y = Q @ Rx, Q @ C + 0.1 * noise
+        loss = SquaredLoss(X, Y)
+        recorded(loss, W1, W2, 3, "adaptive")
+        fns[N] = (lambda st, loss=loss: recorded(loss, W1, W2, T, "adaptive", st))
+        E = (W1 @ W2.T) - loss.Wstar
+        ts = []
+        for _ in range(50):  # the residual form the loss evaluated every step before issue 13
+            t0 = time.perf_counter()
+            XE = loss.X @ E
+            0.5 * np.sum(XE * XE)
+            ts.append(time.perf_counter() - t0)
+        old[N] = p10(ts)
+    c = interleaved(fns, reps)
+    ratio = max(c.values()) / min(c.values())
+    met = ratio <= TARGET_N
+    lines = [f"(b) per-step cost vs the number of samples N, n = {n}, m = {m}, h = {h}, adaptive, "
+             f"{T} steps x {reps} rounds",
+             f"    {'N':>7} {'step [us]':>10} {'/ N=100':>8} {'old residual form X(W - W*) alone [us]':>40}"]
+    for N in Ns:
+        lines.append(f"    {N:>7} {1e6 * c[N]:>10.1f} {c[N] / c[Ns[0]]:>8.2f} {1e6 * old[N]:>40.1f}")
+    lines.append(f"    largest/smallest per-step cost {ratio:.2f}x (target <= {TARGET_N}x): "
+                 f"{'met' if met else 'NOT met'}")
+    return lines, met
+
+
+def part_c(T) -> tuple[list, bool]:
+    R = 100
+    batch = default_batch(seeds=R, seed=0, h=500)
+    run_batch(batch, "adaptive", steps=3)
+    out = {}
+    marks: list = []
+
+    def phase(name, i, total):  # the end of the per-seed constants (SETUP_PHASE) of each call
+        if name == SETUP_PHASE and i == total:
+            marks.append(time.perf_counter())
+
+    t0 = time.perf_counter()
+    out["b"] = run_batch(batch, "adaptive", steps=T, phase=phase)
+    tb = time.perf_counter() - t0
+    setup_b = marks[-1] - t0
+    marks.clear()
+    setup_l = 0.0
+    t0 = time.perf_counter()
+    out["l"] = []
+    for r in range(R):
+        t1 = time.perf_counter()
+        out["l"].append(run_gd(batch.losses[r], batch.W1[r], batch.W2[r], schedule="adaptive", steps=T, phase=phase))
+        setup_l += marks[-1] - t1
+    tl = time.perf_counter() - t0
+    Lb = out["b"].arrays["loss"]
+    dev = 0.0
+    for r, res in enumerate(out["l"]):
+        a, b = Lb[r, : res.arrays["loss"].shape[1]], res.arrays["loss"][0]
+        sel = np.isfinite(a) & (b > 1e-8 * b[0])
+        dev = max(dev, float(np.max(np.abs(a[sel] - b[sel]) / b[sel])))
+    met = tl / tb >= TARGET_BATCH
+    return [f"(c) {R} seeds (default_batch, h = 500), adaptive, {T} steps: one batched call {tb:.2f} s, a loop of {R} "
+            f"calls {tl:.2f} s",
+            f"    ratio loop/batched {tl / tb:.1f}x (target >= {TARGET_BATCH:.0f}x): {'met' if met else 'NOT met'}; "
+            f"loss curves agree to {dev:.1e} relative where L > 1e-8 L(0)",
+            f"    of which the per-seed constants (compute_constants, the same work in both): batched {setup_b:.2f} s, "
+            f"loop {setup_l:.2f} s; the rest: batched {tb - setup_b:.2f} s, loop {tl - setup_l:.2f} s, "
+            f"ratio {(tl - setup_l) / (tb - setup_b):.1f}x"], met
+
+
+def child(kind: str, reps: int, T: int) -> dict:
+    """One measurement in this process (its BLAS threads set by the parent)."""
+    if kind == "qr":
+        rng = np.random.default_rng(0)
+        W1, W2 = rng.normal(size=(20, 16000)), rng.normal(size=(20, 16000))
+        reduce_width(W1, W2)
+        ts = []
+        for _ in range(max(3, reps)):
+            t0 = time.perf_counter()
+            reduce_width(W1, W2)
+            ts.append(time.perf_counter() - t0)
+        return {"qr": float(np.median(ts))}
+    n = int(kind)
+    return step_costs(n, reps, T)
+
+
+def part_d(reps, T) -> list:
+    lines = ["(d) BLAS threads: OPENBLAS_NUM_THREADS=1 vs the library default (unset), each in its own process",
+             f"    {'measurement':<40} {'1 thread':>10} {'default':>10} {'default/1':>10}  better"]
+    for kind, label in (("20", "recorded adaptive step, n = m = 20 [us]"),
+                        ("100", "recorded adaptive step, n = m = 100 [us]"),
+                        ("qr", "width-reduction QR, h = 16000 [ms]")):
+        vals = {}
+        for setting in ("1", "default"):
+            env = dict(os.environ)
+            for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                env.pop(var, None)
+                if setting == "1":
+                    env[var] = "1"
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", kind, "--reps", str(reps), "--steps", str(T)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+            vals[setting] = json.loads(out.strip().splitlines()[-1])
+        key = "qr" if kind == "qr" else "adaptive"
+        scale = 1e3 if kind == "qr" else 1e6
+        a, b = vals["1"][key] * scale, vals["default"][key] * scale
+        lines.append(f"    {label:<40} {a:>10.1f} {b:>10.1f} {b / a:>9.2f}x  {'1 thread' if a <= b else 'default'}")
+    return lines
+
+
+def write_readme(text: str) -> None:
+    path = os.path.join(HERE, "README.md")
+    with open(path) as fh:
+        doc = fh.read()
+    block = f"{BEGIN}\n```\n$ python bench/bench_step_floor.py\n{text}```\n{END}"
+    if BEGIN in doc and END in doc:
+        doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END):]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        fh.write(doc)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1, help="BLAS threads of parts (a)-(c) (default 1)")
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions and steps")
+    ap.add_argument("--no-write", action="store_true", help="do not write the numbers into bench/README.md")
+    ap.add_argument("--parts", default="abcd", help="which parts to run (default abcd)")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--reps", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--steps", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    reps = args.reps or (2 if args.quick else 4)
+    T = args.steps or (150 if args.quick else 300)
+    if args.child:
+        print(json.dumps(child(args.child, reps, T)))
+        return 0
+    buf = io.StringIO()
+    t0 = time.perf_counter()
+
+    def say(line=""):
+        print(line)
+        buf.write(line + "\n")
+
+    say("bench_step_floor: the recorded GD step against its floor (issue 13)")
+    say(f"numpy {np.__version__}, python {sys.version.split()[0]}, {os.cpu_count()} cpu(s), BLAS threads {BLAS_THREADS}"
+        f", {time.strftime('%Y-%m-%d', time.gmtime())}")
+    if "a" in args.parts:
+        with redirect_stdout(io.StringIO()):
+            la, _ = part_a(reps, T)
+        for x in la:
+            say(x)
+    if "b" in args.parts:
+        for x in part_b(reps, T)[0]:
+            say(x)
+    if "c" in args.parts:
+        for x in part_c(100 if args.quick else 200)[0]:
+            say(x)
+    if "d" in args.parts:
+        for x in part_d(2, 100 if args.quick else 200):
+            say(x)
+    say(f"(total {time.perf_counter() - t0:.0f} s)")
+    if not args.no_write and args.parts == "abcd":
+        write_readme(buf.getvalue())
+    return 0  # a missed target is reported, not an error
+
+
+if __name__ == "__main__":
+    sys.exit(main())
