@@ -34,6 +34,7 @@ import os
 import sys
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+from _results import report
 
 if "--child" not in sys.argv:
     BLAS_THREADS = pin_blas_threads()
@@ -131,6 +132,8 @@ def part_a(reps, T) -> tuple[list, bool]:
         c = step_costs(n, reps, T)
         ra, rl = c["adaptive"] / c["bare"], c["local"] / c["bare"]
         met = max(ra, rl) <= TARGETS[n]
+        report("bench_step_floor", f"recorded adaptive step / bare reduced step, n = m = {n}", ra, target=TARGETS[n])
+        report("bench_step_floor", f"recorded local step / bare reduced step, n = m = {n}", rl, target=TARGETS[n])
         ok &= met
         lines.append(f"    {n:>6} {1e6 * c['bare']:>10.1f} {1e6 * c['adaptive']:>14.1f} {1e6 * c['local']:>11.1f} "
                      f"{ra:>13.2f}x {rl:>10.2f}x {TARGETS[n]:>6.1f}x  {'yes' if met else 'NO'}")
@@ -166,6 +169,7 @@ def part_b(reps, T) -> tuple[list, bool]:
     c = interleaved(fns, reps)
     ratio = max(c.values()) / min(c.values())
     met = ratio <= TARGET_N
+    report("bench_step_floor", "per-step cost, largest / smallest over N = 1e2..1e5", ratio, target=TARGET_N)
     lines = [f"(b) per-step cost vs the number of samples N, n = {n}, m = {m}, h = {h}, adaptive, "
              f"{T} steps x {reps} rounds",
              f"    {'N':>7} {'step [us]':>10} {'/ N=100':>8} {'old residual form X(W - W*) alone [us]':>40}"]
@@ -207,6 +211,7 @@ def part_c(T) -> tuple[list, bool]:
         sel = np.isfinite(a) & (b > 1e-8 * b[0])
         dev = max(dev, float(np.max(np.abs(a[sel] - b[sel]) / b[sel])))
     met = tl / tb >= TARGET_BATCH
+    report("bench_step_floor", f"loop of {R} runs / one batched run", tl / tb, target=TARGET_BATCH, op=">=")
     return [f"(c) {R} seeds (default_batch, h = 500), adaptive, {T} steps: one batched call {tb:.2f} s, a loop of {R} "
             f"calls {tl:.2f} s",
             f"    ratio loop/batched {tl / tb:.1f}x (target >= {TARGET_BATCH:.0f}x): {'met' if met else 'NOT met'}; "

@@ -12,6 +12,13 @@ import os
 import pytest
 from hypothesis import settings
 
+# the stable-form cache (convtool.analysis.formcache) of the test session lives in a fresh folder, so the
+# tests neither read nor write the user's ~/.cache/convtool (worker processes inherit the variable)
+if "CONVTOOL_CACHE_DIR" not in os.environ or os.environ.get("CONVTOOL_TEST_KEEP_CACHE") is None:
+    import tempfile
+
+    os.environ["CONVTOOL_CACHE_DIR"] = tempfile.mkdtemp(prefix="convtool-test-cache-")
+
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")

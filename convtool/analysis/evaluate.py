@@ -29,7 +29,7 @@ import sympy as sp
 from convtool.analysis.graph import evaluation_order, resolve_targets
 from convtool.analysis.registry import _OWNER, DEFAULT_PAPER, REGISTRIES, display, get
 
-__all__ = ["compiled", "evaluate", "expanded", "polynomial", "residual", "source", "warm_up"]
+__all__ = ["cached_compile", "compiled", "evaluate", "expanded", "polynomial", "residual", "source", "warm_up"]
 
 
 def stable_form(expr: sp.Expr, var: sp.Symbol | None = None) -> sp.Expr:
@@ -85,12 +85,56 @@ def compiled(name: str, paper: str | None = None):
     return _compiled(q.paper, q.name)
 
 
+def cached_compile(paper: str, label: str, build, modules: str = "numpy"):
+    """``build() -> (f, argnames)`` (a lambdified function of ``paper``'s formulas), through the user-level
+    cache of :mod:`convtool.analysis.formcache` keyed by ``label``, the registry's content and sympy's
+    version: the stable-form derivation runs once per machine, not once per process."""
+    from convtool.analysis import formcache
+
+    entry = f"{modules}:{label}"
+    key = formcache.entry_key(_registry_sha(paper), entry) if formcache.cache_dir() else None
+    hit = formcache.load(paper, entry, key) if key else None
+    if hit is not None:
+        try:
+            f = formcache.function_from_source(hit[0], f"<convtool formcache {paper}:{entry}>", hit[2], modules)
+            return f, hit[1]
+        except (SyntaxError, ValueError, NameError, ImportError, AttributeError):
+            pass  # rebuilt below, and the entry rewritten
+    f, argnames = build()
+    imports = formcache.imports_of(f, modules) if key else None
+    if key and imports is not None:
+        import inspect
+
+        formcache.store(paper, entry, key, inspect.getsource(f), argnames, imports)
+    return f, tuple(argnames)
+
+
 @lru_cache(maxsize=None)
 def _compiled(paper: str, name: str):
     reg = REGISTRIES[paper]
+    if reg[name].kind != "expression":
+        raise ValueError(f"{name} is a {reg[name].kind}, not an expression")
+
+    def build():
+        f = _compile_fresh(paper, name)
+        return f, f.argnames
+
+    f, argnames = cached_compile(paper, name, build)
+    f.argnames = tuple(argnames)
+    return f
+
+
+@lru_cache(maxsize=None)
+def _registry_sha(paper: str) -> str:
+    from convtool.analysis.formcache import registry_sha
+
+    return registry_sha(REGISTRIES[paper])
+
+
+def _compile_fresh(paper: str, name: str):
+    """Derive the stable form of ``name`` and lambdify it (what :mod:`convtool.analysis.formcache` caches)."""
+    reg = REGISTRIES[paper]
     q = reg[name]
-    if q.kind != "expression":
-        raise ValueError(f"{name} is a {q.kind}, not an expression")
     expr, var = q.expr, None
     if q.stable_in is not None:
         var = reg[q.stable_in].symbol
@@ -189,11 +233,14 @@ def _residual(paper: str, name: str):
     q = reg[name]
     if q.kind != "equation":
         raise ValueError(f"{name} is a {q.kind}, not an equation")
-    var = _OWNER[str(q.unknown)][1]
-    expr = expanded(q.expr, var, stable=True, paper=paper)
-    argnames = tuple(sorted(_OWNER[str(s)][1] for s in expr.free_symbols if s != q.unknown))
-    f = _lambdify([q.unknown, *[reg[a].symbol for a in argnames]], stable_form(expr, q.unknown))
-    return f, argnames
+
+    def build():
+        var = _OWNER[str(q.unknown)][1]
+        expr = expanded(q.expr, var, stable=True, paper=paper)
+        argnames = tuple(sorted(_OWNER[str(s)][1] for s in expr.free_symbols if s != q.unknown))
+        return _lambdify([q.unknown, *[reg[a].symbol for a in argnames]], stable_form(expr, q.unknown)), argnames
+
+    return cached_compile(paper, f"residual:{name}", build)
 
 
 def polynomial(name: str, paper: str | None = None) -> tuple[tuple[str, ...], tuple]:

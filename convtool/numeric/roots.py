@@ -171,14 +171,19 @@ def _mp_function(name: str, var: str):
     code (1's of ``1 - Delta`` cancelled symbolically, ``expm1``/``log1p``), then
     lambdified for mpmath; returns ``(f, argnames)`` with ``f(x, *args)``.
     """
+    from convtool.analysis.evaluate import cached_compile
+
     q = get(name)
     reg = REGISTRIES[q.paper]
-    v = reg[var].symbol
-    expr = expanded(q.expr, var, stable=True, paper=q.paper)
-    expr = stable_form(expr, v)
-    syms = sorted((display(s) for s in expr.free_symbols if s != v), key=str)
-    f = sp.lambdify([display(v), *syms], display(expr), modules="mpmath")
-    return f, tuple(str(s) for s in syms)
+
+    def build():
+        v = reg[var].symbol
+        expr = stable_form(expanded(q.expr, var, stable=True, paper=q.paper), v)
+        syms = sorted((display(s) for s in expr.free_symbols if s != v), key=str)
+        f = sp.lambdify([display(v), *syms], display(expr), modules="mpmath")
+        return f, tuple(str(s) for s in syms)
+
+    return cached_compile(q.paper, f"mp:{q.name}:{var}", build, modules="mpmath")
 
 
 @lru_cache(maxsize=None)
@@ -189,15 +194,20 @@ def _eq88_scaled():
     eta0 > 0, and its terms are O(mubar), ``eta0^(d-1)``, ``eta0^(1-c)``: nothing underflows
     for eta0 down to the smallest normal double, where F itself (O(eta0^(1+c))) does.
     """
+    from convtool.analysis.evaluate import cached_compile
+
     reg = REGISTRIES["local-pl"]
-    v = reg["eta0"].symbol
-    omD = expanded(reg["one_minus_Delta"].expr, "eta0", stable=True)
-    K, L0, c = reg["K"].symbol, reg["L0"].symbol, reg["c"].symbol
-    G = sp.expand(omD / v) - 4 * K * L0 * v / (1 - sp.exp(-v ** c))
-    G = stable_form(G, None)
-    syms = sorted((display(s) for s in G.free_symbols if s != v), key=str)
-    f = sp.lambdify([display(v), *syms], display(G), modules="numpy")
-    return f, tuple(str(s) for s in syms)
+
+    def build():
+        v = reg["eta0"].symbol
+        omD = expanded(reg["one_minus_Delta"].expr, "eta0", stable=True)
+        K, L0, c = reg["K"].symbol, reg["L0"].symbol, reg["c"].symbol
+        G = stable_form(sp.expand(omD / v) - 4 * K * L0 * v / (1 - sp.exp(-v ** c)), None)
+        syms = sorted((display(s) for s in G.free_symbols if s != v), key=str)
+        f = sp.lambdify([display(v), *syms], display(G), modules="numpy")
+        return f, tuple(str(s) for s in syms)
+
+    return cached_compile("local-pl", "eq88_scaled", build)
 
 
 def mp_value(name: str, x: float, values: dict, var: str = "eta0", dps: int = MP_DPS):
