@@ -78,10 +78,11 @@ def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | N
     of the smallest Gram of each matrix (``A A^T`` or ``A^T A``, ...).
 
     ``tracker`` (a dict the caller keeps from step to step, e.g. the local-PL theory along a run): the
-    extreme eigenvalues come from :class:`convtool.numeric.spectra.ExtremeEigs`, warm-started Rayleigh-Ritz
-    steps certified to the dense route's accuracy (no q x q decomposition on the steps it certifies); the
-    matrices it cannot certify take the dense route below, which refreshes its reference. Without it
-    every step takes the dense route.
+    extreme eigenvalues come from :class:`convtool.numeric.spectra.ExtremeEigs`, the Rayleigh quotients of
+    the previous step's extreme eigenvectors, certified to the dense route's accuracy (no decomposition and,
+    for the Grams, no Gram formed on the steps it certifies: one call for the three factors, one for D);
+    the matrices it cannot certify take the dense route, which refreshes its reference. Without a tracker,
+    or below :data:`TRACK_MIN_SIZE`, every step takes the dense route.
 
     Notes
     -----
@@ -178,8 +179,8 @@ def _gram_extremes_tracked(mats, low, R, tracker):
 
 def _dense_grams(sel, mats, facs, low, R, stack, tr, lo, hi) -> None:
     """Dense route of :func:`_gram_extremes_dense` for rows ``sel`` of the padded factor stack: ``lo[sel]``,
-    ``hi[sel]`` the values the untracked route gives (the SVD redo included), and the tracker's reference
-    from ``eigh`` of each (unpadded) Gram."""
+    ``hi[sel]`` from one ``eigh`` of each (unpadded) Gram, the SVD redo included (the untracked route's
+    values to round-off), and the tracker's reference from the same decomposition."""
     p = stack.shape[-2]
     for i in range(3):
         here = sel[(sel >= i * R) & (sel < (i + 1) * R)]
@@ -198,7 +199,7 @@ def _dense_grams(sel, mats, facs, low, R, stack, tr, lo, hi) -> None:
         V2[:, :q] = v[:, :, [0, -1]]
         tr.set_reference(stack, rows, e[:, -2] if q > 1 else np.inf, e[:, 1] if q > 1 else -np.inf,
                          np.sqrt(np.clip(e[:, -1], 0.0, None)), V2)
-        ev = np.clip(np.linalg.eigvalsh(G)[:, ::-1], 0.0, None)  # the untracked route's values
+        ev = np.clip(e[:, ::-1], 0.0, None)
         if low[i] is not None:
             jj = low[i]
             redo = ev[:, jj] < GRAM_SV_RTOL * ev[:, 0]

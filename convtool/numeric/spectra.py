@@ -245,8 +245,8 @@ CERT_ULPS = 4.0
 class ExtremeEigs:
     """Certified extreme eigenvalues of a slowly changing batch of symmetric matrices (issue 13).
 
-    Called once per GD step with the stack ``M`` (P, q, q) of one kind of matrix (a Gram of the weights,
-    the reduced imbalance), it returns ``(lambda_min, lambda_max)`` (P,) for the matrices it can certify and
+    Called once per GD step with the stack ``M`` (P, q, q) of one kind of matrix (the reduced imbalance; or
+    the factors of the weights' Grams), it returns ``(lambda_min, lambda_max)`` (P,) for the matrices it can certify and
     a mask of those it cannot, which the caller decomposes densely (and passes back with :meth:`reset`).
 
     Method. The two extreme eigenvectors V of the last dense decomposition are the trial vectors: their
@@ -261,9 +261,10 @@ class ExtremeEigs:
     a moving GD iterate (top gap ~1% of the spread) it left the residual 1e2-1e4 times above what
     certification needs, so it only added its cost before the dense route.
     A value is accepted when that bound is at most :data:`CERT_ULPS` q eps times its scale; otherwise the
-    matrix goes back to the dense route, which refreshes ``M0``. A Gram's smallest value can be
-    re-evaluated through its factor F (``||F^T y||^2``, the Ritz vector y), the SVD's accuracy, where
-    the Gram's own Rayleigh quotient would lose ``eps cond^2`` (:func:`singular_values_sq`).
+    matrix goes back to the dense route, which refreshes ``M0``. With ``factored=True`` the stack holds
+    factors F of Grams ``F F^T`` (:meth:`__call__`): the Rayleigh quotients are ``||F^T v||^2``, so the
+    smallest has the SVD's accuracy where the Gram's own would lose ``eps cond^2``
+    (:func:`singular_values_sq`), and no Gram is formed.
     """
 
     def __init__(self, factored: bool = False):
