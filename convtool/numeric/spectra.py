@@ -267,10 +267,16 @@ class ExtremeEigs:
     (:func:`singular_values_sq`), and no Gram is formed.
     """
 
+    #: after a call that certified nothing, the next ``skip`` calls go straight to the dense route (doubling up
+    #: to this many while nothing certifies; reset by the first success): a moving iterate costs then about
+    #: the dense route alone, not the certificate on top
+    MAX_SKIP = 16
+
     def __init__(self, factored: bool = False):
         #: whether the calls pass factors F (P, p, k) of the Grams ``F F^T`` instead of the matrices
         self.factored = bool(factored)
         self.M0 = None
+        self._skip = self._backoff = 0
         #: matrices certified from the previous eigenvectors, and sent to the dense route (:meth:`reset`)
         self.stats = {"warm": 0, "dense": 0}
 
@@ -316,7 +322,8 @@ class ExtremeEigs:
         every matrix along the float floor.
         """
         P = M.shape[0]
-        if self.M0 is None or self.M0.shape != M.shape or self.V.shape[1] < 3:
+        if self.M0 is None or self.M0.shape != M.shape or self.V.shape[1] < 3 or self._skip > 0:
+            self._skip = max(self._skip - 1, 0)
             nan = np.full(P, np.nan)
             return nan, nan.copy(), np.zeros(P, dtype=bool)
         q = self.V.shape[1]
@@ -347,7 +354,10 @@ class ExtremeEigs:
         with np.errstate(invalid="ignore", over="ignore"):
             good = (gap > rho) & (rho * rho <= (CERT_ULPS * q * EPS_SPECTRA) * sc * gap)
         ok = (good[:, 1] & (good[:, 0] | ~np.asarray(need_low, dtype=bool))) & np.isfinite(delta)
-        self.stats["warm"] += int(np.count_nonzero(ok))
+        nok = int(np.count_nonzero(ok))
+        self.stats["warm"] += nok
+        self._backoff = 0 if nok else min(2 * self._backoff or 1, self.MAX_SKIP)
+        self._skip = self._backoff
         nan = np.nan
         return (np.where(ok & need_low, th[:, 0], nan), np.where(ok, th[:, 1], nan), ok)
 
