@@ -47,8 +47,8 @@ __all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch", "blas_threads", "BLA
 #: BLAS threads for the two-layer model's computations (its per-step products, spectra and the width-reduction
 #: QR). Measured in bench/bench_step_floor.py part (d), one thread against the library default, at every size
 #: convtool runs (n = m = 20 and 100 steps, the QR at h = 16000): one thread was as fast or faster at each
-#: (2-core machine, shared with other jobs, default = 2 threads: the QR 35x slower with the default, the recorded
-#: steps 1.07-1.1x; 9x at n = m = 100 under heavier load).
+#: (2-core machine, shared with other jobs, default = 2 threads: the QR 30-35x slower with the default, the
+#: recorded step 1.07-1.4x at n = m = 20 and 1.1-9x at n = m = 100).
 #: Applied through ``threadpoolctl`` when it is installed (optional: ``pip install threadpoolctl``); otherwise
 #: set ``OPENBLAS_NUM_THREADS=1`` (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) before starting Python.
 BLAS_THREADS = 1
