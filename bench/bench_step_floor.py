@@ -216,7 +216,7 @@ def part_c(T) -> tuple[list, bool]:
             f"calls {tl:.2f} s",
             f"    ratio loop/batched {tl / tb:.1f}x (target >= {TARGET_BATCH:.0f}x): {'met' if met else 'NOT met'}; "
             f"loss curves agree to {dev:.1e} relative where L > 1e-8 L(0)",
-            f"    of which the per-seed constants (compute_constants, the same work in both): batched {setup_b:.2f} s, "
+            f"    of which the per-seed constants (compute_constants, one per seed in both): batched {setup_b:.2f} s, "
             f"loop {setup_l:.2f} s; the rest: batched {tb - setup_b:.2f} s, loop {tl - setup_l:.2f} s, "
             f"ratio {(tl - setup_l) / (tb - setup_b):.1f}x"], met
 

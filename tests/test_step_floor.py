@@ -60,6 +60,36 @@ def test_issue13_excess_through_r_factor_matches_50_digits_down_to_1e30():
     np.testing.assert_allclose(st.excess(Wb), [loss.excess(Wb[0]), loss.excess(Wb[1])], rtol=4 * EPS)
 
 
+def test_issue13_exact_excess_against_the_50_digit_minimizer_down_to_1e30():
+    # l* > 0, overdetermined: excess_exact measures from Wstar + Wstar_lo; against the exact minimizer (normal
+    # equations solved in 60 digits from the float X, Y) it is a few ulps relative down to 1e-30 of L(0)
+    rng = np.random.default_rng(3)
+    N, n, m = 40, 4, 3
+    X, Y = rng.normal(size=(N, n)), rng.normal(size=(N, m))
+    loss = SquaredLoss(X, Y)
+    with mpmath.workdps(60):
+        Xm, Ym = mpmath.matrix(X.tolist()), mpmath.matrix(Y.tolist())
+        Wex = mpmath.inverse(Xm.T * Xm) * (Xm.T * Ym)
+
+        def exact(W):
+            P = Xm * (mpmath.matrix(W.tolist()) - Wex)
+            return sum(P[i, j] ** 2 for i in range(P.rows) for j in range(P.cols)) / 2
+
+        err = max(abs(Wex[i, j] - mpmath.mpf(loss.Wstar[i, j]) - mpmath.mpf(loss.Wstar_lo[i, j]))
+                  for i in range(n) for j in range(m))
+        assert err < 1e-30  # W* to double-double precision (the lstsq W* alone is off by ~1e-16)
+        Wx = np.array([[float(Wex[i, j]) for j in range(m)] for i in range(n)])
+        P = rng.normal(size=(n, m))
+        L0 = exact(Wx + P)
+        levels = []
+        for s in (1.0, 1e-4, 1e-8, 1e-12, 1e-15):
+            W = Wx + s * P
+            ref = exact(W)
+            levels.append(float(ref / L0))
+            assert abs(loss.excess_exact(W) - ref) <= 8 * EPS * ref, s
+    assert min(levels) < 1e-30 * 1.01
+
+
 def test_issue13_excess_is_flat_in_N_and_exact_against_the_explicit_residual():
     # excess(W) is l(W) - l* from the explicit residual to round-off, for N >> n (the R factor is n x n)
     rng = np.random.default_rng(1)

@@ -47,7 +47,8 @@ __all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch", "blas_threads", "BLA
 #: BLAS threads for the two-layer model's computations (its per-step products, spectra and the width-reduction
 #: QR). Measured in bench/bench_step_floor.py part (d), one thread against the library default, at every size
 #: convtool runs (n = m = 20 and 100 steps, the QR at h = 16000): one thread was as fast or faster at each
-#: (2-core machine, shared with other jobs: the QR 30x, the n = m = 100 step 9x slower with the default).
+#: (2-core machine, shared with other jobs, default = 2 threads: the QR 30-35x slower with the default, the
+#: recorded step 1.07-1.4x at n = m = 20 and 1.1-9x at n = m = 100).
 #: Applied through ``threadpoolctl`` when it is installed (optional: ``pip install threadpoolctl``); otherwise
 #: set ``OPENBLAS_NUM_THREADS=1`` (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) before starting Python.
 BLAS_THREADS = 1
@@ -77,10 +78,11 @@ def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | N
     of the smallest Gram of each matrix (``A A^T`` or ``A^T A``, ...).
 
     ``tracker`` (a dict the caller keeps from step to step, e.g. the local-PL theory along a run): the
-    extreme eigenvalues come from :class:`convtool.numeric.spectra.ExtremeEigs`, warm-started Rayleigh-Ritz
-    steps certified to the dense route's accuracy (no q x q decomposition on the steps it certifies); the
-    matrices it cannot certify take the dense route below, which refreshes its reference. Without it
-    every step takes the dense route.
+    extreme eigenvalues come from :class:`convtool.numeric.spectra.ExtremeEigs`, the Rayleigh quotients of
+    the previous step's extreme eigenvectors, certified to the dense route's accuracy (no decomposition and,
+    for the Grams, no Gram formed on the steps it certifies: one call for the three factors, one for D);
+    the matrices it cannot certify take the dense route, which refreshes its reference. Without a tracker,
+    or below :data:`TRACK_MIN_SIZE`, every step takes the dense route.
 
     Notes
     -----
@@ -177,8 +179,8 @@ def _gram_extremes_tracked(mats, low, R, tracker):
 
 def _dense_grams(sel, mats, facs, low, R, stack, tr, lo, hi) -> None:
     """Dense route of :func:`_gram_extremes_dense` for rows ``sel`` of the padded factor stack: ``lo[sel]``,
-    ``hi[sel]`` the values the untracked route gives (the SVD redo included), and the tracker's reference
-    from ``eigh`` of each (unpadded) Gram."""
+    ``hi[sel]`` from one ``eigh`` of each (unpadded) Gram, the SVD redo included (the untracked route's
+    values to round-off), and the tracker's reference from the same decomposition."""
     p = stack.shape[-2]
     for i in range(3):
         here = sel[(sel >= i * R) & (sel < (i + 1) * R)]
@@ -197,7 +199,7 @@ def _dense_grams(sel, mats, facs, low, R, stack, tr, lo, hi) -> None:
         V2[:, :q] = v[:, :, [0, -1]]
         tr.set_reference(stack, rows, e[:, -2] if q > 1 else np.inf, e[:, 1] if q > 1 else -np.inf,
                          np.sqrt(np.clip(e[:, -1], 0.0, None)), V2)
-        ev = np.clip(np.linalg.eigvalsh(G)[:, ::-1], 0.0, None)  # the untracked route's values
+        ev = np.clip(e[:, ::-1], 0.0, None)
         if low[i] is not None:
             jj = low[i]
             redo = ev[:, jj] < GRAM_SV_RTOL * ev[:, 0]

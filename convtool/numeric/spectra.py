@@ -245,8 +245,8 @@ CERT_ULPS = 4.0
 class ExtremeEigs:
     """Certified extreme eigenvalues of a slowly changing batch of symmetric matrices (issue 13).
 
-    Called once per GD step with the stack ``M`` (P, q, q) of one kind of matrix (a Gram of the weights,
-    the reduced imbalance), it returns ``(lambda_min, lambda_max)`` (P,) for the matrices it can certify and
+    Called once per GD step with the stack ``M`` (P, q, q) of one kind of matrix (the reduced imbalance; or
+    the factors of the weights' Grams), it returns ``(lambda_min, lambda_max)`` (P,) for the matrices it can certify and
     a mask of those it cannot, which the caller decomposes densely (and passes back with :meth:`reset`).
 
     Method. The two extreme eigenvectors V of the last dense decomposition are the trial vectors: their
@@ -261,15 +261,22 @@ class ExtremeEigs:
     a moving GD iterate (top gap ~1% of the spread) it left the residual 1e2-1e4 times above what
     certification needs, so it only added its cost before the dense route.
     A value is accepted when that bound is at most :data:`CERT_ULPS` q eps times its scale; otherwise the
-    matrix goes back to the dense route, which refreshes ``M0``. A Gram's smallest value can be
-    re-evaluated through its factor F (``||F^T y||^2``, the Ritz vector y), the SVD's accuracy, where
-    the Gram's own Rayleigh quotient would lose ``eps cond^2`` (:func:`singular_values_sq`).
+    matrix goes back to the dense route, which refreshes ``M0``. With ``factored=True`` the stack holds
+    factors F of Grams ``F F^T`` (:meth:`__call__`): the Rayleigh quotients are ``||F^T v||^2``, so the
+    smallest has the SVD's accuracy where the Gram's own would lose ``eps cond^2``
+    (:func:`singular_values_sq`), and no Gram is formed.
     """
+
+    #: after a call that certified nothing, the next ``skip`` calls go straight to the dense route (doubling up
+    #: to this many while nothing certifies; reset by the first success): a moving iterate costs then about
+    #: the dense route alone, not the certificate on top
+    MAX_SKIP = 16
 
     def __init__(self, factored: bool = False):
         #: whether the calls pass factors F (P, p, k) of the Grams ``F F^T`` instead of the matrices
         self.factored = bool(factored)
         self.M0 = None
+        self._skip = self._backoff = 0
         #: matrices certified from the previous eigenvectors, and sent to the dense route (:meth:`reset`)
         self.stats = {"warm": 0, "dense": 0}
 
@@ -315,7 +322,8 @@ class ExtremeEigs:
         every matrix along the float floor.
         """
         P = M.shape[0]
-        if self.M0 is None or self.M0.shape != M.shape or self.V.shape[1] < 3:
+        if self.M0 is None or self.M0.shape != M.shape or self.V.shape[1] < 3 or self._skip > 0:
+            self._skip = max(self._skip - 1, 0)
             nan = np.full(P, np.nan)
             return nan, nan.copy(), np.zeros(P, dtype=bool)
         q = self.V.shape[1]
@@ -346,7 +354,10 @@ class ExtremeEigs:
         with np.errstate(invalid="ignore", over="ignore"):
             good = (gap > rho) & (rho * rho <= (CERT_ULPS * q * EPS_SPECTRA) * sc * gap)
         ok = (good[:, 1] & (good[:, 0] | ~np.asarray(need_low, dtype=bool))) & np.isfinite(delta)
-        self.stats["warm"] += int(np.count_nonzero(ok))
+        nok = int(np.count_nonzero(ok))
+        self.stats["warm"] += nok
+        self._backoff = 0 if nok else min(2 * self._backoff or 1, self.MAX_SKIP)
+        self._skip = self._backoff
         nan = np.nan
         return (np.where(ok & need_low, th[:, 0], nan), np.where(ok, th[:, 1], nan), ok)
 

@@ -12,6 +12,11 @@ and evaluates only what the schedule needs (:meth:`LocalPL.schedule_env`); the t
 from it after the loop (:meth:`LocalPL.finalize`), with the same registered formulas, vectorized over seeds
 and steps. The rounding band of "held" is described in :mod:`convtool.numeric.engine`.
 
+The reduced imbalance ``Q^T D(t) Q`` is formed once per step by :func:`observed_imbalance`, which caches it
+in ``Observation.cache``; another theory of the two-layer model (balancedness) imports and calls the same
+function and gets the same array. The per-step spectra keep their warm start (``self._tracker``, issue 13)
+from step to step.
+
 This is what :func:`convtool.numeric.engine.run_gd` attached to every run before the engine became
 model-neutral; the records, flags and summary it had then are unchanged (``tests/test_golden.py``); the Lemma E.4
 and vacuity records were added since (issue 14).
