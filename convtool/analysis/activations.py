@@ -187,7 +187,7 @@ def _break_points(expr: sp.Expr) -> tuple[list, str | None]:
     return sorted(set(pts)), None
 
 
-@dataclass
+@dataclass(eq=False)
 class SymbolicActivation:
     """An activation phi(x) as a sympy expression, with its derivatives, compiled versions and checks.
 
