@@ -37,7 +37,7 @@ LOSS_CHOICES = ("squared", "factorization", "sensing")
 #: same as ``convtool.numeric.init.INIT_SCHEMES`` (checked by tests/test_cli.py)
 INIT_CHOICES = ("gaussian", "xavier", "he")
 #: what --init accepts: the two-layer schemes and the deep-linear ones (checked per model)
-INIT_OPTION_CHOICES = ("gaussian", "xavier", "he", "orthogonal", "balanced")
+INIT_OPTION_CHOICES = ("gaussian", "xavier", "he", "orthogonal", "balanced", "lecun")
 
 #: defaults of the instance options (those of ``convtool.numeric.data.load_instance``)
 INSTANCE_DEFAULTS = {"loss": "squared", "width": None, "init": "gaussian", "std": None, "p": None, "seed": 0}

@@ -50,35 +50,53 @@ SYMPY_TIMEOUT = 6.0
 SOLVE_TIMEOUT = 2.0
 
 
+class _Child:
+    """``fn(*args)`` started in a forked child; :meth:`result` waits at most ``timeout`` seconds from the start,
+    then kills it (None on failure or time-out). Several children run at once."""
+
+    def __init__(self, fn, args, timeout: float):
+        import multiprocessing as mp
+        import time
+
+        self.deadline = time.monotonic() + timeout
+        self.proc = None
+        try:
+            ctx = mp.get_context("fork")
+        except ValueError:  # no fork on this platform: no symbolic step
+            return
+        self.recv, send = ctx.Pipe(duplex=False)
+
+        def target():
+            try:
+                send.send(("ok", fn(*args)))
+            except BaseException as exc:  # noqa: BLE001 - report, never raise, in the child
+                send.send(("error", repr(exc)))
+
+        self.proc = ctx.Process(target=target, daemon=True)
+        self.proc.start()
+
+    def result(self):
+        import time
+
+        if self.proc is None:
+            return None
+        out = None
+        if self.recv.poll(max(0.0, self.deadline - time.monotonic())):
+            try:
+                status, val = self.recv.recv()
+                out = val if status == "ok" else None
+            except (EOFError, OSError):
+                out = None
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(1.0)
+        self.recv.close()
+        return out
+
+
 def _in_child(fn, args, timeout: float):
     """``fn(*args)`` in a forked child, or None if it fails or runs past ``timeout`` seconds (then killed)."""
-    import multiprocessing as mp
-
-    try:
-        ctx = mp.get_context("fork")
-    except ValueError:  # no fork on this platform: no symbolic step
-        return None
-    recv, send = ctx.Pipe(duplex=False)
-
-    def target():
-        try:
-            send.send(("ok", fn(*args)))
-        except BaseException as exc:  # noqa: BLE001 - report, never raise, in the child
-            send.send(("error", repr(exc)))
-
-    proc = ctx.Process(target=target, daemon=True)
-    proc.start()
-    out = None
-    if recv.poll(timeout):
-        try:
-            status, val = recv.recv()
-            out = val if status == "ok" else None
-        except (EOFError, OSError):
-            out = None
-    if proc.is_alive():
-        proc.kill()
-    proc.join(1.0)
-    return out
+    return _Child(fn, args, timeout).result()
 
 
 # ------------------------------------------------------------------ sup |phi'|, sup |phi''|
@@ -136,7 +154,7 @@ def _grid_roots(f, grid):
 
 
 def derivative_sup(act, order: int, *, L: float = SEARCH_L, points: int = GRID_POINTS,
-                   symbolic: bool = True) -> SupResult:
+                   symbolic: bool = True, child=None) -> SupResult:
     """sup_a |phi^(order)(a)| for order 1 or 2 (module docstring), with its argmax and method."""
     g = {1: act.dphi, 2: act.d2phi}[order]
     dg = {1: act.d2phi, 2: act.d3phi}[order]
@@ -146,8 +164,10 @@ def derivative_sup(act, order: int, *, L: float = SEARCH_L, points: int = GRID_P
         gv = np.abs(g(grid))
     grid_max = float(np.nanmax(gv)) if np.isfinite(gv).any() else float("nan")
     crit, method = [], "bracketed search (sign changes of the next derivative on a dense grid, brentq)"
-    if symbolic and act.smooth:
-        found = _in_child(_sympy_critical, (dexpr, L), SOLVE_TIMEOUT)
+    if child is None and symbolic and act.smooth:
+        child = _Child(_sympy_critical, (dexpr, L), SOLVE_TIMEOUT)
+    if child is not None:
+        found = child.result()
         if found:
             crit += found
             method = "sympy critical points + " + method
@@ -214,6 +234,26 @@ def _exact_coefficients(expr, d2, imax: int, by_parts: bool):
     return out
 
 
+def _want_exact(act, omega: float = 1.0):
+    """(try sympy?, reason if not): not for built-ins without a closed form, nor for a kinked phi (slow)."""
+    if omega != 1.0:
+        return False, "exact integrals only at omega = 1"
+    if act.builtin and act.name in _NO_CLOSED_FORM:
+        return False, "no closed form: sympy returns unevaluated integrals for this activation"
+    if not act.smooth:
+        return False, "not attempted for a phi that is not C^2 (quadrature split at the break points)"
+    return True, None
+
+
+def _exact_child(act, imax: int, omega: float = 1.0):
+    import sympy as sp
+
+    from convtool.analysis.activations import x
+
+    expr = act.expr if omega == 1.0 else act.expr.subs(x, sp.Float(omega) * x)
+    return _Child(_exact_coefficients, (expr, sp.diff(expr, x, 2), imax, act.smooth), SYMPY_TIMEOUT)
+
+
 @dataclass
 class HermiteResult:
     """Hermite coefficients c_0 .. c_imax (quadrature, its error estimate, and exact where sympy gives them)."""
@@ -269,7 +309,7 @@ def _parity(act) -> str:
 
 
 def hermite_coefficients(act, imax: int = 6, *, omega: float = 1.0, nodes: int = GH_NODES,
-                         exact: bool | None = None, tail_max: int = 24) -> HermiteResult:
+                         exact: bool | None = None, tail_max: int = 24, child=None) -> HermiteResult:
     """c_i = E[phi(omega g) He_i(g)], i = 0 .. imax (module docstring).
 
     ``exact``: try sympy (None: automatically, except built-ins without a closed form and omega != 1).
@@ -306,18 +346,12 @@ def hermite_coefficients(act, imax: int = 6, *, omega: float = 1.0, nodes: int =
     else:
         reason = f"finite: c_i = 0 to quadrature accuracy beyond i = {tail_max - 5}"
     ex, why = None, None
+    if child is not None:
+        exact = True
     if exact is None:
-        exact = (not (act.builtin and act.name in _NO_CLOSED_FORM)) and omega == 1.0
-        if not exact:
-            why = ("no closed form: sympy returns unevaluated integrals for this activation" if omega == 1.0
-                   else "exact integrals only at omega = 1")
+        exact, why = _want_exact(act, omega)
     if exact:
-        import sympy as sp
-
-        from convtool.analysis.activations import x
-
-        expr = act.expr if omega == 1.0 else act.expr.subs(x, sp.Float(omega) * x)
-        ex = _in_child(_exact_coefficients, (expr, sp.diff(expr, x, 2), imax, act.smooth), SYMPY_TIMEOUT)
+        ex = (child or _exact_child(act, imax, omega)).result()
         if ex is None:
             why = f"sympy found no closed form within {SYMPY_TIMEOUT:g} s"
         elif all(e is None for e in ex):
@@ -412,12 +446,25 @@ def scaling_exponents(act, amax: float = 30.0) -> ScalingResult:
 
 
 @functools.lru_cache(maxsize=32)
-def _cached_constants(key, act, imax, exact):
-    return {"d1": derivative_sup(act, 1), "d2": derivative_sup(act, 2) if act.smooth else None,
-            "hermite": hermite_coefficients(act, imax, exact=exact), "scaling": scaling_exponents(act)}
+def _cached_constants(key, act, imax, exact, symbolic):
+    # the symbolic steps run in children at once, while the numeric ones run here
+    sym = symbolic and act.smooth
+    c1 = _Child(_sympy_critical, (act.d2, SEARCH_L), SOLVE_TIMEOUT) if sym else None
+    c2 = _Child(_sympy_critical, (act.d3, SEARCH_L), SOLVE_TIMEOUT) if sym else None
+    why = "not requested"
+    if exact is None:
+        exact, why = _want_exact(act)
+    ch = _exact_child(act, imax) if exact else None
+    sc = scaling_exponents(act)
+    herm = hermite_coefficients(act, imax, exact=bool(exact), child=ch)
+    if not exact:
+        herm.exact_reason = why
+    return {"d1": derivative_sup(act, 1, symbolic=sym, child=c1),
+            "d2": derivative_sup(act, 2, symbolic=sym, child=c2) if act.smooth else None,
+            "hermite": herm, "scaling": sc}
 
 
-def activation_constants(act, imax: int = 6, exact: bool | None = None) -> dict:
+def activation_constants(act, imax: int = 6, exact: bool | None = None, symbolic: bool = True) -> dict:
     """``{"d1": SupResult, "d2": SupResult or None, "hermite": HermiteResult, "scaling": ScalingResult}``,
-    cached per expression (they cost seconds with the symbolic steps)."""
-    return _cached_constants(str(act.expr) + "|" + act.name, act, imax, exact)
+    cached per expression (the symbolic steps cost seconds; they run in parallel children under time limits)."""
+    return _cached_constants(str(act.expr) + "|" + act.name, act, imax, exact, symbolic)

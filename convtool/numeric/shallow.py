@@ -238,3 +238,28 @@ def jacobian_spectrum(X, W, V, act, *, dense_max: int = JAC_DENSE_MAX, gram_max:
     lmax = float(eigsh(op, k=1, which="LA", tol=tol, return_eigenvectors=False)[0])
     lmin = float(eigsh(op, k=1, which="SA", tol=tol, maxiter=20 * rows, return_eigenvectors=False)[0])
     return float(math.sqrt(max(lmin, 0.0))), float(math.sqrt(max(lmax, 0.0))), "Lanczos (eigsh) on J J^T as a LinearOperator"
+
+
+def run_shallow(X, Y, W, V, act, *, eta: float | None = None, steps: int = 1000, tol: float = 1e-12,
+                chi: float | None = None, jacobian: bool = False, omega1: float | None = None,
+                omega2: float | None = None, t: int | None = None, progress=None, divergence: float = 1e8):
+    """Full-batch GD with a constant step on ``||V phi(W X^T)^T... - Y||_F^2`` with Song et al.'s theory attached.
+
+    ``W`` (d1, d0) or (R, d1, d0), ``V`` (d2, d1) or (R, d2, d1); ``eta`` None: each seed's ``eta_explicit``
+    (InputError, one line, where it is not applicable, e.g. d1 < n). Returns the engine's RunResult.
+    """
+    from convtool.numeric.engine import run
+    from convtool.numeric.theories.song_et_al import SongEtAl
+
+    if eta is not None and not (np.isfinite(eta) and eta > 0):
+        raise InputError(f"--eta must be a positive number, got {eta!r}")
+    model = shallow_model(X, W, V, act)
+    loss = ShallowLoss(Y)
+    if loss.n != model.n or loss.m != model.m:
+        raise InputError(f"Y must be n x d2 = {model.n} x {model.m}, got {loss.Y.shape}")
+    th = SongEtAl(act, chi=chi, jacobian=jacobian, omega1=omega1, omega2=omega2, t=t)
+    res = run(model, loss, "constant", theories=[th], steps=steps, eta0=eta, tol=tol, progress=progress,
+              divergence=divergence)
+    res.config.update({"model": "shallow", "activation": act.name, "d0": model.widths[0], "d1": model.widths[1],
+                       "d2": model.widths[2], "jacobian": bool(jacobian)})
+    return res

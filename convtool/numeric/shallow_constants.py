@@ -91,14 +91,14 @@ def check_shallow_data(X, Y, W=None, V=None) -> None:
 def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: int | None = None,
                               omega1: float | None = None, omega2: float | None = None, omega_source: str = "given",
                               deltas: dict | None = None, jacobian: bool | None = None,
-                              exact: bool | None = None) -> ShallowConstants:
+                              exact: bool | None = None, gram: bool = True) -> ShallowConstants:
     """The constants of the module docstring at Theta0 = (W, V) for the activation ``act``
     (:class:`~convtool.analysis.activations.SymbolicActivation`).
 
     ``omega1``/``omega2``: the init's standard deviations; None (weights from a file): the RMS of W's / V's
     entries, said so in ``omega1_source``. ``chi``: chi_max (default: the derived a priori ``chi_apriori``).
     ``t``: Theorem 3's order (default: the smallest t >= 1 with sigma_min(X^{*t}) > 0 and c_t != 0).
-    ``jacobian``: compute the Jacobian spectrum (default: when n d2 <= GRAM_MAX).
+    ``jacobian``: compute the Jacobian spectrum (default: when n d2 <= GRAM_MAX); ``gram``: the exact E[M0].
     """
     from convtool.analysis.evaluate import evaluate
     from convtool.analysis.song_et_al import DELTA_DEFAULTS
@@ -259,6 +259,8 @@ def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: i
         q["path_bound_gd"] = na(why)
     # --- E[M0] at the actual omega1 and (58)
     try:
+        if not gram:
+            raise InputError("not computed here (gram=False)")
         K, em_method = expected_gram(X, act, float(omega1))
         ek = np.linalg.eigvalsh(K)
         q["EM0_min"], q["EM0_max"] = float(d1 * ek[0]), float(d1 * ek[-1])
