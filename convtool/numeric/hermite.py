@@ -333,18 +333,22 @@ def hermite_coefficients(act, imax: int = 6, *, omega: float = 1.0, nodes: int =
     cinf = E2 - quad[0] ** 2 - quad[1] ** 2
     # the Hermite "norm" of Def. 4: sum c_i^2 with unnormalized He_i
     tail = [float(np.sum(w * pz * _he(i, z))) for i in range(tail_max + 1)]
-    sq = np.array(tail) ** 2
+    # quadrature error of c_i grows like eps sqrt(i!) (||He_i|| = sqrt(i!)): below that, c_i counts as 0
+    noise = np.array([1e-12 * math.sqrt(math.factorial(i)) * math.sqrt(max(E2, 1e-300)) for i in range(tail_max + 1)])
+    tarr = np.where(np.abs(tail) > noise, tail, 0.0)
+    sq = tarr ** 2
     late = sq[tail_max - 5:]
-    diverges = bool(late.max() > 1e-16 * max(1.0, sq.max()) and late.max() >= 0.5 * sq[: tail_max - 5].max())
-    if diverges:
-        reason = (f"diverges: c_i^2 does not decay (max of c_i^2 over i = {tail_max - 5}..{tail_max} is "
-                  f"{late.max():.3g}); (57) only needs c_inf^2 = sum_{{i>=2}} c_i^2/i! = {cinf:.6g}, finite")
-    elif late.max() > 1e-20:
-        diverges = True
-        reason = (f"not established: c_i^2 decays slowly (max over i = {tail_max - 5}..{tail_max} is "
-                  f"{late.max():.3g}); (57) only needs c_inf^2 = {cinf:.6g}")
+    if late.max() == 0:
+        diverges = False
+        reason = (f"finite: c_i = 0 to quadrature accuracy for i = {tail_max - 5}..{tail_max} "
+                  f"(sum_i c_i^2 = {sq.sum():.6g} up to i = {tail_max})")
     else:
-        reason = f"finite: c_i = 0 to quadrature accuracy beyond i = {tail_max - 5}"
+        diverges = True
+        grows = late.max() >= 0.5 * sq[: tail_max - 5].max()
+        reason = ((f"diverges: c_i^2 does not decay (max of c_i^2 over i = {tail_max - 5}..{tail_max} is "
+                   f"{late.max():.3g})") if grows else
+                  (f"not established: c_i^2 decays slowly (max over i = {tail_max - 5}..{tail_max} is "
+                   f"{late.max():.3g})")) + f"; (57) only needs c_inf^2 = sum_{{i>=2}} c_i^2/i! = {cinf:.6g}, finite"
     ex, why = None, None
     if child is not None:
         exact = True

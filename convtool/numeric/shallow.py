@@ -34,7 +34,7 @@ __all__ = ["ShallowLoss", "shallow_model", "init_scales", "init_layers", "hadama
            "INITS"]
 
 #: explicit Jacobian SVD up to this many entries (n d2 x (d1 d0 + d2 d1))
-JAC_DENSE_MAX = 200_000
+JAC_DENSE_MAX = 20_000
 #: NTK Gram eigenvalues up to this n d2
 GRAM_MAX = 1500
 INITS = ("lecun", "he", "gaussian")
