@@ -107,14 +107,18 @@ def sigma_max(A) -> float:
 def hadamard_sigma_min(X, t: int) -> tuple[float, str | None]:
     """``(sigma_min(X^{*t}), reason)`` from the Hadamard power of the Gram ``(X X^T)^{o t}`` (rows as samples).
 
-    0 with the reason when ``d0^t < n`` (rank) or lambda_min is below the round-off of the Gram.
+    0 with the reason when the rank bound ``C(d0 + t - 1, t) < n`` holds (the columns ``x^{(x) t}`` are symmetric
+    tensors, so X^{*t} has rank at most the dimension of that space, not d0^t) or lambda_min is below the
+    round-off of the Gram.
     """
     X = np.asarray(X, dtype=np.float64)
     n, d0 = X.shape
     if t < 1 or int(t) != t:
         raise InputError(f"t must be a positive integer, got {t!r}")
-    if d0 ** t < n:
-        return 0.0, f"rank: X^{{*{t}}} has d0^t = {d0 ** t} < n = {n} rows"
+    rank = math.comb(d0 + int(t) - 1, int(t))
+    if rank < n:
+        return 0.0, (f"rank: X^(*{t}) has rank <= C(d0 + t - 1, t) = {rank} < n = {n} (symmetric tensors; "
+                     f"d0^t = {d0 ** t})")
     H = (X @ X.T) ** int(t)
     ev = np.linalg.eigvalsh(H)
     tol = n * np.finfo(np.float64).eps * max(ev[-1], 0.0) * 4

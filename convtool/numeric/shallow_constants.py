@@ -91,14 +91,14 @@ def check_shallow_data(X, Y, W=None, V=None) -> None:
 def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: int | None = None,
                               omega1: float | None = None, omega2: float | None = None, omega_source: str = "given",
                               deltas: dict | None = None, jacobian: bool | None = None,
-                              exact: bool | None = None, gram: bool = True) -> ShallowConstants:
+                              exact: bool | None = None, gram: bool = True, symbolic: bool = True) -> ShallowConstants:
     """The constants of the module docstring at Theta0 = (W, V) for the activation ``act``
     (:class:`~convtool.analysis.activations.SymbolicActivation`).
 
     ``omega1``/``omega2``: the init's standard deviations; None (weights from a file): the RMS of W's / V's
     entries, said so in ``omega1_source``. ``chi``: chi_max (default: the derived a priori ``chi_apriori``).
     ``t``: Theorem 3's order (default: the smallest t >= 1 with sigma_min(X^{*t}) > 0 and c_t != 0).
-    ``jacobian``: compute the Jacobian spectrum (default: when n d2 <= GRAM_MAX); ``gram``: the exact E[M0].
+    ``jacobian``: compute the Jacobian spectrum (default: when n d2 <= GRAM_MAX); ``gram``: the exact E[M0]; ``symbolic``: let sympy look for critical points and exact Hermite integrals.
     """
     from convtool.analysis.evaluate import evaluate
     from convtool.analysis.song_et_al import DELTA_DEFAULTS
@@ -117,7 +117,7 @@ def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: i
     na = NotApplicable
     notes: dict = {}
     checks: list = []
-    ac = activation_constants(act, T_MAX, exact)
+    ac = activation_constants(act, T_MAX, exact, symbolic)
     herm, s1, s2, sc = ac["hermite"], ac["d1"], ac["d2"], ac["scaling"]
     cs = herm.values
     # --- activation
