@@ -33,6 +33,14 @@ Where the reading notes are wrong or loose (checked here)
   condition (b), which is the binding one on typical instances (``eta_b`` vs ``eta_a``; tests). Here
   ``eta_explicit = min(eta_a, eta_b)``.
 * Their a priori chi_max is an entry, not a derivation (derived here, above).
+* "sigma_min(X^{*t}) > 0 requires d0^t >= n" (notes E.1; the paper's "n ~ d0^t") is too weak: the columns of
+  X^{*t} are symmetric tensors, so rank(X^{*t}) <= C(d0 + t - 1, t) < d0^t, and sigma_min(X^{*t}) = 0 whenever
+  C(d0 + t - 1, t) < n (e.g. d0 = 4, t = 2, n = 12: d0^t = 16 >= 12 but rank <= 10). The notes' section 7
+  instance (n = 50, d0 = 10, t = 2) sits just above that bound, C(11, 2) = 55, which is why its
+  sigma_min(X^{*2}) = 0.036 is so small.
+* Checked and confirmed: the GF constant 6 sqrt(2) (threshold 1/288), the GD constants 12 sqrt(2) and 1/4608,
+  C = 1/4 in (14), condition (a) (with (34)'s typo fixed), (77) from (75)-(76), the odd-activation variant, and
+  the activation table of notes section 7.1 (sup values, c_i, c_inf^2; r1 of GeLU 1.2945).
 
 Examples
 --------

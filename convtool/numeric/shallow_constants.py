@@ -36,6 +36,8 @@ PAPER = "song-et-al"
 #: t is searched in 1 .. T_MAX (the Hermite coefficients c0 .. c6 are computed)
 T_MAX = 6
 _UNIT_TOL = 1e-8
+#: the constants compute the Jacobian spectrum by default up to this n d2 (beyond: --jacobian)
+JAC_DEFAULT_MAX = 1500
 
 
 @dataclass
@@ -98,12 +100,13 @@ def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: i
     ``omega1``/``omega2``: the init's standard deviations; None (weights from a file): the RMS of W's / V's
     entries, said so in ``omega1_source``. ``chi``: chi_max (default: the derived a priori ``chi_apriori``).
     ``t``: Theorem 3's order (default: the smallest t >= 1 with sigma_min(X^{*t}) > 0 and c_t != 0).
-    ``jacobian``: compute the Jacobian spectrum (default: when n d2 <= GRAM_MAX); ``gram``: the exact E[M0]; ``symbolic``: let sympy look for critical points and exact Hermite integrals.
+    ``jacobian``: compute the Jacobian spectrum (default: when n d2 <= :data:`JAC_DEFAULT_MAX`); ``gram``: the
+    exact E[M0]; ``symbolic``: let sympy look for critical points and exact Hermite integrals.
     """
     from convtool.analysis.evaluate import evaluate
     from convtool.analysis.song_et_al import DELTA_DEFAULTS
     from convtool.numeric.hermite import activation_constants
-    from convtool.numeric.shallow import (GRAM_MAX, expected_gram, hadamard_sigma_min, jacobian_spectrum,
+    from convtool.numeric.shallow import (expected_gram, hadamard_sigma_min, jacobian_spectrum,
                                           sigma_max)
 
     X, Y, W, V = (np.asarray(a, dtype=np.float64) for a in (X, Y, W, V))
@@ -302,7 +305,7 @@ def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: i
     notes["deltas"] = f"delta constants of (78): {deltas} (the reading notes' defaults unless given); logs dropped"
     # --- Lemma 3 near-isometry on the Jacobian
     if jacobian is None:
-        jacobian = d2 * n <= GRAM_MAX
+        jacobian = d2 * n <= JAC_DEFAULT_MAX
     if jacobian:
         jmin, jmax, jm = jacobian_spectrum(X, W, V, act)
         q["jac_sigma_min"], q["jac_sigma_max"] = jmin, jmax
@@ -313,7 +316,7 @@ def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: i
                                 f"mu_Phi = {mu:.6g} <= sigma_min(J) = {jmin:.6g}, sigma_max(J) = {jmax:.6g} <= "
                                 f"nu_Phi = {q['nu_Phi']:.6g}", required=False, reference="Lemma 3, (43)"))
     else:
-        q["jac_sigma_min"] = q["jac_sigma_max"] = na(f"not computed: n d2 = {n * d2} > {GRAM_MAX} (pass --jacobian)")
+        q["jac_sigma_min"] = q["jac_sigma_max"] = na(f"not computed: n d2 = {n * d2} > {JAC_DEFAULT_MAX} (pass --jacobian)")
     # --- checks (Assumption 2, Theorem 3)
     norms = np.linalg.norm(X, axis=1)
     dev = float(np.max(np.abs(norms - 1)))
