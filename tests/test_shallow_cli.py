@@ -7,7 +7,6 @@ applicable with its reason. Values are checked against numpy computations from t
 
 from __future__ import annotations
 
-import io
 import os
 
 import numpy as np
@@ -69,7 +68,8 @@ def test_constants_table_folds_at_60_and_80_columns(invoke):
 
 
 def test_omega1_one_gives_the_width_rows_and_odd_variant(invoke):
-    d = strict_json(ok(invoke("constants", "--model", "shallow", "--activation", "gelu", "--omega1", "1", "--json")).stdout)
+    d = strict_json(ok(invoke("constants", "--model", "shallow", "--activation", "gelu", "--omega1", "1",
+                              "--json")).stdout)
     assert d["width_79"] > 0 and d["width_80"] > 0 and d["omega1"] == 1.0
     assert "omega1 = 1" in d["notes"]["r1_r2"]
     assert d["width_odd"] is None and "not odd" in d["not_applicable"]["width_odd"]

@@ -109,7 +109,7 @@ def _deltas(opts):
 
 def constants(data, opts, as_json):
     """``convtool constants --model shallow``."""
-    from convtool.cli.console import stderr_console, stdout_console
+    from convtool.cli.console import stdout_console
     from convtool.cli.errors import ConvtoolInputError
     from convtool.errors import InputError
     from convtool.numeric.shallow_constants import compute_shallow_constants
@@ -129,7 +129,6 @@ def constants(data, opts, as_json):
     from convtool.cli.render_shallow import render_shallow_constants
 
     stdout_console().print(render_shallow_constants(res, source=source))
-    _ = stderr_console
 
 
 def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):

@@ -312,11 +312,13 @@ def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: i
         notes["jacobian"] = jm
         if not isinstance(q["nu_Phi"], NotApplicable):
             rel = 1e-9
-            checks.append(Check("lemma3_near_isometry", bool(jmin >= mu * (1 - rel) and jmax <= q["nu_Phi"] * (1 + rel)),
+            holds = bool(jmin >= mu * (1 - rel) and jmax <= q["nu_Phi"] * (1 + rel))
+            checks.append(Check("lemma3_near_isometry", holds,
                                 f"mu_Phi = {mu:.6g} <= sigma_min(J) = {jmin:.6g}, sigma_max(J) = {jmax:.6g} <= "
                                 f"nu_Phi = {q['nu_Phi']:.6g}", required=False, reference="Lemma 3, (43)"))
     else:
-        q["jac_sigma_min"] = q["jac_sigma_max"] = na(f"not computed: n d2 = {n * d2} > {JAC_DEFAULT_MAX} (pass --jacobian)")
+        q["jac_sigma_min"] = q["jac_sigma_max"] = na(f"not computed: n d2 = {n * d2} > {JAC_DEFAULT_MAX} "
+                                                     f"(pass --jacobian)")
     # --- checks (Assumption 2, Theorem 3)
     norms = np.linalg.norm(X, axis=1)
     dev = float(np.max(np.abs(norms - 1)))

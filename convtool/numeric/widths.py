@@ -456,8 +456,9 @@ def shallow_width_rows(res) -> list:
     q, sh = res.quantities, res.shape
     n, d0, d1 = sh["n"], sh["d0"], sh["d1"]
     return [
-        {"name": "width_79", "value": q["width_79"], "formula": "(79): xi sqrt(n) sigma_max(X)^2 / sigma_min(X^(*t))^3, "
-         "xi of (78) with the delta defaults (up to logs)", "kind": "paper"},
+        {"name": "width_79", "value": q["width_79"],
+         "formula": "(79): xi sqrt(n) sigma_max(X)^2 / sigma_min(X^(*t))^3, xi of (78) with the delta defaults "
+                    "(up to logs)", "kind": "paper"},
         {"name": "width_80", "value": q["width_80"], "formula": "(80): xi n^{3/2} / d0 (sigma_max(X) ~ sqrt(n/d0), "
          "sigma_min(X^(*t)) ~ 1)", "kind": "paper"},
         {"name": "width_odd", "value": q["width_odd"], "formula": "odd phi (c0 = 0), derived: xi_odd sigma_max(X)^3 / "

@@ -212,7 +212,8 @@ class SongEtAl(Theory):
                     .get("rate_ntk")) for r in range(self.R)]
         T = [int(s) for s in result.steps]
         out = {
-            "eta": self.eta0.tolist(), "eta_explicit": [None if not np.isfinite(e) else float(e) for e in self.eta_explicit],
+            "eta": self.eta0.tolist(),
+            "eta_explicit": [None if not np.isfinite(e) else float(e) for e in self.eta_explicit],
             "rate_guaranteed": self.rate.tolist(), "rate_ntk": ntk,
             "mu_Phi": self.mu.tolist(), "rho_Phi": self.rho.tolist(), "chi_max": self.chi_max.tolist(),
             "certificate_gd_holds": self.cert.tolist(),
