@@ -67,11 +67,25 @@ class SongEtAl(Theory):
 
     def __init__(self, act=None, chi: float | None = None, jacobian: bool = False, omega1=None, omega2=None,
                  t: int | None = None):
-        if act is None:
-            raise InputError("the song-et-al theory needs the activation (act=...)")
         self.act, self.chi, self.jacobian = act, chi, bool(jacobian)
         self.omega1, self.omega2, self.t_order = omega1, omega2, t
-        self.checks = ()
+        self.thm_reason = None
+        self.smooth = True if act is None else act.smooth
+        self.checks = self._checks()
+
+    def _checks(self) -> tuple:
+        why_l1 = None if self.smooth else self.act.smooth_reason
+        return (
+            Check("thm2_rate", "thm2_rate_applies", "thm2_rate_held", "Theorem 2, (14) with C = 1/4 (derived)",
+                  "h(t) <= (1 - eta mu^2/2)^t h0", self.thm_reason),
+            Check("ball", "ball_applies", "ball_held", "Theorem 2's proof, (11)", "||Theta_t - Theta_0|| <= rho_Phi",
+                  self.thm_reason),
+            Check("path", "path_applies", "path_held", "Lemma 2, (33) (derived constants)",
+                  "path length <= path_bound_gd", self.thm_reason),
+            Check("lemma1", "lemma1_applies", "lemma1_held", "Lemma 1, (5)",
+                  "sigma_min(J) >= mu_Phi/2 inside ball(Theta_0, rho_Phi)", why_l1),
+            Check("chi", "chi_applies", "chi_held", "Assumption 2, (18)", "max_k sigma_max(V_k) <= chi_max"),
+        )
 
     def setup(self, ctx: RunContext) -> dict:
         from convtool.numeric.feedforward import FeedForward
@@ -79,6 +93,8 @@ class SongEtAl(Theory):
         from convtool.numeric.shallow_constants import compute_shallow_constants
 
         model = ctx.model
+        if self.act is None:
+            raise InputError("the song-et-al theory needs the activation (SongEtAl(act=...))")
         if not isinstance(model, FeedForward) or model.N != 2:
             raise InputError("the song-et-al theory applies to the shallow network V phi(W x) (FeedForward, N = 2)")
         if not isinstance(ctx.loss, ShallowLoss):
@@ -129,18 +145,7 @@ class SongEtAl(Theory):
         self._path = np.zeros(ctx.R)
         self._chi = np.zeros(ctx.R)
         self._jac_method = None
-        self.checks = (
-            Check("thm2_rate", "thm2_rate_applies", "thm2_rate_held", "Theorem 2, (14) with C = 1/4 (derived)",
-                  "h(t) <= (1 - eta mu^2/2)^t h0", self.thm_reason),
-            Check("ball", "ball_applies", "ball_held", "Theorem 2's proof, (11)", "||Theta_t - Theta_0|| <= rho_Phi",
-                  self.thm_reason),
-            Check("path", "path_applies", "path_held", "Lemma 2, (33) (derived constants)",
-                  "path length <= path_bound_gd", self.thm_reason),
-            Check("lemma1", "lemma1_applies", "lemma1_held", "Lemma 1, (5)",
-                  "sigma_min(J) >= mu_Phi/2 inside ball(Theta_0, rho_Phi)",
-                  None if self.smooth else self.act.smooth_reason),
-            Check("chi", "chi_applies", "chi_held", "Assumption 2, (18)", "max_k sigma_max(V_k) <= chi_max"),
-        )
+        self.checks = self._checks()
         return {"eta0": eta0, "L0": self.h0}
 
     def observe(self, t: int, obs: Observation):
