@@ -96,7 +96,7 @@ def test_builtin_derivatives_match_finite_differences_and_the_sympy_forms(name):
 @pytest.mark.parametrize("name", SMOOTH)
 def test_sups_against_a_dense_grid_of_finite_differences(name):
     a = builtin(name)
-    z = np.linspace(-60, 60, 1_200_001)
+    z = np.linspace(-50, 50, 500_001)
     h = 1e-4
     d1 = np.abs((a.phi(z + h) - a.phi(z - h)) / (2 * h))
     d2 = np.abs((a.phi(z + h) - 2 * a.phi(z) + a.phi(z - h)) / h ** 2)

@@ -17,6 +17,16 @@ from clihelpers import assert_user_error, ok, strict_json  # tests/clihelpers.py
 SMALL = ("--width", "60")
 
 
+@pytest.fixture(autouse=True)
+def _short_sympy_limits(monkeypatch):
+    """The CLI tests check messages and numpy oracles, not the symbolic steps (tests/test_activations.py does):
+    short time limits keep a loaded machine from waiting on sympy (a time-out falls back to the numeric route)."""
+    from convtool.numeric import hermite
+
+    monkeypatch.setattr(hermite, "SOLVE_TIMEOUT", 0.5)
+    monkeypatch.setattr(hermite, "SYMPY_TIMEOUT", 1.0)
+
+
 def _data(tmp_path, n=12, d0=4, d2=1, weights=None, name="s.npz", unit=True):
     rng = np.random.default_rng(3)
     X = rng.standard_normal((n, d0))
