@@ -93,7 +93,8 @@ def check_shallow_data(X, Y, W=None, V=None) -> None:
 def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: int | None = None,
                               omega1: float | None = None, omega2: float | None = None, omega_source: str = "given",
                               deltas: dict | None = None, jacobian: bool | None = None,
-                              exact: bool | None = None, gram: bool = True, symbolic: bool = True) -> ShallowConstants:
+                              exact: bool | None = None, gram: bool = True, symbolic: bool = True,
+                              geometry: dict | None = None) -> ShallowConstants:
     """The constants of the module docstring at Theta0 = (W, V) for the activation ``act``
     (:class:`~convtool.analysis.activations.SymbolicActivation`).
 
@@ -101,7 +102,8 @@ def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: i
     entries, said so in ``omega1_source``. ``chi``: chi_max (default: the derived a priori ``chi_apriori``).
     ``t``: Theorem 3's order (default: the smallest t >= 1 with sigma_min(X^{*t}) > 0 and c_t != 0).
     ``jacobian``: compute the Jacobian spectrum (default: when n d2 <= :data:`JAC_DEFAULT_MAX`); ``gram``: the
-    exact E[M0]; ``symbolic``: let sympy look for critical points and exact Hermite integrals.
+    exact E[M0]; ``symbolic``: let sympy look for critical points and exact Hermite integrals; ``geometry``: a
+    dict that caches the data geometry (sigma_max(X), sigma_min(X^{*t})) between calls on the same X (seeds).
     """
     from convtool.analysis.evaluate import evaluate
     from convtool.analysis.song_et_al import DELTA_DEFAULTS
@@ -137,11 +139,15 @@ def compute_shallow_constants(X, Y, W, V, act, *, chi: float | None = None, t: i
     q["hermite_norm"] = na("Def. 4's norm sqrt(sum c_i^2) " + herm.norm_reason) if herm.norm_diverges \
         else float(math.sqrt(sum(c * c for c in herm.tail)))
     # --- data geometry
-    sX = sigma_max(X)
+    geo = geometry if geometry is not None else {}
+    if "sX" not in geo:
+        geo["sX"] = sigma_max(X)
+        geo["smin"] = {k: hadamard_sigma_min(X, k) for k in range(1, 5)}
+    sX = geo["sX"]
     q["sigma_max_X"] = sX
     smins = {}
     for k in range(1, 5):
-        v, why = hadamard_sigma_min(X, k)
+        v, why = geo["smin"][k]
         smins[k] = v
         q[f"sigma_min_X{k}"] = v
         if why:

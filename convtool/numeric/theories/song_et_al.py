@@ -105,9 +105,11 @@ class SongEtAl(Theory):
         W0, V0 = model.W_0
         self.W0, self.V0 = W0.copy(), V0.copy()
         self.consts = []
+        geometry: dict = {}  # the data geometry once for all seeds
         for r in range(ctx.R):
             c = compute_shallow_constants(X, Y, W0[r], V0[r], self.act, chi=self.chi, t=self.t_order,
-                                          omega1=self.omega1, omega2=self.omega2, jacobian=False, gram=False)
+                                          omega1=self.omega1, omega2=self.omega2, jacobian=False, gram=False,
+                                          geometry=geometry)
             self.consts.append(c)
         q = [c.quantities for c in self.consts]
         self.mu = np.array([_num(v["mu_Phi"]) for v in q])
