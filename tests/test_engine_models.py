@@ -161,5 +161,7 @@ def test_toy_model_runs_without_engine_changes(schedule, opts):
 
 
 def test_registry():
-    assert THEORIES_FOR_MODEL == {"two-layer": ["local-pl"], "deep-linear": ["zhao-xu"]}
+    assert {k: THEORIES_FOR_MODEL[k] for k in ("two-layer", "deep-linear")} == {"two-layer": ["local-pl"],
+                                                                                "deep-linear": ["zhao-xu"]}
+    assert THEORIES_FOR_MODEL["shallow"] == ["song-et-al"]
     assert [th.key for th in theories_for("deep-linear")] == ["zhao-xu"]

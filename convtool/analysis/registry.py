@@ -106,6 +106,14 @@ PAPERS: dict[str, Paper] = {
         module="convtool.analysis.zhao_xu",
         openreview="jG7ndW7UHp",
     ),
+    "song-et-al": Paper(
+        key="song-et-al",
+        title="Subquadratic Overparameterization for Shallow Neural Networks",
+        authors="Chaehwan Song, Ali Ramezani-Kebrya, Thomas Pethick, Armin Eftekhari and Volkan Cevher",
+        venue="Advances in Neural Information Processing Systems (NeurIPS) 2021",
+        module="convtool.analysis.song_et_al",
+        arxiv="2111.01875",
+    ),
 }
 
 #: Every quantity of every paper: paper key -> name -> Quantity, in registration order.

@@ -8,7 +8,7 @@ from convtool.cli.errors import ConvtoolInputError, handle_user_errors
 from convtool.cli.options import GENERATOR_CHOICES
 
 #: deep-linear generators (kept in step with convtool.numeric.generators.DLN_GENERATORS by a test)
-DLN_GENERATOR_CHOICES = ("zhao-xu",)
+DLN_GENERATOR_CHOICES = ("zhao-xu", "song-et-al")
 
 __all__ = ["generate", "GENERATOR_CHOICES"]
 
@@ -18,13 +18,13 @@ __all__ = ["generate", "GENERATOR_CHOICES"]
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="The .npz file to write.")
 @click.option("--n", "n", type=int, default=None, help="Input (and output) dimension n [generator's default].")
-@click.option("--h", "h", type=int, default=None, help="Hidden width h [generator's default].")
+@click.option("--h", "h", type=int, default=None, help="Hidden width h (song-et-al: of the teacher) [generator's default].")
 @click.option("--sigma", type=float, default=None, help="Noise level sigma of Y (fig1) [generator's default].")
 @click.option("--p", "p", type=float, default=None, help="Init scale exponent, std h^(-p) (fig3) [default 0.375].")
 @click.option("--seed", type=int, default=None, help="Random seed [0].")
-@click.option("--d", "d", type=int, default=None, help="Input dimension d (zhao-xu) [128].")
-@click.option("--M", "M", type=int, default=None, help="Number of samples M (zhao-xu) [1000].")
-@click.option("--k", "k", type=int, default=None, help="Output dimension k (zhao-xu) [10].")
+@click.option("--d", "d", type=int, default=None, help="Input dimension d (zhao-xu [128], song-et-al [10]).")
+@click.option("--M", "M", type=int, default=None, help="Number of samples M (zhao-xu [1000], song-et-al [50]).")
+@click.option("--k", "k", type=int, default=None, help="Output dimension k (zhao-xu [10], song-et-al [1]).")
 @handle_user_errors
 def generate(figure, output, **params):
     """Write the synthetic instance of FIGURE (arrays X, Y, W1, W2) to an .npz file.
@@ -36,6 +36,9 @@ def generate(figure, output, **params):
       fig4: --h 1000 --n 5 --seed 0                (Fig. 4: init N(0, 1/h))
       zhao-xu: --d 128 --M 1000 --k 10 --sigma 1 --seed 0
                                                    (Zhao & Xu App. G: X, Y only; samples as rows)
+      song-et-al: --d 10 --M 50 --k 1 --h 50 --seed 0
+                                                   (Song et al.: unit-norm X, GeLU teacher, ||Y||_F = 1;
+                                                   MNIST of Section 6 is not available offline)
 
     \b
     Example:

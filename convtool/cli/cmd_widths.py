@@ -43,9 +43,17 @@ __all__ = ["widths", "render_widths"]
               help="Theorem 3.3: init exponent p, W(0) ~ N(0, h^(-2p)), 1/4 < p < 1/2 [0.375].")
 @click.option("--target", type=float, default=None,
               help="Theorem 3.3: the alpha1/alpha2 that eq. (131)'s bound must reach, in (0, 1) [0.5].")
+@click.option("--model", type=click.Choice(("shallow",)), default=None,
+              help="shallow: Song et al.'s rows (79), (80), the odd variant and the paper's Table 1 instead.")
+@click.option("--activation", default=None, metavar="NAME|EXPR", help="shallow: the activation [gelu].")
+@click.option("--omega1", type=float, default=None, help="shallow: std of W0 entries [LeCun].")
+@click.option("--omega2", type=float, default=None, help="shallow: std of V0 entries [LeCun].")
+@click.option("--chi", type=float, default=None, help="shallow: chi_max [derived a priori bound].")
+@click.option("--t", "t", type=click.IntRange(1, 6), default=None, help="shallow: Theorem 3's order t.")
 @click.option("--json", "as_json", is_flag=True, help="Write one strict JSON object to stdout instead of tables.")
 @handle_user_errors
-def widths(data, h, depth, dln_widths, init, seed, as_json, **opts):
+def widths(data, h, depth, dln_widths, init, seed, as_json, model=None, activation=None, omega1=None, omega2=None,
+           chi=None, t=None, **opts):
     """Every width threshold for DATA (default: Zhao & Xu's Appendix G data) and its weights.
 
     DATA is an .npz file with X (N x n), Y (N x m), samples as rows. Two-layer rows (local-PL paper)
@@ -61,6 +69,16 @@ def widths(data, h, depth, dln_widths, init, seed, as_json, **opts):
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
     from convtool.cli.options import DLN_DEFAULTS
     from convtool.numeric.widths import THM33_DEFAULTS, width_table
+
+    if model == "shallow":
+        return _shallow(data, as_json, width=h, seed=seed, activation=activation, omega1=omega1, omega2=omega2,
+                        chi=chi, t=t, delta=opts.get("delta"), init=init)
+    given = [k for k, v in (("activation", activation), ("omega1", omega1), ("omega2", omega2), ("chi", chi),
+                            ("t", t)) if v is not None]
+    if given:
+        from convtool.cli.errors import ConvtoolInputError
+
+        raise ConvtoolInputError(f"--{given[0]} applies to --model shallow only")
 
     err = stderr_console()
     with report_warnings(err):
@@ -80,6 +98,43 @@ def widths(data, h, depth, dln_widths, init, seed, as_json, **opts):
         click.echo(json.dumps({"source": source, **tab.to_dict()}, allow_nan=False, indent=2))
         return
     stdout_console().print(render_widths(tab, source=source))
+
+
+def _shallow(data, as_json, **opts):
+    """``widths --model shallow``: Song et al.'s width rows beside the paper's Table 1."""
+    from convtool.cli.console import stdout_console
+    from convtool.cli.errors import ConvtoolInputError
+    from convtool.cli.model_shallow import _deltas, instance
+    from convtool.errors import InputError
+    from convtool.numeric.shallow_constants import compute_shallow_constants
+    from convtool.numeric.widths import SONG_TABLE1, shallow_width_rows
+
+    X, Y, W, V, act, w1, w2, how, source = instance(data, opts)
+    try:
+        res = compute_shallow_constants(X, Y, W[0], V[0], act, chi=opts.get("chi"), t=opts.get("t"), omega1=w1,
+                                        omega2=w2, omega_source=how, deltas=_deltas(opts), jacobian=False, gram=False)
+    except InputError as exc:
+        raise ConvtoolInputError(str(exc)) from None
+    rows = shallow_width_rows(res)
+    if as_json:
+        import json
+
+        from convtool.results import jsonable
+
+        out = {"source": source, "shallow": {"rows": rows, "table1": list(SONG_TABLE1),
+                                             "not_applicable": {r["name"]: r["value"].reason for r in rows
+                                                                if hasattr(r["value"], "reason")},
+                                             "notes": res.notes, **res.shape}}
+        click.echo(json.dumps(jsonable(out), allow_nan=False, indent=2))
+        return
+    from rich.console import Group
+    from rich.text import Text
+
+    from convtool.cli.render_shallow import render_shallow_widths
+
+    head = Text(f"source: {source} | n = {res.shape['n']}, d0 = {res.shape['d0']}, d1 = {res.shape['d1']} | "
+                f"activation {act.name} | {res.notes.get('deltas', '')}")
+    stdout_console().print(Group(head, Text(""), render_shallow_widths(rows, SONG_TABLE1)))
 
 
 def _inputs(data, h, depth, dln_widths, init, seed):

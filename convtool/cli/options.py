@@ -37,7 +37,7 @@ LOSS_CHOICES = ("squared", "factorization", "sensing")
 #: same as ``convtool.numeric.init.INIT_SCHEMES`` (checked by tests/test_cli.py)
 INIT_CHOICES = ("gaussian", "xavier", "he")
 #: what --init accepts: the two-layer schemes and the deep-linear ones (checked per model)
-INIT_OPTION_CHOICES = ("gaussian", "xavier", "he", "orthogonal", "balanced")
+INIT_OPTION_CHOICES = ("gaussian", "xavier", "he", "orthogonal", "balanced", "lecun")
 
 #: defaults of the instance options (those of ``convtool.numeric.data.load_instance``)
 INSTANCE_DEFAULTS = {"loss": "squared", "width": None, "init": "gaussian", "std": None, "p": None, "seed": 0}
@@ -72,10 +72,10 @@ def instance_options(func):
                      help="Loss l(W): squared 1/2||Y - XW||^2 (arrays X, Y), factorization 1/2||Y - W||^2 (Y), "
                           "sensing 1/2 sum_i (<A_i, W> - y_i)^2 (A, y)."),
         click.option("--width", type=click.IntRange(min=1), default=None,
-                     help="Hidden width h of generated weights; needed when DATA has no W1, W2."),
+                     help="Hidden width h of generated weights; needed when DATA has no W1, W2 (shallow: d1 [400])."),
         click.option("--init", type=click.Choice(INIT_OPTION_CHOICES), default=INSTANCE_DEFAULTS["init"],
                      show_default=True, help="Initialization scheme of generated weights (two-layer: gaussian, "
-                                             "xavier, he; deep-linear: gaussian, orthogonal, balanced)."),
+                                             "xavier, he; deep-linear: gaussian, orthogonal, balanced; shallow: lecun, he)."),
         click.option("--std", type=float, default=None,
                      help="Entry standard deviation of generated weights (default: the scheme's own)."),
         click.option("--p", "p", type=float, default=None,
@@ -159,11 +159,12 @@ def model_options(func):
                      help="deep-linear: hidden widths of generated layers, one for all or N - 1 of them [2000]."),
         click.option("--loss-scale", "loss_scale", type=click.Choice(("sum", "mean")), default=None,
                      help="deep-linear: sum = App. G's 1/2||.||^2 [default]; mean = Example 1's (1/M)||.||^2."),
-        click.option("--delta", type=float, default=None, help="deep-linear: failure probability delta [0.1]."),
+        click.option("--delta", type=float, default=None, help="deep-linear: failure probability delta [0.1]; shallow: delta1 = delta2 of (78) [0.5]."),
         click.option("--C", "C", type=float, default=None,
                      help="deep-linear: the theorems' unspecified absolute constant C, reported with it [1]."),
         click.option("--eta", type=float, default=None,
-                     help="deep-linear: step size [Theorem 1's n_N/(beta N)]."),
+                     help="deep-linear: step size [Theorem 1's n_N/(beta N)]; shallow: constant GD step "
+                          "[eta_explicit]."),
         click.option("--theta", type=float, default=None, help="deep-linear: exponent theta of eq. (14) [0.5]."),
         click.option("--eps", type=float, default=None,
                      help="deep-linear: slack eps of Lemma 3 / Theorem 1 [the proof's eps at Theorem 1's step]."),

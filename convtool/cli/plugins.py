@@ -30,7 +30,7 @@ import click
 __all__ = ["PLUGIN_MODULES", "plugin", "plugin_keys", "plugin_options", "check_plugin_options", "SHARED_OPTIONS"]
 
 #: ``--model`` value -> module of the plugin (add a line here to add a model)
-PLUGIN_MODULES: dict[str, str] = {}
+PLUGIN_MODULES: dict[str, str] = {"shallow": "convtool.cli.model_shallow"}
 
 #: options a plugin adds to a built-in model (``{"two-layer": ("record",)}``), from the plugins' ``ALSO_FOR``
 def builtin_accepts(model: str) -> set:
@@ -101,7 +101,13 @@ def check_plugin_options(opts: dict, model: str, defaults: dict | None = None) -
 
     defaults = defaults or {}
     accepted = set(plugin(model).ACCEPTS) if model in PLUGIN_MODULES else builtin_accepts(model)
-    for k, models in _own_keys().items():
+    owned = _own_keys()
+    if model not in PLUGIN_MODULES:  # a built-in model keeps its own options (--init, --width, --eta ...) that
+        defined = set(SHARED_OPTIONS)  # plugins also accept: only the plugins' own options are checked here
+        for key in PLUGIN_MODULES:
+            defined.update(k for k in map(_decorator_key, plugin(key).OPTIONS) if k)
+        owned = {k: m for k, m in owned.items() if k in defined}
+    for k, models in owned.items():
         v = opts.get(k)
         if v is None or v is False or v == () or v == defaults.get(k):
             continue

@@ -257,5 +257,46 @@ def zhao_xu(d: int = 128, M: int = 1000, k: int = 10, sigma: float = 1.0, seed=0
     return {"X": Xp.T.copy(), "Y": (Wgen @ Xp + sigma * eps).T.copy()}
 
 
-#: generators of deep-linear instances (data only; ``convtool generate zhao-xu``)
-DLN_GENERATORS = {"zhao-xu": zhao_xu}
+def song_et_al(d: int = 10, M: int = 50, k: int = 1, h: int = 50, seed=0) -> dict:
+    """A small teacher-student instance for Song et al.'s shallow network (NeurIPS 2021, arXiv:2111.01875).
+
+    Section 6 relabels MNIST with a trained two-layer teacher (He init) and fits a GeLU student; MNIST is not
+    available offline, so this draws the data: unit-norm samples ``x_i`` (Gaussian directions, Assumption 2)
+    and labels from a random two-layer GeLU teacher with He init, ``y_i = V* gelu(W* x_i)``, scaled so that
+    ``||Y||_F = 1`` (Assumption 2). No student weights: ``--width``, ``--omega1/--omega2`` or ``--init``.
+
+    Parameters
+    ----------
+    d, M, k : int
+        Input dimension d0 (10), samples n (50), outputs d2 (1).
+    h : int
+        Teacher hidden width (50).
+
+    Notes
+    -----
+    Draw order from ``default_rng(seed)``: X (M x d), W* (h x d) ~ N(0, 2/d), V* (k x h) ~ N(0, 2/h).
+
+    Examples
+    --------
+    >>> a = song_et_al(d=4, M=20, k=2, seed=0)
+    >>> a["X"].shape, a["Y"].shape, round(float(np.linalg.norm(a["Y"])), 12)
+    ((20, 4), (20, 2), 1.0)
+    """
+    from scipy.special import ndtr
+
+    d, M, k, h = (_positive_int(v, name) for v, name in ((d, "d"), (M, "M"), (k, "k"), (h, "h")))
+    rng = make_rng(seed)
+    X = rng.standard_normal((M, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Ws = rng.standard_normal((h, d)) * np.sqrt(2.0 / d)
+    Vs = rng.standard_normal((k, h)) * np.sqrt(2.0 / h)
+    P = X @ Ws.T
+    Y = (P * ndtr(P)) @ Vs.T
+    nrm = float(np.linalg.norm(Y))
+    if not nrm > 0:
+        raise ValueError("the teacher's labels are all zero; change --seed")
+    return {"X": X, "Y": Y / nrm}
+
+
+#: generators of deep-linear instances (data only; ``convtool generate zhao-xu``) and of the shallow network
+DLN_GENERATORS = {"zhao-xu": zhao_xu, "song-et-al": song_et_al}

@@ -428,3 +428,44 @@ def width_table(X, Y, *, h: int | None = None, h_source: str | None = None, laye
                    "widths": [int(X.shape[1])] + [int(np.shape(W)[0]) for W in layers], "init": init,
                    "source": layers_source}}
     return WidthTable(rows=rows, params=params, sources=sources, warnings=list(ctx.warnings))
+
+
+# ------------------------------------------------------------------ Song et al. (shallow network, issue 10)
+#: Table 1 of Song et al. (NeurIPS 2021, arXiv:2111.01875): prior scaling laws of the number of parameters
+#: (QL = quadratic loss, CLL = convex and Lipschitz loss, SD = separable data), as data
+SONG_TABLE1 = (
+    {"depth": "2", "algorithm": "GD on layer 1", "setting": "QL", "activation": "ReLU", "scaling": "Omega~(n^2)",
+     "exponent": 2.0, "reference": "Oymak and Soltanolkotabi [39]"},
+    {"depth": "L", "algorithm": "GD on layer L", "setting": "CLL", "activation": "ReLU", "scaling": "Omega~(n)",
+     "exponent": 1.0, "reference": "Kawaguchi and Huang [22]"},
+    {"depth": "2", "algorithm": "GD", "setting": "SD", "activation": "ReLU", "scaling": "Omega~(n^2)",
+     "exponent": 2.0, "reference": "Song and Yang [41]"},
+    {"depth": "2", "algorithm": "GD", "setting": "SD and QL", "activation": "ReLU", "scaling": "Omega~(n^6)",
+     "exponent": 6.0, "reference": "Du et al. [12]"},
+    {"depth": "L", "algorithm": "GD", "setting": "SD and QL", "activation": "ReLU", "scaling": "Omega(n^8 L^12)",
+     "exponent": 8.0, "reference": "Zou and Gu [47]"},
+    {"depth": "2", "algorithm": "GD", "setting": "QL", "activation": "Smooth", "scaling": "Omega~(n^{3/2})",
+     "exponent": 1.5, "reference": "This paper (Song et al.)"},
+)
+
+
+def shallow_width_rows(res) -> list:
+    """The shallow rows of ``convtool widths`` from a :class:`~convtool.numeric.shallow_constants.ShallowConstants`:
+    (79), (80) with xi of (78), the derived odd-activation variant, the constant-free (21) ``n^{3/2}/d0`` and the
+    relaxed ``n^{5/3}/d0`` (App. E, without the bound on sigma_max(V_k)). Values are d1 thresholds."""
+    q, sh = res.quantities, res.shape
+    n, d0, d1 = sh["n"], sh["d0"], sh["d1"]
+    return [
+        {"name": "width_79", "value": q["width_79"],
+         "formula": "(79): xi sqrt(n) sigma_max(X)^2 / sigma_min(X^(*t))^3, xi of (78) with the delta defaults "
+                    "(up to logs)", "kind": "paper"},
+        {"name": "width_80", "value": q["width_80"], "formula": "(80): xi n^{3/2} / d0 (sigma_max(X) ~ sqrt(n/d0), "
+         "sigma_min(X^(*t)) ~ 1)", "kind": "paper"},
+        {"name": "width_odd", "value": q["width_odd"], "formula": "odd phi (c0 = 0), derived: xi_odd sigma_max(X)^3 / "
+         "sigma_min(X^(*t))^3 ~ (n/d0)^{3/2}", "kind": "derived"},
+        {"name": "order_21", "value": float(n ** 1.5 / d0), "formula": "(21) without constants: n^{3/2}/d0 "
+         "(d0 d1 ~ n^{3/2} parameters)", "kind": "paper"},
+        {"name": "order_relaxed", "value": float(n ** (5 / 3) / d0), "formula": "App. E without the bound on "
+         "sigma_max(V_k): n^{5/3}/d0", "kind": "paper"},
+        {"name": "d1", "value": float(d1), "formula": f"this instance's width (n = {n}, d0 = {d0})", "kind": "data"},
+    ]
