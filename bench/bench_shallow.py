@@ -31,6 +31,7 @@ import sys
 import time
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+from _results import report
 
 BLAS_THREADS = pin_blas_threads()
 
@@ -86,6 +87,8 @@ def main(argv=None) -> int:
     jmin, jmax, method = jacobian_spectrum(X, W[0], V[0], act)
     t_jac = time.perf_counter() - t1
     ratio, jratio = t_rec / t_b, t_jac / t_b
+    report("bench_shallow", "recorded shallow step / bare numpy step (n = 2000, d1 = 4000)", ratio, target=2.0)
+    report("bench_shallow", "Jacobian spectrum / bare step (--jacobian)", jratio)
     lines = [
         f"recorded step {t_rec * 1e3:.1f} ms, bare step {t_b * 1e3:.1f} ms: ratio {ratio:.2f} (target <= 2: "
         f"{'met' if ratio <= 2 else 'NOT met'})",
