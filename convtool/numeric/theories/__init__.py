@@ -6,7 +6,7 @@
 Examples
 --------
 >>> sorted(THEORIES)
-['local-pl', 'zhao-xu']
+['local-pl', 'zhao-xu', 'zou-long-gu']
 >>> THEORIES_FOR_MODEL["deep-linear"]
 ['zhao-xu']
 >>> make_theory("local-pl", c=0.5).key
@@ -19,15 +19,17 @@ from convtool.errors import InputError
 from convtool.numeric.theories.base import Check, Observation, RunContext, Theory
 from convtool.numeric.theories.local_pl import LocalPL
 from convtool.numeric.theories.zhao_xu import ZhaoXu
+from convtool.numeric.theories.zou_long_gu import ZouLongGu
 
 __all__ = ["THEORIES", "THEORIES_FOR_MODEL", "make_theory", "theories_for", "Theory", "Check", "Observation",
            "RunContext"]
 
 #: paper key -> theory class
-THEORIES: dict[str, type] = {LocalPL.key: LocalPL, ZhaoXu.key: ZhaoXu}
+THEORIES: dict[str, type] = {LocalPL.key: LocalPL, ZhaoXu.key: ZhaoXu, ZouLongGu.key: ZouLongGu}
 
 #: model key -> the theories (paper keys) that apply to it
-THEORIES_FOR_MODEL: dict[str, list] = {"two-layer": ["local-pl"], "deep-linear": ["zhao-xu"]}
+THEORIES_FOR_MODEL: dict[str, list] = {"two-layer": ["local-pl"], "deep-linear": ["zhao-xu"],
+                                         "resnet": ["zou-long-gu"]}
 
 
 def make_theory(key: str, **options) -> Theory:
