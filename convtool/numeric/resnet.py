@@ -290,12 +290,19 @@ class LinearResNet:
 
     def round_off(self, state, norms=None) -> np.ndarray:
         """Estimated error of the computed U (R,): ``64 eps (L + 2) ||A||_F ||B||_F prod_l (1 + ||W_l||_F)``
-        (skip) or ``prod_l ||W_l||_F`` (no skip); a relative estimate for the rounding bands of the checks."""
+        for the ResNet; ``64 eps (L + 2) ||A||_2 ||B||_2 prod_l ||W_l||_2`` for the no-skip network (spectral
+        norms from an SVD of every layer: the Frobenius product would overstate it by m^(L/2)). A relative
+        estimate for the rounding bands, not a proven bound."""
+        if not self.skip:
+            W = state[0]
+            sw = np.linalg.svd(W, compute_uv=False)[..., 0]
+            sa = np.linalg.svd(self.A, compute_uv=False)[..., 0]
+            sb = np.linalg.svd(self.B, compute_uv=False)[..., 0]
+            return 64 * EPS * (self.L + 2) * sa * sb * np.prod(sw, axis=1)
         norms = self.layer_norms(state) if norms is None else norms
         fa = np.sqrt(np.einsum("rij,rij->r", self.A, self.A))
         fb = np.sqrt(np.einsum("rij,rij->r", self.B, self.B))
-        prod = np.prod(1.0 + norms, axis=1) if self.skip else np.prod(norms, axis=1)
-        return 64 * EPS * (self.L + 2) * fa * fb * prod
+        return 64 * EPS * (self.L + 2) * fa * fb * np.prod(1.0 + norms, axis=1)
 
 
 class MinibatchSampler:

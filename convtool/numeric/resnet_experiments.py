@@ -98,7 +98,7 @@ def run_resnet(X, Y, A, B, W0=None, *, depth: int | None = None, skip: bool = Tr
         raise InputError(f"--eta must be a positive number, got {eta!r}")
     if schedule == "constant" and eta is None:
         raise InputError("schedule 'constant' needs a step size: pass --eta")
-    theory = ZouLongGu(sampler=sampler, eps=eps, delta=delta, horizon=steps)
+    theory = ZouLongGu(sampler=sampler, eps=eps, delta=delta, horizon=steps, skip=skip)
     loss = SquaredLoss(X, Y)
     # the step of a theorem schedule must apply: check before the run, with the reason
     if schedule in ("thm31", "thm36", "thm38"):

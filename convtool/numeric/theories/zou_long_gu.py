@@ -75,23 +75,29 @@ class ZouLongGu(Theory):
     state_keys = ("w_max", "round_off", "pl_min", "pl_max")
     step_keys = ("a2_lhs", "a2_inner", "a2_sq")
 
-    def __init__(self, sampler=None, eps: float | None = None, delta: float = 0.1, horizon: int | None = None):
-        self.sampler, self.eps, self.delta, self.horizon = sampler, eps, float(delta), horizon
+    def __init__(self, sampler=None, eps: float | None = None, delta: float = 0.1, horizon: int | None = None,
+                 skip: bool = True):
+        self.sampler, self.eps, self.delta, self.horizon, self.skip = sampler, eps, float(delta), horizon, bool(skip)
+        noskip = None if skip else ("no-skip baseline: Lemmas A.1, A.2 and Theorems 3.1-3.8 are for the ResNet "
+                                    "(I + W_l) factors")
+        gd_only = noskip or ("SGD run: Theorem 3.1 is for GD" if sampler else None)
+        sgd_only = noskip or (None if sampler else "GD run: Theorem 3.8 is for SGD")
+        sgd36 = noskip or (None if sampler else "GD run: Theorem 3.6 is for SGD")
         self.checks = (
             Check("thm31", "thm31_applies", "thm31_held", "Theorem 3.1, (A.1)",
-                  "L(t) - L* <= (1 - rho)^t (L(W0) - L*)", "SGD run: Theorem 3.1 is for GD" if sampler else None),
+                  "L(t) - L* <= (1 - rho)^t (L(W0) - L*)", gd_only),
             Check("traj", "traj_applies", "traj_held", "proof of Theorem 3.1, Part (i)",
-                  "max_l ||W_l(t)||_F <= R_GD(t)", "SGD run: Theorem 3.1 is for GD" if sampler else None),
+                  "max_l ||W_l(t)||_F <= R_GD(t)", gd_only),
             Check("region", "region_applies", "region_held", "proof of Theorem 3.1, Part (i)",
-                  "max_l ||W_l(t)||_F <= 0.5/L", "SGD run: Theorem 3.1 is for GD" if sampler else None),
+                  "max_l ||W_l(t)||_F <= 0.5/L", gd_only),
             Check("lemma_a1", "lemma_a1_applies", "lemma_a1_held", "Lemma A.1",
-                  "pl_lower <= ||grad_l||^2/gap <= pl_upper in the region"),
+                  "pl_lower <= ||grad_l||^2/gap <= pl_upper in the region", noskip),
             Check("lemma_a2", "lemma_a2_applies", "lemma_a2_held", "Lemma A.2",
-                  "L(t+1) - L(t) <= <grad, dW> + beta(W(t))/2 ||dW||^2 in the region"),
+                  "L(t+1) - L(t) <= <grad, dW> + beta(W(t))/2 ||dW||^2 in the region", noskip),
             Check("thm38", "thm38_applies", "thm38_held", "Theorem 3.8, (A.19)",
-                  "L(t) <= 2 L0 exp(-t rho)", None if sampler else "GD run: Theorem 3.8 is for SGD"),
+                  "L(t) <= 2 L0 exp(-t rho)", sgd_only),
             Check("thm36_iii", "thm36_iii_applies", "thm36_iii_held", "proof of Theorem 3.6, Part (iii)",
-                  "L(t) <= 2 L0 before an eps'-optimal iterate", None if sampler else "GD run: Theorem 3.6 is for SGD"),
+                  "L(t) <= 2 L0 before an eps'-optimal iterate", sgd36),
         )
 
     def warm_up(self) -> None:
@@ -158,7 +164,8 @@ class ZouLongGu(Theory):
             pos = gap > 0
             pl_min = np.where(pos, gsq.min(axis=1) / gap, np.nan)
             pl_max = np.where(pos, gsq.max(axis=1) / gap, np.nan)
-        vals = {"w_max": norms.max(axis=1), "round_off": model.round_off(obs.state, norms), "pl_min": pl_min,
+        dlt = model.round_off(obs.state, norms) if model.skip else np.zeros(self.R)  # no-skip: no check uses it
+        vals = {"w_max": norms.max(axis=1), "round_off": dlt, "pl_min": pl_min,
                 "pl_max": pl_max}
         step = {}
         if self._prev is not None:
@@ -220,7 +227,7 @@ class ZouLongGu(Theory):
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(gap > 0, 4 * np.sqrt(col["kappa"]) * band / gap, np.inf)
         alive = np.isfinite(rec["w_max"])
-        app_a1 = alive & in_reg & (gap > 0) & (rel < 1e-2) & mu_ok[:, None]
+        app_a1 = alive & in_reg & (gap > 0) & (rel < 1e-2) & mu_ok[:, None] & self.model.skip
         slack = rel + RTOL_HELD
         rec["lemma_a1_applies"] = app_a1
         rec["lemma_a1_held"] = alive & (rec["pl_min"] >= q["pl_lower"][:, None] * (1 - slack)) & \
@@ -231,7 +238,7 @@ class ZouLongGu(Theory):
         rhs = rec["a2_inner"] + 0.5 * beta * rec["a2_sq"]
         tol = band[:, :-1] + band[:, 1:] + RTOL_HELD * (np.abs(rec["a2_inner"]) + 0.5 * beta * rec["a2_sq"]
                                                         + g0[:, :-1])
-        rec["lemma_a2_applies"] = steps & in_reg[:, :-1] & in_reg[:, 1:]
+        rec["lemma_a2_applies"] = steps & in_reg[:, :-1] & in_reg[:, 1:] & self.model.skip
         rec["lemma_a2_held"] = steps & (rec["a2_lhs"] <= rhs + tol)
         # SGD: Theorem 3.8's envelope (A.19) and Theorem 3.6's Part (iii)
         rho0 = (eta[:, :1] if T else np.zeros((R, 1))) * col["L"] * col["mu_A"] ** 2 * col["mu_B"] ** 2 * \
@@ -243,14 +250,14 @@ class ZouLongGu(Theory):
         eta38_ok = np.logical_and.accumulate(np.where(steps, eta <= q["eta_thm38"][:, None] * (1 + 1e-12), True),
                                              axis=1) if T else steps
         hor = tp1 <= (self.horizon or T)
-        rec["thm38_applies"] = steps & (not gd) & (lstar_zero & (q["thm38_margin"] >= 1) & mu_ok)[:, None] & \
+        rec["thm38_applies"] = steps & (not gd) & self.model.skip & (lstar_zero & (q["thm38_margin"] >= 1) & mu_ok)[:, None] & \
             eta38_ok & const & hor
         rec["thm38_held"] = steps & (full[:, 1:] <= env[:, 1:] * held + band[:, 1:])
         epsp = self.eps_v[:, None] / 3
         reached = np.logical_or.accumulate(np.where(np.isfinite(gap), gap <= epsp, False), axis=1)
         eta36_ok = np.logical_and.accumulate(np.where(steps, eta <= q["eta_thm36"][:, None] * (1 + 1e-12), True),
                                              axis=1) if T else steps
-        rec["thm36_iii_applies"] = steps & (not gd) & ((q["thm36_margin"] >= 1) & mu_ok)[:, None] & eta36_ok & \
+        rec["thm36_iii_applies"] = steps & (not gd) & self.model.skip & ((q["thm36_margin"] >= 1) & mu_ok)[:, None] & eta36_ok & \
             ~reached[:, :-1]
         rec["thm36_iii_held"] = steps & (full[:, 1:] <= 2 * col["L0"] * held + band[:, 1:])
 
