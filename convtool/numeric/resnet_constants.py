@@ -144,7 +144,7 @@ def solve_thm36(values: dict) -> tuple[float | None, dict]:
     from convtool.analysis.evaluate import residual
 
     f, args = residual("T_thm36", paper=PAPER)
-    vals = [values[a] for a in args]
+    vals = [np.float64(values[a]) for a in args]  # numpy floats: 1/0 is inf (L* = 0), not an exception
 
     def g(T):
         with np.errstate(all="ignore"):
