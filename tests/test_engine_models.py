@@ -161,5 +161,5 @@ def test_toy_model_runs_without_engine_changes(schedule, opts):
 
 
 def test_registry():
-    assert THEORIES_FOR_MODEL == {"two-layer": ["local-pl"], "deep-linear": ["zhao-xu"]}
+    assert THEORIES_FOR_MODEL == {"two-layer": ["local-pl"], "deep-linear": ["zhao-xu"], "resnet": ["zou-long-gu"]}
     assert [th.key for th in theories_for("deep-linear")] == ["zhao-xu"]

@@ -82,7 +82,7 @@ def test_get_resolution_rules():
         get("zhao-xu:alpha", paper="local-pl")
     with pytest.raises(KeyError, match="unknown quantity 'alpha1' in paper 'zhao-xu'; did you mean alpha"):
         get("alpha1", paper=ZX)
-    assert papers_defining("kappa") == ["local-pl", ZX] and papers_defining("nonsense") == []
+    assert papers_defining("kappa") == ["local-pl", ZX, "zou-long-gu"] and papers_defining("nonsense") == []
 
 
 @pytest.mark.parametrize("name,fragment", [
@@ -144,7 +144,8 @@ def test_register_refuses_cross_paper_and_bad_records():
 def test_names_of_every_paper_are_qualified():
     every = names(paper=None)
     assert every[:len(names())] == [f"local-pl:{n}" for n in names()]
-    assert every[len(names()):] == [f"zhao-xu:{n}" for n in ZX_NAMES]
+    assert every[len(names()):len(names()) + len(ZX_NAMES)] == [f"zhao-xu:{n}" for n in ZX_NAMES]
+    assert all(k.startswith("zou-long-gu:") for k in every[len(names()) + len(ZX_NAMES):])
     assert all(get(k).key == k for k in every)
     assert names(kind="primitive", paper=ZX) == [n for n in ZX_NAMES if get(n, ZX).kind == "primitive"]
 
