@@ -185,3 +185,21 @@ def test_widths_rows_and_explain_readings(invoke, tmp_path):
     assert "reading 12" in out
     out = ok(invoke("explain", "--list", "--paper", "zou-long-gu")).stdout
     assert "Zou, Philip M. Long and Quanquan Gu" in out and "arXiv:2003.01094" in " ".join(out.split())
+
+
+def test_gaussian_transform_options_and_sgd_theorem_schedule(invoke):
+    d = strict_json(ok(invoke("constants", "--model", "resnet", "--alpha", "0.5", "--beta", "2", "--hidden", "25",
+                              "--seed", "3", "--depth", "4", "--json")).stdout)
+    rng = np.random.default_rng(3)
+    A, B = 0.5 * rng.standard_normal((25, 10)), 2.0 * rng.standard_normal((10, 25))
+    assert d["lambda_A"] == pytest.approx(np.linalg.norm(A, 2), rel=1e-12)
+    assert d["mu_B"] == pytest.approx(np.linalg.svd(B, compute_uv=False)[-1], rel=1e-12)
+    assert d["m"] == 25 and d["L"] == 4
+    j = strict_json(ok(invoke("run", "--model", "resnet", "--transform", "modified-identity", "--batch", "100",
+                              "--schedule", "thm36", "--steps", "3", "--seeds", "2", "--eps", "1", "--json")).stdout)
+    z = j["summary"]["zou_long_gu"]
+    assert j["schedule"]["name"] == "thm36" and z["sgd"]["batch"] == 100
+    assert j["summary"]["mean_eta"] == pytest.approx(j["constants"][0]["eta_thm36"], rel=1e-12)
+    out = ok(invoke("run", "--model", "resnet", "--transform", "modified-identity", "--batch", "100", "--schedule",
+                    "constant", "--eta", "1e-9", "--steps", "3", "--seeds", "2", env={"COLUMNS": "60"})).stdout
+    assert "…" not in out and max(len(x) for x in out.splitlines()) <= 60 and "(2 seeds)" in " ".join(out.split())

@@ -88,7 +88,7 @@ def render_resnet_run(result, source: str = "") -> Group:
     s = result.summary()
     z = s.get("zou_long_gu", {})
     t = Table(title=f"run --model resnet: {s['schedule']}", title_justify="left")
-    t.add_column("quantity", no_wrap=True)
+    t.add_column("quantity", overflow="fold")
     t.add_column("value", overflow="fold")
     rows = [("status", str(s["status"])), ("steps", str(s["steps"])),
             ("final L - L*", ", ".join(repr(float(x)) for x in s["final_loss"])),
