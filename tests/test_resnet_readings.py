@@ -133,3 +133,34 @@ def test_reading16_identity_transforms_never_certified_for_x_orthogonal_to_y():
         q2 = compute_resnet_constants(1e-3 * X, 1e-3 * Y, *make_transforms("identity", d=3, k=3, m=m),
                                       depth=2).quantities
         assert q2["identity_fail_ratio"] == pytest.approx(q["identity_fail_ratio"], rel=1e-12)
+
+
+def test_reading11_theorem36_step_is_what_its_proof_requires():
+    """The printed eta of Theorem 3.6's proof from its own ingredients: the first term is gamma_0 eps'/(4 gamma_1)
+    with gamma_1 carrying no eta^2; the second is Azuma's (3 e eta L n lam^2 ||X||^2/B) sqrt(2 T log(T/delta))
+    <= ln 2 at T = e log(L0/eps')/(eta L mu^2 sigma_r^2), solved for eta (sqrt(8 e^3) n and ||X||_{2,inf}^2)."""
+    from convtool.analysis import get
+
+    L, n, b, lam, mu, sr, X2, Xinf, ls, ep, lg, lgT = sp.symbols("L n B lam mu s_r X2 Xinf lstar epsp lg lgT",
+                                                                positive=True)
+    g0 = 4 * L * mu * sr ** 2 / (3 * sp.E)  # mu = mu_A^2 mu_B^2, lam = lam_A^2 lam_B^2
+    g1 = 2 * sp.E ** 2 * L ** 2 * n * lam ** 2 * X2 ** 2 * Xinf ** 2 * ls / b
+    first = b * mu * sr ** 2 / (6 * sp.E ** 3 * L * n * lam ** 2 * X2 ** 2) * ep / (Xinf ** 2 * ls)
+    assert sp.simplify(g0 * ep / (4 * g1) - first) == 0
+    eta = sp.symbols("eta", positive=True)
+    T = sp.E * lg / (eta * L * mu * sr ** 2)  # lg = log(L0/eps')
+    lhs = (3 * sp.E * eta * L * n * lam * X2 ** 2 / b) ** 2 * 2 * T * lgT  # squared Azuma term, lgT = log(T/delta)
+    eta_max = sp.solve(sp.Eq(lhs, sp.log(2) ** 2), eta)[0]
+    second = b * mu * sr ** 2 / (6 * sp.E ** 3 * L * n * lam ** 2 * X2 ** 2) * sp.log(2) ** 2 * b / (
+        3 * n * X2 ** 2 * lgT * lg)
+    assert sp.simplify(eta_max - second) == 0
+    from convtool.analysis.evaluate import evaluate
+
+    v = dict(L=3.0, n=50.0, b=10.0, lambda_A=2.0, lambda_B=1.5, mu_A=0.5, mu_B=0.7, sigma_r=1.3, X_norm=4.0,
+             X_2inf=1.1, lstar=0.2, epsilon=0.03, T=1e6, delta=0.1, L0=9.0)
+    reg = evaluate(v, targets=["eta_thm36"], paper="zou-long-gu")["eta_thm36"]
+    sub = {L: 3, n: 50, b: 10, lam: 9.0, mu: 0.25 * 0.49, sr: 1.3, X2: 4.0, Xinf: 1.1, ls: 0.2, ep: 0.01,
+           lg: math.log(9.0 / 0.01), lgT: math.log(1e6 / 0.1)}
+    want = min(float(first.subs(sub)), float(second.subs(sub)))
+    assert reg == pytest.approx(want, rel=1e-12)
+    assert get("zou-long-gu:eta_thm36").reference.startswith("proof of Theorem 3.6")

@@ -49,18 +49,33 @@ the numerical checks are in ``tests/test_resnet_readings.py``.
 10. Corollary 3.4's proof prints ``||X||_2 / sigma_r(X)``; read ``sigma_r^2(X)`` as in Theorem 3.1: only
     then is the condition invariant under (X, Y) -> (cX, cY) (``m_cor34``).
 11. Theorem 3.6's proof: ``sqrt(8 e^3 n)`` reads ``sqrt(8 e^3) n`` (Lemma A.1's minibatch bound is linear
-    in n: a sample with all the loss and the largest norm, batch size 1, violates the sqrt(n) form);
-    ``||X||_2^2 sigma_inf`` reads ``||X||_{2,inf}^2``; ``gamma_1`` carries no eta^2 (``eta_thm36``).
+    in n: a sample with all the loss and the largest norm, batch size 1, violates the sqrt(n) form; likewise
+    ``sqrt(2 e n)`` reads ``sqrt(2e) n``); ``||X||_2^2 sigma_inf`` reads ``||X||_{2,inf}^2``; ``gamma_1`` carries no
+    eta^2 (then gamma_0 eps'/(4 gamma_1) is exactly the printed first term of the step, checked symbolically,
+    as is the second term from Azuma's condition with log(T/delta)); Part (i)'s ``sqrt(2 e s eta)`` reads
+    ``sqrt(2e) s eta n`` (sum of s steps of ||G|| <= sqrt(2e) n lambda ||X|| sqrt(L)/B with L <= 2 L0); (A.4),
+    (A.5) ``m`` reads ``n`` and (A.5) lacks the factor t; the last line of (A.12) ``/(B L^2)`` reads ``/B``;
+    (A.13)'s right side ``L(W(t))`` reads ``L(W(t-1))``; ``sqrt(2 log(delta/T))`` reads ``sqrt(2 log(T/delta))``
+    (a log of a number below 1 would be negative); "within eps' of optimal" reads eps = 3 eps' (Markov at
+    3 eps'), and the Markov line's ``1(E_t)`` reads ``1(E_T)``; (A.9)'s ``G_i`` reads ``G_l``. These are
+    derivation checks of the proof; the step and condition registered here (``eta_thm36``, ``thm36_rhs``)
+    follow the corrected chain.
 12. Theorem 3.8's proof: the first display's ``54 e^3`` against the derivation's ``96 e^3``. The derivation
     bounds ``max_t (-a t + b sqrt(t))`` by ``b^2 / a``; the maximum is ``b^2/(4a)``, which gives ``24 e^3``,
     so both 54 e^3 and 96 e^3 are sufficient (``eta_thm38`` uses 96 e^3, the derivation as printed;
-    ``eta_thm38_printed`` 54 e^3, ``eta_thm38_tight`` 24 e^3). ``sqrt(2 e^3 n)`` reads ``sqrt(2 e^3) n``.
-    The proof establishes the envelope ``2 L0 exp(-t rho)`` (A.19), weaker than the statement's
-    ``2 L0 (1 - rho)^t`` (``envelope_thm38``).
+    ``eta_thm38_printed`` 54 e^3, ``eta_thm38_tight`` 24 e^3; checked symbolically). ``sqrt(2 e^3 n)`` reads
+    ``sqrt(2 e^3) n``; hypothesis (ii)'s ``(1 - s eta L .../e)^s`` reads ``(1 - eta L .../e)^t``; the spurious
+    ``log(L0/eps)`` in its lambda-chain (copied from Theorem 3.6) is dropped; ``mu_B^2(B)`` is ``mu_B^2``; Part (i)
+    ends with ``sqrt(2 L0)`` (the factor 2 of hypothesis (ii)). The proof establishes the envelope
+    ``2 L0 exp(-t rho)`` (A.19), weaker than the statement's ``2 L0 (1 - rho)^t`` (``envelope_thm38``), and the
+    run checks the proved one.
 13. Corollaries 3.7, 3.9: ``sigma_min^2 sigma_min^2(B)`` reads ``sigma_min^2(A) sigma_min^2(B)``; (A.17) for
-    (A.20) (not implemented as widths: O-level statements).
-14. B.1's per-sample gradient ``A xbar_i`` reads ``A x_i`` (``pl_upper``).
-15. B.2: ``L(Wbar)`` in (B.7) reads ``L(W)``, (B.9)'s ``B(V1 + V2)X`` reads ``B(V1 + V2)AX`` (``beta_smooth``).
+    (A.20); Corollary 3.9's T uses log(2 L0/eps) by (A.19) (not implemented as widths: O-level statements).
+14. B.1's per-sample gradient ``A xbar_i`` reads ``A x_i``, ``x_i A^T`` reads ``x_i^T A^T`` (``pl_upper``; the
+    finite-difference tests check the gradient formula).
+15. B.2: ``L(Wbar)`` in (B.7) reads ``L(W)``; (B.9)'s ``B(V1 + V2)X`` reads ``B(V1 + V2)AX``; the duplicated
+    ``(1 + 0.5/L)^L = (1 + 0.5/L)^L`` is one factor ``<= sqrt(e)``; in (B.5) the first sum and the bracket
+    together are V_2 (both underbraces say V_2) (``beta_smooth``; Lemma A.2 is checked at random region points).
 16. Section 4.1's "fails if ||X||_F >= sqrt(2)/C" is scale dependent; the exact worst case (X orthogonal to Y)
     fails when ``C ||X||_2 ||X||_F / (sqrt(2) sigma_r^2) > 1``, always true for C = 4 sqrt(2 e^3)
     (``identity_fail_ratio``).
