@@ -154,19 +154,21 @@ def model_options(func):
                      help="two-layer: l(W1 W2^T) (local-PL paper); deep-linear: a_N W_N ... W_1 (Zhao & Xu)"
                           + more + "."),
         click.option("--depth", type=click.IntRange(min=2), default=None,
-                     help="deep-linear: depth N of generated layers [3]."),
+                     help="deep-linear: depth N of generated layers [3]; resnet: depth L [10]."),
         click.option("--widths", default=None, metavar="n1,...,n_{N-1}",
                      help="deep-linear: hidden widths of generated layers, one for all or N - 1 of them [2000]."),
         click.option("--loss-scale", "loss_scale", type=click.Choice(("sum", "mean")), default=None,
                      help="deep-linear: sum = App. G's 1/2||.||^2 [default]; mean = Example 1's (1/M)||.||^2."),
-        click.option("--delta", type=float, default=None, help="deep-linear: failure probability delta [0.1]."),
+        click.option("--delta", type=float, default=None,
+                     help="deep-linear, resnet: failure probability delta [0.1]."),
         click.option("--C", "C", type=float, default=None,
                      help="deep-linear: the theorems' unspecified absolute constant C, reported with it [1]."),
         click.option("--eta", type=float, default=None,
-                     help="deep-linear: step size [Theorem 1's n_N/(beta N)]."),
+                     help="deep-linear: step size [Theorem 1's n_N/(beta N)]; resnet: the constant schedule's step."),
         click.option("--theta", type=float, default=None, help="deep-linear: exponent theta of eq. (14) [0.5]."),
         click.option("--eps", type=float, default=None,
-                     help="deep-linear: slack eps of Lemma 3 / Theorem 1 [the proof's eps at Theorem 1's step]."),
+                     help="deep-linear: slack eps of Lemma 3 / Theorem 1 [the proof's eps at Theorem 1's step]; resnet: "
+                          "target accuracy L* + eps [1e-6 Delta0]."),
     ])
 
 
