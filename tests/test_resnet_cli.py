@@ -203,3 +203,9 @@ def test_gaussian_transform_options_and_sgd_theorem_schedule(invoke):
     out = ok(invoke("run", "--model", "resnet", "--transform", "modified-identity", "--batch", "100", "--schedule",
                     "constant", "--eta", "1e-9", "--steps", "3", "--seeds", "2", env={"COLUMNS": "60"})).stdout
     assert "…" not in out and max(len(x) for x in out.splitlines()) <= 60 and "(2 seeds)" in " ".join(out.split())
+
+
+def test_resnet_schedules_refused_by_the_other_models(invoke):
+    assert_user_error(invoke("run", "--schedule", "thm31", "--steps", "2"), "linear ResNet (--model resnet)")
+    assert_user_error(invoke("run", "--model", "deep-linear", "--widths", "20", "--schedule", "thm38", "--steps",
+                             "2"), "does not apply to the deep linear model")
