@@ -209,3 +209,13 @@ def test_resnet_schedules_refused_by_the_other_models(invoke):
     assert_user_error(invoke("run", "--schedule", "thm31", "--steps", "2"), "linear ResNet (--model resnet)")
     assert_user_error(invoke("run", "--model", "deep-linear", "--widths", "20", "--schedule", "thm38", "--steps",
                              "2"), "does not apply to the deep linear model")
+
+
+def test_explain_with_values_at_the_resnet_instance(invoke, tmp_path):
+    path, _ = small(tmp_path)
+    c = strict_json(ok(invoke("constants", path, "--model", "resnet", "--depth", "3", "--json")).stdout)
+    j = strict_json(ok(invoke("explain", "zou-long-gu:R_GD", path, "--depth", "3", "--json")).stdout)
+    assert j["value"] == c["R_GD"] and j["model"] == "resnet"
+    out = " ".join(ok(invoke("explain", "zou-long-gu:thm38_margin", path, "--depth", "3")).stdout.split())
+    assert "needs L(W*) = 0" in out
+    assert_user_error(invoke("explain", "zou-long-gu:R_GD", path, "--model", "deep-linear"), "need --model resnet")

@@ -61,6 +61,7 @@ def test_theorem31_curve_bounds_the_gap_on_every_step(make):
         assert v[key] == 0, (key, v)
     T = int(res.steps[0])
     assert v["thm31_steps_applicable"] == T >= 10
+    assert v["lemma_a1_steps_applicable"] == T + 1 and v["lemma_a2_steps_applicable"] == T  # never vacuous here
     gap, pred = res.arrays["loss"][0, : T + 1], res.arrays["pred_thm31"][0, : T + 1]
     assert np.all(gap <= pred * (1 + 1e-9) + 1e-300)  # the same inequality, read off the records
     assert pred[1] == pytest.approx(pred[0] * (1 - c.quantities["rho_thm31"]), rel=1e-12)
