@@ -155,3 +155,29 @@ def test_sampler_draws_without_replacement_and_per_epoch_covers_each_sample_once
     assert "not covered" in ep.to_dict()["algorithm"]
     with pytest.raises(InputError, match="1..n = 12"):
         MinibatchSampler(X, Y, mdl, 13)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(d=st.integers(1, 4), k=st.integers(1, 4), m=st.integers(1, 5), L=st.integers(1, 4), skip=st.booleans(),
+       seed=st.integers(0, 10 ** 6))
+def test_gradient_is_the_directional_derivative_for_any_shape(d, k, m, L, skip, seed):
+    """Property: <grad, D> equals the central difference of the loss along a random direction D (any d, k, m,
+    L, both variants); the product equals the dense oracle."""
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(size=(7, d)), rng.normal(size=(7, k))
+    A, B, W = rng.normal(size=(m, d)), rng.normal(size=(k, m)), 0.3 * rng.normal(size=(L, m, m))
+    D = rng.normal(size=(L, m, m))
+    mdl = LinearResNet(A, B, W, skip=skip)
+    s0 = mdl.init_state()
+    np.testing.assert_allclose(mdl.product(s0)[0], dense_U(A, B, W, skip).T, rtol=1e-10, atol=1e-10)
+    loss = SquaredLoss(X, Y)
+    g = mdl.param_grads(s0, loss.grad(mdl.product(s0)))[0][0]
+    h = 1e-5
+    f = lambda Wx: paper_loss(A, B, Wx, X, Y, skip)  # noqa: E731
+    fd = (f(W + h * D) - f(W - h * D)) / (2 * h)
+    scale = max(1.0, abs(fd), float(np.linalg.norm(g) * np.linalg.norm(D)))
+    assert abs(float(np.sum(g * D)) - fd) <= 1e-6 * scale
