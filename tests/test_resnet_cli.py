@@ -219,3 +219,12 @@ def test_explain_with_values_at_the_resnet_instance(invoke, tmp_path):
     out = " ".join(ok(invoke("explain", "zou-long-gu:thm38_margin", path, "--depth", "3")).stdout.split())
     assert "needs L(W*) = 0" in out
     assert_user_error(invoke("explain", "zou-long-gu:R_GD", path, "--model", "deep-linear"), "need --model resnet")
+
+
+def test_run_plot_and_compare_tol(invoke, tmp_path):
+    pytest.importorskip("matplotlib")
+    path, _ = small(tmp_path)
+    png = tmp_path / "r.png"
+    ok(invoke("run", path, "--model", "resnet", "--depth", "2", "--steps", "5", "--plot", png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_user_error(invoke("compare", "--model", "resnet", "--tol", "1e-3"), "--eps")

@@ -248,6 +248,8 @@ def compare(data, opts, *, schedules, steps, seeds, tol, as_json, plot):
         raise _error("compare --model resnet takes --depths L,L,... (not --depth)")
     if seeds != 1:
         raise _error("compare --model resnet runs one draw of A, B per depth (--seeds 1)")
+    if tol != 1e-14:
+        raise _error("compare --model resnet stops each run at L* + eps (--eps), not at --tol")
     if plot:
         raise _error("--plot is not available for compare --model resnet; use --json")
     text = opts.get("depths") or "2,5,10,20"
