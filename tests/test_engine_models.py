@@ -164,4 +164,5 @@ def test_registry():
     assert {k: THEORIES_FOR_MODEL[k] for k in ("two-layer", "deep-linear")} == {"two-layer": ["local-pl"],
                                                                                 "deep-linear": ["zhao-xu"]}
     assert THEORIES_FOR_MODEL["shallow"] == ["song-et-al"]
+    assert THEORIES_FOR_MODEL["resnet"] == ["zou-long-gu"]
     assert [th.key for th in theories_for("deep-linear")] == ["zhao-xu"]

@@ -361,7 +361,7 @@ def test_constant_is_eta_max_by_default(kind):
 # --------------------------------------------------------------------------- errors
 def test_registry_names():
     assert sorted(SCHEDULES) == ["adaptive", "adaptive-bar", "adgd", "backtracking", "constant", "cor3", "local",
-                                 "thm1", "xu2023"]
+                                 "thm1", "thm31", "thm36", "thm38", "xu2023"]
 
 
 @pytest.mark.parametrize("name,opts", [

@@ -106,6 +106,14 @@ PAPERS: dict[str, Paper] = {
         module="convtool.analysis.zhao_xu",
         openreview="jG7ndW7UHp",
     ),
+    "zou-long-gu": Paper(
+        key="zou-long-gu",
+        title="On the Global Convergence of Training Deep Linear ResNets",
+        authors="Difan Zou, Philip M. Long and Quanquan Gu",
+        venue="International Conference on Learning Representations (ICLR), 2020",
+        module="convtool.analysis.zou_long_gu",
+        arxiv="2003.01094",
+    ),
     "song-et-al": Paper(
         key="song-et-al",
         title="Subquadratic Overparameterization for Shallow Neural Networks",

@@ -11,12 +11,14 @@ from convtool.cli.options import (changed_options, data_argument, instance_from_
 __all__ = ["explain", "PAPER_CHOICES"]
 
 #: keys of ``convtool.analysis.registry.PAPERS`` (a plain tuple: no sympy at import; a test keeps them in step)
-PAPER_CHOICES = ("local-pl", "zhao-xu", "song-et-al")
+PAPER_CHOICES = ("local-pl", "zhao-xu", "zou-long-gu", "song-et-al")
 #: the paper whose quantities DATA / --default give values for (``convtool.numeric.constants``)
 VALUES_PAPER = "local-pl"
 #: the paper whose quantities DATA / --default give values for with the deep-linear model
 #: (``convtool.numeric.dln_constants``); a quantity of it implies ``--model deep-linear``
 DLN_PAPER = "zhao-xu"
+#: the paper whose quantities DATA / --default give values for with the linear ResNet (``--model resnet``)
+RESNET_PAPER = "zou-long-gu"
 #: options of the two-layer instance that the deep-linear model does not take, with their defaults
 _TWO_LAYER_ONLY = {"loss": "squared", "width": None, "std": None, "p": None, "instance": "fig1", "d": 2.0,
                    "eta0": None}
@@ -96,9 +98,15 @@ def explain(name, data, paper, use_default, show_source, list_all, as_json, **op
 
         stderr_console().print(Text(f"Note: {q.name!r} is also defined by {', '.join(others)}; "
                                     f"this is {q.paper}'s (select another with --paper)"), soft_wrap=True)
-    if with_values and q.paper not in (VALUES_PAPER, DLN_PAPER):
-        raise ConvtoolInputError(f"DATA / --default give values for {VALUES_PAPER} and {DLN_PAPER} quantities "
-                                 f"only; {q.key} is shown without values (drop DATA / --default)")
+    if with_values and q.paper not in (VALUES_PAPER, DLN_PAPER, RESNET_PAPER):
+        raise ConvtoolInputError(f"DATA / --default give values for {VALUES_PAPER}, {DLN_PAPER} and "
+                                 f"{RESNET_PAPER} quantities only; {q.key} is shown without values (drop DATA / "
+                                 f"--default)")
+    if with_values and q.paper == RESNET_PAPER:
+        if model_given and opts.get("model") != "resnet":
+            raise ConvtoolInputError(f"--model {opts.get('model')}: {q.key} is a quantity of the linear ResNet; its "
+                                     f"values need --model resnet (or omit --model)")
+        return _explain_resnet(q, data, show_source, as_json, {**opts, "model": "resnet"})
     if with_values:
         _check_model(q, opts, model_given)
     if with_values and q.paper == DLN_PAPER:
@@ -299,6 +307,58 @@ def _explain_deep_linear(q, data, show_source: bool, as_json: bool, opts: dict) 
              Text(f"source: {source}"),
              Text(f"model: deep-linear | widths: {', '.join(map(str, res.widths))} | init: {res.init} | "
                   f"{settings}")]
+    if isinstance(root, NotApplicable):
+        lines.append(Text(f"{q.name}: {root.reason}"))
+    header = Text("\n").join(lines)
+    stdout_console().print(render_explain(q, node, source_code=code, with_values=True, header=header),
+                           **EXPLAIN_PRINT_OPTIONS)
+
+
+def _explain_resnet(q, data, show_source: bool, as_json: bool, opts: dict) -> None:
+    """Values of a zou-long-gu quantity along its tree at the linear ResNet's initialization (as
+    ``constants --model resnet``)."""
+    import json
+
+    from rich.text import Text
+
+    from convtool.analysis import PAPERS
+    from convtool.analysis.graph import explain as explain_graph
+    from convtool.cli.console import report_warnings, stderr_console
+    from convtool.cli.model_resnet import instance_from_options
+    from convtool.cli.options import check_model_options
+    from convtool.numeric.resnet_constants import SHOWN, compute_resnet_constants
+    from convtool.results import NotApplicable
+
+    check_model_options(opts)
+    with report_warnings(stderr_console()):
+        X, Y, A, B, W0, skip, transform, source = instance_from_options(data, opts)
+        res = compute_resnet_constants(X, Y, A, B, W0[0], skip=skip, eps=opts.get("eps"),
+                                       delta=0.1 if opts.get("delta") is None else opts["delta"],
+                                       batch=opts.get("batch"), transform=transform)
+    values = dict(res.values)
+    for key, name in SHOWN:
+        if isinstance(res.quantities[key], NotApplicable):
+            values[name] = res.quantities[key]
+    node = explain_graph(q.name, values, paper=q.paper)
+    code = _generated_source(q) if show_source else None
+    root = values.get(q.name)
+    if as_json:
+        from convtool.results import jsonable
+
+        out = {"name": q.name, "paper": q.paper, "kind": q.kind, "derived": q.derived, "reference": q.reference,
+               "description": q.description, "citation": PAPERS[q.paper].citation(),
+               "formula_latex": q.formula_latex(), "tree": jsonable(node.to_dict()), "source": source,
+               "model": "resnet", "value": jsonable(root),
+               "not_applicable": root.reason if isinstance(root, NotApplicable) else None}
+        if code is not None:
+            out["generated_source"] = code
+        click.echo(json.dumps(out, allow_nan=False, indent=2))
+        return
+    from convtool.cli.console import stdout_console
+    from convtool.cli.render import EXPLAIN_PRINT_OPTIONS, render_explain
+
+    lines = [_paper_line(q), Text(f"source: {source}"),
+             Text(f"model: {'resnet' if skip else 'resnet --no-skip'} | transform: {transform}")]
     if isinstance(root, NotApplicable):
         lines.append(Text(f"{q.name}: {root.reason}"))
     header = Text("\n").join(lines)

@@ -9,21 +9,26 @@ from convtool.cli.options import GENERATOR_CHOICES
 
 #: deep-linear generators (kept in step with convtool.numeric.generators.DLN_GENERATORS by a test)
 DLN_GENERATOR_CHOICES = ("zhao-xu", "song-et-al")
+#: linear-ResNet generators (kept in step with convtool.numeric.generators.RESNET_GENERATORS by a test)
+RESNET_GENERATOR_CHOICES = ("zou-long-gu",)
 
 __all__ = ["generate", "GENERATOR_CHOICES"]
 
 
 @click.command("generate")
-@click.argument("figure", type=click.Choice(GENERATOR_CHOICES + DLN_GENERATOR_CHOICES))
+@click.argument("figure", type=click.Choice(GENERATOR_CHOICES + DLN_GENERATOR_CHOICES + RESNET_GENERATOR_CHOICES))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="The .npz file to write.")
 @click.option("--n", "n", type=int, default=None, help="Input (and output) dimension n [generator's default].")
 @click.option("--h", "h", type=int, default=None, help="Hidden width h (song-et-al: of the teacher) [generator's default].")
-@click.option("--sigma", type=float, default=None, help="Noise level sigma of Y (fig1) [generator's default].")
+@click.option("--sigma", type=float, default=None,
+              help="Noise level sigma of Y (fig1, zhao-xu, zou-long-gu) [generator's default].")
 @click.option("--p", "p", type=float, default=None, help="Init scale exponent, std h^(-p) (fig3) [default 0.375].")
 @click.option("--seed", type=int, default=None, help="Random seed [0].")
-@click.option("--d", "d", type=int, default=None, help="Input dimension d (zhao-xu [128], song-et-al [10]).")
-@click.option("--M", "M", type=int, default=None, help="Number of samples M (zhao-xu [1000], song-et-al [50]).")
+@click.option("--d", "d", type=int, default=None,
+              help="Input dimension d (zhao-xu [128], song-et-al [10]; zou-long-gu: d = k [10]).")
+@click.option("--M", "M", type=int, default=None,
+              help="Number of samples M (zhao-xu [1000], zou-long-gu [1000], song-et-al [50]).")
 @click.option("--k", "k", type=int, default=None, help="Output dimension k (zhao-xu [10], song-et-al [1]).")
 @handle_user_errors
 def generate(figure, output, **params):
@@ -39,6 +44,8 @@ def generate(figure, output, **params):
       song-et-al: --d 10 --M 50 --k 1 --h 50 --seed 0
                                                    (Song et al.: unit-norm X, GeLU teacher, ||Y||_F = 1;
                                                    MNIST of Section 6 is not available offline)
+      zou-long-gu: --d 10 --M 1000 --sigma 0.1 --seed 0
+                                                   (Zou, Long & Gu Sec. 5: Y = -X + 0.1 E; rows)
 
     \b
     Example:
@@ -48,10 +55,10 @@ def generate(figure, output, **params):
 
     from convtool.cli.options import check_output_paths
     from convtool.numeric.data import save_arrays
-    from convtool.numeric.generators import DLN_GENERATORS, GENERATORS
+    from convtool.numeric.generators import DLN_GENERATORS, GENERATORS, RESNET_GENERATORS
 
     check_output_paths(output=output)
-    gen = {**GENERATORS, **DLN_GENERATORS}[figure]
+    gen = {**GENERATORS, **DLN_GENERATORS, **RESNET_GENERATORS}[figure]
     sig = inspect.signature(gen)
     given = {k: v for k, v in params.items() if v is not None}
     extra = [k for k in given if k not in sig.parameters]

@@ -86,8 +86,15 @@ def widths(data, h, depth, dln_widths, init, seed, as_json, model=None, activati
         pick = {k: (DLN_DEFAULTS[k] if opts.get(k) is None else opts[k])
                 for k in ("loss_scale", "delta", "c", "C", "theta")}
         pick.update({k: (THM33_DEFAULTS[k] if opts.get(k) is None else opts[k]) for k in ("p", "target")})
+        resnet_m = None
+        if data is not None:  # a linear ResNet's transform A (m x d) gives the zou-long-gu rows their width
+            from convtool.numeric.data import load_arrays
+
+            A = load_arrays(data).get("A")
+            if A is not None and getattr(A, "ndim", 0) == 2 and A.shape[1] == X.shape[1]:
+                resnet_m = int(A.shape[0])
         tab = width_table(X, Y, h=h, h_source=h_source, layers=layers, init=layer_init, layers_source=layers_source,
-                          eta=opts.get("eta"), eps=opts.get("eps"), **pick)
+                          eta=opts.get("eta"), eps=opts.get("eps"), resnet_m=resnet_m, **pick)
     from rich.text import Text
 
     for w in tab.warnings:

@@ -154,20 +154,22 @@ def model_options(func):
                      help="two-layer: l(W1 W2^T) (local-PL paper); deep-linear: a_N W_N ... W_1 (Zhao & Xu)"
                           + more + "."),
         click.option("--depth", type=click.IntRange(min=2), default=None,
-                     help="deep-linear: depth N of generated layers [3]."),
+                     help="deep-linear: depth N of generated layers [3]; resnet: depth L [10]."),
         click.option("--widths", default=None, metavar="n1,...,n_{N-1}",
                      help="deep-linear: hidden widths of generated layers, one for all or N - 1 of them [2000]."),
         click.option("--loss-scale", "loss_scale", type=click.Choice(("sum", "mean")), default=None,
                      help="deep-linear: sum = App. G's 1/2||.||^2 [default]; mean = Example 1's (1/M)||.||^2."),
-        click.option("--delta", type=float, default=None, help="deep-linear: failure probability delta [0.1]; shallow: delta1 = delta2 of (78) [0.5]."),
+        click.option("--delta", type=float, default=None,
+                     help="deep-linear, resnet: failure probability delta [0.1]; shallow: delta1 = delta2 of (78) [0.5]."),
         click.option("--C", "C", type=float, default=None,
                      help="deep-linear: the theorems' unspecified absolute constant C, reported with it [1]."),
         click.option("--eta", type=float, default=None,
-                     help="deep-linear: step size [Theorem 1's n_N/(beta N)]; shallow: constant GD step "
-                          "[eta_explicit]."),
+                     help="deep-linear: step size [Theorem 1's n_N/(beta N)]; resnet: the constant schedule's step; "
+                          "shallow: constant GD step [eta_explicit]."),
         click.option("--theta", type=float, default=None, help="deep-linear: exponent theta of eq. (14) [0.5]."),
         click.option("--eps", type=float, default=None,
-                     help="deep-linear: slack eps of Lemma 3 / Theorem 1 [the proof's eps at Theorem 1's step]."),
+                     help="deep-linear: slack eps of Lemma 3 / Theorem 1 [the proof's eps at Theorem 1's step]; resnet: "
+                          "target accuracy L* + eps [1e-6 Delta0]."),
     ])
 
 
@@ -330,7 +332,8 @@ def instance_arrays(inst) -> dict:
 
 #: same keys as ``convtool.numeric.schedules.SCHEDULES`` (checked by tests/test_cli_run.py); for --help only,
 #: the names are validated against the library's table itself
-SCHEDULE_CHOICES = ("constant", "adaptive", "adaptive-bar", "local", "xu2023", "backtracking", "adgd", "thm1", "cor3")
+SCHEDULE_CHOICES = ("constant", "adaptive", "adaptive-bar", "local", "xu2023", "backtracking", "adgd", "thm1", "cor3",
+                    "thm31", "thm36", "thm38")
 #: schedules of ``convtool compare`` when --schedules is not given (Fig. 2's set and the baselines)
 COMPARE_DEFAULT = ("adaptive", "local", "xu2023", "backtracking", "constant", "adgd")
 #: schedule-specific options of ``convtool run``: schedule -> {option key: flag}

@@ -30,7 +30,10 @@ import click
 __all__ = ["PLUGIN_MODULES", "plugin", "plugin_keys", "plugin_options", "check_plugin_options", "SHARED_OPTIONS"]
 
 #: ``--model`` value -> module of the plugin (add a line here to add a model)
-PLUGIN_MODULES: dict[str, str] = {"shallow": "convtool.cli.model_shallow"}
+PLUGIN_MODULES: dict[str, str] = {
+    "resnet": "convtool.cli.model_resnet",
+    "shallow": "convtool.cli.model_shallow",
+}
 
 #: options a plugin adds to a built-in model (``{"two-layer": ("record",)}``), from the plugins' ``ALSO_FOR``
 def builtin_accepts(model: str) -> set:
@@ -72,16 +75,21 @@ def _own_keys() -> dict:
     """option key -> the models (plugins) that accept it, over every plugin option and shared option."""
     out: dict[str, set] = {k: set() for k in SHARED_OPTIONS}
     for key in PLUGIN_MODULES:
-        mod = plugin(key)
-        for dec in mod.OPTIONS:
+        for dec in plugin(key).OPTIONS:
             name = _decorator_key(dec)
             if name:
                 out.setdefault(name, set())
+    # only plugin-owned and shared options are checked here: a built-in option a plugin reuses (--depth,
+    # --seed ...) stays the built-in models' too (check_model_options handles those)
+    for key in PLUGIN_MODULES:
+        mod = plugin(key)
         for k in mod.ACCEPTS:
-            out.setdefault(k, set()).add(key)
+            if k in out:
+                out[k].add(key)
         for model, keys in getattr(mod, "ALSO_FOR", {}).items():
             for k in keys:
-                out.setdefault(k, set()).add(model)
+                if k in out:
+                    out[k].add(model)
     return out
 
 

@@ -300,3 +300,41 @@ def song_et_al(d: int = 10, M: int = 50, k: int = 1, h: int = 50, seed=0) -> dic
 
 #: generators of deep-linear instances (data only; ``convtool generate zhao-xu``) and of the shallow network
 DLN_GENERATORS = {"zhao-xu": zhao_xu, "song-et-al": song_et_al}
+def zou_long_gu(d: int = 10, M: int = 1000, sigma: float = 0.1, seed=0) -> dict:
+    """Section 5 instance of Zou, Long & Gu (ICLR 2020): ``Y = -X + sigma E`` with X, E i.i.d. N(0, 1).
+
+    Parameters
+    ----------
+    d, M : int
+        Dimension d = k (10) and number of samples n (1000), as printed in Section 5.
+    sigma : float
+        Noise scale (the paper: 0.1).
+    seed : int or None
+
+    Returns
+    -------
+    dict
+        ``X`` (M x d) and ``Y`` (M x d), samples as rows (the paper's columns, transposed). No transforms:
+        ``--transform``, ``--hidden``, ``--depth`` choose them.
+
+    Notes
+    -----
+    Draw order: X (d x M, paper layout), then E (d x M), from ``default_rng(seed)``; with seed 0 this gives
+    ||X||_2 = 34.44, sigma_r = 29.03, L* = 48.9 (the reading notes' reproduction numbers).
+
+    Examples
+    --------
+    >>> a = zou_long_gu(d=3, M=20, seed=0)
+    >>> a["X"].shape, a["Y"].shape
+    ((20, 3), (20, 3))
+    """
+    d, M = _positive_int(d, "d"), _positive_int(M, "M")
+    sigma = _finite(sigma, "sigma", nonnegative=True)
+    rng = make_rng(seed)
+    Xp = rng.standard_normal((d, M))
+    E = rng.standard_normal((d, M))
+    return {"X": Xp.T.copy(), "Y": (-Xp + sigma * E).T.copy()}
+
+
+#: generators of linear-ResNet instances (data only; ``convtool generate zou-long-gu``)
+RESNET_GENERATORS = {"zou-long-gu": zou_long_gu}

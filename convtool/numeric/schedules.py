@@ -19,12 +19,15 @@ backtracking   eta_bt tau^j, first j with Armijo L(new) <= L - gamma eta |g|^2 A
 adgd           min(sqrt(1 + theta) lam_prev, |dx| / (2 |dg|))                Malitsky & Mishchenko 2020
 thm1           n_N / (beta N) (deep linear; eta_* = 1/beta)                 Zhao & Xu, Theorem 1
 cor3           2 n_N / ((alpha + beta) N) (deep linear)                     Zhao & Xu, Corollary 3
+thm31          eta_thm31 = 1/beta(W(0)) (linear ResNet)                     Zou, Long & Gu, Theorem 3.1
+thm36          eta_thm36 at Theorem 3.6's eta/T fixed point (ResNet SGD)    Zou, Long & Gu, Theorem 3.6
+thm38          eta_thm38 at T = --steps, needs L* = 0 (ResNet SGD)          Zou, Long & Gu, Theorem 3.8
 ============== ============================================================ ===========================
 
 Examples
 --------
 >>> sorted(SCHEDULES)
-['adaptive', 'adaptive-bar', 'adgd', 'backtracking', 'constant', 'cor3', 'local', 'thm1', 'xu2023']
+['adaptive', 'adaptive-bar', 'adgd', 'backtracking', 'constant', 'cor3', 'local', 'thm1', 'thm31', 'thm36', 'thm38', 'xu2023']
 >>> make_schedule("backtracking", tau=0.5).tau
 0.5
 """
@@ -398,6 +401,45 @@ class Cor3(Thm1):
     name = "cor3"
     reference = "Zhao & Xu (TMLR 2024), Corollary 3"
     key = "eta_cor3"
+
+
+@_register
+class Thm31(Schedule):
+    """Zou, Long & Gu's Theorem 3.1 step ``eta_thm31 = 1/(2 L lambda_A lambda_B ||X|| (sqrt(2 e L0) + e/2 lambda_A
+    lambda_B ||X||))`` (the Lemma-A.2-consistent form, registry ``zou-long-gu:eta_thm31``), constant; linear
+    ResNet only (the ``zou-long-gu`` theory puts it into the step context)."""
+
+    name = "thm31"
+    reference = "Zou, Long & Gu (ICLR 2020), Theorem 3.1"
+    key = "eta_thm31"
+
+    def __call__(self, info):
+        v = info.env.get(self.key)
+        if v is None:
+            raise InputError(f"schedule {self.name!r} is Zou, Long & Gu's step for the linear ResNet (--model resnet)")
+        v = np.array(v, dtype=float)
+        if not np.isfinite(v).all():
+            raise InputError(f"schedule {self.name!r}: {self.key} is not applicable for this instance "
+                             f"(see convtool constants --model resnet)")
+        return v
+
+
+@_register
+class Thm36(Thm31):
+    """Zou, Long & Gu's Theorem 3.6 SGD step ``eta_thm36`` at the eta/T fixed point (``zou-long-gu:T_thm36``)."""
+
+    name = "thm36"
+    reference = "Zou, Long & Gu (ICLR 2020), Theorem 3.6"
+    key = "eta_thm36"
+
+
+@_register
+class Thm38(Thm31):
+    """Zou, Long & Gu's Theorem 3.8 SGD step ``eta_thm38`` with T = the run's steps; needs L(W*) = 0."""
+
+    name = "thm38"
+    reference = "Zou, Long & Gu (ICLR 2020), Theorem 3.8"
+    key = "eta_thm38"
 
 
 @_register

@@ -17,6 +17,8 @@ Rows (in order):
   continuous i.i.d. initialization); Theorem 3.3 as stated (``h >= poly(m, n, 1/delta)``: the paper
   never gives the polynomial, so no value); and the smallest h at which the explicit lower bound on
   alpha1/alpha2 of Theorem 3.3's proof (eq. (131) with Lemma F.5) reaches ``target`` (derived).
+* ``zou-long-gu`` (linear ResNet B (I + W_L) ... (I + W_1) A): Proposition 3.3's width and Corollary 3.4's
+  explicit width (derived), held against the width m of DATA's transform A (``resnet_m``).
 * ``zhao-xu`` (deep linear network a_N W_N ... W_1): Section 3's ``n_min >= max(n_0, n_N)``, the width
   conditions of Theorems 1, 2, 4, 5, 6 for their initialization families (up to the unspecified C),
   and Lemma 3's explicit sufficient width (derived), all from
@@ -121,6 +123,8 @@ class WidthContext:
     target: float = THM33_DEFAULTS["target"]
     #: warnings the row functions add (shown by the CLI on stderr)
     warnings: list = field(default_factory=list)
+    #: hidden width m of a linear ResNet (DATA's A, m x d) for the zou-long-gu rows; None: not given
+    resnet_m: int | None = None
 
 
 @dataclass
@@ -365,13 +369,52 @@ def zhao_xu_rows(ctx: WidthContext) -> list:
     return rows
 
 
+@register_width_rows("zou-long-gu")
+def zou_long_gu_rows(ctx: WidthContext) -> list:
+    """Rows of Zou, Long & Gu: Proposition 3.3's width (Gaussian bands) and Corollary 3.4's explicit width
+    (derived), from the registry at alpha = beta = 1; held against the ResNet width m of DATA's A."""
+    from convtool.analysis import get
+    from convtool.analysis.evaluate import evaluate
+
+    P = "zou-long-gu"
+    X, Y = ctx.X, ctx.Y
+    n, d = X.shape
+    k = Y.shape[1]
+    s = np.linalg.svd(X, compute_uv=False)
+    r = int(np.sum(s > max(n, d) * np.finfo(float).eps * s[0])) if s.size and s[0] > 0 else 0
+    if r == 0:
+        return []
+    Wst = np.linalg.lstsq(X, Y, rcond=None)[0]
+    vals = {"n": float(n), "d": float(d), "k": float(k), "r": float(r), "X_norm": float(s[0]),
+            "sigma_r": float(s[r - 1]), "X_fro": float(np.sqrt(np.sum(s ** 2))), "Y_fro": float(np.linalg.norm(Y)),
+            "lstar": 0.5 * float(np.sum((X @ Wst - Y) ** 2)), "delta": float(ctx.delta)}
+    out = evaluate(vals, targets=["m_prop33", "m_cor34"], paper=P)
+    width = None if ctx.resnet_m is None else float(ctx.resnet_m)
+    missing = "no ResNet width: DATA holds no transform A (m x d)"
+    rows = []
+    for name, result, assume in (
+            ("m_prop33", "Proposition 3.3", "Gaussian A, B; bands 0.9 alpha sqrt(m) <= sigma(A) <= 1.1 alpha sqrt(m) "
+                                            "(and B) with probability >= 1 - delta/3"),
+            ("m_cor34", "Corollary 3.4", "Gaussian A, B with alpha = beta = 1; GD at Theorem 3.1's step reaches "
+                                         "L* + eps in O(kappa log 1/eps) with probability >= 1 - delta")):
+        q = get(name, paper=P)
+        v = float(out[name])
+        if name == "m_cor34" and not np.log(3 * n / ctx.delta) >= 1:
+            v = NotApplicable("needs log(3n/delta) >= 1 (Proposition 3.3's loss bound)")
+        meets, reason = _meets(width, v, missing)
+        rows.append(WidthRow(P, result, q.reference, name, v, f"{assume} (delta = {ctx.delta:g}); {q.description}",
+                             EXPLICIT, meets, reason, derived=bool(q.derived), width_name="m", width=width,
+                             formula=_formula(q)))
+    return rows
+
+
 # ---------------------------------------------------------------- front door
 
 def width_table(X, Y, *, h: int | None = None, h_source: str | None = None, layers=None, init: str = "file",
                 layers_source: str = "", delta: float = 0.1, c: float = 0.1, C: float = 1.0,
                 eta: float | None = None, theta: float = 0.5, eps: float | None = None, loss_scale: str = "sum",
                 p: float = THM33_DEFAULTS["p"], target: float = THM33_DEFAULTS["target"],
-                papers=None) -> WidthTable:
+                papers=None, resnet_m: int | None = None) -> WidthTable:
     """Every registered width threshold for data ``X`` (rows = samples), ``Y`` and the given widths.
 
     Parameters
@@ -413,7 +456,7 @@ def width_table(X, Y, *, h: int | None = None, h_source: str | None = None, laye
     ctx = WidthContext(X=X, Y=Y, h=h, h_source=h_source or ("given" if h is not None else "no two-layer width given"),
                        layers=layers, init=init, layers_source=layers_source, delta=float(delta), c=float(c),
                        C=float(C), eta=eta, theta=float(theta), eps=eps, loss_scale=loss_scale, p=float(p),
-                       target=float(target))
+                       target=float(target), resnet_m=resnet_m)
     keys = list(WIDTH_ROWS) if papers is None else list(papers)
     unknown = [k for k in keys if k not in WIDTH_ROWS]
     if unknown:

@@ -6,7 +6,7 @@
 Examples
 --------
 >>> sorted(THEORIES)
-['local-pl', 'song-et-al', 'zhao-xu']
+['local-pl', 'song-et-al', 'zhao-xu', 'zou-long-gu']
 >>> THEORIES_FOR_MODEL["deep-linear"]
 ['zhao-xu']
 >>> make_theory("local-pl", c=0.5).key
@@ -20,15 +20,18 @@ from convtool.numeric.theories.base import Check, Observation, RunContext, Theor
 from convtool.numeric.theories.local_pl import LocalPL
 from convtool.numeric.theories.song_et_al import SongEtAl
 from convtool.numeric.theories.zhao_xu import ZhaoXu
+from convtool.numeric.theories.zou_long_gu import ZouLongGu
 
 __all__ = ["THEORIES", "THEORIES_FOR_MODEL", "make_theory", "theories_for", "Theory", "Check", "Observation",
            "RunContext"]
 
 #: paper key -> theory class
-THEORIES: dict[str, type] = {LocalPL.key: LocalPL, ZhaoXu.key: ZhaoXu, SongEtAl.key: SongEtAl}
+THEORIES: dict[str, type] = {LocalPL.key: LocalPL, ZhaoXu.key: ZhaoXu, ZouLongGu.key: ZouLongGu,
+                             SongEtAl.key: SongEtAl}
 
 #: model key -> the theories (paper keys) that apply to it
-THEORIES_FOR_MODEL: dict[str, list] = {"two-layer": ["local-pl"], "deep-linear": ["zhao-xu"], "shallow": ["song-et-al"]}
+THEORIES_FOR_MODEL: dict[str, list] = {"two-layer": ["local-pl"], "deep-linear": ["zhao-xu"],
+                                       "resnet": ["zou-long-gu"], "shallow": ["song-et-al"]}
 
 
 def make_theory(key: str, **options) -> Theory:
