@@ -11,7 +11,7 @@ import pytest
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 #: script -> whether the claim holds at the quick size (a claim that fails is reported, and that is tested too)
 SCRIPTS = {"sweep_localpl_fig1": True, "sweep_localpl_fig2": True, "sweep_localpl_fig3": True,
-           "sweep_localpl_fig4": True, "sweep_zhao_xu_appG": True}
+           "sweep_localpl_fig4": True, "sweep_zhao_xu_appG": True, "sweep_zou_long_gu_sec5": True}
 
 
 def _load(name):
@@ -25,7 +25,8 @@ def _load(name):
 def test_quick_reproduction(name, tmp_path):
     from convtool.sweeps.figure import reproduce
 
-    fig = _load(name).FIGURE
+    mod = _load(name)
+    fig = mod.figure(quick=True) if hasattr(mod, "figure") else mod.FIGURE
     res = reproduce(fig, str(tmp_path), quick=True)
     assert res.failed == 0, [r.get("error") for r in res.rows if r.get("run_status") != "ok"]
     assert res.held is SCRIPTS[name], res.verdict

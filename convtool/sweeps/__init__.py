@@ -98,7 +98,10 @@ def _data_file(spec: SweepSpec, out_dir: str, point: dict | None = None) -> str 
     params = {k: v for k, v in spec.generator.items() if k != "generate"}
     params.update(data_params(point or {}))
     name = spec.generator["generate"]
-    table = {**GENERATORS, **getattr(gens, "DLN_GENERATORS", {}), **getattr(gens, "EXTRA_GENERATORS", {})}
+    table = dict(GENERATORS)
+    for attr in dir(gens):  # every model's table (DLN_GENERATORS, RESNET_GENERATORS, ...)
+        if attr.endswith("_GENERATORS") and isinstance(getattr(gens, attr), dict):
+            table.update(getattr(gens, attr))
     if name not in table:
         raise InputError(f"{spec.source}: unknown generator {name!r}; choose from {', '.join(sorted(table))}")
     tag = hashlib.sha256(json.dumps([name, params], sort_keys=True).encode()).hexdigest()[:16]
