@@ -432,7 +432,7 @@ def batch_options(func):
 
 
 def plot_option(help_text: str):
-    """``--plot PATH``: a PNG figure (needs the optional ``plot`` extra, matplotlib)."""
+    """``--plot PATH``: a figure, .png, .pdf or .svg by the extension (needs the optional ``plot`` extra)."""
     return click.option("--plot", "plot", type=click.Path(dir_okay=False, path_type=str), default=None,
                         help=help_text + " Needs matplotlib (pip install convtool[plot]).")
 
@@ -571,8 +571,9 @@ def check_output_paths(inputs=(), **paths) -> None:
                                          f"{target}; give each output its own name")
         targets[option] = target
     if given.get("plot") is not None:
-        from convtool.cli.plots import require_matplotlib
+        from convtool.cli.plots import plot_format, require_matplotlib
 
+        plot_format(given["plot"])  # the format follows the extension: refuse an unknown one before any work
         require_matplotlib()
 
 
@@ -612,3 +613,33 @@ def check_model_options(opts: dict, two_layer_only=("d", "eta0", "save_init")) -
     if given:
         flags = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ConvtoolInputError(f"{flags} apply to --model deep-linear only")
+
+
+# ------------------------------------------------------------------ provenance (issue 12)
+
+__all__ += ["provenance_of", "with_provenance"]
+
+
+def provenance_of(opts: dict | None = None, init: str | None = None, **more) -> dict:
+    """:func:`convtool.results.provenance` of the running command: its command line, ``--seed`` and the init
+    scheme (``init``: what the instance used, e.g. ``file`` for weights read from DATA; default ``--init``)."""
+    from convtool.cli.main import OneLineGroup
+    from convtool.results import provenance
+
+    opts = opts or {}
+    argv = getattr(OneLineGroup, "argv", None)
+    return provenance(argv, seed=opts.get("seed"), init=init if init is not None else opts.get("init"), **more)
+
+
+def with_provenance(out: dict, opts: dict | None = None, init: str | None = None) -> dict:
+    """``out`` with a ``provenance`` entry added (the JSON of every command)."""
+    return {**out, "provenance": provenance_of(opts, init)}
+
+
+def dpi_option(func):
+    """``--dpi N``: resolution of a raster plot (``.png``); vector formats (``.pdf``, ``.svg``) ignore it."""
+    return click.option("--dpi", type=click.IntRange(min=10, max=2400), default=120, show_default=True,
+                        help="Resolution of a .png plot (pdf and svg are vector formats).")(func)
+
+
+__all__ += ["dpi_option"]

@@ -82,8 +82,23 @@ DATA_ROWS = {
 }
 
 
-def fmt(x) -> str:
-    """One number in the CLI's format: ``{:.6g}``, ints as ints, inf/nan spelled out, None as ``-``."""
+def near_one(v: float, digits: int) -> str | None:
+    """``1 - 4.75e-14`` for a value within 1e-3 of 1 (not 1 itself), so a rate never prints as ``1``; else None.
+
+    ``1 - v`` is exact there (Sterbenz), so the shown gap is the value's own.
+
+    >>> near_one(0.9999999999999525, 6), near_one(1.0000004, 3), near_one(0.5, 6)
+    ('1 - 4.75175e-14', '1 + 4e-07', None)
+    """
+    if v == 1.0 or not abs(1.0 - v) < 1e-3:
+        return None
+    gap = 1.0 - v
+    return f"1 - {gap:.{digits}g}" if gap > 0 else f"1 + {-gap:.{digits}g}"
+
+
+def fmt(x, digits: int | None = None) -> str:
+    """One number in the CLI's format: ``{:.6g}`` (``--digits``), ints as ints, inf/nan spelled out, None as
+    ``-``, a value within 1e-3 of 1 as ``1 - gap`` (:func:`near_one`)."""
     if x is None:
         return "-"
     if isinstance(x, bool):
@@ -98,7 +113,19 @@ def fmt(x) -> str:
         return "nan"
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
-    return f"{v:.6g}"
+    from convtool.cli.formats import current_digits, plain_numbers
+
+    d = current_digits(6) if digits is None else digits
+    if plain_numbers():
+        return f"{v:.17g}" if near_one(v, d) else f"{v:.{d}g}"
+    return near_one(v, d) or f"{v:.{d}g}"
+
+
+def full(x) -> str:
+    """Full float precision (``repr``), or ``--digits`` significant digits when that option is given."""
+    from convtool.cli.formats import _DIGITS
+
+    return repr(float(x)) if _DIGITS.get() is None else fmt(x)
 
 
 class Footnotes:
@@ -365,8 +392,22 @@ def _steps_text(steps: list) -> str:
     return f"median {fmt(med)} ({s[0]}..{s[-1]})"
 
 
+#: schedule references as shown in tables: eq. (19)'s "h" is the paper's rate function, not the width h
+SCHEDULE_REFERENCE_SHOWN = {"eq. (19), h = rho": "eq. (19) with rate function rho",
+                            "eq. (19), h = rhobar": "eq. (19) with rate function rhobar"}
+
+
+def verdict_text(verdict: dict | None) -> Text | None:
+    """The PEPit-style verdict (:func:`convtool.numeric.verdict.run_verdict`) as a titled block of lines."""
+    if not verdict or not verdict.get("text"):
+        return None
+    out = Text("Verdict\n", style="bold")
+    out.append("\n".join(verdict["text"]))
+    return out
+
+
 def render_run(summary: dict, *, source: str = "", schedule: dict | None = None, config: dict | None = None,
-               warnings: list | None = None) -> Group:
+               warnings: list | None = None, verdict: dict | None = None) -> Group:
     """Everything ``convtool run`` shows: the summary (``RunResult.summary()``) as one table.
 
     Observed numbers are medians (rates) or maxima (final loss) over the seeds;
@@ -381,7 +422,8 @@ def render_run(summary: dict, *, source: str = "", schedule: dict | None = None,
     opts = ", ".join(f"{k}={fmt(v)}" for k, v in sched.items() if k not in ("name", "reference") and v is not None)
     header = Text(f"source: {source or '?'}\nschedule: {sched.get('name')}"
                   + (f" ({opts})" if opts else "")
-                  + (f" - {sched['reference']}" if sched.get("reference") else "")
+                  + (f" - {SCHEDULE_REFERENCE_SHOWN.get(sched['reference'], sched['reference'])}"
+                     if sched.get("reference") else "")
                   + f" | seeds: {R} | T = {fmt(config.get('steps'))} | tol = {fmt(config.get('tol'))}")
     table = Table(title="Run summary", title_justify="left")
     table.add_column("quantity", no_wrap=True)
@@ -426,6 +468,8 @@ def render_run(summary: dict, *, source: str = "", schedule: dict | None = None,
     for name, value, note in rows:
         table.add_row(Text(name), Text(value), Text(note))
     parts = [header, Text(""), table]
+    if verdict_text(verdict) is not None:
+        parts += [Text(""), verdict_text(verdict)]
     if R > 1:
         parts.append(Text(f"{R} seeds: rates and steps are medians, final L the max, violations summed; "
                           "predicted constants are means over the seeds' instances."))
@@ -438,8 +482,9 @@ def _fmt3(x) -> str:
     """A number with 3 significant digits (the compare table's overview; JSON has them all)."""
     if x is None or isinstance(x, (bool, int)):
         return fmt(x)
-    v = float(x)
-    return fmt(v) if not math.isfinite(v) else f"{v:.3g}"
+    from convtool.cli.formats import current_digits
+
+    return fmt(float(x), current_digits(3))
 
 
 def _violations_cell(viol: dict, key: str, applied_key: str) -> str:
@@ -483,8 +528,11 @@ def compare_table(cmp) -> Table:
     return table
 
 
-def render_compare(cmp) -> Group:
-    """Everything ``convtool compare`` shows."""
+def render_compare(cmp, verdicts: dict | None = None) -> Group:
+    """Everything ``convtool compare`` shows (with ``verdicts``, schedule -> ``run_verdict``, one verdict line
+    per schedule under the table)."""
+    from convtool.cli.formats import current_digits
+
     header = Text(f"source: {cmp.source}\nT = {cmp.steps} | tol = {fmt(cmp.tol)} | seeds: {cmp.seeds}")
     many = (f" Over {cmp.seeds} seeds: steps and rates are medians, final L the max, violations summed."
             if cmp.seeds > 1 else "")
@@ -492,8 +540,15 @@ def render_compare(cmp) -> Group:
     notes = Text("steps to tol: '-' unless every seed reached L(t)/L(0) <= tol. Violations: count/steps where "
                  "the theorem applied (first violating step)."
                  + (f" {REFERENCE_LABEL}: GD on W itself with eta = 1/K (Fig. 4's reference)." if ref else "")
-                 + " Numbers to 3 digits; --json has them all." + many)
-    return Group(header, Text(""), compare_table(cmp), Text(""), notes)
+                 + f" Numbers to {current_digits(3)} digits (--digits); --json has them all." + many)
+    parts = [header, Text(""), compare_table(cmp), Text(""), notes]
+    if verdicts:
+        from convtool.numeric.verdict import short_verdict
+
+        lines = Text("Verdicts\n", style="bold")
+        lines.append("\n".join(f"{name}: {short_verdict(v)}" for name, v in verdicts.items() if v))
+        parts += [Text(""), lines]
+    return Group(*parts)
 
 
 #: the parts of eta_max: label, ConstantsResult key, defining equation (Theorem E.1)
@@ -584,7 +639,7 @@ def render_deep_linear_constants(res, source: str = "") -> Group:
     for name, v in res.quantities.items():
         q = get(name, paper="zhao-xu")
         ref = q.reference + (" (derived)" if name in res.derived and "derived" not in q.reference else "")
-        cell = value_text(v, notes) if isinstance(v, NotApplicable) else Text(repr(float(v)))
+        cell = value_text(v, notes) if isinstance(v, NotApplicable) else Text(full(v))
         table.add_row(Text(name), cell, Text(ref))
     head = Text(f"source: {source}\nwidths: {', '.join(map(str, res.widths))} | init: {res.init} | "
                 f"P(0) spectrum: {res.spectrum_method}")
@@ -637,7 +692,7 @@ def render_deep_linear_run(result, source: str = "") -> Group:
     table.add_column("what", overflow="fold")
 
     def num(x):
-        return "-" if x is None else repr(float(x))
+        return "-" if x is None else full(x)
 
     R = result.R
     E0 = a["loss"][:, 0]
@@ -682,7 +737,7 @@ def render_width_compare(cmp) -> Group:
         table.add_column(col, no_wrap=col not in ("status", "violations"), overflow="fold")
 
     def num(x):
-        return "-" if x is None else f"{x:.6g}"
+        return "-" if x is None else fmt(x)
 
     for r in cmp.rows:
         v = r.violations
