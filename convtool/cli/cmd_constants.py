@@ -57,8 +57,12 @@ def constants(data, as_json, latex, fmt, digits, **opts):
 
         from convtool.cli.options import with_provenance
 
+        from convtool.cli.render import out_of_range
+
         out = {"source": inst.source}
         out.update(res.to_dict())
+        if out_of_range(res):  # the values stay (they are what the formulas give); this says they are no bound
+            out["out_of_range"] = out_of_range(res)
         if latex:
             from convtool.cli.render import latex_of
 

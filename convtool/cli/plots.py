@@ -182,7 +182,7 @@ def _log_limits(ax, curves) -> None:
 
 
 @_quiet
-def plot_run(result, path, title: str = "", dpi: int | None = None) -> None:
+def plot_run(result, path, title: str = "", dpi: int | None = None) -> "Figure":
     """Write ``convtool run``'s figure for a :class:`~convtool.numeric.engine.RunResult` (format from the extension).
 
     Panel 1, log scale: L(t) (per seed, and the median over seeds for several), and for each theorem the bound
@@ -258,6 +258,7 @@ def plot_run(result, path, title: str = "", dpi: int | None = None) -> None:
     ax_e.legend(loc="best", fontsize=8)
     ax_e.grid(alpha=0.3, which="both")
     _save(fig, path, dpi)
+    return fig
 
 
 #: line styles of the compared schedules (with the colours, so no curve hides another: adaptive = constant)
@@ -266,7 +267,7 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 @_quiet
-def plot_compare(cmp, path, title: str = "", dpi: int | None = None) -> None:
+def plot_compare(cmp, path, title: str = "", dpi: int | None = None) -> "Figure":
     """Write ``convtool compare``'s figure for a :class:`~convtool.numeric.experiments.CompareResult`.
 
     Panel 1 (log scale): per schedule the median L(t) over seeds (thick) and each seed (thin), in its own
@@ -319,6 +320,7 @@ def plot_compare(cmp, path, title: str = "", dpi: int | None = None) -> None:
     ax_e.set_ylabel(r"step size $\eta_t$")
     ax_e.grid(alpha=0.3, which="both")
     _save(fig, path, dpi)
+    return fig
 
 
 @_quiet
@@ -380,6 +382,7 @@ def plot_deep_linear_run(result, path, title: str = "", dpi: int | None = None) 
     ax_p.legend(loc="best", fontsize=7)
     ax_p.grid(alpha=0.3)
     _save(fig, path, dpi)
+    return fig
 
 
 @_quiet
@@ -399,3 +402,4 @@ def plot_width_compare(cmp, path, title: str = "", dpi: int | None = None) -> No
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     _save(fig, path, dpi)
+    return fig

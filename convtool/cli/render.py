@@ -174,7 +174,58 @@ def constants_header(res, source: str = "") -> Text:
                 f"rank [W1;W2]={res.rank} | c={fmt(res.c)} d={fmt(res.d)}")
 
 
-def group_table(res, group: str, fields, notes: Footnotes, latex: bool = False) -> Table:
+#: Theorem E.1's quantities at eta0: they mean nothing once eta0 > eta_max (mubar < 0, rhobar0 < 0 ...)
+E1_AT_ETA0 = ("mubar", "Kbar0", "rhobar0", "Delta", "drift_total_bound", "local_rate")
+#: quantities that are exactly 0 on an exact instance, and the scale their round-off is relative to
+ROUNDOFF_ZERO = {"rate_nonoverparam": ("1 - mu/K", None), "lstar": ("lstar", "L0")}
+#: round-off tolerance, in units of eps times the scale
+ROUNDOFF_EPS = 64
+
+
+def _num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def out_of_range(res) -> dict:
+    """field -> reason for the values a theorem does not cover at this eta0: Theorem E.1's when
+    eta0 > eta_max, rho_0 when eta0 K_0 >= 2 (Theorem 3.1 needs eta K_t < 2)."""
+    q = res.quantities
+    out = {}
+    eta0, em = q.get("eta0"), q.get("eta_max")
+    if _num(eta0) and _num(em) and float(eta0) > float(em):
+        why = (f"eta0 = {fmt(eta0)} > eta_max = {fmt(em)}: Theorem E.1 needs eta0 at most eta_max, so the "
+               f"formula's value here is no bound")
+        out.update({f: why for f in E1_AT_ETA0 if f in q})
+    K0 = q.get("K_0")
+    if _num(eta0) and _num(K0) and float(eta0) * float(K0) >= 2 and "rho_0" in q:
+        out["rho_0"] = f"eta0 K_0 = {fmt(float(eta0) * float(K0))} >= 2: Theorem 3.1 needs eta K_t < 2"
+    return out
+
+
+def roundoff_zeros(res) -> dict:
+    """field -> (shown name, tolerance) for values within round-off of 0: ``|x| <= 64 eps scale``."""
+    q = res.quantities
+    out = {}
+    eps = 2.220446049250313e-16
+    for f, (name, scale_key) in ROUNDOFF_ZERO.items():
+        v = q.get(f)
+        if not _num(v):
+            continue
+        scale = 1.0
+        if scale_key is not None:
+            s = q.get(scale_key)
+            if not _num(s):
+                continue
+            scale = abs(float(s)) + abs(float(v))
+        tol = ROUNDOFF_EPS * eps * scale
+        if 0 < abs(float(v)) <= tol:
+            what = "" if scale_key is None else f" ({scale_key} + |{name}|)"
+            out[f] = f"{name} = {float(v):.3g} is round-off: |{name}| <= {ROUNDOFF_EPS} eps{what} = {tol:.3g}"
+    return out
+
+
+def group_table(res, group: str, fields, notes: Footnotes, latex: bool = False, na: dict | None = None,
+                zeros: dict | None = None, zero_notes: Footnotes | None = None) -> Table:
     """One display group: columns quantity, value, paper reference (and LaTeX formula)."""
     table = Table(title=GROUP_TITLES.get(group, group), title_justify="left", expand=False)
     table.add_column("quantity", no_wrap=True)
@@ -188,19 +239,29 @@ def group_table(res, group: str, fields, notes: Footnotes, latex: bool = False) 
             if latex:
                 row.append(Text(dim))
             table.add_row(*row)
+    na, zeros = na or {}, zeros or {}
     for f in fields:
-        row = [Text(f), value_text(res.quantities[f], notes), Text(res.reference(f))]
+        if f in na:
+            cell = value_text(NotApplicable(na[f]), notes)
+        elif f in zeros and zero_notes is not None:
+            cell = Text(f"0 [r{zero_notes.mark(zeros[f])}]")
+        else:
+            cell = value_text(res.quantities[f], notes)
+        row = [Text(f), cell, Text(res.reference(f))]
         if latex:
             row.append(Text(latex_of(f)))
         table.add_row(*row)
     return table
 
 
-def constants_tables(res, notes: Footnotes, latex: bool = False) -> list:
-    """A table per display group, in ``GROUPS`` order."""
+def constants_tables(res, notes: Footnotes, latex: bool = False, zero_notes: Footnotes | None = None) -> list:
+    """A table per display group, in ``GROUPS`` order; values a theorem does not cover at this eta0 shown as
+    n/a (:func:`out_of_range`), round-off zeros as ``0 [rk]`` (:func:`roundoff_zeros`) when ``zero_notes``."""
     from convtool.numeric.constants import GROUPS
 
-    return [group_table(res, g, fields, notes, latex) for g, fields in GROUPS.items()]
+    na, zeros = out_of_range(res), roundoff_zeros(res)
+    return [group_table(res, g, fields, notes, latex, na=na, zeros=zeros, zero_notes=zero_notes)
+            for g, fields in GROUPS.items()]
 
 
 def roots_table(res) -> Group:
@@ -239,12 +300,15 @@ def checks_table(res) -> Table:
 
 def render_constants(res, source: str = "", latex: bool = False) -> Group:
     """Everything ``convtool constants`` shows for one :class:`ConstantsResult`."""
-    notes = Footnotes()
+    notes, zero_notes = Footnotes(), Footnotes()
     parts = [constants_header(res, source)]
-    for table in constants_tables(res, notes, latex):
+    for table in constants_tables(res, notes, latex, zero_notes=zero_notes):
         parts += [Text(""), table]
     if notes:
         parts += [Text(""), footnotes_text(notes)]
+    if zero_notes:
+        parts += [Text(""), Text("round-off zeros (shown as 0; --json has the computed value):\n"
+                                 + "\n".join(f"  [r{i}] {r}" for i, r in enumerate(zero_notes.reasons, 1)))]
     if res.roots:
         parts += [Text(""), roots_table(res)]
     parts += [Text(""), checks_table(res)]
@@ -439,15 +503,22 @@ def render_run(summary: dict, *, source: str = "", schedule: dict | None = None,
         reduced, reduced_note = f"r = {r_work} of h = {width}", "exact reduction to r = rank [W1; W2]"
     else:
         reduced, reduced_note = f"h = {width} (rank r = {r_work})", "run at the full width h"
+    eta0, em = config.get("eta0"), s.get("eta_max")
+    beyond = _num(eta0) and _num(em) and float(eta0) > float(em)
+    na_e1 = "n/a (eta0 > eta_max)" if beyond else None
+    rate1 = s.get("rate_nonoverparam")
+    tol1 = ROUNDOFF_EPS * 2.220446049250313e-16
+    rate1_zero = _num(rate1) and 0 < abs(float(rate1)) <= tol1
+    rate1_text = "0 (round-off)" if rate1_zero else fmt(rate1)
     rows = [
         ("status", status_text(status, R), status_note),
         ("steps", _steps_text(s.get("steps") or []), "GD steps taken"),
         ("final L", fmt(s.get("final_loss_max")), "excess loss l - l* at the end"),
         ("observed rate", fmt(s.get("observed_rate")), "10^slope of log10 L(t), last half of the run"),
-        ("rhobar0", fmt(s.get("rhobar0")), f"L(t) <= L0 rhobar0^t, {_ref('rhobar0')}"),
-        ("local rate", fmt(s.get("local_rate")), f"asymptotic rate, {_ref('local_rate')}"),
+        ("rhobar0", na_e1 or fmt(s.get("rhobar0")), f"L(t) <= L0 rhobar0^t, {_ref('rhobar0')}"),
+        ("local rate", na_e1 or fmt(s.get("local_rate")), f"asymptotic rate, {_ref('local_rate')}"),
         ("local-rate limit", fmt(s.get("local_rate_limit")), "1 - (mu/K) alpha1/alpha2 (eta0 -> 0)"),
-        ("1 - mu/K", fmt(s.get("rate_nonoverparam")), f"GD on Problem 1, eta = 1/K, {_ref('rate_nonoverparam')}"),
+        ("1 - mu/K", rate1_text, f"GD on Problem 1, eta = 1/K, {_ref('rate_nonoverparam')}"),
         ("Problem-1 observed rate", fmt(s.get("reference_rate")), "GD on W itself from W(0), eta = 1/K (Fig. 4)"),
         ("eta_max", fmt(s.get("eta_max")), _ref("eta_max")),
         ("mean eta", fmt(s.get("mean_eta")), "over steps" + (" and seeds" if R > 1 else "")),
@@ -473,6 +544,13 @@ def render_run(summary: dict, *, source: str = "", schedule: dict | None = None,
     if R > 1:
         parts.append(Text(f"{R} seeds: rates and steps are medians, final L the max, violations summed; "
                           "predicted constants are means over the seeds' instances."))
+    warnings = list(warnings or [])
+    if rate1_zero:
+        warnings.append(f"1 - mu/K = {fmt(rate1)} is shown as 0: round-off, |1 - mu/K| <= {ROUNDOFF_EPS} eps = "
+                        f"{tol1:.3g} (mu = K: an exactly conditioned instance)")
+    if beyond:
+        warnings.append(f"rhobar0 and the local rate are n/a: eta0 = {fmt(eta0)} > eta_max = {fmt(em)}, where "
+                        f"Theorem E.1 gives no bound (--json keeps the formulas' values)")
     if warnings:
         parts += [Text("")] + [Text(f"note: {w}") for w in warnings]
     return Group(*parts)
