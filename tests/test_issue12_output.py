@@ -384,3 +384,135 @@ def test_short_help_and_quiet(tmp_path):
 def test_schedule_label_does_not_clash_with_the_width():
     text = " ".join(ok(invoke("run", *SMALL)).stdout.split())
     assert "h = rho" not in text and "eq. (19) with rate function rho" in text
+
+
+def _weights_file(tmp_path, name="w.npz", h=12, seed=5):
+    from convtool.numeric.init import init_weights
+
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((15, 4)), rng.standard_normal((15, 3))
+    W1, W2 = init_weights(4, 3, h, "gaussian", seed=seed)
+    p = tmp_path / name
+    np.savez(p, X=X, Y=Y, W1=W1, W2=W2)
+    return p, X, Y
+
+
+def test_weights_in_data_refuse_generation_options_unless_reinit(tmp_path):
+    p, X, Y = _weights_file(tmp_path)
+    for opt in (("--seed", "3"), ("--init", "xavier"), ("--std", "0.1"), ("--p", "0.5")):
+        assert_user_error(invoke("constants", str(p), *opt), "holds W1, W2", opt[0], "--reinit")
+    # --reinit: the same instance as generating from X, Y alone at the file's width with that seed
+    bare = tmp_path / "bare.npz"
+    np.savez(bare, X=X, Y=Y)
+    a = strict_json(ok(invoke("constants", str(p), "--reinit", "--seed", "3", "--json")).stdout)
+    b = strict_json(ok(invoke("constants", str(bare), "--width", "12", "--seed", "3", "--json")).stdout)
+    assert a["h"] == 12 and a["L0"] == b["L0"] and a["eta_max"] == b["eta_max"]
+    c = strict_json(ok(invoke("constants", str(p), "--json")).stdout)
+    assert c["L0"] != a["L0"]  # without --reinit the file's own weights
+    assert_user_error(invoke("constants", "--reinit"), "--reinit needs a DATA file")
+
+
+def test_deep_linear_layers_in_data_refuse_init_and_seed_unless_reinit(tmp_path):
+    rng = np.random.default_rng(0)
+    p = tmp_path / "dln.npz"
+    np.savez(p, X=rng.standard_normal((20, 5)), Y=rng.standard_normal((20, 2)), W1=rng.standard_normal((7, 5)),
+             W2=rng.standard_normal((7, 7)), W3=rng.standard_normal((2, 7)))
+    assert_user_error(invoke("constants", "--model", "deep-linear", str(p), "--seed", "2"), "holds W1, W2, W3",
+                      "--reinit")
+    js = strict_json(ok(invoke("constants", "--model", "deep-linear", str(p), "--seed", "2", "--reinit",
+                               "--json")).stdout)
+    assert js["widths"][1:-1] == [7, 7] and js["init"] == "gaussian"
+
+
+def test_loss_inferred_from_the_arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    sens, both, only_y = tmp_path / "s.npz", tmp_path / "b.npz", tmp_path / "y.npz"
+    A, y = rng.standard_normal((30, 4, 3)), rng.standard_normal(30)
+    np.savez(sens, A=A, y=y)
+    np.savez(both, A=A, y=y, X=rng.standard_normal((9, 4)), Y=rng.standard_normal((9, 3)))
+    np.savez(only_y, Y=rng.standard_normal((4, 3)))
+    assert strict_json(ok(invoke("constants", str(sens), "--width", "8", "--json")).stdout)["loss"] == "sensing"
+    assert_user_error(invoke("constants", str(both), "--width", "8"), "--loss squared or --loss sensing")
+    assert_user_error(invoke("constants", str(only_y), "--width", "8"), "--loss factorization")
+    js = strict_json(ok(invoke("constants", str(only_y), "--width", "8", "--loss", "factorization", "--json")).stdout)
+    assert js["loss"] == "factorization"
+
+
+def test_values_outside_theorem_e1_are_not_applicable_with_the_reason():
+    js = strict_json(ok(invoke("constants", "--width", "20", "--eta0", "0.01", "--json")).stdout)
+    assert js["eta0"] > js["eta_max"]
+    assert {"mubar", "rhobar0", "Kbar0", "Delta"} <= set(js["out_of_range"])
+    text = ok(invoke("constants", "--width", "20", "--eta0", "0.01", "--digits", "17")).stdout
+    rows = {ln.split("│")[1].strip(): ln.split("│")[2].strip() for ln in text.splitlines() if ln.count("│") >= 4}
+    for key in ("mubar", "rhobar0", "Kbar0"):
+        assert rows[key].startswith("n/a ["), (key, rows[key])
+        assert f"{js[key]:.17g}" not in text  # the formula's meaningless number is not printed as a value
+    assert "Theorem E.1 needs eta0 at most eta_max" in " ".join(text.split())
+    assert rows["mu_0"] != "" and not rows["mu_0"].startswith("n/a")  # eq. (11) still means something
+
+
+def test_roundoff_zeros_shown_as_zero_with_the_tolerance():
+    js = strict_json(ok(invoke("constants", "--width", "20", "--json")).stdout)
+    eps = np.finfo(float).eps
+    assert 0 < abs(js["rate_nonoverparam"]) <= 64 * eps  # Fig. 1's X is orthogonal: mu = K exactly
+    text = " ".join(ok(invoke("constants", "--width", "20")).stdout.split())
+    assert re.search(r"rate_nonoverparam │ 0 \[r\d\]", text)
+    assert f"|1 - mu/K| <= 64 eps = {64 * eps:.3g}" in text
+
+
+# ------------------------------------------------------------------ D: the library
+
+def test_import_convtool_is_light_and_lists_its_api():
+    import subprocess
+    import sys
+
+    code = ("import sys, convtool; heavy = [m for m in ('numpy', 'scipy', 'sympy', 'rich', 'pandas', 'matplotlib') "
+            "if m in sys.modules]; print(heavy); print(sorted(set(convtool.__all__) - set(dir(convtool))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(__import__("pathlib").Path(__file__).parents[1])).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "[]"
+    import convtool
+
+    for name in ("run_gd", "compute_constants", "init_weights", "compare_schedules", "run_verdict", "to_frame",
+                 "compute_deep_linear_constants", "load_instance"):
+        assert name in convtool.__all__ and callable(getattr(convtool, name)), name
+
+
+def test_library_round_trip_repr_html_and_frames():
+    import convtool
+
+    W1, W2 = convtool.init_weights(4, 3, 10, "gaussian", seed=0)
+    rng = np.random.default_rng(0)
+    loss = convtool.SquaredLoss(rng.standard_normal((12, 4)), rng.standard_normal((12, 3)))
+    res = convtool.compute_constants(loss, W1, W2)
+    r = repr(res)
+    assert r.startswith("ConstantsResult(") and len(r) < 300 and f"{res.eta_max:.6g}" in r
+    html = res._repr_html_()
+    assert html.count("<tr>") == len(res.quantities) + 1 and "<script" not in html
+    df = res.to_frame()
+    assert list(df.columns) == ["value", "not_applicable", "reference"]
+    assert df.loc["eta_max", "value"] == res.eta_max
+    # a rank-deficient instance: not-applicable values are NaN with their reason next to them
+    Xd = rng.standard_normal((12, 4))
+    Xd[:, 3] = Xd[:, 2]
+    bad = convtool.compute_constants(convtool.SquaredLoss(Xd, rng.standard_normal((12, 3))), W1, W2)
+    na = bad.not_applicable
+    assert na
+    dfb = bad.to_frame()
+    for k, reason in na.items():
+        assert math.isnan(dfb.loc[k, "value"]) and dfb.loc[k, "not_applicable"] == reason
+    assert dfb["not_applicable"].isna().sum() == len(bad.quantities) - len(na)
+    run = convtool.run_gd(loss, W1[None], W2[None], schedule="adaptive", steps=20)
+    frame = convtool.to_frame(run)
+    assert frame.shape[0] == run.arrays["loss"].shape[1]
+    np.testing.assert_array_equal(frame["loss"].to_numpy(), run.arrays["loss"][0])
+    cmp = convtool.compare_schedules(convtool.default_batch(h=20), ["adaptive", "local"], steps=10)
+    assert list(cmp.to_frame().index) == [row.name for row in cmp.rows]
+    assert repr(cmp).startswith("CompareResult(schedules=['adaptive', 'local'")
+
+
+def test_loss_arrays_table_matches_the_library():
+    from convtool.cli.options import LOSS_ARRAYS_CLI
+    from convtool.numeric.losses import LOSS_ARRAYS
+
+    assert {k: tuple(v) for k, v in LOSS_ARRAYS.items()} == LOSS_ARRAYS_CLI
