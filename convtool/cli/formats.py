@@ -202,6 +202,10 @@ def _numbers(text: str) -> list[str]:
     return NUMBER_RE.findall(text)
 
 
+#: words up to this length must come out whole in a fitted table (longer ones may be folded)
+WHOLE_WORD = 24
+
+
 class Fit:
     """A table rendered whole at the console's width, or stacked where it would not fit.
 
@@ -210,18 +214,27 @@ class Fit:
     a block: the first cell, then ``column: value`` for the others, wrapped at spaces only.
     """
 
-    def __init__(self, table) -> None:
+    def __init__(self, table, narrower=()) -> None:
         self.table = table
+        #: other layouts of the same cells, tried in order before stacking (e.g. one table split in two)
+        self.narrower = tuple(narrower)
 
-    def _fits(self, console, options) -> tuple[bool, list]:
-        lines = console.render_lines(self.table, options, pad=False)
+    def _fits(self, console, options, table=None) -> tuple[bool, list]:
+        table = self.table if table is None else table
+        lines = console.render_lines(table, options, pad=False)
         text = "\n".join("".join(seg.text for seg in line) for line in lines)
         if "…" in text:
             return False, lines
         rendered = set(_numbers(text))
-        _, _, rows = table_rows(self.table)
+        # the cells' own text (a check mark renders as a glyph, not as its plain "ok": left out)
+        rows = [[_plain(c) for c in col._cells if not hasattr(c, "ok")]
+                for t in _walk(table) if _is_table(t) for col in t.columns]
         need = {tok for row in rows for cell in row for tok in _numbers(cell)}
-        return need <= rendered, lines
+        if not need <= rendered:
+            return False, lines
+        # and no word is split (rich folds a word longer than its column: "max_st" / "eps")
+        words = {w for row in rows for cell in row for w in cell.split() if len(w) <= WHOLE_WORD}
+        return all(w in text for w in words), lines
 
     def stacked(self):
         from rich.console import Group
@@ -242,6 +255,10 @@ class Fit:
         from rich.segment import Segment
 
         ok, lines = self._fits(console, options)
+        for alt in self.narrower if not ok else ():
+            ok, lines = self._fits(console, options, alt)
+            if ok:
+                break
         if not ok:
             yield self.stacked()
             return
@@ -262,7 +279,7 @@ def fit_all(renderable):
     from rich.table import Table
 
     if isinstance(renderable, Table):
-        return Fit(renderable)
+        return Fit(renderable, getattr(renderable, "convtool_narrower", ()))
     if isinstance(renderable, Group):
         return Group(*(fit_all(r) for r in renderable.renderables))
     return renderable

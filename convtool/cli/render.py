@@ -587,22 +587,38 @@ def _violations_cell(viol: dict, key: str, applied_key: str) -> str:
 REFERENCE_LABEL = "problem-1 (1/K)"
 
 
-def compare_table(cmp) -> Table:
-    """Side-by-side schedules (:class:`~convtool.numeric.experiments.CompareResult`), the reference last."""
-    table = Table(title="Schedules on the same instance and initializations", title_justify="left",
-                  show_edge=False)
-    for name, justify in (("schedule", "left"), ("status", "left"), ("steps\nto tol", "right"), ("wall\ns", "right"),
-                          ("final L", "right"), ("mean\neta", "right"), ("obs.\nrate", "right"),
-                          ("Thm 3.1\nviol.", "right"), ("Thm 3.2\nviol.", "right")):
-        # fold, never crop: at 80 columns rich would otherwise cut cells to "co…" / "0/…"
-        table.add_column(name, justify=justify, overflow="fold")
+_COMPARE_COLUMNS = (("schedule", "left"), ("status", "left"), ("steps\nto tol", "right"), ("wall\ns", "right"),
+                    ("final L", "right"), ("mean\neta", "right"), ("obs.\nrate", "right"),
+                    ("Thm 3.1\nviol.", "right"), ("Thm 3.2\nviol.", "right"))
+
+
+def compare_table(cmp, columns=None, title: str = "Schedules on the same instance and initializations") -> Table:
+    """Side-by-side schedules (:class:`~convtool.numeric.experiments.CompareResult`), the reference last.
+
+    ``columns`` (indices into the full column set) gives a part of the table; the full table carries, as
+    ``convtool_narrower``, the same cells split in two (results; theorem checks), which
+    :class:`convtool.cli.formats.Fit` prints where the full one would not fit."""
+    idx = list(range(len(_COMPARE_COLUMNS))) if columns is None else list(columns)
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for i in idx:
+        name, justify = _COMPARE_COLUMNS[i]
+        # names and numbers stay whole (a layout that would cut one is not used: formats.Fit tries the
+        # narrower layouts, then stacks); status and violation cells wrap at spaces
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=i not in (1, 7, 8))
     for row in cmp.rows:
         v = row.violations or {}
         name = REFERENCE_LABEL if row.name.startswith("problem-1") else row.name
-        table.add_row(Text(name), Text(status_text(row.status, cmp.seeds)), Text(fmt(row.steps_to_tol)),
-                      Text(f"{row.wall_time:.2f}"), Text(_fmt3(row.final_loss)), Text(_fmt3(row.mean_eta)),
-                      Text(_fmt3(row.observed_rate)), Text(_violations_cell(v, "thm31", "thm31_steps_applicable")),
-                      Text(_violations_cell(v, "thm32", "thm32_steps_in_range")))
+        cells = [Text(name), Text(status_text(row.status, cmp.seeds)), Text(fmt(row.steps_to_tol)),
+                 Text(f"{row.wall_time:.2f}"), Text(_fmt3(row.final_loss)), Text(_fmt3(row.mean_eta)),
+                 Text(_fmt3(row.observed_rate)), Text(_violations_cell(v, "thm31", "thm31_steps_applicable")),
+                 Text(_violations_cell(v, "thm32", "thm32_steps_in_range"))]
+        table.add_row(*(cells[i] for i in idx))
+    if columns is None:
+        checks = "Theorem checks (violations/steps applied)"
+        table.convtool_narrower = (
+            Group(compare_table(cmp, range(7), title), compare_table(cmp, (0, 7, 8), checks)),
+            Group(compare_table(cmp, range(5), title), compare_table(cmp, (0, 5, 6), "Step sizes and rates"),
+                  compare_table(cmp, (0, 7, 8), checks)))
     return table
 
 
