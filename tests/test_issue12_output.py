@@ -43,7 +43,7 @@ WIDTH_CASES = {
     "schedule": ("schedule", "--width", "20", "--steps", "5"),
     "run": ("run", *SMALL),
     "run-local": ("run", *SMALL, "--schedule", "local"),
-    "compare": ("compare", "--width", "20", "--steps", "30", "--seeds", "2", "--schedules", "adaptive,local,adgd"),
+    "compare": ("compare", "--width", "20", "--steps", "15", "--seeds", "2", "--schedules", "adaptive,adgd"),
     "constants-dln": ("constants", "--model", "deep-linear", "--widths", "30"),  # DATA added by the test
 }
 
@@ -281,8 +281,8 @@ def test_plot_format_follows_the_extension_and_dpi(tmp_path):
     def width(p):
         return int.from_bytes(p.read_bytes()[16:20], "big")  # the PNG IHDR width
 
-    plot_run(res, tmp_path / "a.png", dpi=50)
-    plot_run(res, tmp_path / "b.png", dpi=100)
+    plot_run(res, tmp_path / "a.png", dpi=30)
+    plot_run(res, tmp_path / "b.png", dpi=60)
     assert width(tmp_path / "b.png") == pytest.approx(2 * width(tmp_path / "a.png"), abs=2)
 
 
@@ -318,15 +318,18 @@ def test_run_out_loads_again_as_data_and_shows_again(tmp_path):
     assert prov["seed"] == 0 and prov["versions"]["numpy"] == np.__version__
 
 
-def test_every_json_carries_provenance():
+def test_every_json_carries_provenance(tmp_path):
     import scipy
     import sympy
 
     import convtool
 
-    for args in (("constants", "--width", "20"), ("run", *SMALL), ("schedule", "--width", "20", "--steps", "3"),
-                 ("compare", "--width", "20", "--steps", "20", "--schedules", "adaptive"),
-                 ("constants", "--model", "deep-linear", "--widths", "40")):
+    dln = _small_dln(tmp_path)
+    for args in (("constants", "--width", "20"), ("run", "--width", "20", "--steps", "5"),
+                 ("schedule", "--width", "20", "--steps", "3"),
+                 ("compare", "--width", "20", "--steps", "5", "--schedules", "adaptive"),
+                 ("constants", "--model", "deep-linear", "--widths", "30", dln),
+                 ("widths", dln, "--widths", "6"), ("explain", "eta_max")):
         prov = strict_json(ok(invoke(*args, "--json")).stdout)["provenance"]
         assert prov["command"].split()[:2] == ["convtool", args[0]]
         assert prov["versions"] == {"convtool": convtool.__version__, "numpy": np.__version__,
