@@ -519,3 +519,19 @@ def test_loss_arrays_table_matches_the_library():
     from convtool.numeric.losses import LOSS_ARRAYS
 
     assert {k: tuple(v) for k, v in LOSS_ARRAYS.items()} == LOSS_ARRAYS_CLI
+
+
+def test_deep_linear_run_has_a_verdict_matching_its_counts(tmp_path):
+    dln = _small_dln(tmp_path)
+    args = ("run", "--model", "deep-linear", dln, "--widths", "30", "--steps", "15")
+    viol = strict_json(ok(invoke(*args, "--json")).stdout)["summary"]["violations"]
+    text = " ".join(ok(invoke(*args)).stdout.split())
+    assert "Verdict" in text
+    for key in ("cvx_q", "lemma5", "thm2", "thm1"):
+        n = viol[f"{key}_steps_applicable"]
+        if n:
+            assert f"{key}: held on {n - viol[key]} of {n} steps where it applies" in text
+        else:
+            assert f"{key}: applies at no step" in text
+    if not viol["thm1_steps_applicable"]:
+        assert "Guarantee: none (Theorem 1 does not apply" in text

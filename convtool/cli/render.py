@@ -819,7 +819,33 @@ def render_deep_linear_run(result, source: str = "") -> Group:
         checks.add_row(Text(key), Text(_check_cell(viol, key)), Text(what))
     head = Text(f"source: {source}\nmodel: deep-linear {result.config.get('widths')} | init: "
                 f"{result.config.get('init')} | schedule: {s['schedule']} | seeds: {R}")
-    return Group(head, Text(""), table, Text(""), checks)
+    return Group(head, Text(""), table, Text(""), checks, Text(""), deep_linear_verdict(s))
+
+
+def deep_linear_verdict(s: dict) -> Text:
+    """The PEPit-style verdict of a deep-linear run: Theorem 1's guarantee (its rate, where its width condition
+    holds), the observed rate, and for each of Zhao & Xu's checks "held on N of M steps where it applies"."""
+    z, viol = s.get("zhao_xu", {}), s.get("violations") or {}
+    total = sum(s.get("steps") or [])
+    n1 = viol.get("thm1_steps_applicable", 0)
+    if n1:
+        cover = "every step" if n1 == total else f"{n1} of {total} steps"
+        head = (f"Guarantee: Theorem 1, E_DLN(t+1) <= (1 - (1 - eps)/kappa) E_DLN(t), rate {fmt(z.get('rate_thm1'))} "
+                f"(covers {cover})")
+    else:
+        why = viol.get("thm1_not_applicable") or "its width condition fails at every step"
+        head = f"Guarantee: none (Theorem 1 does not apply: {why})"
+    lines = [head, f"Observed rate: {fmt(s.get('observed_rate'))} (DLN), {fmt(z.get('cvx_observed_rate'))} (convex GD)"]
+    for key, what in DLN_CHECKS:
+        n_app = viol.get(f"{key}_steps_applicable", 0)
+        if n_app:
+            held = n_app - int(viol.get(key, 0) or 0)
+            lines.append(f"{key}: held on {held} of {n_app} steps where it applies")
+        else:
+            lines.append(f"{key}: applies at no step ({viol.get(f'{key}_not_applicable') or _NO_STEP.get(key, 'n/a')})")
+    out = Text("Verdict\n", style="bold")
+    out.append("\n".join(lines))
+    return out
 
 
 def render_width_compare(cmp) -> Group:
