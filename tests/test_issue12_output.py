@@ -535,3 +535,10 @@ def test_deep_linear_run_has_a_verdict_matching_its_counts(tmp_path):
             assert f"{key}: applies at no step" in text
     if not viol["thm1_steps_applicable"]:
         assert "Guarantee: none (Theorem 1 does not apply" in text
+
+
+def test_a_saved_run_of_several_seeds_says_why_it_has_no_single_weights(tmp_path):
+    out = tmp_path / "r2.npz"
+    ok(invoke("run", "--width", "20", "--steps", "5", "--seeds", "2", "--out", str(out)))
+    assert_user_error(invoke("constants", str(out)), "saved run of 2 seeds", "--width")
+    ok(invoke("constants", str(out), "--width", "20"))  # its data with newly drawn weights

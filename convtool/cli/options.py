@@ -390,6 +390,13 @@ def instance_from_options(data: str | None, *, loss: str | None = None, width: i
         if reinit and width is None and "W1" in arrays and np_ndim(arrays["W1"]) == 2:
             given["width"] = int(arrays["W1"].shape[1])
         arrays = check_weight_options(arrays, str(data), weights, reinit)
+        if not weights and width is None and "W1_0" in arrays and np_ndim(arrays["W1_0"]) == 3:
+            from convtool.cli.errors import ConvtoolInputError
+
+            R = int(arrays["W1_0"].shape[0])
+            raise ConvtoolInputError(f"{data} is a saved run of {R} seeds: its initial weights W1_0, W2_0 hold all "
+                                     f"{R} (R x n x h), so it has no single W1, W2; give --width to draw new ones "
+                                     f"on its data, or save a one-seed run (--seeds 1) to reuse its weights")
         if given["loss"] is None:
             given["loss"] = infer_loss(arrays, str(data))
         inst = data_mod.build_instance(arrays, source=str(data), **given)
