@@ -65,3 +65,37 @@ def jsonable(obj):
     if isinstance(obj, (float, np.floating)):
         return float(obj) if math.isfinite(obj) else None
     return obj
+
+
+def provenance(command=None, *, seed=None, init=None, **more) -> dict:
+    """Where a result came from: convtool, numpy, scipy, sympy versions, the command line, seed, init scheme
+    and a UTC timestamp (ISO 8601). Saved files and every ``--json`` carry it.
+
+    >>> p = provenance(["convtool", "run"], seed=3, init="gaussian")
+    >>> p["command"], p["seed"], p["init"], sorted(p["versions"])
+    ('convtool run', 3, 'gaussian', ['convtool', 'numpy', 'python', 'scipy', 'sympy'])
+    """
+    import datetime
+    import platform
+    import shlex
+    from importlib import metadata
+
+    import convtool
+
+    def version(pkg):
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:  # pragma: no cover - not installed
+            return None
+
+    if isinstance(command, (list, tuple)):
+        command = " ".join(shlex.quote(str(a)) for a in command)
+    out = {"command": command, "seed": seed, "init": init,
+           "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "versions": {"convtool": convtool.__version__, "numpy": np.__version__, "scipy": version("scipy"),
+                        "sympy": version("sympy"), "python": platform.python_version()}}
+    out.update(more)
+    return jsonable(out)
+
+
+__all__ += ["provenance"]

@@ -39,7 +39,7 @@ def _rows(d, paper=None):
 def test_json_keys(invoke, tmp_path):
     path, _ = _data(tmp_path, h=9)
     d = strict_json(ok(invoke("widths", path, "--widths", "6", "--json")).stdout)
-    assert set(d) == {"source", "params", "sources", "rows", "warnings"}
+    assert set(d) == {"source", "params", "sources", "rows", "warnings", "provenance"}  # issue 12: provenance
     assert set(d["params"]) == {"delta", "c", "C", "eta", "theta", "eps", "loss_scale", "p", "target"}
     assert d["sources"]["two_layer"] == {"n": 5, "m": 2, "h": 9, "h_source": "W1 (5 x 9), W2 (2 x 9) of DATA"}
     assert d["sources"]["deep_linear"]["widths"] == [5, 6, 6, 2]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from convtool.cli.errors import handle_user_errors
+from convtool.cli.formats import format_options
 from convtool.cli.options import (COMPARE_DEFAULT, SCHEDULE_CHOICES, ScheduleList, batch_from_options, batch_options,
                                   check_model_options, model_options,
-                                  check_output_paths, data_argument, instance_options, plot_option,
+                                  check_output_paths, data_argument, dpi_option, instance_options, plot_option,
                                   theory_from_options, theory_options)
 
 __all__ = ["compare"]
@@ -27,9 +28,16 @@ __all__ = ["compare"]
 @click.option("--no-reference", "no_reference", is_flag=True,
               help="Leave out the Problem-1 reference row (GD on W with eta = 1/K, Fig. 4).")
 @click.option("--json", "as_json", is_flag=True, help="Write one strict JSON object to stdout instead of the table.")
-@plot_option("Draw mean log10 L(t) per schedule (with +-1 std bands over seeds) to this PNG file.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Save each schedule's recorded L(t) and eta_t (SCHEDULE__loss, SCHEDULE__eta), the reference, "
+                   "the data arrays and a JSON 'metadata' string (rows, verdicts, provenance) to this .npz file.")
+@plot_option("Draw L(t) per schedule (median and each seed, log scale) and a step-size panel; the format "
+             "follows the extension (.png, .pdf, .svg).")
+@dpi_option
+@format_options
 @handle_user_errors
-def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json, plot, **opts):
+def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json, plot, out, dpi, fmt, digits,
+            **opts):
     """Run each schedule on DATA (default: the Fig. 1 setting) from the same initializations.
 
     One row per schedule (status, steps to tol, wall time, final L, mean eta,
@@ -44,7 +52,7 @@ def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
 
     check_model_options(opts)
-    check_output_paths((data,), plot=plot)
+    check_output_paths((data,), plot=plot, out=out)
     from convtool.cli.plugins import PLUGIN_MODULES, plugin
 
     if opts.get("model") in PLUGIN_MODULES:
@@ -56,7 +64,12 @@ def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json
         return mod.compare(data, opts, schedules=schedules, steps=steps, seeds=seeds, tol=tol, as_json=as_json,
                            plot=plot)
     if opts.get("model") == "deep-linear":
-        return _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, **opts)
+        if out is not None:
+            from convtool.cli.errors import ConvtoolInputError
+
+            raise ConvtoolInputError("compare --out applies to the two-layer schedules comparison; use --json")
+        return _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, dpi=dpi, fmt=fmt, digits=digits,
+                               **opts)
     if opts.get("compare_widths") is not None:
         from convtool.cli.errors import ConvtoolInputError
 
@@ -72,24 +85,109 @@ def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json
                                     progress=update, reduce=False if no_reduce else "auto",
                                     **theory_from_options(**opts))
     show_notes(err, [w for res in cmp.runs.values() for w in res.extra.get("constant_warnings", [])])
-    if plot:
-        from rich.text import Text
+    from convtool.cli.cmd_run import _init_of
+    from convtool.cli.console import info
+    from convtool.cli.options import provenance_of
+    from convtool.numeric.verdict import run_verdict
 
+    prov = provenance_of(opts, init=_init_of(data, opts))
+    verdicts = {name: run_verdict(res) for name, res in cmp.runs.items()}
+    payload = compare_payload(cmp, verdicts, prov)
+    if out:
+        save_compare(cmp, batch, out, payload)
+        info(err, f"saved compare arrays to {npz_path(out)}")
+    if plot:
         from convtool.cli.plots import plot_compare
 
-        plot_compare(cmp, plot, title=f"convtool compare on {batch.source}")
-        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
+        plot_compare(cmp, plot, title=f"convtool compare on {batch.source}", dpi=dpi)
+        info(err, f"saved plot to {plot}")
     if as_json:
         import json
 
-        click.echo(json.dumps(cmp.to_dict(), allow_nan=False, indent=2))
+        click.echo(json.dumps(payload, allow_nan=False, indent=2))
         return
+    from rich.console import Group
+
+    from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_compare
 
-    stdout_console().print(render_compare(cmp))
+    with digits_ctx(digits, fmt):
+        shown = render_compare(cmp, verdicts=verdicts)
+        if fmt != "table":  # a paper's or a spreadsheet's table carries every seed
+            shown = Group(shown, per_seed_table(payload["per_seed"]))
+        emit(shown, fmt, stdout_console())
 
 
-def _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, **opts) -> None:
+def compare_payload(cmp, verdicts: dict, prov: dict) -> dict:
+    """``compare --json`` (and ``--out``'s metadata): the rows with each schedule's verdict, one row per seed
+    and schedule (``per_seed``), and the provenance."""
+    from convtool.numeric.verdict import per_seed_rows, reference_seed_rows
+
+    d = cmp.to_dict()
+    for row in d["rows"]:
+        if row["name"] in verdicts:
+            row["verdict"] = verdicts[row["name"]]
+    seeds = [r for name, res in cmp.runs.items() for r in per_seed_rows(name, res)]
+    if any(r.name.startswith("problem-1") for r in cmp.rows) and cmp.runs:
+        first = next(iter(cmp.runs.values()))
+        seeds += reference_seed_rows(first.arrays["reference_loss"], cmp.tol)
+    d["per_seed"] = seeds
+    d["provenance"] = prov
+    return d
+
+
+def per_seed_table(rows: list):
+    """The per-seed rows as a table (the csv, markdown and latex forms of compare)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from convtool.cli.render import fmt
+
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    table = Table(title="Per seed")
+    for c in cols:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*(Text(fmt(r.get(c)) if not isinstance(r.get(c), str) else r[c]) for c in cols))
+    return table
+
+
+def npz_path(path: str) -> str:
+    from convtool.cli.cmd_run import npz_path as p
+
+    return p(path)
+
+
+def save_compare(cmp, batch, path: str, payload: dict) -> None:
+    """``compare --out``: per schedule ``NAME__loss`` (R, T+1) and ``NAME__eta`` (R, T), ``reference_loss``,
+    the batch's data arrays (and W1, W2 for one seed, so the file loads again as DATA) and ``metadata``."""
+    import json
+
+    import numpy as np
+
+    from convtool.errors import InputError
+    from convtool.files import atomic_write
+
+    arrays = {}
+    for name, res in cmp.runs.items():
+        arrays[f"{name}__loss"] = res.arrays["loss"]
+        arrays[f"{name}__eta"] = res.arrays["eta"]
+        arrays[f"{name}__steps"] = np.asarray(res.steps)
+        if "reference_loss" in res.arrays and "reference_loss" not in arrays:
+            arrays["reference_loss"] = res.arrays["reference_loss"]
+    arrays.update(batch.data_arrays)
+    if batch.R == 1 and not {"W1", "W2"} & set(arrays):
+        arrays["W1"], arrays["W2"] = batch.W1[0], batch.W2[0]
+    arrays["metadata"] = np.array(json.dumps(payload, allow_nan=False))
+    target = npz_path(path)
+    try:
+        atomic_write(target, lambda fh: np.savez(fh, **arrays))
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, dpi=None, fmt="table", digits=None,
+                    **opts) -> None:
     """``compare --model deep-linear``: the DLN against convex GD at several hidden widths (Theorem 2)."""
     from convtool.cli.cmd_run import progress_bar
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
@@ -125,13 +223,19 @@ def _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, **opts) -
 
         from convtool.cli.plots import plot_width_compare
 
-        plot_width_compare(cmp, plot, title=f"DLN vs convex GD by width ({init} init, {schedules[0]})")
-        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
+        plot_width_compare(cmp, plot, title=f"DLN vs convex GD by width ({init} init, {schedules[0]})", dpi=dpi)
+        from convtool.cli.console import info
+
+        info(err, f"saved plot to {plot}")
     if as_json:
         import json
 
-        click.echo(json.dumps(cmp.to_dict(), allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance(cmp.to_dict(), opts, init), allow_nan=False, indent=2))
         return
+    from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_width_compare
 
-    stdout_console().print(render_width_compare(cmp))
+    with digits_ctx(digits, fmt):
+        emit(render_width_compare(cmp), fmt, stdout_console())

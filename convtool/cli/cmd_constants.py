@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from convtool.cli.errors import handle_user_errors
+from convtool.cli.formats import format_options
 from convtool.cli.options import (check_model_options, check_output_paths, data_argument, model_options, instance_from_options, instance_options, save_init_option,
                                   theory_from_options, theory_options)
 
@@ -19,8 +20,9 @@ __all__ = ["constants"]
 @model_options
 @click.option("--json", "as_json", is_flag=True, help="Write one strict JSON object to stdout instead of tables.")
 @click.option("--latex", is_flag=True, help="Add each quantity's defining formula in LaTeX.")
+@format_options
 @handle_user_errors
-def constants(data, as_json, latex, **opts):
+def constants(data, as_json, latex, fmt, digits, **opts):
     """Constants of Table 2 and Theorems 3.1, 3.2 / E.1 for DATA (default: the built-in Fig. 1 instance).
 
     DATA is an .npz file with X, Y (squared loss; Y for factorization, A, y for
@@ -41,32 +43,40 @@ def constants(data, as_json, latex, **opts):
     if opts.get("model") in PLUGIN_MODULES:
         return plugin(opts["model"]).constants(data, opts, as_json)
     if opts.get("model") == "deep-linear":
-        return _deep_linear(data, as_json, **opts)
+        return _deep_linear(data, as_json, fmt=fmt, digits=digits, **opts)
     err = stderr_console()
     with report_warnings(err):
         inst = instance_from_options(data, **opts)
         res = compute_constants(inst.loss, inst.W1, inst.W2, **theory_from_options(**opts))
     if opts.get("save_init"):
-        from rich.text import Text
+        from convtool.cli.console import info
 
-        err.print(Text(f"saved data and initial weights to {opts['save_init']}"), soft_wrap=True)
+        info(err, f"saved data and initial weights to {opts['save_init']}")
     if as_json:
         import json
 
+        from convtool.cli.options import with_provenance
+
+        from convtool.cli.render import out_of_range
+
         out = {"source": inst.source}
         out.update(res.to_dict())
+        if out_of_range(res):  # the values stay (they are what the formulas give); this says they are no bound
+            out["out_of_range"] = out_of_range(res)
         if latex:
             from convtool.cli.render import latex_of
 
             out["latex"] = {f: latex_of(f) for f in res.quantities}
-        click.echo(json.dumps(out, allow_nan=False, indent=2))
+        click.echo(json.dumps(with_provenance(out, opts, inst.meta.get("init")), allow_nan=False, indent=2))
         return
+    from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_constants
 
-    stdout_console().print(render_constants(res, source=inst.source, latex=latex))
+    with digits_ctx(digits, fmt):
+        emit(render_constants(res, source=inst.source, latex=latex), fmt, stdout_console())
 
 
-def _deep_linear(data, as_json: bool, **opts) -> None:
+def _deep_linear(data, as_json: bool, fmt="table", digits=None, **opts) -> None:
     """``constants --model deep-linear``: Zhao & Xu's constants (convtool.numeric.dln_constants)."""
     from convtool.cli.console import stderr_console, stdout_console
     from convtool.cli.options import deep_linear_constants_from_options
@@ -75,8 +85,13 @@ def _deep_linear(data, as_json: bool, **opts) -> None:
     if as_json:
         import json
 
-        click.echo(json.dumps({"source": source, **res.to_dict()}, allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance({"source": source, **res.to_dict()}, opts, res.init), allow_nan=False,
+                              indent=2))
         return
+    from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_deep_linear_constants
 
-    stdout_console().print(render_deep_linear_constants(res, source=source))
+    with digits_ctx(digits, fmt):
+        emit(render_deep_linear_constants(res, source=source), fmt, stdout_console())

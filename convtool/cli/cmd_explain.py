@@ -20,7 +20,7 @@ DLN_PAPER = "zhao-xu"
 #: the paper whose quantities DATA / --default give values for with the linear ResNet (``--model resnet``)
 RESNET_PAPER = "zou-long-gu"
 #: options of the two-layer instance that the deep-linear model does not take, with their defaults
-_TWO_LAYER_ONLY = {"loss": "squared", "width": None, "std": None, "p": None, "instance": "fig1", "d": 2.0,
+_TWO_LAYER_ONLY = {"loss": None, "width": None, "std": None, "p": None, "instance": "fig1", "d": 2.0,
                    "eta0": None}
 
 
@@ -141,7 +141,9 @@ def explain(name, data, paper, use_default, show_source, list_all, as_json, **op
             out["source"] = inst.source
         if code is not None:
             out["generated_source"] = code
-        click.echo(json.dumps(out, allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance(out), allow_nan=False, indent=2))
         return
     from rich.text import Text
 
@@ -296,7 +298,9 @@ def _explain_deep_linear(q, data, show_source: bool, as_json: bool, opts: dict) 
                "not_applicable": root.reason if isinstance(root, NotApplicable) else None}
         if code is not None:
             out["generated_source"] = code
-        click.echo(json.dumps(out, allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance(out), allow_nan=False, indent=2))
         return
     from convtool.cli.console import stdout_console
     from convtool.cli.render import EXPLAIN_PRINT_OPTIONS, fmt, render_explain

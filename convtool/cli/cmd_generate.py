@@ -17,10 +17,12 @@ __all__ = ["generate", "GENERATOR_CHOICES"]
 
 @click.command("generate")
 @click.argument("figure", type=click.Choice(GENERATOR_CHOICES + DLN_GENERATOR_CHOICES + RESNET_GENERATOR_CHOICES))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
-              help="The .npz file to write.")
+@click.option("-o", "--output", "--out", "output", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="The .npz file to write (--out as in the other commands).")
 @click.option("--n", "n", type=int, default=None, help="Input (and output) dimension n [generator's default].")
-@click.option("--h", "h", type=int, default=None, help="Hidden width h (song-et-al: of the teacher) [generator's default].")
+@click.option("--h", "--width", "h", type=int, default=None,
+              help="Hidden width h (song-et-al: of the teacher) [generator's default]; --width as in the other "
+                   "commands.")
 @click.option("--sigma", type=float, default=None,
               help="Noise level sigma of Y (fig1, zhao-xu, zou-long-gu) [generator's default].")
 @click.option("--p", "p", type=float, default=None, help="Init scale exponent, std h^(-p) (fig3) [default 0.375].")

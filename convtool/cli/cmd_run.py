@@ -7,8 +7,10 @@ import contextlib
 import click
 
 from convtool.cli.errors import handle_user_errors
+from convtool.cli.formats import format_options
 from convtool.cli.options import (ScheduleName, batch_from_options, check_model_options, model_options, batch_options, check_output_paths, data_argument,
-                                  instance_options, plot_option, schedule_option_flags, schedule_options_from,
+                                  dpi_option, instance_options, plot_option, schedule_option_flags,
+                                  schedule_options_from,
                                   theory_from_options, theory_options)
 
 __all__ = ["run", "progress_bar", "npz_path", "show_notes"]
@@ -20,7 +22,9 @@ def progress_bar(console, enabled: bool):
 
     Disabled (a no-op) unless ``enabled`` and the console is a terminal.
     """
-    if not (enabled and console.is_terminal):
+    from convtool.cli.console import is_quiet
+
+    if not (enabled and console.is_terminal) or is_quiet():
         yield lambda name, t, T: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -71,9 +75,12 @@ def show_notes(console, messages) -> None:
               help="Save every recorded array, W1_0, W2_0, W1_T, W2_T, the data arrays and a JSON "
                    "'metadata' string to this .npz file.")
 @click.option("--json", "as_json", is_flag=True, help="Write one strict JSON object to stdout instead of the table.")
-@plot_option("Draw log10 L(t) against the predicted bounds, and eta_t with 1/K_t, to this PNG file.")
+@plot_option("Draw L(t) against the bound that covers each step (log scale), and eta_t with 1/K_t; the "
+             "format follows the extension (.png, .pdf, .svg).")
+@dpi_option
+@format_options
 @handle_user_errors
-def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts):
+def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, dpi, fmt, digits, **opts):
     """Run GD on DATA (default: the Fig. 1 setting) with one step-size schedule.
 
     Every step records the observed excess loss next to Theorem 3.1's rho(eta_t, t)
@@ -100,7 +107,8 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts
     sched_opts = schedule_options_from(schedule, opts)
     check_output_paths((data,), out=out, plot=plot)
     if dln:
-        return _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts, plot=plot, **opts)
+        return _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts, plot=plot, dpi=dpi,
+                                fmt=fmt, digits=digits, **opts)
     if schedule in ("thm1", "cor3"):
         from convtool.cli.errors import ConvtoolInputError
 
@@ -117,30 +125,69 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, **opts
                                progress=lambda t, T: update(schedule, t, T), phase=update,
                                **theory_from_options(**opts))
     show_notes(err, result.extra.get("constant_warnings", []))
-    from rich.text import Text
+    from convtool.cli.console import info
+    from convtool.cli.options import provenance_of
+    from convtool.numeric.verdict import run_verdict
 
+    prov = provenance_of(opts, init=_init_of(data, opts))
+    verdict = run_verdict(result)
     if out:
-        result.save(out)
-        err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
+        save_run(result, out, prov, batch=batch, verdict=verdict)
+        info(err, f"saved run arrays to {npz_path(out)}")
     if plot:
         from convtool.cli.plots import plot_run
 
-        plot_run(result, plot, title=f"convtool run: {schedule} on {batch.source}")
-        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
+        plot_run(result, plot, title=f"convtool run: {schedule} on {batch.source}", dpi=dpi)
+        info(err, f"saved plot to {plot}")
     if as_json:
         import json
 
-        click.echo(json.dumps({"source": batch.source, **result.to_dict()}, allow_nan=False, indent=2))
+        click.echo(json.dumps({"source": batch.source, **result.to_dict(), "verdict": verdict, "provenance": prov},
+                              allow_nan=False, indent=2))
         return
+    from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_run
 
     fails = result.extra.get("backtracking_failures")
     notes = [f"backtracking hit max_backtracks on {sum(fails)} step(s)"] if fails and sum(fails) else []
-    stdout_console().print(render_run(result.summary(), source=batch.source, schedule=result.schedule,
-                                      config=result.config, warnings=notes))
+    with digits_ctx(digits, fmt):
+        emit(render_run(result.summary(), source=batch.source, schedule=result.schedule, config=result.config,
+                        warnings=notes, verdict=verdict), fmt, stdout_console())
 
 
-def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts, plot=None, **opts) -> None:
+def _init_of(data, opts: dict) -> str:
+    """The init scheme of a run's weights: ``file`` (W1, W2 read from DATA), the built-in generator's, or --init."""
+    if data is None:
+        return f"{opts.get('instance') or 'fig1'} generator"
+    import numpy as np
+
+    with np.load(data, allow_pickle=False) as f:
+        return "file" if {"W1", "W2"} <= set(f.files) else str(opts.get("init"))
+
+
+def save_run(result, out, prov: dict, batch=None, verdict=None, source: str | None = None) -> None:
+    """``result.save(out)`` with the provenance (and the verdict) in the metadata's config, and, for one seed,
+    the initial weights as ``W1``, ``W2`` next to the data arrays: the file then loads again as DATA
+    (``convtool constants run.npz`` is the run's instance; ``convtool show run.npz`` re-renders it)."""
+    data_arrays = result.extra.get("data_arrays")
+    added = False
+    if result.R == 1 and result.W1_0 is not None and isinstance(data_arrays, dict) \
+            and not {"W1", "W2"} & set(data_arrays):
+        data_arrays["W1"], data_arrays["W2"] = result.W1_0[0], result.W2_0[0]
+        added = True
+    result.config["provenance"] = prov
+    result.config["saved"] = {"source": getattr(batch, "source", None) or source, "verdict": verdict or None}
+    try:
+        result.save(out)
+    finally:
+        result.config.pop("provenance", None)
+        result.config.pop("saved", None)
+        if added:
+            del data_arrays["W1"], data_arrays["W2"]
+
+
+def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts, plot=None, dpi=None, fmt="table",
+                     digits=None, **opts) -> None:
     """``run --model deep-linear``: the engine on the deep linear model with Zhao & Xu's theory."""
     from rich.text import Text
 
@@ -170,21 +217,28 @@ def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts
                                      phase=update, **deep_linear_settings(opts))
     for w in result.extra["zhao_xu_constants"].get("warnings", []):
         err.print(Text("Warning: " + w), soft_wrap=True)
+    from convtool.cli.console import info
+    from convtool.cli.options import provenance_of
+
+    prov = provenance_of(opts, init=init)
     if out:
         result.extra["data_arrays"] = {"X": X, "Y": Y}
-        result.save(out)
-        err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
+        save_run(result, out, prov, source=source)
+        info(err, f"saved run arrays to {npz_path(out)}")
     if plot:
         from convtool.cli.plots import plot_deep_linear_run
 
-        plot_deep_linear_run(result, plot, title=f"convtool run --model deep-linear: {schedule}")
-        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
+        plot_deep_linear_run(result, plot, title=f"convtool run --model deep-linear: {schedule}", dpi=dpi)
+        info(err, f"saved plot to {plot}")
     if as_json:
         import json
 
         click.echo(json.dumps({"source": source, **result.to_dict(),
-                               "zhao_xu_constants": result.extra["zhao_xu_constants"]}, allow_nan=False, indent=2))
+                               "zhao_xu_constants": result.extra["zhao_xu_constants"], "provenance": prov},
+                              allow_nan=False, indent=2))
         return
+    from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_deep_linear_run
 
-    stdout_console().print(render_deep_linear_run(result, source=source))
+    with digits_ctx(digits, fmt):
+        emit(render_deep_linear_run(result, source=source), fmt, stdout_console())

@@ -85,7 +85,9 @@ def stress(model, check, trials, shapes, families, seed, steps, schedules, max_d
     if as_json:
         import json
 
-        click.echo(json.dumps(res.to_dict(), allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance(res.to_dict()), allow_nan=False, indent=2))
         return
     stdout_console().print(render_stress(res))
 

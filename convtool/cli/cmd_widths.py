@@ -102,7 +102,9 @@ def widths(data, h, depth, dln_widths, init, seed, as_json, model=None, activati
     if as_json:
         import json
 
-        click.echo(json.dumps({"source": source, **tab.to_dict()}, allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance({"source": source, **tab.to_dict()}, {"seed": seed, "init": init}), allow_nan=False, indent=2))
         return
     stdout_console().print(render_widths(tab, source=source))
 

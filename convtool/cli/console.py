@@ -11,7 +11,24 @@ from __future__ import annotations
 import contextlib
 import warnings
 
-__all__ = ["stdout_console", "stderr_console", "report_warnings"]
+__all__ = ["stdout_console", "stderr_console", "report_warnings", "is_quiet", "info"]
+
+
+def is_quiet() -> bool:
+    """True under ``convtool --quiet``: no progress bars and no ``saved ...`` notes (warnings still show)."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.find_root().meta.get("convtool_quiet"))
+
+
+def info(console, text: str) -> None:
+    """An informational line (``saved run arrays to ...``) on ``console`` (stderr), unless ``--quiet``."""
+    if is_quiet():
+        return
+    from rich.text import Text
+
+    console.print(Text(text), soft_wrap=True)
 
 
 def _tolerant(stream) -> None:

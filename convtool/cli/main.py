@@ -21,6 +21,7 @@ from convtool.cli.cmd_explain import explain
 from convtool.cli.cmd_generate import generate
 from convtool.cli.cmd_run import run
 from convtool.cli.cmd_schedule import schedule
+from convtool.cli.cmd_show import show
 from convtool.cli.cmd_stress import stress
 from convtool.cli.cmd_sweep import sweep
 from convtool.cli.cmd_widths import widths
@@ -38,9 +39,12 @@ class OneLineGroup(click.Group):
     """
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        import sys
+
+        # the command line as given, for the provenance of saved files and --json (convtool.cli.options.provenance_of)
+        OneLineGroup.argv = ["convtool", *(sys.argv[1:] if args is None else list(args))]
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        import sys
 
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
@@ -58,15 +62,19 @@ class OneLineGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-@click.group(cls=OneLineGroup, context_settings={"max_content_width": 100})
+@click.group(cls=OneLineGroup, context_settings={"max_content_width": 100, "help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="convtool", message="%(prog)s %(version)s")
-def cli():
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no 'saved ...' notes on stderr "
+              "(warnings and errors still show).")
+@click.pass_context
+def cli(ctx, quiet):
     """Convergence constants of gradient descent on two-layer linear models.
 
     Constants, step sizes and rates of the local-PL paper (Table 2, Theorems
     3.1, 3.2 / E.1) for an instance given as an .npz file. Tables go to stdout,
     warnings to stderr; bad input gives one "Error:" line and exit status 2.
     """
+    ctx.meta["convtool_quiet"] = bool(quiet)
 
 
 cli.add_command(constants)
@@ -78,6 +86,7 @@ cli.add_command(compare)
 cli.add_command(widths)
 cli.add_command(stress)
 cli.add_command(sweep)
+cli.add_command(show)
 
 
 if __name__ == "__main__":  # pragma: no cover

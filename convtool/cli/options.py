@@ -67,10 +67,13 @@ GENERATOR_CHOICES = ("fig1", "fig3", "fig4")
 def instance_options(func):
     """``--loss --width --init --std --p --seed``: how DATA becomes a loss and initial weights."""
     return _apply(func, [
-        click.option("--loss", type=click.Choice(LOSS_CHOICES), default=INSTANCE_DEFAULTS["loss"],
-                     show_default=True,
+        click.option("--loss", type=click.Choice(LOSS_CHOICES), default=None,
                      help="Loss l(W): squared 1/2||Y - XW||^2 (arrays X, Y), factorization 1/2||Y - W||^2 (Y), "
-                          "sensing 1/2 sum_i (<A_i, W> - y_i)^2 (A, y)."),
+                          "sensing 1/2 sum_i (<A_i, W> - y_i)^2 (A, y) [inferred from DATA's arrays]."),
+        click.option("--reinit", is_flag=True,
+                     help="DATA holds W1, W2 (or W1 .. WN): replace them by generated weights (--init, --std / "
+                          "--p, --seed; the width is theirs unless --width). Without it those options are refused "
+                          "with such a file."),
         click.option("--width", type=click.IntRange(min=1), default=None,
                      help="Hidden width h of generated weights; needed when DATA has no W1, W2 (shallow: d1 [400])."),
         click.option("--init", type=click.Choice(INIT_OPTION_CHOICES), default=INSTANCE_DEFAULTS["init"],
@@ -111,8 +114,68 @@ def save_init_option(func):
 def changed_options(opts: dict) -> list[str]:
     """Names of the instance and theory options in ``opts`` that differ from their defaults."""
     defaults = {**INSTANCE_DEFAULTS, **THEORY_DEFAULTS}
-    # --c has no click default (its default depends on --model): left unset (None) is not a change
-    return [k for k, v in opts.items() if k in defaults and v != defaults[k] and not (k == "c" and v is None)]
+    # --c and --loss have no click default (--c's depends on --model, --loss is inferred from DATA): unset
+    # (None) is not a change
+    return [k for k, v in opts.items() if k in defaults and v != defaults[k] and not (k in ("c", "loss") and v is None)]
+
+
+#: arrays each loss reads (``convtool.numeric.losses.LOSS_ARRAYS``, checked by tests/test_issue12_output.py)
+LOSS_ARRAYS_CLI = {"squared": ("X", "Y"), "factorization": ("Y",), "sensing": ("A", "y")}
+
+
+def infer_loss(arrays: dict, source: str) -> str:
+    """The loss DATA's arrays call for: A, y means sensing; X, Y squared; Y alone factorization.
+
+    One line naming the arrays found and the ``--loss`` to pass when none or several fit.
+    """
+    from convtool.cli.errors import ConvtoolInputError
+
+    fits = [name for name, keys in LOSS_ARRAYS_CLI.items() if all(k in arrays for k in keys)]
+    if "squared" in fits:
+        fits.remove("factorization")  # X, Y: Y alone is part of the squared loss's data
+    found = ", ".join(sorted(k for k in arrays if k != "metadata")) or "none"
+    if fits == ["factorization"]:  # Y without X: a factorization, or a regression whose X is missing
+        raise ConvtoolInputError(f"{source}: holds Y but not X: the squared loss needs array(s) X; for the "
+                                 f"factorization loss 1/2||Y - W||^2 pass --loss factorization")
+    if len(fits) == 1:
+        return fits[0]
+    if not fits:
+        raise ConvtoolInputError(f"{source}: cannot tell the loss from the arrays ({found}); the squared loss needs "
+                                 f"X, Y, factorization Y, sensing A, y")
+    raise ConvtoolInputError(f"{source}: the arrays ({found}) fit several losses; pass --loss "
+                             f"{' or --loss '.join(fits)}")
+
+
+def _explicit(name: str) -> bool:
+    """True when option ``name`` was given on the command line (not its default)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    try:
+        src = ctx.get_parameter_source(name)
+    except (KeyError, TypeError):  # pragma: no cover - not an option of this command
+        return False
+    return src is not None and src.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def check_weight_options(arrays: dict, source: str, weights: list, reinit: bool, allowed=("init", "std", "p", "seed")):
+    """With weights in DATA, the options that only shape generated weights are refused (one line naming the
+    arrays), unless ``--reinit`` replaces them. Returns the arrays to build from (the weights dropped on --reinit)."""
+    from convtool.cli.errors import ConvtoolInputError
+
+    if reinit:
+        if not weights:
+            raise ConvtoolInputError(f"--reinit: {source} holds no weights to replace; the weights are generated "
+                                     f"anyway")
+        return {k: v for k, v in arrays.items() if k not in weights}
+    given = [k for k in allowed if _explicit(k)]
+    if weights and given:
+        flags = ", ".join("--" + k for k in given)
+        one = len(given) == 1
+        raise ConvtoolInputError(f"{source} holds {', '.join(weights)}; {flags} appl{'ies' if one else 'y'} only to "
+                                 f"generated weights: drop {'it' if one else 'them'}, or pass --reinit to replace "
+                                 f"{', '.join(weights)} by generated ones")
+    return arrays
 
 
 def theory_from_options(*, c: float | None = None, d: float = 2.0, eta0: float | None = None, **_other) -> dict:
@@ -236,7 +299,7 @@ def deep_linear_constants_from_options(data: str | None, err, **opts):
 
 
 def deep_linear_from_options(data: str | None, *, init: str = "gaussian", seed: int | None = 0,
-                             depth: int | None = None, widths: str | None = None, **_other):
+                             depth: int | None = None, widths: str | None = None, reinit: bool = False, **_other):
     """``(X, Y, layers, init, source)`` of a deep-linear command.
 
     DATA holds ``X`` (M x d), ``Y`` (M x k), samples as rows, and optionally the layers ``W1 .. WN``
@@ -251,6 +314,13 @@ def deep_linear_from_options(data: str | None, *, init: str = "gaussian", seed: 
 
     arrays, X, Y, source = row_sample_data(data, "the deep-linear model")
     keys = sorted((k for k in arrays if k.startswith("W") and k[1:].isdigit()), key=lambda k: int(k[1:]))
+    if data is not None and (keys or reinit):
+        check_weight_options(arrays, source, keys, reinit, allowed=("init", "seed"))
+    if reinit and keys:  # generate at the file's depth and widths unless given
+        file_layers = [np.asarray(arrays[k]) for k in keys]
+        depth = len(file_layers) if depth is None else depth
+        widths = ",".join(str(W.shape[0]) for W in file_layers[:-1]) if widths is None else widths
+        keys = []
     if keys:
         if depth is not None or widths is not None:
             raise ConvtoolInputError(f"{source} holds layers {', '.join(keys)}; --depth and --widths apply only "
@@ -275,9 +345,9 @@ def deep_linear_from_options(data: str | None, *, init: str = "gaussian", seed: 
     return X, Y, layers, init, f"{source}; {init} layers {dims}, seed {int(seed or 0)}"
 
 
-def instance_from_options(data: str | None, *, loss: str = "squared", width: int | None = None,
+def instance_from_options(data: str | None, *, loss: str | None = None, width: int | None = None,
                           init: str = "gaussian", std: float | None = None, p: float | None = None,
-                          seed: int | None = 0, save_init: str | None = None, **other):
+                          seed: int | None = 0, save_init: str | None = None, reinit: bool = False, **other):
     """Build the :class:`~convtool.numeric.data.Instance` a command works on.
 
     Parameters
@@ -304,7 +374,12 @@ def instance_from_options(data: str | None, *, loss: str = "squared", width: int
 
     given = {"loss": loss, "width": width, "init": init, "std": std, "p": p, "seed": seed}
     instance = other.get("instance") or "fig1"
+    if data is None and reinit:
+        from convtool.cli.errors import ConvtoolInputError
+
+        raise ConvtoolInputError("--reinit needs a DATA file holding weights to replace")
     if data is None:
+        given["loss"] = given["loss"] or "squared"
         if instance == "fig1" and width is None and (seed or 0) == 0 and not changed_options(given):
             inst = data_mod.default_instance()
         else:
@@ -313,10 +388,30 @@ def instance_from_options(data: str | None, *, loss: str = "squared", width: int
                                      {"init": instance, "generator": instance})
     else:
         _no_instance_with_data(instance)
-        inst = data_mod.load_instance(data, **given)
+        arrays = data_mod.load_arrays(data)
+        weights = [k for k in ("W1", "W2") if k in arrays]
+        if reinit and width is None and "W1" in arrays and np_ndim(arrays["W1"]) == 2:
+            given["width"] = int(arrays["W1"].shape[1])
+        arrays = check_weight_options(arrays, str(data), weights, reinit)
+        if not weights and width is None and "W1_0" in arrays and np_ndim(arrays["W1_0"]) == 3:
+            from convtool.cli.errors import ConvtoolInputError
+
+            R = int(arrays["W1_0"].shape[0])
+            raise ConvtoolInputError(f"{data} is a saved run of {R} seeds: its initial weights W1_0, W2_0 hold all "
+                                     f"{R} (R x n x h), so it has no single W1, W2; give --width to draw new ones "
+                                     f"on its data, or save a one-seed run (--seeds 1) to reuse its weights")
+        if given["loss"] is None:
+            given["loss"] = infer_loss(arrays, str(data))
+        inst = data_mod.build_instance(arrays, source=str(data), **given)
     if save_init is not None:
         data_mod.save_arrays(save_init, instance_arrays(inst))
     return inst
+
+
+def np_ndim(a) -> int:
+    import numpy as np
+
+    return int(np.ndim(a))
 
 
 def instance_arrays(inst) -> dict:
@@ -436,7 +531,7 @@ def batch_options(func):
 
 
 def plot_option(help_text: str):
-    """``--plot PATH``: a PNG figure (needs the optional ``plot`` extra, matplotlib)."""
+    """``--plot PATH``: a figure, .png, .pdf or .svg by the extension (needs the optional ``plot`` extra)."""
     return click.option("--plot", "plot", type=click.Path(dir_okay=False, path_type=str), default=None,
                         help=help_text + " Needs matplotlib (pip install convtool[plot]).")
 
@@ -486,6 +581,10 @@ def batch_from_options(data: str | None, seeds: int = 1, progress=None, **opts):
 
     seed = opts.get("seed", INSTANCE_DEFAULTS["seed"])
     if data is None:
+        if opts.get("reinit"):
+            from convtool.cli.errors import ConvtoolInputError
+
+            raise ConvtoolInputError("--reinit needs a DATA file holding weights to replace")
         return builtin_batch(seeds, progress=progress, **opts)
     inst = instance_from_options(data, **opts)
     return experiments.batch_from_instance(inst, seeds=seeds, seed=seed, progress=progress)
@@ -575,8 +674,9 @@ def check_output_paths(inputs=(), **paths) -> None:
                                          f"{target}; give each output its own name")
         targets[option] = target
     if given.get("plot") is not None:
-        from convtool.cli.plots import require_matplotlib
+        from convtool.cli.plots import plot_format, require_matplotlib
 
+        plot_format(given["plot"])  # the format follows the extension: refuse an unknown one before any work
         require_matplotlib()
 
 
@@ -616,3 +716,33 @@ def check_model_options(opts: dict, two_layer_only=("d", "eta0", "save_init")) -
     if given:
         flags = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ConvtoolInputError(f"{flags} apply to --model deep-linear only")
+
+
+# ------------------------------------------------------------------ provenance (issue 12)
+
+__all__ += ["provenance_of", "with_provenance"]
+
+
+def provenance_of(opts: dict | None = None, init: str | None = None, **more) -> dict:
+    """:func:`convtool.results.provenance` of the running command: its command line, ``--seed`` and the init
+    scheme (``init``: what the instance used, e.g. ``file`` for weights read from DATA; default ``--init``)."""
+    from convtool.cli.main import OneLineGroup
+    from convtool.results import provenance
+
+    opts = opts or {}
+    argv = getattr(OneLineGroup, "argv", None)
+    return provenance(argv, seed=opts.get("seed"), init=init if init is not None else opts.get("init"), **more)
+
+
+def with_provenance(out: dict, opts: dict | None = None, init: str | None = None) -> dict:
+    """``out`` with a ``provenance`` entry added (the JSON of every command)."""
+    return {**out, "provenance": provenance_of(opts, init)}
+
+
+def dpi_option(func):
+    """``--dpi N``: resolution of a raster plot (``.png``); vector formats (``.pdf``, ``.svg``) ignore it."""
+    return click.option("--dpi", type=click.IntRange(min=10, max=2400), default=120, show_default=True,
+                        help="Resolution of a .png plot (pdf and svg are vector formats).")(func)
+
+
+__all__ += ["dpi_option"]

@@ -5,17 +5,20 @@ through its object-oriented API with the Agg canvas (``Figure`` +
 ``FigureCanvasAgg``): no pyplot, no global backend switch, no window. Without
 matplotlib :func:`require_matplotlib` raises the CLI's one-line error.
 
-* :func:`plot_run` -- Fig. 1's two panels: log10 L(t) (mean, +-1 std over
-  seeds) against the predicted bounds ``L0 prod_s rhobar(eta_s, s)`` and
-  ``L0 rhobar0^t``; and eta_t with eta_hat_t = 1/K_t (dashed).
-* :func:`plot_compare` -- Fig. 2: mean log10 L(t) per schedule with std bands.
+* :func:`plot_run` -- Fig. 1's two panels: L(t) on a log axis (per seed, median) against the bound that
+  covers each step, drawn only there (Theorem 3.1's rho-product where eta_t K_t < 2, Theorem 3.2's in its
+  range; an omitted bound is named in the legend with the reason); and eta_t with eta_hat_t = 1/K_t.
+* :func:`plot_compare` -- Fig. 2: median and per-seed L(t) per schedule (distinct colours, line styles and
+  markers) and a step-size panel.
+
+The file format follows the extension (:data:`PLOT_FORMATS`: .png, .pdf, .svg); ``dpi`` for .png.
 """
 
 from __future__ import annotations
 
 import warnings
 
-__all__ = ["require_matplotlib", "plot_run", "plot_compare"]
+__all__ = ["require_matplotlib", "plot_run", "plot_compare", "plot_format", "thm31_chain", "PLOT_FORMATS"]
 
 INSTALL_HINT = "pip install convtool[plot]"
 
@@ -60,10 +63,28 @@ def _nanmean(arr):
         return np.nanmean(np.asarray(arr, dtype=float), axis=0)
 
 
-def _save(fig, path) -> None:
+#: file formats of a plot, by extension (the format follows the file name)
+PLOT_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+
+
+def plot_format(path) -> str:
+    """The format of a plot file from its extension; one-line error for any other extension."""
+    import os
+
+    ext = os.path.splitext(str(path))[1].lower()
+    if ext not in PLOT_FORMATS:
+        from convtool.cli.errors import ConvtoolInputError
+
+        raise ConvtoolInputError(f"--plot {path}: unknown plot format {ext or '(no extension)'!r}; end the file "
+                                 f"name with {', '.join(PLOT_FORMATS)}")
+    return PLOT_FORMATS[ext]
+
+
+def _save(fig, path, dpi: int | None = None) -> None:
     from convtool.files import atomic_write
 
-    atomic_write(path, lambda fh: fig.savefig(fh, dpi=120, format="png"))
+    fmt = plot_format(path)
+    atomic_write(path, lambda fh: fig.savefig(fh, dpi=dpi or 120, format=fmt))
 
 
 def _quiet(func):
@@ -82,74 +103,228 @@ def _quiet(func):
     return wrapper
 
 
+def _positive(x):
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    return np.where(np.isfinite(x) & (x > 0), x, np.nan)
+
+
+def _median(arr):
+    """Median over seeds (axis 0) of the finite positive entries; NaN where no seed has one.
+
+    Unlike the mean over the seeds still running, the median does not jump when a fast seed stops:
+    a stopped seed's last value is carried on (it is where that seed stays)."""
+    import numpy as np
+
+    a = _positive(arr)
+    if a.ndim == 1:
+        return a
+    held = a.copy()
+    for r in range(a.shape[0]):  # carry each seed's last value on after it stopped
+        ok = np.flatnonzero(np.isfinite(a[r]))
+        if ok.size:
+            held[r, ok[-1] + 1:] = a[r, ok[-1]]
+    return np.nanmedian(held, axis=0) if np.isfinite(held).any() else held[0]
+
+
+def _as2d(x):
+    import numpy as np
+
+    x = np.asarray(x, dtype=float)
+    return x[None, :] if x.ndim == 1 else x
+
+
+def thm31_chain(loss, rho, applies):
+    """Theorem 3.1's rho-product, chained only through steps where it applies (eta_t K_t < 2):
+    on each maximal run of applicable steps a..b-1 the bound is ``L(a) prod_{s=a}^{t-1} rho(eta_s, s)`` for
+    t = a+1..b (and L(a) at a); NaN elsewhere. (R, T+1) from loss (R, T+1), rho and applies (R, T).
+
+    >>> import numpy as np
+    >>> thm31_chain(np.array([[8., 4, 2, 1]]), np.array([[.5, .9, .5]]), np.array([[True, False, True]]))
+    array([[8., 4., 2., 1.]])
+    """
+    import numpy as np
+
+    L, rho, app = _as2d(loss), _as2d(rho), np.atleast_2d(np.asarray(applies, dtype=bool))
+    out = np.full(L.shape, np.nan)
+    for r in range(L.shape[0]):
+        T = app.shape[1]
+        t = 0
+        while t < T:
+            if not app[r, t] or not np.isfinite(rho[r, t]):
+                t += 1
+                continue
+            out[r, t] = L[r, t]
+            while t < T and app[r, t] and np.isfinite(rho[r, t]):
+                out[r, t + 1] = out[r, t] * rho[r, t]
+                t += 1
+    return out
+
+
+def _omitted(ax, text: str) -> None:
+    """A legend entry (no line) saying a bound is not drawn, and why."""
+    import textwrap
+
+    ax.plot([], [], " ", label=textwrap.fill(text, 70))
+
+
+def _log_limits(ax, curves) -> None:
+    """y range of a log axis from ``curves`` only (the Problem-1 reference, which drops to round-off within a
+    step or two, then does not squash the schedules' curves)."""
+    import numpy as np
+
+    vals = np.concatenate([np.ravel(_positive(c)) for c in curves]) if curves else np.array([])
+    vals = vals[np.isfinite(vals)]
+    if vals.size:
+        lo, hi = float(vals.min()), float(vals.max())
+        ax.set_ylim(lo / 3.0, hi * 3.0)
+
+
 @_quiet
-def plot_run(result, path, title: str = "") -> None:
-    """Write ``convtool run``'s figure (PNG) for a :class:`~convtool.numeric.engine.RunResult`."""
+def plot_run(result, path, title: str = "", dpi: int | None = None) -> "Figure":
+    """Write ``convtool run``'s figure for a :class:`~convtool.numeric.engine.RunResult` (format from the extension).
+
+    Panel 1, log scale: L(t) (per seed, and the median over seeds for several), and for each theorem the bound
+    only where it covers the step: Theorem 3.1's rho-product chained through the steps with eta_t K_t < 2;
+    Theorem 3.2's ``L0 prod_s rhobar`` and ``L0 rhobar0^t`` only on the steps in its range. A bound that
+    covers no step gets a legend entry saying it is omitted and why. Panel 2: eta_t and 1/K_t (log scale).
+    """
     import numpy as np
 
     a = result.arrays
     fig, (ax_l, ax_e) = _figure(2, 6.5)
-    mean, std = result.log10_loss_stats()
-    t = np.arange(mean.shape[0])
-    R = result.R
-    label = "log10 L(t)" + (f" (mean, +-1 std over {R} seeds)" if R > 1 else "")
-    ax_l.plot(t, mean, color="C0", lw=1.6, label=label)
+    L = _as2d(a["loss"])
+    R = L.shape[0]
+    t = np.arange(L.shape[1])
+    drawn = [L]
     if R > 1:
-        ax_l.fill_between(t, mean - std, mean + std, color="C0", alpha=0.25, lw=0)
-    for key, style, text in (("bound_prod", dict(color="C3", ls="--"), "L0 prod_s rhobar(eta_s, s) (Thm 3.2)"),
-                             ("bound_rhobar0", dict(color="C2", ls=":"), "L0 rhobar0^t (Thm 3.2)")):
-        bm, _ = _log10_stats(a[key])
-        if np.isfinite(bm).any():
-            ax_l.plot(t, bm, lw=1.3, label=text, **style)
+        for r in range(R):
+            ax_l.plot(t, _positive(L[r]), color="C0", lw=0.6, alpha=0.35,
+                      label=f"$L(t)$ per seed ({R} seeds)" if r == 0 else None)
+        ax_l.plot(t, _median(L), color="C0", lw=1.8, label=r"$L(t)$, median over seeds")
+    else:
+        ax_l.plot(t, _positive(L[0]), color="C0", lw=1.8, label=r"$L(t) = \ell(W(t)) - \ell^*$")
+    if "thm31_applicable" in a:
+        app31 = np.atleast_2d(np.asarray(a["thm31_applicable"], dtype=bool))
+        if app31.any():
+            chain = thm31_chain(L, a["rho"], app31)
+            ax_l.plot(t, _median(chain), color="C1", ls="--", lw=1.3,
+                      label=r"Thm 3.1: $L(a)\prod_{s\geq a}\rho(\eta_s, s)$ where $\eta_s K_s < 2$"
+                            + f" ({int(app31.sum())} steps)")
+            drawn.append(chain)
+        else:
+            _omitted(ax_l, "Thm 3.1 bound omitted: eta_t K_t < 2 at no step")
+        app32 = np.atleast_2d(np.asarray(a["thm32_in_range"], dtype=bool))
+        if app32.any():
+            # a state record t+1 is covered when step t was in range (and t = 0 when step 0 was)
+            cov = np.zeros(L.shape, dtype=bool)
+            cov[:, 1:] = app32
+            cov[:, 0] = app32[:, 0]
+            for key, style, text in (("bound_prod", dict(color="C3", ls="-."),
+                                      r"Thm 3.2: $L_0\prod_s\bar\rho(\eta_s, s)$"),
+                                     ("bound_rhobar0", dict(color="C2", ls=":"), r"Thm 3.2: $L_0\bar\rho_0^{\,t}$")):
+                b = np.where(cov, _as2d(a[key]), np.nan)
+                if np.isfinite(_positive(b)).any():
+                    ax_l.plot(t, _median(b), lw=1.3, label=text + f" (in range on {int(app32.sum())} steps)",
+                              **style)
+                    drawn.append(b)
+            if not app32.all() and int(app32.sum()) < int(np.sum(result.steps)):
+                _omitted(ax_l, f"Thm 3.2 drawn only on its {int(app32.sum())} of {int(np.sum(result.steps))} "
+                               f"steps in range")
+        else:
+            _omitted(ax_l, "Thm 3.2 bound omitted: the schedule is outside its range at every step "
+                           "(Lemma E.3 at T0, eq. (89), Lemma E.4)")
     if "reference_loss" in a:
-        rm, _ = _log10_stats(a["reference_loss"])
-        if np.isfinite(rm).any():
-            ax_l.plot(np.arange(rm.shape[0]), rm, color="C7", lw=1.2, ls="-.",
-                      label="log10 l(t): GD on Problem 1, eta = 1/K (Fig. 4)")
-    ax_l.set_ylabel("log10 excess loss")
-    ax_l.legend(loc="best", fontsize=8)
-    ax_l.grid(alpha=0.3)
+        ref = _as2d(a["reference_loss"])
+        ax_l.plot(np.arange(ref.shape[1]), _median(ref), color="0.45", lw=1.0, ls=(0, (1, 1)),
+                  label=r"GD on Problem 1, $\eta = 1/K$ (Fig. 4; may leave the axis)")
+    ax_l.set_yscale("log")
+    _log_limits(ax_l, drawn)
+    ax_l.set_ylabel(r"excess loss $L(t)$")
+    ax_l.legend(loc="best", fontsize=7)
+    ax_l.grid(alpha=0.3, which="both")
     ax_l.set_title(title or f"convtool run: {result.schedule.get('name')}", fontsize=10)
 
-    ts = np.arange(a["eta"].shape[1])
-    eta, hat = _nanmean(a["eta"]), _nanmean(a["eta_hat"])
-    ax_e.plot(ts, eta, color="C0", lw=1.6, label="eta_t" + (" (mean over seeds)" if R > 1 else ""))
-    if np.isfinite(hat).any():
-        ax_e.plot(ts, hat, color="C1", ls="--", lw=1.3, label="eta_hat_t = 1/K_t")
-    positive = np.concatenate([eta[np.isfinite(eta) & (eta > 0)], hat[np.isfinite(hat) & (hat > 0)]])
-    if positive.size:
+    eta, hat = _as2d(a["eta"]), _as2d(a["eta_hat"]) if "eta_hat" in a else None
+    ts = np.arange(eta.shape[1])
+    ax_e.plot(ts, _median(eta), color="C0", lw=1.6, label=r"$\eta_t$" + (" (median over seeds)" if R > 1 else ""))
+    if hat is not None and np.isfinite(_positive(hat)).any():
+        ax_e.plot(ts, _median(hat), color="C1", ls="--", lw=1.3, label=r"$\hat\eta_t = 1/K_t$")
+    if np.isfinite(_positive(eta)).any():
         ax_e.set_yscale("log")
-    ax_e.set_xlabel("step t")
-    ax_e.set_ylabel("step size")
+    ax_e.set_xlabel(r"step $t$")
+    ax_e.set_ylabel(r"step size")
     ax_e.legend(loc="best", fontsize=8)
-    ax_e.grid(alpha=0.3)
-    _save(fig, path)
+    ax_e.grid(alpha=0.3, which="both")
+    _save(fig, path, dpi)
+    return fig
+
+
+#: line styles of the compared schedules (with the colours, so no curve hides another: adaptive = constant)
+LINE_STYLES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 2)), (0, (8, 2, 2, 2)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 @_quiet
-def plot_compare(cmp, path, title: str = "") -> None:
-    """Write ``convtool compare``'s figure (PNG) for a :class:`~convtool.numeric.experiments.CompareResult`."""
+def plot_compare(cmp, path, title: str = "", dpi: int | None = None) -> "Figure":
+    """Write ``convtool compare``'s figure for a :class:`~convtool.numeric.experiments.CompareResult`.
+
+    Panel 1 (log scale): per schedule the median L(t) over seeds (thick) and each seed (thin), in its own
+    colour, line style and marker; the Problem-1 reference in grey, not counted in the y range (it drops to
+    round-off at once). Panel 2 (log scale): the step size eta_t per schedule (median over seeds), as in
+    the paper's Fig. 2.
+    """
     import numpy as np
 
-    fig, (ax,) = _figure(1, 4.5)
+    fig, (ax, ax_e) = _figure(2, 7.0)
+    drawn = []
     for i, row in enumerate(cmp.rows):
-        mean, std = np.asarray(row.loss_mean, dtype=float), np.asarray(row.loss_std, dtype=float)
-        t = np.arange(mean.shape[0])
         ref = row.name.startswith("problem-1")
-        color = "k" if ref else f"C{i % 10}"
-        ax.plot(t, mean, color=color, ls="--" if ref else "-", lw=1.5, label=row.name)
-        if cmp.seeds > 1:
-            ax.fill_between(t, mean - std, mean + std, color=color, alpha=0.2, lw=0)
-    ax.set_xlabel("step t")
-    ax.set_ylabel("log10 excess loss" + (f" (mean, +-1 std over {cmp.seeds} seeds)" if cmp.seeds > 1 else ""))
+        res = cmp.runs.get(row.name)
+        if ref:
+            first = next(iter(cmp.runs.values()), None)
+            if first is not None and "reference_loss" in first.arrays:
+                L = _as2d(first.arrays["reference_loss"])
+            else:
+                L = 10.0 ** _as2d(row.loss_mean)
+            ax.plot(np.arange(L.shape[1]), _median(L), color="0.45", lw=1.0, ls=(0, (1, 1)),
+                    label=r"problem-1 ($\eta = 1/K$; not in the y range)")
+            continue
+        if res is None:
+            continue
+        L = _as2d(res.arrays["loss"])
+        color, ls = f"C{i % 10}", LINE_STYLES[i % len(LINE_STYLES)]
+        mk = MARKERS[i % len(MARKERS)]
+        t = np.arange(L.shape[1])
+        every = max(1, L.shape[1] // 8)
+        if L.shape[0] > 1:
+            for r in range(L.shape[0]):
+                ax.plot(t, _positive(L[r]), color=color, ls=ls, lw=0.5, alpha=0.3)
+        ax.plot(t, _median(L), color=color, ls=ls, lw=1.7, marker=mk, markevery=(i % every, every), ms=4,
+                label=row.name + (" (median; thin: seeds)" if L.shape[0] > 1 else ""))
+        drawn.append(L)
+        eta = _as2d(res.arrays["eta"])
+        ax_e.plot(np.arange(eta.shape[1]), _median(eta), color=color, ls=ls, lw=1.4, marker=mk,
+                  markevery=(i % every, every), ms=4, label=row.name)
+    ax.set_yscale("log")
+    _log_limits(ax, drawn)
+    ax.set_ylabel(r"excess loss $L(t)$")
     ax.set_title(title or "convtool compare", fontsize=10)
-    ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
-    _save(fig, path)
+    ax.legend(loc="best", fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    if ax_e.lines:
+        ax_e.set_yscale("log")
+        ax_e.legend(loc="best", fontsize=7)
+    ax_e.set_xlabel(r"step $t$")
+    ax_e.set_ylabel(r"step size $\eta_t$")
+    ax_e.grid(alpha=0.3, which="both")
+    _save(fig, path, dpi)
+    return fig
 
 
 @_quiet
-def plot_deep_linear_run(result, path, title: str = "") -> None:
+def plot_deep_linear_run(result, path, title: str = "", dpi: int | None = None) -> None:
     """``run --model deep-linear --plot``: three panels of Zhao & Xu's comparison (PNG).
 
     (1) log10 E_DLN(t) and log10 E(t) of convex GD from the same start, with Theorem 1's rate
@@ -206,11 +381,12 @@ def plot_deep_linear_run(result, path, title: str = "") -> None:
     ax_p.set_xlabel("step t")
     ax_p.legend(loc="best", fontsize=7)
     ax_p.grid(alpha=0.3)
-    _save(fig, path)
+    _save(fig, path, dpi)
+    return fig
 
 
 @_quiet
-def plot_width_compare(cmp, path, title: str = "") -> None:
+def plot_width_compare(cmp, path, title: str = "", dpi: int | None = None) -> None:
     """``compare --model deep-linear --plot``: log10 ||V(t) - W(t)||_X^2 / ||V(0) - W*||_X^2 per width (PNG)."""
     import numpy as np
 
@@ -225,4 +401,5 @@ def plot_width_compare(cmp, path, title: str = "") -> None:
     ax.set_title(title or "convtool compare --model deep-linear", fontsize=10)
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    _save(fig, path, dpi)
+    return fig

@@ -82,8 +82,23 @@ DATA_ROWS = {
 }
 
 
-def fmt(x) -> str:
-    """One number in the CLI's format: ``{:.6g}``, ints as ints, inf/nan spelled out, None as ``-``."""
+def near_one(v: float, digits: int) -> str | None:
+    """``1 - 4.75e-14`` for a value within 1e-3 of 1 (not 1 itself), so a rate never prints as ``1``; else None.
+
+    ``1 - v`` is exact there (Sterbenz), so the shown gap is the value's own.
+
+    >>> near_one(0.9999999999999525, 6), near_one(1.0000004, 3), near_one(0.5, 6)
+    ('1 - 4.75175e-14', '1 + 4e-07', None)
+    """
+    if v == 1.0 or not abs(1.0 - v) < 1e-3:
+        return None
+    gap = 1.0 - v
+    return f"1 - {gap:.{digits}g}" if gap > 0 else f"1 + {-gap:.{digits}g}"
+
+
+def fmt(x, digits: int | None = None) -> str:
+    """One number in the CLI's format: ``{:.6g}`` (``--digits``), ints as ints, inf/nan spelled out, None as
+    ``-``, a value within 1e-3 of 1 as ``1 - gap`` (:func:`near_one`)."""
     if x is None:
         return "-"
     if isinstance(x, bool):
@@ -98,7 +113,19 @@ def fmt(x) -> str:
         return "nan"
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
-    return f"{v:.6g}"
+    from convtool.cli.formats import current_digits, plain_numbers
+
+    d = current_digits(6) if digits is None else digits
+    if plain_numbers():
+        return f"{v:.17g}" if near_one(v, d) else f"{v:.{d}g}"
+    return near_one(v, d) or f"{v:.{d}g}"
+
+
+def full(x) -> str:
+    """Full float precision (``repr``), or ``--digits`` significant digits when that option is given."""
+    from convtool.cli.formats import _DIGITS
+
+    return repr(float(x)) if _DIGITS.get() is None else fmt(x)
 
 
 class Footnotes:
@@ -147,7 +174,58 @@ def constants_header(res, source: str = "") -> Text:
                 f"rank [W1;W2]={res.rank} | c={fmt(res.c)} d={fmt(res.d)}")
 
 
-def group_table(res, group: str, fields, notes: Footnotes, latex: bool = False) -> Table:
+#: Theorem E.1's quantities at eta0: they mean nothing once eta0 > eta_max (mubar < 0, rhobar0 < 0 ...)
+E1_AT_ETA0 = ("mubar", "Kbar0", "rhobar0", "Delta", "drift_total_bound", "local_rate")
+#: quantities that are exactly 0 on an exact instance, and the scale their round-off is relative to
+ROUNDOFF_ZERO = {"rate_nonoverparam": ("1 - mu/K", None), "lstar": ("lstar", "L0")}
+#: round-off tolerance, in units of eps times the scale
+ROUNDOFF_EPS = 64
+
+
+def _num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def out_of_range(res) -> dict:
+    """field -> reason for the values a theorem does not cover at this eta0: Theorem E.1's when
+    eta0 > eta_max, rho_0 when eta0 K_0 >= 2 (Theorem 3.1 needs eta K_t < 2)."""
+    q = res.quantities
+    out = {}
+    eta0, em = q.get("eta0"), q.get("eta_max")
+    if _num(eta0) and _num(em) and float(eta0) > float(em):
+        why = (f"eta0 = {fmt(eta0)} > eta_max = {fmt(em)}: Theorem E.1 needs eta0 at most eta_max, so the "
+               f"formula's value here is no bound")
+        out.update({f: why for f in E1_AT_ETA0 if f in q})
+    K0 = q.get("K_0")
+    if _num(eta0) and _num(K0) and float(eta0) * float(K0) >= 2 and "rho_0" in q:
+        out["rho_0"] = f"eta0 K_0 = {fmt(float(eta0) * float(K0))} >= 2: Theorem 3.1 needs eta K_t < 2"
+    return out
+
+
+def roundoff_zeros(res) -> dict:
+    """field -> (shown name, tolerance) for values within round-off of 0: ``|x| <= 64 eps scale``."""
+    q = res.quantities
+    out = {}
+    eps = 2.220446049250313e-16
+    for f, (name, scale_key) in ROUNDOFF_ZERO.items():
+        v = q.get(f)
+        if not _num(v):
+            continue
+        scale = 1.0
+        if scale_key is not None:
+            s = q.get(scale_key)
+            if not _num(s):
+                continue
+            scale = abs(float(s)) + abs(float(v))
+        tol = ROUNDOFF_EPS * eps * scale
+        if 0 < abs(float(v)) <= tol:
+            what = "" if scale_key is None else f" ({scale_key} + |{name}|)"
+            out[f] = f"{name} = {float(v):.3g} is round-off: |{name}| <= {ROUNDOFF_EPS} eps{what} = {tol:.3g}"
+    return out
+
+
+def group_table(res, group: str, fields, notes: Footnotes, latex: bool = False, na: dict | None = None,
+                zeros: dict | None = None, zero_notes: Footnotes | None = None) -> Table:
     """One display group: columns quantity, value, paper reference (and LaTeX formula)."""
     table = Table(title=GROUP_TITLES.get(group, group), title_justify="left", expand=False)
     table.add_column("quantity", no_wrap=True)
@@ -161,19 +239,29 @@ def group_table(res, group: str, fields, notes: Footnotes, latex: bool = False) 
             if latex:
                 row.append(Text(dim))
             table.add_row(*row)
+    na, zeros = na or {}, zeros or {}
     for f in fields:
-        row = [Text(f), value_text(res.quantities[f], notes), Text(res.reference(f))]
+        if f in na:
+            cell = value_text(NotApplicable(na[f]), notes)
+        elif f in zeros and zero_notes is not None:
+            cell = Text(f"0 [r{zero_notes.mark(zeros[f])}]")
+        else:
+            cell = value_text(res.quantities[f], notes)
+        row = [Text(f), cell, Text(res.reference(f))]
         if latex:
             row.append(Text(latex_of(f)))
         table.add_row(*row)
     return table
 
 
-def constants_tables(res, notes: Footnotes, latex: bool = False) -> list:
-    """A table per display group, in ``GROUPS`` order."""
+def constants_tables(res, notes: Footnotes, latex: bool = False, zero_notes: Footnotes | None = None) -> list:
+    """A table per display group, in ``GROUPS`` order; values a theorem does not cover at this eta0 shown as
+    n/a (:func:`out_of_range`), round-off zeros as ``0 [rk]`` (:func:`roundoff_zeros`) when ``zero_notes``."""
     from convtool.numeric.constants import GROUPS
 
-    return [group_table(res, g, fields, notes, latex) for g, fields in GROUPS.items()]
+    na, zeros = out_of_range(res), roundoff_zeros(res)
+    return [group_table(res, g, fields, notes, latex, na=na, zeros=zeros, zero_notes=zero_notes)
+            for g, fields in GROUPS.items()]
 
 
 def roots_table(res) -> Group:
@@ -212,12 +300,15 @@ def checks_table(res) -> Table:
 
 def render_constants(res, source: str = "", latex: bool = False) -> Group:
     """Everything ``convtool constants`` shows for one :class:`ConstantsResult`."""
-    notes = Footnotes()
+    notes, zero_notes = Footnotes(), Footnotes()
     parts = [constants_header(res, source)]
-    for table in constants_tables(res, notes, latex):
+    for table in constants_tables(res, notes, latex, zero_notes=zero_notes):
         parts += [Text(""), table]
     if notes:
         parts += [Text(""), footnotes_text(notes)]
+    if zero_notes:
+        parts += [Text(""), Text("round-off zeros (shown as 0; --json has the computed value):\n"
+                                 + "\n".join(f"  [r{i}] {r}" for i, r in enumerate(zero_notes.reasons, 1)))]
     if res.roots:
         parts += [Text(""), roots_table(res)]
     parts += [Text(""), checks_table(res)]
@@ -365,8 +456,22 @@ def _steps_text(steps: list) -> str:
     return f"median {fmt(med)} ({s[0]}..{s[-1]})"
 
 
+#: schedule references as shown in tables: eq. (19)'s "h" is the paper's rate function, not the width h
+SCHEDULE_REFERENCE_SHOWN = {"eq. (19), h = rho": "eq. (19) with rate function rho",
+                            "eq. (19), h = rhobar": "eq. (19) with rate function rhobar"}
+
+
+def verdict_text(verdict: dict | None) -> Text | None:
+    """The PEPit-style verdict (:func:`convtool.numeric.verdict.run_verdict`) as a titled block of lines."""
+    if not verdict or not verdict.get("text"):
+        return None
+    out = Text("Verdict\n", style="bold")
+    out.append("\n".join(verdict["text"]))
+    return out
+
+
 def render_run(summary: dict, *, source: str = "", schedule: dict | None = None, config: dict | None = None,
-               warnings: list | None = None) -> Group:
+               warnings: list | None = None, verdict: dict | None = None) -> Group:
     """Everything ``convtool run`` shows: the summary (``RunResult.summary()``) as one table.
 
     Observed numbers are medians (rates) or maxima (final loss) over the seeds;
@@ -381,7 +486,8 @@ def render_run(summary: dict, *, source: str = "", schedule: dict | None = None,
     opts = ", ".join(f"{k}={fmt(v)}" for k, v in sched.items() if k not in ("name", "reference") and v is not None)
     header = Text(f"source: {source or '?'}\nschedule: {sched.get('name')}"
                   + (f" ({opts})" if opts else "")
-                  + (f" - {sched['reference']}" if sched.get("reference") else "")
+                  + (f" - {SCHEDULE_REFERENCE_SHOWN.get(sched['reference'], sched['reference'])}"
+                     if sched.get("reference") else "")
                   + f" | seeds: {R} | T = {fmt(config.get('steps'))} | tol = {fmt(config.get('tol'))}")
     table = Table(title="Run summary", title_justify="left")
     table.add_column("quantity", no_wrap=True)
@@ -397,15 +503,22 @@ def render_run(summary: dict, *, source: str = "", schedule: dict | None = None,
         reduced, reduced_note = f"r = {r_work} of h = {width}", "exact reduction to r = rank [W1; W2]"
     else:
         reduced, reduced_note = f"h = {width} (rank r = {r_work})", "run at the full width h"
+    eta0, em = config.get("eta0"), s.get("eta_max")
+    beyond = _num(eta0) and _num(em) and float(eta0) > float(em)
+    na_e1 = "n/a (eta0 > eta_max)" if beyond else None
+    rate1 = s.get("rate_nonoverparam")
+    tol1 = ROUNDOFF_EPS * 2.220446049250313e-16
+    rate1_zero = _num(rate1) and 0 < abs(float(rate1)) <= tol1
+    rate1_text = "0 (round-off)" if rate1_zero else fmt(rate1)
     rows = [
         ("status", status_text(status, R), status_note),
         ("steps", _steps_text(s.get("steps") or []), "GD steps taken"),
         ("final L", fmt(s.get("final_loss_max")), "excess loss l - l* at the end"),
         ("observed rate", fmt(s.get("observed_rate")), "10^slope of log10 L(t), last half of the run"),
-        ("rhobar0", fmt(s.get("rhobar0")), f"L(t) <= L0 rhobar0^t, {_ref('rhobar0')}"),
-        ("local rate", fmt(s.get("local_rate")), f"asymptotic rate, {_ref('local_rate')}"),
+        ("rhobar0", na_e1 or fmt(s.get("rhobar0")), f"L(t) <= L0 rhobar0^t, {_ref('rhobar0')}"),
+        ("local rate", na_e1 or fmt(s.get("local_rate")), f"asymptotic rate, {_ref('local_rate')}"),
         ("local-rate limit", fmt(s.get("local_rate_limit")), "1 - (mu/K) alpha1/alpha2 (eta0 -> 0)"),
-        ("1 - mu/K", fmt(s.get("rate_nonoverparam")), f"GD on Problem 1, eta = 1/K, {_ref('rate_nonoverparam')}"),
+        ("1 - mu/K", rate1_text, f"GD on Problem 1, eta = 1/K, {_ref('rate_nonoverparam')}"),
         ("Problem-1 observed rate", fmt(s.get("reference_rate")), "GD on W itself from W(0), eta = 1/K (Fig. 4)"),
         ("eta_max", fmt(s.get("eta_max")), _ref("eta_max")),
         ("mean eta", fmt(s.get("mean_eta")), "over steps" + (" and seeds" if R > 1 else "")),
@@ -426,9 +539,18 @@ def render_run(summary: dict, *, source: str = "", schedule: dict | None = None,
     for name, value, note in rows:
         table.add_row(Text(name), Text(value), Text(note))
     parts = [header, Text(""), table]
+    if verdict_text(verdict) is not None:
+        parts += [Text(""), verdict_text(verdict)]
     if R > 1:
         parts.append(Text(f"{R} seeds: rates and steps are medians, final L the max, violations summed; "
                           "predicted constants are means over the seeds' instances."))
+    warnings = list(warnings or [])
+    if rate1_zero:
+        warnings.append(f"1 - mu/K = {fmt(rate1)} is shown as 0: round-off, |1 - mu/K| <= {ROUNDOFF_EPS} eps = "
+                        f"{tol1:.3g} (mu = K: an exactly conditioned instance)")
+    if beyond:
+        warnings.append(f"rhobar0 and the local rate are n/a: eta0 = {fmt(eta0)} > eta_max = {fmt(em)}, where "
+                        f"Theorem E.1 gives no bound (--json keeps the formulas' values)")
     if warnings:
         parts += [Text("")] + [Text(f"note: {w}") for w in warnings]
     return Group(*parts)
@@ -438,8 +560,9 @@ def _fmt3(x) -> str:
     """A number with 3 significant digits (the compare table's overview; JSON has them all)."""
     if x is None or isinstance(x, (bool, int)):
         return fmt(x)
-    v = float(x)
-    return fmt(v) if not math.isfinite(v) else f"{v:.3g}"
+    from convtool.cli.formats import current_digits
+
+    return fmt(float(x), current_digits(3))
 
 
 def _violations_cell(viol: dict, key: str, applied_key: str) -> str:
@@ -464,27 +587,46 @@ def _violations_cell(viol: dict, key: str, applied_key: str) -> str:
 REFERENCE_LABEL = "problem-1 (1/K)"
 
 
-def compare_table(cmp) -> Table:
-    """Side-by-side schedules (:class:`~convtool.numeric.experiments.CompareResult`), the reference last."""
-    table = Table(title="Schedules on the same instance and initializations", title_justify="left",
-                  show_edge=False)
-    for name, justify in (("schedule", "left"), ("status", "left"), ("steps\nto tol", "right"), ("wall\ns", "right"),
-                          ("final L", "right"), ("mean\neta", "right"), ("obs.\nrate", "right"),
-                          ("Thm 3.1\nviol.", "right"), ("Thm 3.2\nviol.", "right")):
-        # fold, never crop: at 80 columns rich would otherwise cut cells to "co…" / "0/…"
-        table.add_column(name, justify=justify, overflow="fold")
+_COMPARE_COLUMNS = (("schedule", "left"), ("status", "left"), ("steps\nto tol", "right"), ("wall\ns", "right"),
+                    ("final L", "right"), ("mean\neta", "right"), ("obs.\nrate", "right"),
+                    ("Thm 3.1\nviol.", "right"), ("Thm 3.2\nviol.", "right"))
+
+
+def compare_table(cmp, columns=None, title: str = "Schedules on the same instance and initializations") -> Table:
+    """Side-by-side schedules (:class:`~convtool.numeric.experiments.CompareResult`), the reference last.
+
+    ``columns`` (indices into the full column set) gives a part of the table; the full table carries, as
+    ``convtool_narrower``, the same cells split in two (results; theorem checks), which
+    :class:`convtool.cli.formats.Fit` prints where the full one would not fit."""
+    idx = list(range(len(_COMPARE_COLUMNS))) if columns is None else list(columns)
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for i in idx:
+        name, justify = _COMPARE_COLUMNS[i]
+        # names and numbers stay whole (a layout that would cut one is not used: formats.Fit tries the
+        # narrower layouts, then stacks); status and violation cells wrap at spaces
+        table.add_column(name, justify=justify, overflow="fold", no_wrap=i not in (1, 7, 8))
     for row in cmp.rows:
         v = row.violations or {}
         name = REFERENCE_LABEL if row.name.startswith("problem-1") else row.name
-        table.add_row(Text(name), Text(status_text(row.status, cmp.seeds)), Text(fmt(row.steps_to_tol)),
-                      Text(f"{row.wall_time:.2f}"), Text(_fmt3(row.final_loss)), Text(_fmt3(row.mean_eta)),
-                      Text(_fmt3(row.observed_rate)), Text(_violations_cell(v, "thm31", "thm31_steps_applicable")),
-                      Text(_violations_cell(v, "thm32", "thm32_steps_in_range")))
+        cells = [Text(name), Text(status_text(row.status, cmp.seeds)), Text(fmt(row.steps_to_tol)),
+                 Text(f"{row.wall_time:.2f}"), Text(_fmt3(row.final_loss)), Text(_fmt3(row.mean_eta)),
+                 Text(_fmt3(row.observed_rate)), Text(_violations_cell(v, "thm31", "thm31_steps_applicable")),
+                 Text(_violations_cell(v, "thm32", "thm32_steps_in_range"))]
+        table.add_row(*(cells[i] for i in idx))
+    if columns is None:
+        checks = "Theorem checks (violations/steps applied)"
+        table.convtool_narrower = (
+            Group(compare_table(cmp, range(7), title), compare_table(cmp, (0, 7, 8), checks)),
+            Group(compare_table(cmp, range(5), title), compare_table(cmp, (0, 5, 6), "Step sizes and rates"),
+                  compare_table(cmp, (0, 7, 8), checks)))
     return table
 
 
-def render_compare(cmp) -> Group:
-    """Everything ``convtool compare`` shows."""
+def render_compare(cmp, verdicts: dict | None = None) -> Group:
+    """Everything ``convtool compare`` shows (with ``verdicts``, schedule -> ``run_verdict``, one verdict line
+    per schedule under the table)."""
+    from convtool.cli.formats import current_digits
+
     header = Text(f"source: {cmp.source}\nT = {cmp.steps} | tol = {fmt(cmp.tol)} | seeds: {cmp.seeds}")
     many = (f" Over {cmp.seeds} seeds: steps and rates are medians, final L the max, violations summed."
             if cmp.seeds > 1 else "")
@@ -492,8 +634,15 @@ def render_compare(cmp) -> Group:
     notes = Text("steps to tol: '-' unless every seed reached L(t)/L(0) <= tol. Violations: count/steps where "
                  "the theorem applied (first violating step)."
                  + (f" {REFERENCE_LABEL}: GD on W itself with eta = 1/K (Fig. 4's reference)." if ref else "")
-                 + " Numbers to 3 digits; --json has them all." + many)
-    return Group(header, Text(""), compare_table(cmp), Text(""), notes)
+                 + f" Numbers to {current_digits(3)} digits (--digits); --json has them all." + many)
+    parts = [header, Text(""), compare_table(cmp), Text(""), notes]
+    if verdicts:
+        from convtool.numeric.verdict import short_verdict
+
+        lines = Text("Verdicts\n", style="bold")
+        lines.append("\n".join(f"{name}: {short_verdict(v)}" for name, v in verdicts.items() if v))
+        parts += [Text(""), lines]
+    return Group(*parts)
 
 
 #: the parts of eta_max: label, ConstantsResult key, defining equation (Theorem E.1)
@@ -584,7 +733,7 @@ def render_deep_linear_constants(res, source: str = "") -> Group:
     for name, v in res.quantities.items():
         q = get(name, paper="zhao-xu")
         ref = q.reference + (" (derived)" if name in res.derived and "derived" not in q.reference else "")
-        cell = value_text(v, notes) if isinstance(v, NotApplicable) else Text(repr(float(v)))
+        cell = value_text(v, notes) if isinstance(v, NotApplicable) else Text(full(v))
         table.add_row(Text(name), cell, Text(ref))
     head = Text(f"source: {source}\nwidths: {', '.join(map(str, res.widths))} | init: {res.init} | "
                 f"P(0) spectrum: {res.spectrum_method}")
@@ -637,7 +786,7 @@ def render_deep_linear_run(result, source: str = "") -> Group:
     table.add_column("what", overflow="fold")
 
     def num(x):
-        return "-" if x is None else repr(float(x))
+        return "-" if x is None else full(x)
 
     R = result.R
     E0 = a["loss"][:, 0]
@@ -670,7 +819,33 @@ def render_deep_linear_run(result, source: str = "") -> Group:
         checks.add_row(Text(key), Text(_check_cell(viol, key)), Text(what))
     head = Text(f"source: {source}\nmodel: deep-linear {result.config.get('widths')} | init: "
                 f"{result.config.get('init')} | schedule: {s['schedule']} | seeds: {R}")
-    return Group(head, Text(""), table, Text(""), checks)
+    return Group(head, Text(""), table, Text(""), checks, Text(""), deep_linear_verdict(s))
+
+
+def deep_linear_verdict(s: dict) -> Text:
+    """The PEPit-style verdict of a deep-linear run: Theorem 1's guarantee (its rate, where its width condition
+    holds), the observed rate, and for each of Zhao & Xu's checks "held on N of M steps where it applies"."""
+    z, viol = s.get("zhao_xu", {}), s.get("violations") or {}
+    total = sum(s.get("steps") or [])
+    n1 = viol.get("thm1_steps_applicable", 0)
+    if n1:
+        cover = "every step" if n1 == total else f"{n1} of {total} steps"
+        head = (f"Guarantee: Theorem 1, E_DLN(t+1) <= (1 - (1 - eps)/kappa) E_DLN(t), rate {fmt(z.get('rate_thm1'))} "
+                f"(covers {cover})")
+    else:
+        why = viol.get("thm1_not_applicable") or "its width condition fails at every step"
+        head = f"Guarantee: none (Theorem 1 does not apply: {why})"
+    lines = [head, f"Observed rate: {fmt(s.get('observed_rate'))} (DLN), {fmt(z.get('cvx_observed_rate'))} (convex GD)"]
+    for key, what in DLN_CHECKS:
+        n_app = viol.get(f"{key}_steps_applicable", 0)
+        if n_app:
+            held = n_app - int(viol.get(key, 0) or 0)
+            lines.append(f"{key}: held on {held} of {n_app} steps where it applies")
+        else:
+            lines.append(f"{key}: applies at no step ({viol.get(f'{key}_not_applicable') or _NO_STEP.get(key, 'n/a')})")
+    out = Text("Verdict\n", style="bold")
+    out.append("\n".join(lines))
+    return out
 
 
 def render_width_compare(cmp) -> Group:
@@ -682,7 +857,7 @@ def render_width_compare(cmp) -> Group:
         table.add_column(col, no_wrap=col not in ("status", "violations"), overflow="fold")
 
     def num(x):
-        return "-" if x is None else f"{x:.6g}"
+        return "-" if x is None else fmt(x)
 
     for r in cmp.rows:
         v = r.violations

@@ -150,6 +150,26 @@ class ConstantsResult:
     def reference(self, fieldname: str) -> str:
         return get(FIELDS[fieldname]).reference
 
+    def __repr__(self) -> str:
+        from convtool.frames import short_repr
+
+        q = self.quantities
+        return short_repr("ConstantsResult", {"loss": self.loss, "n": self.n, "m": self.m, "h": self.h,
+                                              **{k: q.get(k) for k in ("eta_max", "rhobar0", "alpha1", "alpha2")}},
+                          f"{len(q)} quantities; to_dict(), to_frame()")
+
+    def _repr_html_(self) -> str:
+        from convtool.frames import quantities_html
+
+        return quantities_html(f"local-PL constants: {self.loss} loss, n={self.n} m={self.m} h={self.h}", self)
+
+    def to_frame(self):
+        """The quantities as a pandas DataFrame: value (NaN where not applicable), not_applicable (the reason),
+        reference (needs the ``frame`` extra)."""
+        from convtool.frames import constants_frame
+
+        return constants_frame(self)
+
     def to_dict(self) -> dict:
         out = {"N": self.N, "n": self.n, "m": self.m, "h": self.h, "rank": self.rank, "loss": self.loss,
                "c": self.c, "d": self.d, "eta0_source": self.eta0_source}

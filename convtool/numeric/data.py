@@ -152,6 +152,9 @@ def load_arrays(path) -> dict:
         raise err("is a single .npy array, not an .npz archive of named arrays (write it with np.savez)")
     out = {}
     with loaded:
+        # a file convtool wrote (run/compare/schedule --out: a JSON 'metadata' string) also holds the run's
+        # records: boolean check flags (read as 0/1) and per-seed status strings (read as a tuple of str)
+        ours = "metadata" in loaded.files and _is_convtool_metadata(loaded, "metadata")
         for name in loaded.files:
             try:
                 value = loaded[name]
@@ -167,11 +170,28 @@ def load_arrays(path) -> dict:
             if value.dtype.kind == "U" and value.ndim == 0:
                 out[name] = str(value[()])
                 continue
+            if ours and value.dtype.kind == "b":
+                out[name] = value.astype(np.float64)
+                continue
+            if ours and value.dtype.kind == "U" and value.ndim == 1:
+                out[name] = tuple(str(v) for v in value)
+                continue
             problem = _dtype_problem(name, value)
             if problem:
                 raise err(problem)
             out[name] = np.array(value, dtype=np.float64)
     return out
+
+
+def _is_convtool_metadata(loaded, name: str) -> bool:
+    """True when member ``name`` is a 0-d string holding a JSON object (the ``metadata`` convtool writes)."""
+    import json
+
+    try:
+        v = loaded[name]
+        return v.dtype.kind == "U" and v.ndim == 0 and isinstance(json.loads(str(v[()])), dict)
+    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile):
+        return False
 
 
 def _check_headers(path, err: _Raiser) -> None:

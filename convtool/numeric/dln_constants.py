@@ -85,6 +85,26 @@ class DeepLinearConstants:
     def not_applicable(self) -> dict:
         return {k: v.reason for k, v in self.quantities.items() if isinstance(v, NotApplicable)}
 
+    def __repr__(self) -> str:
+        from convtool.frames import short_repr
+
+        q = self.quantities
+        keys = [k for k in ("kappa", "eta_thm1", "q", "rate_thm1") if k in q]
+        return short_repr("DeepLinearConstants", {"widths": list(self.widths), "init": self.init,
+                                                  **{k: q[k] for k in keys}},
+                          f"{len(q)} quantities; to_dict(), to_frame()")
+
+    def _repr_html_(self) -> str:
+        from convtool.frames import quantities_html
+
+        return quantities_html(f"Zhao & Xu constants: widths {list(self.widths)}, init {self.init}", self)
+
+    def to_frame(self):
+        """The quantities as a pandas DataFrame (NaN where not applicable, the reason in not_applicable)."""
+        from convtool.frames import constants_frame
+
+        return constants_frame(self)
+
     def to_dict(self) -> dict:
         out = {"model": "deep-linear", "paper": PAPER, "widths": list(self.widths), "init": self.init}
         out.update({k: (None if isinstance(v, NotApplicable) else v) for k, v in self.quantities.items()})

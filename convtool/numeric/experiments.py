@@ -177,6 +177,27 @@ class CompareResult:
         return jsonable({"source": self.source, "steps": self.steps, "tol": self.tol, "seeds": self.seeds,
                          "rows": [r.to_dict() for r in self.rows]})
 
+    def __repr__(self) -> str:
+        from convtool.frames import short_repr
+
+        return short_repr("CompareResult", {"schedules": [r.name for r in self.rows], "seeds": self.seeds,
+                                            "steps": self.steps}, "to_dict(), to_frame()")
+
+    def _repr_html_(self) -> str:
+        from convtool.frames import html_table
+
+        rows = [(r.name, ", ".join(f"{k} {n}" for k, n in r.status.items()), r.steps_to_tol,
+                 f"{r.final_loss:.6g}", "-" if r.observed_rate is None else f"{r.observed_rate:.6g}")
+                for r in self.rows]
+        return html_table(f"compare: {self.source}", rows,
+                          header=("schedule", "status", "steps to tol", "final L", "observed rate"))
+
+    def to_frame(self):
+        """One row per schedule as a pandas DataFrame (needs the ``frame`` extra)."""
+        from convtool.frames import compare_frame
+
+        return compare_frame(self)
+
 
 def compare_schedules(batch: Batch, schedules, *, steps: int = 1000, tol: float = 1e-14, reference: bool = True,
                       progress=None, **kwargs) -> CompareResult:
