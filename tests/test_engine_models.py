@@ -166,3 +166,31 @@ def test_registry():
     assert THEORIES_FOR_MODEL["shallow"] == ["song-et-al"]
     assert THEORIES_FOR_MODEL["resnet"] == ["zou-long-gu"]
     assert [th.key for th in theories_for("deep-linear")] == ["zhao-xu"]
+
+
+def test_run_result_notebook_views():
+    """RunResult has a short repr, an HTML summary and a long per-step DataFrame (issue 12)."""
+    from convtool.numeric.engine import run_gd
+    from convtool.numeric.experiments import default_batch
+
+    b = default_batch(seeds=2, h=20)
+    res = run_gd(b.losses, b.W1, b.W2, steps=15)
+    text = repr(res)
+    assert text.startswith("RunResult(") and "schedule=adaptive" in text and "R=2" in text and len(text) < 300
+    html = res._repr_html_()
+    assert html.startswith("<div>") and "observed_rate" in html
+    df = res.to_frame()
+    T = res.arrays["loss"].shape[1]
+    assert len(df) == 2 * T and {"loss", "eta"} <= set(df.columns)
+    assert df["loss"].iloc[0] == res.arrays["loss"][0, 0]
+
+
+def test_plugin_json_carries_provenance():
+    from click.testing import CliRunner
+
+    from convtool.cli.main import cli
+    from tests.clihelpers import ok, strict_json
+
+    for args in (["constants", "--model", "resnet", "--json"], ["run", "--model", "resnet", "--steps", "2", "--json"]):
+        doc = strict_json(ok(CliRunner().invoke(cli, args)).stdout)
+        assert {"command", "seed", "versions"} <= set(doc["provenance"])

@@ -173,7 +173,9 @@ def constants(data, opts, as_json):
     if as_json:
         import json
 
-        click.echo(json.dumps({"source": source, **res.to_dict()}, allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance({"source": source, **res.to_dict()}, opts), allow_nan=False, indent=2))
         return
     from convtool.cli.render_resnet import render_resnet_constants
 
@@ -226,7 +228,9 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
     if as_json:
         import json
 
-        click.echo(json.dumps({"source": source, **res.to_dict()}, allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance({"source": source, **res.to_dict()}, opts), allow_nan=False, indent=2))
         return
     from convtool.cli.render_resnet import render_resnet_run
 
@@ -275,7 +279,9 @@ def compare(data, opts, *, schedules, steps, seeds, tol, as_json, plot):
     if as_json:
         import json
 
-        click.echo(json.dumps({"source": source, **cmp.to_dict()}, allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance({"source": source, **cmp.to_dict()}, opts), allow_nan=False, indent=2))
         return
     from convtool.cli.render_resnet import render_depth_compare
 

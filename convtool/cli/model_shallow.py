@@ -124,7 +124,9 @@ def constants(data, opts, as_json):
     if as_json:
         import json
 
-        click.echo(json.dumps({"source": source, **res.to_dict()}, allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance({"source": source, **res.to_dict()}, opts), allow_nan=False, indent=2))
         return
     from convtool.cli.render_shallow import render_shallow_constants
 
@@ -163,7 +165,9 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
     if as_json:
         import json
 
-        click.echo(json.dumps({"source": source, **res.to_dict()}, allow_nan=False, indent=2))
+        from convtool.cli.options import with_provenance
+
+        click.echo(json.dumps(with_provenance({"source": source, **res.to_dict()}, opts), allow_nan=False, indent=2))
         return
     from convtool.cli.render_shallow import render_shallow_run
 

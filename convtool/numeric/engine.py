@@ -176,6 +176,31 @@ class RunResult:
                         "rank": self.config.get("rank")})
         return jsonable(out)
 
+    def __repr__(self) -> str:
+        from convtool.frames import short_repr
+
+        counts = _counts(self.status)
+        s = self.summary()
+        items = {"model": self.config.get("model"), "schedule": self.schedule.get("name"), "R": self.R,
+                 "status": ", ".join(f"{k}: {v}" for k, v in counts.items()), "observed_rate": s.get("observed_rate")}
+        return short_repr("RunResult", {k: v for k, v in items.items() if v is not None},
+                          "arrays: per-step records; summary(), to_dict(), to_frame()")
+
+    def _repr_html_(self) -> str:
+        from convtool.frames import html_table
+
+        s = self.summary()
+        rows = [(k, v, "") for k, v in s.items() if not isinstance(v, (dict, list))]
+        return html_table(f"convtool run: {self.schedule.get('name')}"
+                          + (f" on {self.config['model']}" if self.config.get("model") else ""), rows,
+                          header=("summary", "value", ""))
+
+    def to_frame(self):
+        """The per-step records as a long pandas DataFrame, one row per (seed, t) (needs the ``frame`` extra)."""
+        from convtool.frames import run_frame
+
+        return run_frame(self)
+
     def to_dict(self) -> dict:
         return {"summary": self.summary(), "config": jsonable(self.config), "schedule": jsonable(self.schedule),
                 "constants": jsonable(self.constants)}
