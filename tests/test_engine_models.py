@@ -161,5 +161,6 @@ def test_toy_model_runs_without_engine_changes(schedule, opts):
 
 
 def test_registry():
-    assert THEORIES_FOR_MODEL == {"two-layer": ["local-pl"], "deep-linear": ["zhao-xu"]}
-    assert [th.key for th in theories_for("deep-linear")] == ["zhao-xu"]
+    assert THEORIES_FOR_MODEL == {"two-layer": ["local-pl", "du-hu-lee"], "deep-linear": ["zhao-xu", "du-hu-lee"],
+                                  "mlp": ["du-hu-lee"]}  # issue 9: one balancedness theory on every model
+    assert [th.key for th in theories_for("deep-linear")] == ["zhao-xu", "du-hu-lee"]

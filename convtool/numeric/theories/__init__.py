@@ -6,9 +6,9 @@
 Examples
 --------
 >>> sorted(THEORIES)
-['local-pl', 'zhao-xu']
+['du-hu-lee', 'local-pl', 'zhao-xu']
 >>> THEORIES_FOR_MODEL["deep-linear"]
-['zhao-xu']
+['zhao-xu', 'du-hu-lee']
 >>> make_theory("local-pl", c=0.5).key
 'local-pl'
 """
@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 from convtool.errors import InputError
+from convtool.numeric.theories.balanced import Balanced
 from convtool.numeric.theories.base import Check, Observation, RunContext, Theory
 from convtool.numeric.theories.local_pl import LocalPL
 from convtool.numeric.theories.zhao_xu import ZhaoXu
@@ -24,10 +25,12 @@ __all__ = ["THEORIES", "THEORIES_FOR_MODEL", "make_theory", "theories_for", "The
            "RunContext"]
 
 #: paper key -> theory class
-THEORIES: dict[str, type] = {LocalPL.key: LocalPL, ZhaoXu.key: ZhaoXu}
+THEORIES: dict[str, type] = {LocalPL.key: LocalPL, ZhaoXu.key: ZhaoXu, Balanced.key: Balanced}
 
 #: model key -> the theories (paper keys) that apply to it
-THEORIES_FOR_MODEL: dict[str, list] = {"two-layer": ["local-pl"], "deep-linear": ["zhao-xu"]}
+#: (Du, Hu & Lee's balancedness theory is one class attached to every model it covers)
+THEORIES_FOR_MODEL: dict[str, list] = {"two-layer": ["local-pl", "du-hu-lee"], "deep-linear": ["zhao-xu", "du-hu-lee"],
+                                       "mlp": ["du-hu-lee"]}
 
 
 def make_theory(key: str, **options) -> Theory:

@@ -1,0 +1,517 @@
+"""Du, Hu & Lee's balancedness invariants along a GD run, on every model they cover (paper key ``"du-hu-lee"``).
+
+S. S. Du, W. Hu and J. D. Lee, "Algorithmic Regularization in Learning Deep Homogeneous Models: Layers are
+Automatically Balanced", NeurIPS 2018 (arXiv:1806.00900). One theory, :class:`Balanced`, attached to the
+two-layer model (``TwoLayerLinear``), the deep linear network (``DeepLinear``) and the homogeneous
+feed-forward net (``FeedForward``, ``--model mlp``). It sees every model through a *layer view*
+(:func:`layer_view`): the layers ``W_1 .. W_N`` in the paper's convention ``x -> W_N phi(... W_1 x)``
+(``W_j`` of shape (n_j, n_{j-1})) and their gradients, in the coordinates where the model's step is plain
+GD ``W_j - eta_t G_j``. For the two-layer model ``W = W1 W2^T`` the view is ``(W1^T, W2)`` and the pair's
+matrix invariant is the local-PL paper's ``D(t) = W1^T W1 - W2^T W2`` (computed by :func:`two_layer_D`,
+shared through ``Observation.cache["two_layer_D"]``; in the width-reduced coordinates ``Q^T D Q``, with the
+same Frobenius norms and nonzero spectrum, so the reduction stays exact).
+
+Per adjacent pair h = 1 .. N-1 it records, per state t:
+
+* ``B_h = ||W_h||_F^2 - ||W_{h+1}||_F^2`` (Corollary 2.1) and its drift ``B_h(t) - B_h(0)``;
+* the per-neuron vector ``b_h = rowsq(W_h) - colsq(W_{h+1})`` (Theorem 2.1, eq. 6) as its max-abs drift
+  (two-layer: only with ``record_neurons``, an O(h) cost per step there);
+* for a linear activation between W_h and W_{h+1}, ``||D_h(t) - D_h(0)||_F`` with
+  ``D_h = W_h W_h^T - W_{h+1}^T W_{h+1}`` (Theorem 2.2), when ``n_h <= dense_max``;
+* the layer norm ratio ``||W_h||_F^2 / ||W_{h+1}||_F^2`` (Section 4, Fig. 2b/2d);
+
+and per step the error of the exact one-step GD drift (derived: the first-order terms cancel by the proof's
+identity (7), a pointwise identity of the gradient)::
+
+    B_h(t+1) - B_h(t)   = eta_t^2 (||G_h||_F^2 - ||G_{h+1}||_F^2)
+    b_h(t+1) - b_h(t)   = eta_t^2 (rowsq(G_h) - colsq(G_{h+1}))
+    D_h(t+1) - D_h(t)   = eta_t^2 (G_h G_h^T - G_{h+1}^T G_{h+1})     (phi_h linear)
+
+(the notes' Sec. 3.2 forms; verified here by derivation and by tests/test_balanced_identities.py). ReLU at 0
+uses the subgradient ``phi'(0) = 0`` of :mod:`convtool.numeric.feedforward` (leaky ReLU: ``phi'(0) = a``);
+the identity needs only ``phi(z) = phi'(z) z``, which holds at z = 0 for every choice (footnote 10), so it
+holds exactly for the computed gradient, kinks included (tested with pre-activations exactly 0).
+
+Checks (``applies``/``held`` per step, "held" with a rounding band, see :func:`_tolerance`):
+
+* ``*_step``: the one-step identity to round-off;
+* ``*_cum``: ``|drift(t)| <= sum_{s<t} eta_s^2 ||grad L(s)||^2`` (drift of each invariant; for D in
+  Frobenius norm, since ``||G G^T - H^T H||_F <= ||G||_F^2 + ||H||_F^2``);
+* ``*_descent``: ``|drift(t)| <= 2 max_{s<t} eta_s (L(0) - L(t))``, applies while the descent inequality
+  ``L(s+1) <= L(s) - eta_s ||grad L(s)||^2 / 2`` held at every step so far (then
+  ``eta_s^2 ||grad||^2 <= 2 eta_s (L(s) - L(s+1))``).
+
+Where an invariant does not apply the check carries ``not_applicable`` with the reason and nothing is
+recorded under its key: a model with skip connections (``model.skip_connections``), a non-homogeneous
+activation (``Activation.homogeneous`` False), D_h across a nonlinear activation, a model without a layer
+structure known here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convtool.errors import InputError
+from convtool.numeric.theories.base import EPS, RTOL_HELD, Check, Observation, RunContext, Theory
+
+__all__ = ["Balanced", "layer_view", "two_layer_D", "LayerView", "DENSE_MAX", "pair_invariants",
+           "predicted_drift"]
+
+#: largest n_h for which the n_h x n_h matrix invariant D_h is formed every step (its cost is n_h^2 (n_{h-1} +
+#: n_{h+1}) per step; the deep linear model's default 2000-wide hidden layers would cost far more than a step)
+DENSE_MAX = 512
+
+
+def _T(A):
+    return np.swapaxes(A, -1, -2)
+
+
+def _fro_sq(A):
+    return np.einsum("...ij,...ij->...", A, A)
+
+
+def two_layer_D(model, state, cache: dict | None = None) -> np.ndarray:
+    """The two-layer imbalance ``Q^T D Q`` (R, r, r), ``D = W1^T W1 - W2^T W2`` (the local-PL paper's D(t)),
+    from ``model.imbalance`` (the same computation as :class:`~convtool.numeric.theories.local_pl.LocalPL`);
+    read from / stored in ``cache["two_layer_D"]`` so that one computation serves every theory of the step."""
+    if cache is not None and "two_layer_D" in cache:
+        return cache["two_layer_D"]
+    D = model.imbalance(state)
+    if cache is not None:
+        cache["two_layer_D"] = D
+    return D
+
+
+class LayerView:
+    """How the balancedness theory sees a model (module docstring): ``layers(state)``, ``grads(state, g)``,
+    ``linear[h]`` (activation between W_{h+1} and W_{h+2}, 0-based pair h), ``reason`` (None, or why no
+    invariant applies), ``subgradient`` (in words)."""
+
+    name = "generic"
+    reason: str | None = None
+    subgradient = ""
+
+    def __init__(self, model):
+        self.model = model
+
+    def layers(self, state) -> list:
+        return list(state)
+
+    def grads(self, state, grads) -> list:
+        return list(grads)
+
+    def D(self, h, Ws, cache=None):
+        """``D_h`` (R, n_h, n_h) (0-based pair h)."""
+        return Ws[h] @ _T(Ws[h]) - _T(Ws[h + 1]) @ Ws[h + 1]
+
+    def D_pred(self, h, Gs):
+        return Gs[h] @ _T(Gs[h]) - _T(Gs[h + 1]) @ Gs[h + 1]
+
+    def neurons(self, h, sq_rows, sq_cols):
+        """Per-neuron vector from the row sums of squares of W_h and the column sums of W_{h+1}."""
+        return sq_rows[h] - sq_cols[h + 1]
+
+    def width(self, h) -> int:
+        return int(self.widths[h + 1])
+
+    def inner(self, h) -> int:
+        return int(max(self.widths[h], self.widths[h + 2]))
+
+
+class _FeedForwardView(LayerView):
+    name = "feed-forward"
+
+    def __init__(self, model):
+        super().__init__(model)
+        net = getattr(model, "net", model)
+        act = net.act
+        self.widths = tuple(net.widths)
+        self.N = net.N
+        self.subgradient = act.subgradient
+        self.activation = act.name
+        if not act.homogeneous:
+            self.reason = (f"activation {act.name} is not positively homogeneous (Theorem 2.1 needs "
+                           f"phi(z) = phi'(z) z)")
+        self.linear = [bool(act.linear)] * max(self.N - 1, 0)
+
+
+class _DeepLinearView(LayerView):
+    name = "deep-linear"
+    activation = "linear"
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.widths = tuple(model.widths)
+        self.N = model.N
+        self.linear = [True] * (self.N - 1)
+
+    def layers(self, state):
+        return self.model.full_weights(state)
+
+    def grads(self, state, grads):
+        r = [np.sqrt(float(n)) for n in self.widths[1:]]
+        return [g / s for g, s in zip(grads, r)]  # dL/dW_j = g_j / sqrt(n_j) (eq. 9)
+
+
+class _TwoLayerView(LayerView):
+    """``(W1^T, W2)`` in the model's (possibly reduced) coordinates ``(A, B) = (W1 Q, W2 Q)``."""
+
+    name = "two-layer"
+    activation = "linear"
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.N = 2
+        self.widths = (model.n, model.k, model.m)
+        self.linear = [True]
+        self.h_full = model.h
+
+    def layers(self, state):
+        A, B = state
+        return [_T(A), B]
+
+    def D(self, h, Ws, cache=None):
+        return two_layer_D(self.model, (_T(Ws[0]), Ws[1]), cache)
+
+    def D_pred(self, h, Gs):
+        gA, gB = _T(Gs[0]), Gs[1]
+        if not self.model.reduced:
+            gA, gB = gA @ self.model.Q, gB @ self.model.Q
+        return _T(gA) @ gA - _T(gB) @ gB
+
+    def neurons(self, h, sq_rows, sq_cols):
+        return sq_rows[0] - sq_cols[1]  # full width h: the reduced case goes through neurons_reduced
+
+    def width(self, h) -> int:
+        return int(self.h_full)
+
+
+def layer_view(model) -> LayerView:
+    """The :class:`LayerView` of a model: two-layer, deep linear, feed-forward (mlp, shallow); a model with
+    ``skip_connections`` or an unknown structure gets a view whose ``reason`` says why nothing applies."""
+    from convtool.numeric.deep_linear import DeepLinear
+    from convtool.numeric.feedforward import FeedForward
+    from convtool.numeric.models import TwoLayerLinear
+
+    if getattr(model, "skip_connections", False):
+        v = LayerView(model)
+        v.reason = ("skip connections: the residual branch x + f(x) is not a homogeneous layer map, so "
+                    "Theorems 2.1-2.2 do not apply")
+        v.N, v.widths, v.linear = 0, (), []
+        return v
+    if isinstance(model, TwoLayerLinear):
+        return _TwoLayerView(model)
+    if isinstance(model, DeepLinear):
+        return _DeepLinearView(model)
+    if isinstance(model, FeedForward) or isinstance(getattr(model, "net", None), FeedForward):
+        return _FeedForwardView(model)
+    v = LayerView(model)
+    v.reason = f"model {getattr(model, 'name', type(model).__name__)!r} has no layer structure known to the theory"
+    v.N, v.widths, v.linear = 0, (), []
+    return v
+
+
+def pair_invariants(Ws) -> dict:
+    """``B``, per-neuron ``b`` and (every pair) ``D`` of layers ``Ws`` (paper convention, batched (R, ...)):
+    ``{"B": [(R,)], "b": [(R, n_h)], "D": [(R, n_h, n_h)]}`` (a plain reference for tests and callers)."""
+    rows = [np.sum(W * W, axis=-1) for W in Ws]
+    cols = [np.sum(W * W, axis=-2) for W in Ws]
+    out = {"B": [], "b": [], "D": []}
+    for h in range(len(Ws) - 1):
+        out["B"].append(rows[h].sum(-1) - rows[h + 1].sum(-1))
+        out["b"].append(rows[h] - cols[h + 1])
+        out["D"].append(Ws[h] @ _T(Ws[h]) - _T(Ws[h + 1]) @ Ws[h + 1])
+    return out
+
+
+def predicted_drift(Gs, eta) -> dict:
+    """The derived one-step drifts ``eta^2 (...)`` of :func:`pair_invariants` from the gradients ``Gs``."""
+    e2 = np.asarray(eta, dtype=float) ** 2
+    inv = pair_invariants(Gs)
+    return {"B": [e2 * x for x in inv["B"]], "b": [e2[..., None] * x for x in inv["b"]],
+            "D": [e2[..., None, None] * x for x in inv["D"]]}
+
+
+def _tolerance(inner: int, S_t, S_t1, P) -> np.ndarray:
+    """Rounding band of one observed-vs-predicted comparison (R,): ``4 (inner + 4) eps (S_t + S_{t+1} + P)``,
+    S the pair's ``||W_h||_F^2 + ||W_{h+1}||_F^2`` at t and t+1, P the predicted term's ``eta^2 (||G_h||^2 +
+    ||G_{h+1}||^2)``. A sum of ``inner`` squares carries a relative error ``inner eps`` (standard dot-product
+    bound) and the stored iterate ``fl(W - eta G)`` about ``eps |W|`` per entry; a factor 4 of slack. An
+    estimate of the float error, not a proof."""
+    return 4.0 * (inner + 4) * EPS * (S_t + S_t1 + P)
+
+
+class Balanced(Theory):
+    """Du, Hu & Lee's invariants (Theorem 2.1, Corollary 2.1, Theorem 2.2) and their GD drift (module docstring).
+
+    Parameters
+    ----------
+    record_neurons : bool or None
+        Record the per-neuron vector b_h; default: yes, except for the two-layer model (``--record neurons``).
+    dense_max : int
+        Largest n_h for which D_h is formed every step (:data:`DENSE_MAX`).
+    """
+
+    key = "du-hu-lee"
+    reference = "Du, Hu & Lee (NeurIPS 2018), Theorem 2.1, Corollary 2.1, Theorem 2.2"
+
+    def __init__(self, record_neurons: bool | None = None, dense_max: int = DENSE_MAX):
+        if int(dense_max) != dense_max or dense_max < 0:
+            raise InputError(f"du-hu-lee: dense_max must be a non-negative integer, got {dense_max!r}")
+        self.record_neurons, self.dense_max = record_neurons, int(dense_max)
+        self.checks = ()
+        self.state_keys, self.step_keys = (), ()
+        self.invariants: list = []
+
+    # -- before the loop ----------------------------------------------------------------------------
+    def setup(self, ctx: RunContext) -> dict:
+        from convtool.numeric.models import TwoLayerLinear
+
+        model = ctx.model
+        self.view = v = layer_view(model)
+        self.R = ctx.R
+        two = isinstance(model, TwoLayerLinear)
+        self.neurons_on = (not two) if self.record_neurons is None else bool(self.record_neurons)
+        self.invariants = []  # (key, kind, pair h 1-based, name, reference, not_applicable)
+        npairs = max(v.N - 1, 0)
+        if v.reason is not None or npairs == 0:
+            why = v.reason or f"N = {v.N} layer(s): no adjacent layer pair"
+            self.invariants.append(dict(key="balanced", kind="all", pair=None, name="B_h, b_h, D_h",
+                                        reference="Theorems 2.1, 2.2, Corollary 2.1", not_applicable=why))
+        else:
+            for h in range(npairs):
+                j = h + 1
+                self.invariants.append(dict(key=f"B{j}", kind="B", pair=j, reference="Corollary 2.1",
+                                            name=f"B_{j} = ||W_{j}||_F^2 - ||W_{j + 1}||_F^2", not_applicable=None))
+                nb = None if self.neurons_on else "not recorded for the two-layer model without --record neurons " \
+                                                  "(an O(h) cost per step)"
+                self.invariants.append(dict(key=f"b{j}", kind="b", pair=j, reference="Theorem 2.1, eq. (6)",
+                                            name=f"b_{j} = rowsq(W_{j}) - colsq(W_{j + 1}) (max |drift|)",
+                                            not_applicable=nb))
+                if not v.linear[h]:
+                    nd = (f"the activation {v.activation} between W_{j} and W_{j + 1} is not linear "
+                          f"(Theorem 2.2 needs phi_{j}(z) = z)")
+                elif not two and v.width(h) > self.dense_max:
+                    nd = (f"not recorded: n_{j} = {v.width(h)} > {self.dense_max} (forming the n_{j} x n_{j} matrix "
+                          f"every step costs more than the step); B and b are recorded")
+                else:
+                    nd = None
+                self.invariants.append(dict(key=f"D{j}", kind="D", pair=j, reference="Theorem 2.2",
+                                            name=f"D_{j} = W_{j} W_{j}^T - W_{j + 1}^T W_{j + 1} (||.||_F drift)",
+                                            not_applicable=nd))
+        live = [iv for iv in self.invariants if iv["not_applicable"] is None]
+        self.live = live
+        checks, state_keys, step_keys = [], [], []
+        for iv in self.invariants:
+            k, na = iv["key"], iv["not_applicable"]
+            for what, desc, ref in (("step", "one-step GD drift = eta_t^2 (...) to round-off", "derived from eq. (7)"),
+                                    ("cum", "|drift(t)| <= sum eta_s^2 ||grad L(s)||^2", "derived, notes Sec. 3.2"),
+                                    ("descent", "|drift(t)| <= 2 max eta_s (L(0) - L(t)) while descent held",
+                                     "derived, eq. (14)-type descent")):
+                checks.append(Check(f"balanced_{k}_{what}", f"balanced_{k}_{what}_applies", f"balanced_{k}_{what}_held",
+                                    f"{iv['reference']}; {ref}", f"{iv['name']}: {desc}", na))
+            if na is None:
+                state_keys += [f"bal_{k}_drift"]
+                step_keys += [f"bal_{k}_step_err", f"bal_{k}_step_tol", f"bal_{k}_step_pred"]
+                if iv["kind"] == "B":
+                    state_keys += [f"bal_{k}", f"bal_ratio{iv['pair']}"]
+        self.checks = tuple(checks)
+        self.state_keys, self.step_keys = tuple(state_keys), tuple(step_keys)
+        self._first = None
+        self._prev = None
+        return {}
+
+    # -- in the loop --------------------------------------------------------------------------------
+    def _measure(self, obs: Observation) -> dict:
+        v = self.view
+        Ws = v.layers(obs.state)
+        rows = [np.einsum("rij,rij->ri", W, W) for W in Ws]
+        cols = None
+        if self.neurons_on:
+            cols = [np.einsum("rij,rij->rj", W, W) for W in Ws]
+        fro = [r.sum(-1) for r in rows]
+        m = {"fro": fro, "B": {}, "b": {}, "D": {}, "S": {}}
+        for iv in self.live:
+            h = iv["pair"] - 1
+            m["S"][h] = fro[h] + fro[h + 1]
+            if iv["kind"] == "B":
+                m["B"][h] = fro[h] - fro[h + 1]
+            elif iv["kind"] == "b":
+                m["b"][h] = self._neurons(h, Ws, rows, cols, obs.cache)
+            else:
+                m["D"][h] = v.D(h, Ws, obs.cache)
+        return m
+
+    def _neurons(self, h, Ws, rows, cols, cache):
+        v = self.view
+        if isinstance(v, _TwoLayerView) and v.model.reduced:
+            Q = v.model.Q                                     # (R, h, k): b_i = q_i^T (A^T A - B^T B) q_i
+            D = v.D(h, Ws, cache)
+            return np.einsum("rik,rkl,ril->ri", Q, D, Q)
+        return v.neurons(h, rows, cols)
+
+    def _grad_terms(self, obs: Observation) -> dict:
+        v = self.view
+        Gs = v.grads(obs.state, obs.grads)
+        rows = [np.einsum("rij,rij->ri", G, G) for G in Gs]
+        cols = [np.einsum("rij,rij->rj", G, G) for G in Gs] if self.neurons_on else None
+        fro = [r.sum(-1) for r in rows]
+        out = {"B": {}, "b": {}, "D": {}, "P": {}}
+        for iv in self.live:
+            h = iv["pair"] - 1
+            out["P"][h] = fro[h] + fro[h + 1]
+            if iv["kind"] == "B":
+                out["B"][h] = fro[h] - fro[h + 1]
+            elif iv["kind"] == "b":
+                if isinstance(v, _TwoLayerView) and v.model.reduced:
+                    Q = v.model.Q
+                    out["b"][h] = np.einsum("rik,rkl,ril->ri", Q, v.D_pred(h, Gs), Q)
+                else:
+                    out["b"][h] = v.neurons(h, rows, cols)
+            else:
+                out["D"][h] = v.D_pred(h, Gs)
+        return out
+
+    def observe(self, t: int, obs: Observation):
+        if not self.live:
+            return {}, {}
+        m = self._measure(obs)
+        if self._first is None:
+            self._first = m
+        m0 = self._first
+        vals, step = {}, {}
+        for iv in self.live:
+            k, h, kind = iv["key"], iv["pair"] - 1, iv["kind"]
+            if kind == "B":
+                vals[f"bal_{k}"] = m["B"][h]
+                vals[f"bal_{k}_drift"] = m["B"][h] - m0["B"][h]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    vals[f"bal_ratio{iv['pair']}"] = m["fro"][h] / m["fro"][h + 1]
+            elif kind == "b":
+                vals[f"bal_{k}_drift"] = np.max(np.abs(m["b"][h] - m0["b"][h]), axis=-1)
+            else:
+                vals[f"bal_{k}_drift"] = np.sqrt(_fro_sq(m["D"][h] - m0["D"][h]))
+        if self._prev is not None:
+            pm, pred, eta = self._prev
+            e2 = eta ** 2
+            for iv in self.live:
+                k, h, kind = iv["key"], iv["pair"] - 1, iv["kind"]
+                inner = 1 if kind == "B" else 1
+                inner = self.view.inner(h) if kind != "B" else sum(self.view.widths[h: h + 3])
+                if kind == "B":
+                    err = np.abs((m["B"][h] - pm["B"][h]) - e2 * pred["B"][h])
+                    p = e2 * pred["B"][h]
+                elif kind == "b":
+                    err = np.max(np.abs((m["b"][h] - pm["b"][h]) - e2[:, None] * pred["b"][h]), axis=-1)
+                    p = np.max(np.abs(e2[:, None] * pred["b"][h]), axis=-1)
+                else:
+                    diff = (m["D"][h] - pm["D"][h]) - e2[:, None, None] * pred["D"][h]
+                    err = np.sqrt(_fro_sq(diff))
+                    p = np.sqrt(_fro_sq(e2[:, None, None] * pred["D"][h]))
+                step[f"bal_{k}_step_err"] = err
+                step[f"bal_{k}_step_pred"] = p
+                step[f"bal_{k}_step_tol"] = _tolerance(inner, pm["S"][h], m["S"][h], e2 * pred["P"][h])
+        self._obs_m = m
+        self._obs = obs
+        return vals, step
+
+    def after_step(self, t: int, obs: Observation, eta) -> None:
+        if not self.live:
+            return
+        self._prev = (self._obs_m, self._grad_terms(obs), np.asarray(eta, dtype=float))
+
+    # -- after the loop -----------------------------------------------------------------------------
+    def finalize(self, rec: dict, nsteps: np.ndarray, env0: dict) -> None:
+        R, T = rec["eta"].shape
+        steps = np.arange(T)[None, :] < nsteps[:, None]
+        eta = np.where(steps, rec["eta"], 0.0)
+        gsq = np.where(steps, rec["grad_sq"][:, :T], 0.0)
+        L = rec["loss"]
+        cum = np.concatenate([np.zeros((R, 1)), np.cumsum(eta ** 2 * gsq, axis=1)], axis=1)
+        rec["bal_cum_bound"] = np.where(np.arange(T + 1)[None, :] <= nsteps[:, None], cum, np.nan)
+        held = 1 + RTOL_HELD
+        # descent inequality L(s+1) <= L(s) - eta_s ||grad||^2 / 2 at every step so far
+        Lp, Ln = L[:, :T], L[:, 1:]
+        desc = steps & (Ln <= (Lp - 0.5 * eta * gsq) * held + 64 * EPS * np.abs(Lp))
+        desc_run = np.logical_and.accumulate(desc | ~steps, axis=1) & steps
+        rec["bal_descent_held"] = desc
+        max_eta = np.maximum.accumulate(eta, axis=1) if T else eta
+        dbound = 2 * max_eta * np.where(steps, L[:, :1] - Ln, np.nan)
+        rec["bal_descent_bound"] = np.where(steps, dbound, np.nan)
+        for c in self.checks:
+            if c.not_applicable is not None:
+                rec[c.applies] = np.zeros((R, T), dtype=bool)
+                rec[c.held] = np.zeros((R, T), dtype=bool)
+        for iv in self.live:
+            k = iv["key"]
+            err, tol = rec[f"bal_{k}_step_err"], rec[f"bal_{k}_step_tol"]
+            rec[f"balanced_{k}_step_applies"] = steps.copy()
+            rec[f"balanced_{k}_step_held"] = steps & (err <= tol)
+            drift = np.abs(rec[f"bal_{k}_drift"][:, 1:])
+            ctol = np.cumsum(np.where(steps, tol, 0.0), axis=1)
+            rec[f"balanced_{k}_cum_applies"] = steps.copy()
+            rec[f"balanced_{k}_cum_held"] = steps & (drift <= cum[:, 1:] * held + ctol)
+            rec[f"balanced_{k}_descent_applies"] = desc_run.copy()
+            rec[f"balanced_{k}_descent_held"] = steps & (drift <= dbound * held + ctol)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel = err / np.where(tol > 0, tol, np.nan)
+            rec[f"bal_{k}_step_err_over_tol"] = np.where(steps, rel, np.nan)
+
+    # -- results ------------------------------------------------------------------------------------
+    def rows(self, arrays: dict, steps) -> list:
+        """One dict per invariant (the "Balancedness" table): name, reference, initial value, max drift, the
+        cumulative bound and the descent bound at the end, the one-step identity's largest error (absolute and
+        over its rounding band), the violation counts, or the not-applicable reason."""
+        out = []
+        viol = self.violations(arrays)
+        for iv in self.invariants:
+            k = iv["key"]
+            row = {"invariant": k, "name": iv["name"], "reference": iv["reference"], "pair": iv["pair"],
+                   "not_applicable": iv["not_applicable"]}
+            if iv["not_applicable"] is None:
+                d = arrays[f"bal_{k}_drift"]
+                init = {"B": "bal_" + k, "b": None, "D": None}[iv["kind"]]
+                row["initial"] = _nanmax(np.abs(arrays[init][:, 0])) if init else None
+                if iv["kind"] == "B":
+                    row["initial"] = float(arrays[init][0, 0])
+                row["max_drift"] = _nanmax(np.abs(d))
+                row["cum_bound"] = _final(arrays["bal_cum_bound"], steps)
+                row["descent_bound"] = _nanmax(arrays["bal_descent_bound"]) if arrays["bal_descent_bound"].size else None
+                row["step_err_max"] = _nanmax(arrays[f"bal_{k}_step_err"])
+                row["step_err_over_tol_max"] = _nanmax(arrays[f"bal_{k}_step_err_over_tol"])
+                row["step_pred_max"] = _nanmax(arrays[f"bal_{k}_step_pred"])
+            for what in ("step", "cum", "descent"):
+                ck = f"balanced_{k}_{what}"
+                row[what] = {"violations": viol.get(ck, 0), "applicable": viol.get(f"{ck}_steps_applicable", 0)}
+            out.append(row)
+        return out
+
+    def initial_values(self, result) -> dict:
+        return {}
+
+    def summary(self, result) -> dict:
+        a = result.arrays
+        ratios = {}
+        for iv in self.live:
+            if iv["kind"] == "B":
+                r = a[f"bal_ratio{iv['pair']}"]
+                ratios[f"{iv['pair']}"] = {"initial": float(r[0, 0]), "final": _final(r, result.steps)}
+        v = self.view
+        return {"balancedness": {"rows": self.rows(a, result.steps), "norm_ratios": ratios,
+                                 "activation": getattr(v, "activation", None),
+                                 "subgradient": getattr(v, "subgradient", "") or None,
+                                 "neurons_recorded": bool(self.neurons_on and v.reason is None),
+                                 "reference": self.reference}}
+
+
+def _nanmax(x):
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(x.max()) if x.size else None
+
+
+def _final(arr, steps):
+    """Seed 0's value at its last state (the table shows seed 0; JSON has the arrays)."""
+    vals = [arr[r, int(steps[r])] for r in range(arr.shape[0]) if arr.shape[1] > int(steps[r])]
+    vals = [float(x) for x in vals if np.isfinite(x)]
+    return max(vals) if vals else None
