@@ -608,7 +608,10 @@ def check_model_options(opts: dict, two_layer_only=("d", "eta0", "save_init")) -
             if opts.get(k) not in (None, default):
                 raise ConvtoolInputError(f"--{k.replace('_', '-')} applies to the two-layer model only")
         return
-    given = [k for k in DLN_ONLY if opts.get(k) is not None]
+    from convtool.cli.plugins import builtin_accepts
+
+    also = builtin_accepts(model)  # e.g. --eps/--delta of Du, Hu & Lee's factorization schedules (model_mlp)
+    given = [k for k in DLN_ONLY if opts.get(k) is not None and k not in also]
     if given:
         flags = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ConvtoolInputError(f"{flags} apply to --model deep-linear only")

@@ -30,7 +30,7 @@ import click
 __all__ = ["PLUGIN_MODULES", "plugin", "plugin_keys", "plugin_options", "check_plugin_options", "SHARED_OPTIONS"]
 
 #: ``--model`` value -> module of the plugin (add a line here to add a model)
-PLUGIN_MODULES: dict[str, str] = {}
+PLUGIN_MODULES: dict[str, str] = {"mlp": "convtool.cli.model_mlp"}
 
 #: options a plugin adds to a built-in model (``{"two-layer": ("record",)}``), from the plugins' ``ALSO_FOR``
 def builtin_accepts(model: str) -> set:

@@ -378,6 +378,11 @@ class Balanced(Theory):
         m = self._measure(obs)
         if self._first is None:
             self._first = m
+            self._init = {}
+            for iv in self.live:  # seed-wise initial value: B_h(0), max_i |b_h,i(0)|, ||D_h(0)||_F
+                k, h, kind = iv["key"], iv["pair"] - 1, iv["kind"]
+                self._init[k] = (m["B"][h] if kind == "B" else np.max(np.abs(m["b"][h]), axis=-1) if kind == "b"
+                                 else np.sqrt(_fro_sq(m["D"][h])))
         m0 = self._first
         vals, step = {}, {}
         for iv in self.live:
@@ -396,7 +401,6 @@ class Balanced(Theory):
             e2 = eta ** 2
             for iv in self.live:
                 k, h, kind = iv["key"], iv["pair"] - 1, iv["kind"]
-                inner = 1 if kind == "B" else 1
                 inner = self.view.inner(h) if kind != "B" else sum(self.view.widths[h: h + 3])
                 if kind == "B":
                     err = np.abs((m["B"][h] - pm["B"][h]) - e2 * pred["B"][h])
@@ -470,10 +474,8 @@ class Balanced(Theory):
                    "not_applicable": iv["not_applicable"]}
             if iv["not_applicable"] is None:
                 d = arrays[f"bal_{k}_drift"]
-                init = {"B": "bal_" + k, "b": None, "D": None}[iv["kind"]]
-                row["initial"] = _nanmax(np.abs(arrays[init][:, 0])) if init else None
-                if iv["kind"] == "B":
-                    row["initial"] = float(arrays[init][0, 0])
+                row["initial"] = float(self._init[k][0])  # seed 0 (B_h(0); max |b_h(0)|; ||D_h(0)||_F)
+                row["initial_per_seed"] = [float(x) for x in self._init[k]]
                 row["max_drift"] = _nanmax(np.abs(d))
                 row["cum_bound"] = _final(arrays["bal_cum_bound"], steps)
                 row["descent_bound"] = _nanmax(arrays["bal_descent_bound"]) if arrays["bal_descent_bound"].size else None
