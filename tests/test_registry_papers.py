@@ -38,7 +38,7 @@ def test_papers_table_cites_by_title_authors_venue_id():
     assert "Zhao" in zx.authors and "Xu" in zx.authors and "TMLR" in zx.venue
     assert zx.openreview == "jG7ndW7UHp" and "OpenReview jG7ndW7UHp" in zx.citation()
     assert PAPERS["local-pl"].title.startswith("A Local Polyak")
-    assert papers() == ["local-pl", ZX]
+    assert papers() == ["local-pl", ZX, "du-hu-lee"]  # issue 9 added Du, Hu & Lee
     for key, p in PAPERS.items():
         assert p.key == key and p.citation().startswith(p.authors)
 
@@ -144,7 +144,9 @@ def test_register_refuses_cross_paper_and_bad_records():
 def test_names_of_every_paper_are_qualified():
     every = names(paper=None)
     assert every[:len(names())] == [f"local-pl:{n}" for n in names()]
-    assert every[len(names()):] == [f"zhao-xu:{n}" for n in ZX_NAMES]
+    n_zx = len(names()) + len(ZX_NAMES)
+    assert every[len(names()):n_zx] == [f"zhao-xu:{n}" for n in ZX_NAMES]
+    assert every[n_zx:] == [f"du-hu-lee:{n}" for n in names(paper="du-hu-lee")]  # issue 9
     assert all(get(k).key == k for k in every)
     assert names(kind="primitive", paper=ZX) == [n for n in ZX_NAMES if get(n, ZX).kind == "primitive"]
 

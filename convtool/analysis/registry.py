@@ -106,6 +106,14 @@ PAPERS: dict[str, Paper] = {
         module="convtool.analysis.zhao_xu",
         openreview="jG7ndW7UHp",
     ),
+    "du-hu-lee": Paper(
+        key="du-hu-lee",
+        title="Algorithmic Regularization in Learning Deep Homogeneous Models: Layers are Automatically Balanced",
+        authors="Simon S. Du, Wei Hu and Jason D. Lee",
+        venue="32nd Conference on Neural Information Processing Systems (NeurIPS 2018)",
+        module="convtool.analysis.du_hu_lee",
+        arxiv="1806.00900",
+    ),
 }
 
 #: Every quantity of every paper: paper key -> name -> Quantity, in registration order.

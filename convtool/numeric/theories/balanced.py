@@ -427,6 +427,12 @@ class Balanced(Theory):
     # -- after the loop -----------------------------------------------------------------------------
     def finalize(self, rec: dict, nsteps: np.ndarray, env0: dict) -> None:
         R, T = rec["eta"].shape
+        for c in self.checks:
+            if c.not_applicable is not None:
+                rec[c.applies] = np.zeros((R, T), dtype=bool)
+                rec[c.held] = np.zeros((R, T), dtype=bool)
+        if not self.live:
+            return
         steps = np.arange(T)[None, :] < nsteps[:, None]
         eta = np.where(steps, rec["eta"], 0.0)
         gsq = np.where(steps, rec["grad_sq"][:, :T], 0.0)
@@ -442,10 +448,6 @@ class Balanced(Theory):
         max_eta = np.maximum.accumulate(eta, axis=1) if T else eta
         dbound = 2 * max_eta * np.where(steps, L[:, :1] - Ln, np.nan)
         rec["bal_descent_bound"] = np.where(steps, dbound, np.nan)
-        for c in self.checks:
-            if c.not_applicable is not None:
-                rec[c.applies] = np.zeros((R, T), dtype=bool)
-                rec[c.held] = np.zeros((R, T), dtype=bool)
         for iv in self.live:
             k = iv["key"]
             err, tol = rec[f"bal_{k}_step_err"], rec[f"bal_{k}_step_tol"]

@@ -1,0 +1,169 @@
+"""Du, Hu & Lee's invariants under GD: the exact one-step drift identities (derived, notes Sec. 3.2), on random
+nets of several depths and activations, kinks included; the theory's records on every model it covers.
+
+Oracles are written here in plain numpy from the definitions (not the theory's code): b_h = rowsq(W_h) -
+colsq(W_{h+1}), D_h = W_h W_h^T - W_{h+1}^T W_{h+1}, one GD step W - eta G by hand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from convtool.numeric.engine import run
+from convtool.numeric.feedforward import Activation, FeedForward
+from convtool.numeric.losses import FactorizationLoss
+from convtool.numeric.mlp import init_mlp_layers, make_mlp, run_mlp
+from convtool.numeric.theories.balanced import Balanced
+
+EPS = np.finfo(float).eps
+
+
+def _net_step(Ws, X, Y, act, eta, slope=0.1):
+    net = FeedForward(Ws, X, act, slope=slope)
+    st_ = net.init_state()
+    F = net.product(st_)
+    G = net.param_grads(st_, F - Y)
+    new = [W - eta * g for W, g in zip(st_, G)]
+    return [W[0] for W in st_], [g[0] for g in G], [W[0] for W in new]
+
+
+def _b(Ws, h):
+    return np.sum(Ws[h] ** 2, axis=1) - np.sum(Ws[h + 1] ** 2, axis=0)
+
+
+def _D(Ws, h):
+    return Ws[h] @ Ws[h].T - Ws[h + 1].T @ Ws[h + 1]
+
+
+@settings(max_examples=25, deadline=None)
+@given(depth=st.integers(2, 4), act=st.sampled_from(["linear", "relu", "leaky-relu"]), seed=st.integers(0, 10 ** 6),
+       log_eta=st.floats(-4, -1))
+def test_one_step_drift_is_eta_squared_term_to_round_off(depth, act, seed, log_eta):
+    rng = np.random.default_rng(seed)
+    dims = [int(x) for x in rng.integers(2, 7, size=depth + 1)]
+    X, Y = rng.normal(size=(9, dims[0])), rng.normal(size=(9, dims[-1]))
+    Ws = [rng.normal(size=(dims[j + 1], dims[j])) / np.sqrt(dims[j]) for j in range(depth)]
+    eta = 10.0 ** log_eta
+    W0, G, W1 = _net_step(Ws, X, Y, act, eta)
+    for h in range(depth - 1):
+        scale = np.sum(W0[h] ** 2) + np.sum(W0[h + 1] ** 2) + np.sum(W1[h] ** 2) + np.sum(W1[h + 1] ** 2)
+        tol = 64 * max(dims) * EPS * scale
+        obs = _b(W1, h) - _b(W0, h)
+        pred = eta ** 2 * (np.sum(G[h] ** 2, axis=1) - np.sum(G[h + 1] ** 2, axis=0))
+        np.testing.assert_allclose(obs, pred, rtol=0, atol=tol)
+        # the first-order term is not small: without the cancellation the error would be ~ eta |<W, G>|
+        first = 2 * eta * np.abs(np.sum(W0[h] * G[h], axis=1))
+        assert np.all(np.abs(obs - pred) <= tol) and (first.max() > 1e3 * tol or first.max() == 0)
+        if act == "linear":
+            obsD = _D(W1, h) - _D(W0, h)
+            predD = eta ** 2 * (G[h] @ G[h].T - G[h + 1].T @ G[h + 1])
+            np.testing.assert_allclose(obsD, predD, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("act,dphi0", [("relu", 0.0), ("leaky-relu", 0.1)])
+def test_identity_holds_at_relu_kinks_with_the_chosen_subgradient(act, dphi0):
+    # integer data and weights: many pre-activations are exactly 0 (phi'(0) is then the chosen subgradient)
+    rng = np.random.default_rng(3)
+    X = rng.integers(-1, 2, size=(12, 4)).astype(float)
+    W1 = rng.integers(-1, 2, size=(6, 4)).astype(float)
+    W2 = rng.integers(-2, 3, size=(3, 6)).astype(float)
+    Y = rng.normal(size=(12, 3))
+    Z = X @ W1.T
+    assert np.sum(Z == 0) >= 5
+    net = FeedForward([W1, W2], X, act, slope=0.1)
+    assert float(net.act.dphi(np.zeros(1))[0]) == dphi0
+    eta = 0.01
+    W0, G, Wn = _net_step([W1, W2], X, Y, act, eta)
+    np.testing.assert_allclose(_b(Wn, 0) - _b(W0, 0), eta ** 2 * (np.sum(G[0] ** 2, 1) - np.sum(G[1] ** 2, 0)),
+                               rtol=0, atol=1e-12)
+    # pointwise identity behind it (proof of Thm 2.1, eq. 7): <W1[i,:], G1[i,:]> = <W2[:,i], G2[:,i]>
+    np.testing.assert_allclose(np.sum(W0[0] * G[0], 1), np.sum(W0[1] * G[1], 0), rtol=0, atol=1e-11)
+
+
+def test_mlp_gradients_against_central_differences():
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(7, 3)), rng.normal(size=(7, 2))
+    for act in ("linear", "relu", "leaky-relu"):
+        layers = init_mlp_layers((3, 5, 4, 2), [0.8, 0.6, 0.7], seed=2)
+        net = make_mlp(X, layers, act, slope=0.2)
+        loss = FactorizationLoss(Y)
+        s = net.init_state()
+        G = net.param_grads(s, loss.grad(net.product(s)))
+
+        def f(state):
+            return float(loss.excess(net.product(state))[0])
+
+        h = 1e-6
+        for j in range(3):
+            for idx in [(0, 0, 0), (0, 1, 1), (0, net.widths[j + 1] - 1, net.widths[j] - 1)]:
+                plus = [W.copy() for W in s]
+                minus = [W.copy() for W in s]
+                plus[j][idx] += h
+                minus[j][idx] -= h
+                fd = (f(tuple(plus)) - f(tuple(minus))) / (2 * h)
+                assert fd == pytest.approx(G[j][idx], rel=1e-6, abs=1e-8), (act, j, idx)
+
+
+@pytest.mark.parametrize("act", ["linear", "relu", "leaky-relu"])
+def test_theory_on_mlp_runs_without_violations(act):
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(15, 4)), rng.normal(size=(15, 2))
+    layers = init_mlp_layers((4, 6, 5, 2), [0.5], seed=0, R=2)
+    res = run_mlp(X, Y, layers, activation=act, schedule="constant", eta=5e-3, steps=40, tol=1e-300)
+    v = res.violations()
+    for key in ("B1", "B2", "b1", "b2"):
+        assert v[f"balanced_{key}_step"] == 0 and v[f"balanced_{key}_step_steps_applicable"] == 80
+        assert v[f"balanced_{key}_cum"] == 0
+    rows = {r["invariant"]: r for r in res.summary()["balancedness"]["rows"]}
+    if act == "linear":
+        assert rows["D1"]["not_applicable"] is None and v["balanced_D1_step"] == 0
+    else:
+        assert "not linear" in rows["D1"]["not_applicable"] and "balanced_D1_step_steps_applicable" in v
+        assert "bal_D1_drift" not in res.arrays  # not recorded, not silently zero
+    # the records are the definitions at the states (oracle at the end)
+    WT = res.state_T
+    B_T = np.sum(WT[0] ** 2, axis=(1, 2)) - np.sum(WT[1] ** 2, axis=(1, 2))
+    np.testing.assert_allclose(res.arrays["bal_B1"][:, -1], B_T, rtol=1e-12)
+
+
+def test_check_can_fail_for_a_non_homogeneous_activation_declared_homogeneous():
+    tanh = Activation("tanh (declared homogeneous)", np.tanh, lambda z: 1 - np.tanh(z) ** 2, homogeneous=True)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(10, 3)), rng.normal(size=(10, 2))
+    net = FeedForward([rng.normal(size=(4, 3)), rng.normal(size=(2, 4))], X, tanh)
+    res = run(net, FactorizationLoss(Y), "constant", eta0=1e-2, steps=10, theories=[Balanced()], tol=1e-300)
+    assert res.violations()["balanced_b1_step"] > 0
+
+
+def test_non_homogeneous_activation_is_not_applicable_in_words():
+    tanh = Activation("tanh", np.tanh, lambda z: 1 - np.tanh(z) ** 2)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(10, 3)), rng.normal(size=(10, 2))
+    net = FeedForward([rng.normal(size=(4, 3)), rng.normal(size=(2, 4))], X, tanh)
+    res = run(net, FactorizationLoss(Y), "constant", eta0=1e-2, steps=3, theories=[Balanced()])
+    rows = res.summary()["balancedness"]["rows"]
+    assert len(rows) == 1 and "not positively homogeneous" in rows[0]["not_applicable"]
+    assert not any(k.startswith("bal_") for k in res.arrays)
+
+
+def test_skip_connections_are_not_applicable():
+    from convtool.numeric.theories.balanced import layer_view
+
+    class Res:
+        skip_connections = True
+
+    assert "skip connections" in layer_view(Res()).reason
+
+
+def test_drift_shrinks_linearly_with_the_step_at_fixed_flow_time():
+    rng = np.random.default_rng(4)
+    X, Y = rng.normal(size=(20, 4)), rng.normal(size=(20, 3))
+    layers = init_mlp_layers((4, 6, 3), [0.6], seed=1)
+    drift = {}
+    for eta, steps in ((4e-3, 50), (2e-3, 100), (1e-3, 200)):   # tau = 0.2 each
+        res = run_mlp(X, Y, layers, activation="relu", schedule="constant", eta=eta, steps=steps, tol=1e-300)
+        drift[eta] = np.abs(res.arrays["bal_B1_drift"][0, -1])
+    assert drift[4e-3] / drift[2e-3] == pytest.approx(2.0, rel=0.1)
+    assert drift[2e-3] / drift[1e-3] == pytest.approx(2.0, rel=0.1)
