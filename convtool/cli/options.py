@@ -329,7 +329,8 @@ def instance_arrays(inst) -> dict:
 
 #: same keys as ``convtool.numeric.schedules.SCHEDULES`` (checked by tests/test_cli_run.py); for --help only,
 #: the names are validated against the library's table itself
-SCHEDULE_CHOICES = ("constant", "adaptive", "adaptive-bar", "local", "xu2023", "backtracking", "adgd", "thm1", "cor3")
+SCHEDULE_CHOICES = ("constant", "adaptive", "adaptive-bar", "local", "xu2023", "backtracking", "adgd", "thm1", "cor3",
+                    "duhulee", "rank1")
 #: schedules of ``convtool compare`` when --schedules is not given (Fig. 2's set and the baselines)
 COMPARE_DEFAULT = ("adaptive", "local", "xu2023", "backtracking", "constant", "adgd")
 #: schedule-specific options of ``convtool run``: schedule -> {option key: flag}

@@ -72,16 +72,21 @@ def _own_keys() -> dict:
     """option key -> the models (plugins) that accept it, over every plugin option and shared option."""
     out: dict[str, set] = {k: set() for k in SHARED_OPTIONS}
     for key in PLUGIN_MODULES:
-        mod = plugin(key)
-        for dec in mod.OPTIONS:
+        for dec in plugin(key).OPTIONS:
             name = _decorator_key(dec)
             if name:
                 out.setdefault(name, set())
+    # only plugin-owned and shared options are checked here: a plugin's ACCEPTS also lists the built-in options
+    # it reuses (--seed, --depth, --eta ...), which the built-in models keep taking (options.check_model_options)
+    for key in PLUGIN_MODULES:
+        mod = plugin(key)
         for k in mod.ACCEPTS:
-            out.setdefault(k, set()).add(key)
+            if k in out:
+                out[k].add(key)
         for model, keys in getattr(mod, "ALSO_FOR", {}).items():
             for k in keys:
-                out.setdefault(k, set()).add(model)
+                if k in out:
+                    out[k].add(model)
     return out
 
 

@@ -170,6 +170,10 @@ class _TwoLayerView(LayerView):
         A, B = state
         return [_T(A), B]
 
+    def grads(self, state, grads):
+        gA, gB = grads
+        return [_T(gA), gB]
+
     def D(self, h, Ws, cache=None):
         return two_layer_D(self.model, (_T(Ws[0]), Ws[1]), cache)
 
@@ -255,10 +259,13 @@ class Balanced(Theory):
     key = "du-hu-lee"
     reference = "Du, Hu & Lee (NeurIPS 2018), Theorem 2.1, Corollary 2.1, Theorem 2.2"
 
-    def __init__(self, record_neurons: bool | None = None, dense_max: int = DENSE_MAX):
+    def __init__(self, record_neurons: bool | None = None, dense_max: int = DENSE_MAX, eps: float | None = None):
         if int(dense_max) != dense_max or dense_max < 0:
             raise InputError(f"du-hu-lee: dense_max must be a non-negative integer, got {dense_max!r}")
-        self.record_neurons, self.dense_max = record_neurons, int(dense_max)
+        if eps is not None and not (np.isfinite(eps) and eps > 0):
+            raise InputError(f"du-hu-lee: eps must be a positive number, got {eps!r}")
+        self.record_neurons, self.dense_max, self.eps = record_neurons, int(dense_max), eps
+        self.mf = None
         self.checks = ()
         self.state_keys, self.step_keys = (), ()
         self.invariants: list = []
@@ -315,11 +322,219 @@ class Balanced(Theory):
                 step_keys += [f"bal_{k}_step_err", f"bal_{k}_step_tol", f"bal_{k}_step_pred"]
                 if iv["kind"] == "B":
                     state_keys += [f"bal_{k}", f"bal_ratio{iv['pair']}"]
+        env = {}
+        self.mf = None
+        if two and getattr(ctx.loss, "name", "") == "factorization":
+            env = self._mf_setup(ctx, checks, state_keys, step_keys)
+        elif ctx.schedule.name in ("duhulee", "rank1"):
+            raise InputError(f"schedule {ctx.schedule.name!r} is Du, Hu & Lee's step for matrix factorization: "
+                             f"the two-layer model with --loss factorization")
         self.checks = tuple(checks)
         self.state_keys, self.step_keys = tuple(state_keys), tuple(step_keys)
         self._first = None
         self._prev = None
-        return {}
+        self._r1_prev = None
+        return env
+
+    # -- matrix factorization (Section 3; convtool.numeric.factorization) ---------------------------
+    def _mf_setup(self, ctx, checks, state_keys, step_keys) -> dict:
+        from convtool.numeric import factorization as fx
+
+        model, R, sched = ctx.model, ctx.R, ctx.schedule
+        M = fx.mf_target(ctx.loss, R)
+        U0, V0 = model.W1_0, model.W2_0
+        r = int(model.h)
+        Mf = np.sqrt(_fro_sq(M))
+        D0 = np.sqrt(_fro_sq(np.swapaxes(U0, -1, -2) @ U0 - np.swapaxes(V0, -1, -2) @ V0))
+        ranks = [fx._rank(x) for x in M]
+        eps = getattr(sched, "eps", None) if sched.name == "duhulee" else None
+        eps = self.eps if eps is None else eps
+        mf = {"M": M, "r": r, "M_fro": Mf, "D0": D0, "eps": eps, "ranks": ranks, "schedule": sched.name}
+        env = {"M_fro": Mf, "r_rank": np.full(R, float(r))}
+        if eps is None:
+            mf["reason"] = "no eps given (--eps): Theorem 3.1's accuracy"
+            mf["pre"] = []
+        else:
+            mf["pre"] = [fx.mf_preconditions(M[i], U0[i], V0[i], eps, r) for i in range(R)]
+            bad = [c for c in mf["pre"][0] if not c["ok"]]
+            if sched.name != "duhulee":
+                mf["reason"] = f"Theorem 3.1 is for its own step schedule duhulee, not {sched.name}"
+            elif bad:
+                mf["reason"] = "precondition fails: " + "; ".join(f"{c['name']} ({c['value']})" for c in bad)
+            else:
+                mf["reason"] = None
+        if sched.name == "duhulee":
+            if eps is None:
+                raise InputError("schedule duhulee needs --eps (Theorem 3.1's accuracy, 0 < eps < ||M*||_F)")
+            delta = getattr(sched, "delta", None)
+            env["dhl_c_eta"] = np.broadcast_to(fx.duhulee_c_eta(Mf, r, eps, delta, D0), (R,)).astype(float)
+            mf["c_eta"] = env["dhl_c_eta"]
+            if delta is not None and mf.get("reason") is None:
+                mf["reason_note"] = "footnote-11 family with the derived c_eta (labelled derived)"
+        rank1 = r == 1 and all(k == 1 for k in ranks)
+        if sched.name == "rank1" and not rank1:
+            raise InputError(f"schedule rank1 (Theorem 3.2) needs a rank-1 target and width h = 1; got rank(M*) = "
+                             f"{max(ranks)}, h = {r}")
+        mf["rank1"] = rank1
+        if rank1:
+            P, S, Qt = np.linalg.svd(M)
+            us, vs, s1 = P[:, :, 0], Qt[:, 0, :], S[:, 0]
+            a0 = np.einsum("ri,ri->r", U0[:, :, 0], us)
+            flip = np.where(a0 < 0, -1.0, 1.0)  # footnote 12: flip u*, v* together so that alpha_0 >= 0
+            mf.update(us=us * flip[:, None], vs=vs * flip[:, None], sigma1=s1)
+            env["sigma_1"] = s1
+            if sched.name == "rank1":
+                env["dhl_eta_rank1"] = _ev_reg("eta_rank1", c_step=float(sched.c_step), sigma_1=s1)
+            state_keys += ["r1_alpha", "r1_beta", "r1_alpha_perp", "r1_beta_perp", "r1_h", "r1_xi"]
+            step_keys += ["r1_rec_err"]
+            checks.append(Check("dhl_rank1_recurrence", "dhl_rank1_recurrence_applies", "dhl_rank1_recurrence_held",
+                                "Appendix C, eqs. (23), (24)", "the exact recurrences match the iterates to round-off"))
+        na = mf.get("reason")
+        for key, ref, desc, n_a in (
+                ("dhl_L31_i", "Lemma 3.1 (i)", "||U_t^T U_t - V_t^T V_t||_F <= eps", na),
+                ("dhl_L31_ii", "Lemma 3.1 (ii)", "f(t+1) <= f(t), f(0) <= 2 ||M*||_F^2", na),
+                ("dhl_L31_iii", "Lemma 3.1 (iii)", "||U_t||_F^2, ||V_t||_F^2 <= 5 sqrt(r) ||M*||_F", na),
+                ("dhl_eq13_worst", "Claim B.1, eq. (13)", "||D_t||_F <= ||D_0||_F + 40 sqrt(r) ||M*||_F^3 sum eta^2", na),
+                ("dhl_eq13_data", "Claim B.1, eq. (13) (data-dependent)",
+                 "||D_t||_F <= ||D_0||_F + sum 2 eta_s^2 (||U_s||^2 + ||V_s||^2) f_s", None)):
+            checks.append(Check(key, key + "_applies", key + "_held", ref, desc, n_a))
+        state_keys += ["mf_U_sq", "mf_V_sq", "mf_D_fro"]
+        self.mf = mf
+        return env
+
+    def _mf_observe(self, obs, m, vals, step):
+        mf = self.mf
+        vals["mf_U_sq"], vals["mf_V_sq"] = m["fro"][0], m["fro"][1]
+        vals["mf_D_fro"] = np.sqrt(_fro_sq(m["D"][0]))
+        self._last_state = obs.state
+        if mf["rank1"]:
+            U, V = self.view.model.full_weights(obs.state)
+            from convtool.numeric.factorization import rank1_recurrence, rank1_state
+
+            s = rank1_state(U[:, :, 0], V[:, :, 0], mf["us"], mf["vs"], mf["sigma1"])
+            for k, v in s.items():
+                vals[f"r1_{k}"] = v
+            if self._r1_prev is not None:
+                ps, eta, nu, nv = self._r1_prev
+                pred = rank1_recurrence(ps, eta, mf["sigma1"])
+                scale = {"alpha": nu, "beta": nv, "alpha_perp": nu, "beta_perp": nv, "h": nu * nv + mf["sigma1"],
+                         "xi": nu ** 2 + nv ** 2}
+                err = np.zeros(self.R)
+                for k in pred:
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        e = np.abs(pred[k] - s[k]) / np.where(scale[k] > 0, scale[k], 1.0)
+                    err = np.maximum(err, e)
+                step["r1_rec_err"] = err
+            self._r1_s = (s, np.linalg.norm(U[:, :, 0], axis=-1), np.linalg.norm(V[:, :, 0], axis=-1))
+
+    def _mf_finalize(self, rec, nsteps, steps, eta):
+        from convtool.numeric import factorization as fx
+
+        mf = self.mf
+        R, T = steps.shape
+        held = 1 + RTOL_HELD
+        states = np.arange(T + 1)[None, :] <= nsteps[:, None]
+        f = rec["loss"]
+        U2, V2, Df = rec["mf_U_sq"], rec["mf_V_sq"], rec["mf_D_fro"]
+        e = np.where(steps, eta, 0.0)
+        z = np.zeros((R, 1))
+        rec["mf_tau"] = np.where(states, np.concatenate([z, np.cumsum(e, axis=1)], axis=1), np.nan)
+        ssq = np.concatenate([z, np.cumsum(e ** 2, axis=1)], axis=1)
+        inc = 2 * e ** 2 * np.where(steps, (U2[:, :T] + V2[:, :T]) * f[:, :T], 0.0)
+        data = mf["D0"][:, None] + np.concatenate([z, np.cumsum(inc, axis=1)], axis=1)
+        rec["mf_eq13_data_bound"] = np.where(states, data, np.nan)
+        worst = _ev_reg("bound_D_eq13", D0_fro=mf["D0"][:, None], r_rank=float(mf["r"]), M_fro=mf["M_fro"][:, None],
+                        sum_eta_sq=ssq)
+        rec["mf_eq13_worst_bound"] = np.where(states, worst, np.nan)
+        band = 64 * EPS * (U2 + V2) * (mf["r"] + 4)
+        Dn = Df[:, 1:]
+        rec["dhl_eq13_data_applies"] = steps.copy()
+        rec["dhl_eq13_data_held"] = steps & (Dn <= data[:, 1:] * held + band[:, 1:])
+        app = steps & (mf.get("reason") is None)
+        rec["dhl_eq13_worst_applies"] = app
+        rec["dhl_eq13_worst_held"] = steps & (Dn <= worst[:, 1:] * held + band[:, 1:])
+        eps = mf["eps"]
+        for key in ("dhl_L31_i", "dhl_L31_ii", "dhl_L31_iii"):
+            rec[key + "_applies"] = app.copy()
+        if eps is not None:
+            rec["dhl_L31_i_held"] = steps & (Dn <= eps * held + band[:, 1:])
+        else:
+            rec["dhl_L31_i_held"] = np.zeros((R, T), dtype=bool)
+        f0ok = f[:, :1] <= _ev_reg("bound_f0_L31", M_fro=mf["M_fro"][:, None]) * held
+        rec["dhl_L31_ii_held"] = steps & (f[:, 1:] <= f[:, :T] * held + 64 * EPS * f[:, :T]) & f0ok
+        b3 = _ev_reg("bound_norm_L31", r_rank=float(mf["r"]), M_fro=mf["M_fro"][:, None])
+        rec["dhl_L31_iii_held"] = steps & (np.maximum(U2, V2)[:, 1:] <= b3 * held)
+        if mf["rank1"]:
+            rec["dhl_rank1_recurrence_applies"] = steps.copy()
+            rec["dhl_rank1_recurrence_held"] = steps & (rec["r1_rec_err"] <= 1e-10)
+        self._mf_nsteps = nsteps
+
+    def _mf_summary(self, result) -> dict:
+        from convtool.numeric import factorization as fx
+
+        mf = self.mf
+        a = result.arrays
+        t0 = int(result.steps[0])
+        out = {"not_applicable": mf.get("reason"), "preconditions": mf["pre"][0] if mf["pre"] else [],
+               "eps": mf["eps"], "r": mf["r"], "M_fro": float(mf["M_fro"][0]), "schedule": mf["schedule"],
+               "tau_T": float(a["mf_tau"][0, t0]), "eq13_data_bound": float(a["mf_eq13_data_bound"][0, t0]),
+               "eq13_worst_bound": float(a["mf_eq13_worst_bound"][0, t0]),
+               "D_fro_max": _nanmax(a["mf_D_fro"][0]), "U_sq_max": _nanmax(a["mf_U_sq"][0]),
+               "V_sq_max": _nanmax(a["mf_V_sq"][0])}
+        if "c_eta" in mf:
+            out["c_eta"] = float(mf["c_eta"][0])
+        if mf.get("reason_note"):
+            out["note"] = mf["reason_note"]
+        if mf["schedule"] == "duhulee":
+            out["tau_T_note"] = ("eta_t ~ 1/t: convergence needs tau of order ln(sqrt(sigma_r)/init scale)/sigma_r, "
+                                 "i.e. about exp(tau/eta_0) steps (notes Sec. 4.3)")
+        viol = self.violations(a)
+        claims = []
+        for key, name, col in (("dhl_L31_i", "Lemma 3.1 (i): ||D_t||_F <= eps", "mf_D_fro"),
+                               ("dhl_L31_ii", "Lemma 3.1 (ii): f monotone, f_0 <= 2||M*||_F^2", "loss"),
+                               ("dhl_L31_iii", "Lemma 3.1 (iii): ||U_t||^2, ||V_t||^2 <= 5 sqrt(r) ||M*||_F", None),
+                               ("dhl_eq13_worst", "eq. 13 worst-case bound on ||D_t||_F", "mf_D_fro"),
+                               ("dhl_eq13_data", "eq. 13 data-dependent bound on ||D_t||_F", "mf_D_fro")):
+            c = next(ch for ch in self.checks if ch.key == key)
+            if c.not_applicable:
+                held = "not applicable: " + c.not_applicable
+            else:
+                n, app = viol[key], viol[f"{key}_steps_applicable"]
+                held = f"{'yes' if n == 0 else 'NO'} ({app - n}/{app} steps)"
+            mx = _nanmax(np.maximum(a["mf_U_sq"][0], a["mf_V_sq"][0])) if col is None else _nanmax(a[col][0])
+            claims.append({"name": name, "max": mx, "held": held, "key": key})
+        out["claims"] = claims
+        U, V = self.view.model.full_weights(self._last_state)
+        M = mf["M"][0]
+        dist, _, _ = fx.procrustes(U[0], V[0], M, max(mf["ranks"][0], 1))
+        out["procrustes_distance"] = dist
+        out["procrustes_distance_note"] = "min over orthogonal R of ||(U; V) - (U*; V*) R||_F at the end"
+        gn = float(np.sqrt(a["grad_sq"][0, t0]))
+        if mf["eps"] is not None:
+            cert = fx.saddle_certificate(U[0], V[0], M, mf["eps"], gn, 1e-8 * float(mf["M_fro"][0]) ** 1.5)
+            out["saddle_note"] = cert["note"]
+            if "hessian_form" in cert:
+                out["saddle_hessian_form"], out["saddle_bound"] = cert["hessian_form"], cert["bound"]
+        if mf["rank1"]:
+            traj = {k: a[f"r1_{k}"][0, : t0 + 1] for k in ("alpha", "beta", "alpha_perp", "beta_perp", "h", "xi")}
+            s1 = float(mf["sigma1"][0])
+            c_step = getattr(result, "_c_step", None)
+            c_step = float(a["eta"][0, 0] * s1) if a["eta"].size else None
+            r1 = {"sigma_1": s1, "schedule": mf["schedule"]}
+            if c_step is not None:
+                r1.update(fx.rank1_summary(traj, a["eta"][0], s1, c_step, a["loss"][0, : t0 + 1]))
+                r1["c_step"] = c_step
+            d = max(U.shape[1], V.shape[1])
+            U0, V0 = result.state_0
+            std = float(np.sqrt((np.sum(U0[0] ** 2) + np.sum(V0[0] ** 2)) / (U0.shape[1] + V0.shape[1])))
+            c_init = std * np.sqrt(d / s1)
+            r1["c_init_empirical"] = c_init
+            r1["init_conditions"] = fx.rank1_init_conditions({k: v[0] for k, v in traj.items()}, s1, d, c_init)
+            r1["recurrence_max_err"] = _nanmax(a["r1_rec_err"][0]) if a["r1_rec_err"].size else None
+            if mf["schedule"] != "rank1":
+                r1["note"] = "Theorem 3.2 is for the constant step c_step/sigma_1 (schedule rank1)"
+            out["rank1"] = r1
+        return out
 
     # -- in the loop --------------------------------------------------------------------------------
     def _measure(self, obs: Observation) -> dict:
@@ -415,14 +630,18 @@ class Balanced(Theory):
                 step[f"bal_{k}_step_err"] = err
                 step[f"bal_{k}_step_pred"] = p
                 step[f"bal_{k}_step_tol"] = _tolerance(inner, pm["S"][h], m["S"][h], e2 * pred["P"][h])
+        if self.mf is not None:
+            self._mf_observe(obs, m, vals, step)
         self._obs_m = m
-        self._obs = obs
         return vals, step
 
     def after_step(self, t: int, obs: Observation, eta) -> None:
         if not self.live:
             return
         self._prev = (self._obs_m, self._grad_terms(obs), np.asarray(eta, dtype=float))
+        if self.mf is not None and self.mf["rank1"]:
+            s, nu, nv = self._r1_s
+            self._r1_prev = (s, np.asarray(eta, dtype=float), nu, nv)
 
     # -- after the loop -----------------------------------------------------------------------------
     def finalize(self, rec: dict, nsteps: np.ndarray, env0: dict) -> None:
@@ -462,6 +681,8 @@ class Balanced(Theory):
             with np.errstate(divide="ignore", invalid="ignore"):
                 rel = err / np.where(tol > 0, tol, np.nan)
             rec[f"bal_{k}_step_err_over_tol"] = np.where(steps, rel, np.nan)
+        if self.mf is not None:
+            self._mf_finalize(rec, nsteps, steps, rec["eta"])
 
     # -- results ------------------------------------------------------------------------------------
     def rows(self, arrays: dict, steps) -> list:
@@ -501,11 +722,22 @@ class Balanced(Theory):
                 r = a[f"bal_ratio{iv['pair']}"]
                 ratios[f"{iv['pair']}"] = {"initial": float(r[0, 0]), "final": _final(r, result.steps)}
         v = self.view
-        return {"balancedness": {"rows": self.rows(a, result.steps), "norm_ratios": ratios,
+        out = {}
+        if self.mf is not None:
+            out["factorization"] = self._mf_summary(result)
+        return {**out, "balancedness": {"rows": self.rows(a, result.steps), "norm_ratios": ratios,
                                  "activation": getattr(v, "activation", None),
                                  "subgradient": getattr(v, "subgradient", "") or None,
                                  "neurons_recorded": bool(self.neurons_on and v.reason is None),
                                  "reference": self.reference}}
+
+
+def _ev_reg(name: str, **vals):
+    """A registered Du, Hu & Lee formula (paper ``du-hu-lee``) on the given values."""
+    from convtool.analysis.evaluate import compiled
+
+    f = compiled(name, paper="du-hu-lee")
+    return np.asarray(f(*[vals[a] for a in f.argnames]), dtype=float)
 
 
 def _nanmax(x):
