@@ -43,9 +43,21 @@ def constants(data, as_json, latex, **opts):
     if opts.get("model") == "deep-linear":
         return _deep_linear(data, as_json, **opts)
     err = stderr_console()
+    mf_flags = [f"--{k.replace('_', '-')}" for k in ("eps", "delta", "c_step") if opts.get(k) is not None]
+    if mf_flags and opts.get("loss") != "factorization":
+        from convtool.cli.errors import ConvtoolInputError
+
+        raise ConvtoolInputError(f"{', '.join(mf_flags)} apply to the two-layer model with --loss factorization "
+                                 f"(Du, Hu & Lee's matrix factorization)")
     with report_warnings(err):
         inst = instance_from_options(data, **opts)
         res = compute_constants(inst.loss, inst.W1, inst.W2, **theory_from_options(**opts))
+    dhl = None
+    if opts.get("loss") == "factorization":  # Du, Hu & Lee, Theorem 3.1's preconditions and schedule constants
+        from convtool.numeric.factorization import factorization_constants
+
+        dhl = factorization_constants(inst.loss.Wstar, inst.W1, inst.W2, eps=opts.get("eps"),
+                                      delta=opts.get("delta"), c_step=opts.get("c_step"))
     if opts.get("save_init"):
         from rich.text import Text
 
@@ -59,11 +71,19 @@ def constants(data, as_json, latex, **opts):
             from convtool.cli.render import latex_of
 
             out["latex"] = {f: latex_of(f) for f in res.quantities}
+        if dhl is not None:
+            from convtool.results import jsonable
+
+            out["du_hu_lee"] = jsonable(dhl)
         click.echo(json.dumps(out, allow_nan=False, indent=2))
         return
     from convtool.cli.render import render_constants
 
     stdout_console().print(render_constants(res, source=inst.source, latex=latex))
+    if dhl is not None:
+        from convtool.cli.render_balanced import factorization_constants_table
+
+        stdout_console().print(factorization_constants_table(dhl))
 
 
 def _deep_linear(data, as_json: bool, **opts) -> None:

@@ -9,12 +9,14 @@ from convtool.cli.options import GENERATOR_CHOICES
 
 #: deep-linear generators (kept in step with convtool.numeric.generators.DLN_GENERATORS by a test)
 DLN_GENERATOR_CHOICES = ("zhao-xu",)
+#: mlp generators (kept in step with convtool.numeric.generators.MLP_GENERATORS by a test)
+MLP_GENERATOR_CHOICES = ("du-hu-lee-fig2",)
 
 __all__ = ["generate", "GENERATOR_CHOICES"]
 
 
 @click.command("generate")
-@click.argument("figure", type=click.Choice(GENERATOR_CHOICES + DLN_GENERATOR_CHOICES))
+@click.argument("figure", type=click.Choice(GENERATOR_CHOICES + DLN_GENERATOR_CHOICES + MLP_GENERATOR_CHOICES))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="The .npz file to write.")
 @click.option("--n", "n", type=int, default=None, help="Input (and output) dimension n [generator's default].")
@@ -24,7 +26,9 @@ __all__ = ["generate", "GENERATOR_CHOICES"]
 @click.option("--seed", type=int, default=None, help="Random seed [0].")
 @click.option("--d", "d", type=int, default=None, help="Input dimension d (zhao-xu) [128].")
 @click.option("--M", "M", type=int, default=None, help="Number of samples M (zhao-xu) [1000].")
-@click.option("--k", "k", type=int, default=None, help="Output dimension k (zhao-xu) [10].")
+@click.option("--k", "k", type=int, default=None, help="Output dimension k (zhao-xu, du-hu-lee-fig2) [10].")
+@click.option("--variant", type=click.Choice(("balanced", "unbalanced")), default=None,
+              help="du-hu-lee-fig2: the Section 4 balanced or unbalanced init variances [balanced].")
 @handle_user_errors
 def generate(figure, output, **params):
     """Write the synthetic instance of FIGURE (arrays X, Y, W1, W2) to an .npz file.
@@ -36,6 +40,8 @@ def generate(figure, output, **params):
       fig4: --h 1000 --n 5 --seed 0                (Fig. 4: init N(0, 1/h))
       zhao-xu: --d 128 --M 1000 --k 10 --sigma 1 --seed 0
                                                    (Zhao & Xu App. G: X, Y only; samples as rows)
+      du-hu-lee-fig2: --d 1000 --M 1000 --h 100 --k 10 --variant balanced --seed 0
+                                                   (Du, Hu & Lee Sec. 4: X, Y, W1, W2, W3 of a 3-layer ReLU net)
 
     \b
     Example:
@@ -45,10 +51,10 @@ def generate(figure, output, **params):
 
     from convtool.cli.options import check_output_paths
     from convtool.numeric.data import save_arrays
-    from convtool.numeric.generators import DLN_GENERATORS, GENERATORS
+    from convtool.numeric.generators import DLN_GENERATORS, GENERATORS, MLP_GENERATORS
 
     check_output_paths(output=output)
-    gen = {**GENERATORS, **DLN_GENERATORS}[figure]
+    gen = {**GENERATORS, **DLN_GENERATORS, **MLP_GENERATORS}[figure]
     sig = inspect.signature(gen)
     given = {k: v for k, v in params.items() if v is not None}
     extra = [k for k in given if k not in sig.parameters]

@@ -6,7 +6,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["balancedness_table", "render_mlp_run", "render_mlp_constants", "factorization_table", "rank1_table"]
+__all__ = ["balancedness_table", "render_mlp_run", "render_mlp_constants", "factorization_table", "rank1_table",
+           "factorization_constants_table"]
 
 
 def _num(x) -> str:
@@ -140,4 +141,39 @@ def rank1_table(r1: dict) -> Table:
             table.add_row(Text(label), Text(_num(r1[k])), Text(r1.get(k + "_note", note)))
     for c in r1.get("windows", []):
         table.add_row(Text(c["name"]), Text(c["value"]), Text(c["held"]))
+    return table
+
+
+def factorization_constants_table(c: dict) -> Table:
+    """``constants --loss factorization``: Theorem 3.1's preconditions on the init and the schedule constants."""
+    table = Table(title="Matrix factorization 1/2 ||U V^T - M*||_F^2 (Du, Hu & Lee, Theorem 3.1)",
+                  title_justify="left")
+    table.add_column("quantity", overflow="fold")
+    table.add_column("value", overflow="fold", justify="right")
+    table.add_column("what", overflow="fold")
+    rows = [("||M*||_F", c["M_fro"], "eq. (8)"), ("rank(M*)", c["rank_M"], "Theorem 3.1 needs r = rank(M*)"),
+            ("r (width h)", c["r"], "columns of U = W1, V = W2"), ("sigma_1(M*)", c["sigma_1"], ""),
+            ("sigma_r(M*)", c["sigma_r"], ""), ("||U_0||_F^2", c["U0_sq"], "Appendix B.1: <= eps"),
+            ("||V_0||_F^2", c["V0_sq"], "Appendix B.1: <= eps"),
+            ("||U_0^T U_0 - V_0^T V_0||_F", c["D0_fro"], "Appendix B.1: <= eps/2"),
+            ("beta = (66 sqrt(r) + 2) ||M*||_F", c["beta_B2"], "Claim B.2: eta_t < 1/beta")]
+    if "c_eta_thm31" in c:
+        rows += [("eta_0 = sqrt(eps/r)/(100 ||M*||_F^(3/2))", c["c_eta_thm31"], "Theorem 3.1, schedule duhulee"),
+                 ("eta_0 beta", c["eta0_times_beta"], "< 1 needed (Claim B.2)"),
+                 ("||D_0||_F + 40 sqrt(r)||M*||^3 eta_0^2 pi^2/6", c["eq13_slack_derived"],
+                  "eq. (13) over the whole run (derived sum); <= eps needed")]
+    if c.get("delta") is not None:
+        rows.append(("c_eta(delta) (derived)", c.get("c_eta_delta") if c.get("c_eta_delta") is not None else
+                     c.get("c_eta_delta_reason"), "footnote 11: eta_t = c_eta (t+1)^-(1/2+delta)"))
+    if "eta_rank1" in c:
+        rows.append(("eta = c_step/sigma_1", c["eta_rank1"], "Theorem 3.2, schedule rank1"))
+    elif c.get("eta_rank1_reason"):
+        rows.append(("eta = c_step/sigma_1", "not applicable", c["eta_rank1_reason"]))
+    for name, v, what in rows:
+        table.add_row(Text(name), Text(v if isinstance(v, str) else repr(v) if isinstance(v, int) else _num(v)),
+                      Text(what))
+    if c.get("not_applicable"):
+        table.add_row(Text("Theorem 3.1"), Text("not applicable"), Text(c["not_applicable"]))
+    for p in c.get("preconditions", []):
+        table.add_row(Text(p["name"]), Text(p["value"]), Text(("holds" if p["ok"] else "FAILS") + f" [{p['reference']}]"))
     return table

@@ -310,7 +310,8 @@ def factorization_constants(M, U0, V0, eps=None, delta=None, c_step=None) -> dic
         c_paper = float(duhulee_c_eta(Mf, r, float(eps)))
         out["c_eta_thm31"] = c_paper
         out["eta0_times_beta"] = c_paper * out["beta_B2"]
-        out["eq13_slack_derived"] = float(D0 + 40 * np.sqrt(r) * Mf ** 3 * c_paper ** 2 * pi ** 2 / 6)
+        out["eq13_slack_derived"] = float(_ev("bound_D_eq13", D0_fro=D0, r_rank=r, M_fro=Mf,
+                                              sum_eta_sq=c_paper ** 2 * pi ** 2 / 6))  # sum_t (t+1)^-2 = pi^2/6
         if delta is not None:
             try:
                 out["c_eta_delta"] = float(duhulee_c_eta(Mf, r, float(eps), float(delta), D0))
