@@ -167,3 +167,67 @@ def test_drift_shrinks_linearly_with_the_step_at_fixed_flow_time():
         drift[eta] = np.abs(res.arrays["bal_B1_drift"][0, -1])
     assert drift[4e-3] / drift[2e-3] == pytest.approx(2.0, rel=0.1)
     assert drift[2e-3] / drift[1e-3] == pytest.approx(2.0, rel=0.1)
+
+
+# ------------------------------------------------------------------ two-layer and deep-linear models
+
+def _two_layer(h=40, seed=0):
+    from convtool.numeric.losses import SquaredLoss
+
+    rng = np.random.default_rng(seed)
+    X, Y = rng.normal(size=(12, 4)), rng.normal(size=(12, 3))
+    return SquaredLoss(X, Y), rng.normal(size=(4, h)) / np.sqrt(h), rng.normal(size=(3, h)) / np.sqrt(h)
+
+
+def test_two_layer_local_pl_records_unchanged_and_D_shared():
+    from convtool.numeric.engine import run_gd
+    from convtool.numeric.factorization import run_two_layer
+
+    loss, W1, W2 = _two_layer()
+    a = run_gd(loss, W1, W2, schedule="adaptive", steps=40)
+    b = run_two_layer(loss, W1, W2, schedule="adaptive", steps=40)
+    for k, v in a.arrays.items():
+        np.testing.assert_array_equal(v, b.arrays[k], err_msg=k)   # local-PL records identical (NaN == NaN)
+    # the balancedness D(t) drift is the local-PL paper's D(t) drift: one quantity
+    np.testing.assert_allclose(b.arrays["bal_D1_drift"], b.arrays["drift"], rtol=1e-13, atol=1e-300)
+    v = b.violations()
+    assert v["balanced_D1_step"] == 0 and v["balanced_B1_step"] == 0 and v["balanced_D1_step_steps_applicable"] > 0
+
+
+@pytest.mark.parametrize("reduce", ["auto", False])
+def test_two_layer_neurons_on_request_exact_through_the_reduction(reduce):
+    from convtool.numeric.factorization import run_two_layer
+
+    loss, W1, W2 = _two_layer(h=30)
+    res = run_two_layer(loss, W1, W2, schedule="constant", eta0=0.05, steps=25, tol=1e-300, reduce=reduce,
+                        balanced={"record_neurons": True})
+    assert res.config["reduced"] == (reduce == "auto")
+    v = res.violations()
+    assert v["balanced_b1_step"] == 0 and v["balanced_b1_step_steps_applicable"] == 25
+    # oracle: per-neuron drift from the full-width weights at both ends
+    b0 = np.sum(W1 ** 2, 0) - np.sum(W2 ** 2, 0)
+    bT = np.sum(res.W1_T[0] ** 2, 0) - np.sum(res.W2_T[0] ** 2, 0)
+    assert res.arrays["bal_b1_drift"][0, -1] == pytest.approx(np.max(np.abs(bT - b0)), rel=1e-9)
+
+
+def test_deep_linear_balancedness_on_the_unscaled_layers():
+    from convtool.numeric.deep_linear import DeepLinear, init_layers
+    from convtool.numeric.losses import SquaredLoss
+
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(15, 4)), rng.normal(size=(15, 2))
+    layers = init_layers((4, 7, 6, 2), "gaussian", seed=0)
+    mdl = DeepLinear(layers)
+    res = run(mdl, SquaredLoss(X, Y), "constant", eta0=2e-3, steps=30, theories=["zhao-xu", Balanced()], tol=1e-300)
+    v = res.violations()
+    for k in ("B1", "B2", "b1", "b2", "D1", "D2"):
+        assert v[f"balanced_{k}_step"] == 0 and v[f"balanced_{k}_step_steps_applicable"] == 30, k
+    W = res.state_T
+    D_T = W[1][0] @ W[1][0].T - W[2][0].T @ W[2][0]
+    D_0 = layers[1][0] @ layers[1][0].T - layers[2][0].T @ layers[2][0]
+    assert res.arrays["bal_D2_drift"][0, -1] == pytest.approx(np.linalg.norm(D_T - D_0), rel=1e-9)
+    # a wide hidden layer: D_h not formed, said in words
+    th = Balanced(dense_max=5)
+    res = run(DeepLinear(layers), SquaredLoss(X, Y), "constant", eta0=2e-3, steps=3, theories=[th])
+    rows = {r["invariant"]: r for r in res.summary()["balancedness"]["rows"]}
+    assert "not recorded: n_1 = 7 > 5" in rows["D1"]["not_applicable"]
