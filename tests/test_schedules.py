@@ -360,8 +360,8 @@ def test_constant_is_eta_max_by_default(kind):
 
 # --------------------------------------------------------------------------- errors
 def test_registry_names():
-    assert sorted(SCHEDULES) == ["adaptive", "adaptive-bar", "adgd", "backtracking", "constant", "cor3", "local",
-                                 "thm1", "xu2023"]
+    assert sorted(SCHEDULES) == ["adaptive", "adaptive-bar", "adgd", "backtracking", "constant", "cor3", "duhulee",
+                                 "local", "rank1", "thm1", "xu2023"]  # issue 9: Du, Hu & Lee's two
 
 
 @pytest.mark.parametrize("name,opts", [

@@ -94,6 +94,11 @@ class LayerView:
     def __init__(self, model):
         self.model = model
 
+    #: the layers are ``scales[j] * layers(state)[j]`` and the gradients ``gscales[j] * grads(...)[j]`` (the deep
+    #: linear model keeps V_j = W_j / sqrt(n_j): no rescaled copy of a wide layer is formed)
+    scales: tuple = ()
+    gscales: tuple = ()
+
     def layers(self, state) -> list:
         return list(state)
 
@@ -102,10 +107,12 @@ class LayerView:
 
     def D(self, h, Ws, cache=None):
         """``D_h`` (R, n_h, n_h) (0-based pair h)."""
-        return Ws[h] @ _T(Ws[h]) - _T(Ws[h + 1]) @ Ws[h + 1]
+        a, b = (self.scales[h] ** 2, self.scales[h + 1] ** 2) if self.scales else (1.0, 1.0)
+        return a * (Ws[h] @ _T(Ws[h])) - b * (_T(Ws[h + 1]) @ Ws[h + 1])
 
     def D_pred(self, h, Gs):
-        return Gs[h] @ _T(Gs[h]) - _T(Gs[h + 1]) @ Gs[h + 1]
+        a, b = (self.gscales[h] ** 2, self.gscales[h + 1] ** 2) if self.gscales else (1.0, 1.0)
+        return a * (Gs[h] @ _T(Gs[h])) - b * (_T(Gs[h + 1]) @ Gs[h + 1])
 
     def neurons(self, h, sq_rows, sq_cols):
         """Per-neuron vector from the row sums of squares of W_h and the column sums of W_{h+1}."""
@@ -144,13 +151,9 @@ class _DeepLinearView(LayerView):
         self.widths = tuple(model.widths)
         self.N = model.N
         self.linear = [True] * (self.N - 1)
-
-    def layers(self, state):
-        return self.model.full_weights(state)
-
-    def grads(self, state, grads):
-        r = [np.sqrt(float(n)) for n in self.widths[1:]]
-        return [g / s for g, s in zip(grads, r)]  # dL/dW_j = g_j / sqrt(n_j) (eq. 9)
+        # W_j = sqrt(n_j) V_j and dL/dW_j = g_j / sqrt(n_j) (eq. 9): the state and the model's gradients, scaled
+        self.scales = tuple(np.sqrt(float(n)) for n in self.widths[1:])
+        self.gscales = tuple(1.0 / c for c in self.scales)
 
 
 class _TwoLayerView(LayerView):
@@ -540,10 +543,11 @@ class Balanced(Theory):
     def _measure(self, obs: Observation) -> dict:
         v = self.view
         Ws = v.layers(obs.state)
-        rows = [np.einsum("rij,rij->ri", W, W) for W in Ws]
+        sc = v.scales or (1.0,) * len(Ws)
+        rows = [c * c * np.einsum("rij,rij->ri", W, W) for W, c in zip(Ws, sc)]
         cols = None
         if self.neurons_on:
-            cols = [np.einsum("rij,rij->rj", W, W) for W in Ws]
+            cols = [c * c * np.einsum("rij,rij->rj", W, W) for W, c in zip(Ws, sc)]
         fro = [r.sum(-1) for r in rows]
         m = {"fro": fro, "B": {}, "b": {}, "D": {}, "S": {}}
         for iv in self.live:
@@ -568,8 +572,9 @@ class Balanced(Theory):
     def _grad_terms(self, obs: Observation) -> dict:
         v = self.view
         Gs = v.grads(obs.state, obs.grads)
-        rows = [np.einsum("rij,rij->ri", G, G) for G in Gs]
-        cols = [np.einsum("rij,rij->rj", G, G) for G in Gs] if self.neurons_on else None
+        sc = v.gscales or (1.0,) * len(Gs)
+        rows = [c * c * np.einsum("rij,rij->ri", G, G) for G, c in zip(Gs, sc)]
+        cols = [c * c * np.einsum("rij,rij->rj", G, G) for G, c in zip(Gs, sc)] if self.neurons_on else None
         fro = [r.sum(-1) for r in rows]
         out = {"B": {}, "b": {}, "D": {}, "P": {}}
         for iv in self.live:
