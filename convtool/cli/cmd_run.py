@@ -206,10 +206,14 @@ def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts
                                  R=seeds)
             source += f" ({seeds} inits, seeds {int(opts.get('seed') or 0)}..)"
         with progress_bar(err, not as_json) as update:
-            from convtool.numeric.theories.balanced import Balanced
+            from convtool.numeric.theories.balanced import DENSE_MAX, Balanced
 
+            # wide layers: the balancedness records every spectrum_every steps (a pass over the weights costs
+            # about as much as the deep linear step itself; bench/bench_balanced.py)
+            wide = max(W.shape[-2] for W in layers) > DENSE_MAX
+            every = (opts.get("spectrum_every") or 10) if wide else 1
             result = run_deep_linear(X, Y, layers, schedule=schedule, steps=steps, tol=tol, init=init,
-                                     extra_theories=(Balanced(),),
+                                     extra_theories=(Balanced(every=every),),
                                      spectrum_every=opts.get("spectrum_every") or 10,
                                      schedule_options=sched_opts or None, progress=lambda t, T: update(schedule, t, T),
                                      phase=update, **deep_linear_settings(opts))

@@ -67,7 +67,8 @@ def _T(A):
 
 
 def _fro_sq(A):
-    return np.einsum("...ij,...ij->...", A, A)
+    """``||A||_F^2`` of each (R, p, q) matrix (an explicit einsum: the ellipsis form is several times slower)."""
+    return np.einsum("rij,rij->r", A, A)
 
 
 def two_layer_D(model, state, cache: dict | None = None) -> np.ndarray:
@@ -105,12 +106,12 @@ class LayerView:
     def grads(self, state, grads) -> list:
         return list(grads)
 
-    def D(self, h, Ws, cache=None):
+    def D(self, h, Ws, cache=None, state=None):
         """``D_h`` (R, n_h, n_h) (0-based pair h)."""
         a, b = (self.scales[h] ** 2, self.scales[h + 1] ** 2) if self.scales else (1.0, 1.0)
         return a * (Ws[h] @ _T(Ws[h])) - b * (_T(Ws[h + 1]) @ Ws[h + 1])
 
-    def D_pred(self, h, Gs):
+    def D_pred(self, h, Gs, grads=None):
         a, b = (self.gscales[h] ** 2, self.gscales[h + 1] ** 2) if self.gscales else (1.0, 1.0)
         return a * (Gs[h] @ _T(Gs[h])) - b * (_T(Gs[h + 1]) @ Gs[h + 1])
 
@@ -177,11 +178,14 @@ class _TwoLayerView(LayerView):
         gA, gB = grads
         return [_T(gA), gB]
 
-    def D(self, h, Ws, cache=None):
-        return two_layer_D(self.model, (_T(Ws[0]), Ws[1]), cache)
+    #: D and its prediction read the state and gradients as they are (no transposed views)
+    direct = True
 
-    def D_pred(self, h, Gs):
-        gA, gB = _T(Gs[0]), Gs[1]
+    def D(self, h, Ws, cache=None, state=None):
+        return two_layer_D(self.model, state if state is not None else (_T(Ws[0]), Ws[1]), cache)
+
+    def D_pred(self, h, Gs, grads=None):
+        gA, gB = grads if grads is not None else (_T(Gs[0]), Gs[1])
         if not self.model.reduced:
             gA, gB = gA @ self.model.Q, gB @ self.model.Q
         return _T(gA) @ gA - _T(gB) @ gB
@@ -257,14 +261,25 @@ class Balanced(Theory):
         Record the per-neuron vector b_h; default: yes, except for the two-layer model (``--record neurons``).
     dense_max : int
         Largest n_h for which D_h is formed every step (:data:`DENSE_MAX`).
+    eps : float, optional
+        Theorem 3.1's accuracy for Lemma 3.1's checks when the schedule is not ``duhulee`` (which has its own).
+    every : int
+        Record the states t with ``t % every`` in (0, 1) only (every step for 1): the one-step identity is then
+        checked on the pairs (t, t+1) with ``t % every == 0`` and the drift bounds at the recorded states
+        (NaN in between). For models whose step costs about as much as a pass over the weights (the deep
+        linear model at width 2000), so that recording stays a small fraction of the run.
     """
 
     key = "du-hu-lee"
     reference = "Du, Hu & Lee (NeurIPS 2018), Theorem 2.1, Corollary 2.1, Theorem 2.2"
 
-    def __init__(self, record_neurons: bool | None = None, dense_max: int = DENSE_MAX, eps: float | None = None):
+    def __init__(self, record_neurons: bool | None = None, dense_max: int = DENSE_MAX, eps: float | None = None,
+                 every: int = 1):
         if int(dense_max) != dense_max or dense_max < 0:
             raise InputError(f"du-hu-lee: dense_max must be a non-negative integer, got {dense_max!r}")
+        if int(every) != every or every < 1:
+            raise InputError(f"du-hu-lee: every must be a positive integer, got {every!r}")
+        self.every = int(every)
         if eps is not None and not (np.isfinite(eps) and eps > 0):
             raise InputError(f"du-hu-lee: eps must be a positive number, got {eps!r}")
         self.record_neurons, self.dense_max, self.eps = record_neurons, int(dense_max), eps
@@ -320,11 +335,13 @@ class Balanced(Theory):
                                      "derived, eq. (14)-type descent")):
                 checks.append(Check(f"balanced_{k}_{what}", f"balanced_{k}_{what}_applies", f"balanced_{k}_{what}_held",
                                     f"{iv['reference']}; {ref}", f"{iv['name']}: {desc}", na))
-            if na is None:
+            if na is None and iv["kind"] != "B":  # B's records are formed after the loop from bal_fro, bal_gfro
                 state_keys += [f"bal_{k}_drift"]
-                step_keys += [f"bal_{k}_step_err", f"bal_{k}_step_tol", f"bal_{k}_step_pred"]
-                if iv["kind"] == "B":
-                    state_keys += [f"bal_{k}", f"bal_ratio{iv['pair']}"]
+                step_keys += [f"bal_{k}_step_err", f"bal_{k}_step_pred"]
+        self._vec_live = [(iv["pair"] - 1, iv["kind"]) for iv in live if iv["kind"] != "B"]
+        if live:
+            state_keys += [f"bal_fro{j}" for j in range(1, v.N + 1)]
+            step_keys += [f"bal_gfro{j}" for j in range(1, v.N + 1)]
         env = {}
         self.mf = None
         if two and getattr(ctx.loss, "name", "") == "factorization":
@@ -541,100 +558,96 @@ class Balanced(Theory):
 
     # -- in the loop --------------------------------------------------------------------------------
     def _measure(self, obs: Observation) -> dict:
+        """Squared Frobenius norms of the layers; per-neuron vectors and D_h where recorded."""
         v = self.view
-        Ws = v.layers(obs.state)
-        sc = v.scales or (1.0,) * len(Ws)
-        rows = [c * c * np.einsum("rij,rij->ri", W, W) for W, c in zip(Ws, sc)]
-        cols = None
+        sc = v.scales or (1.0,) * len(obs.state)
+        rows = cols = None
         if self.neurons_on:
+            Ws = v.layers(obs.state)
+            rows = [c * c * np.einsum("rij,rij->ri", W, W) for W, c in zip(Ws, sc)]
             cols = [c * c * np.einsum("rij,rij->rj", W, W) for W, c in zip(Ws, sc)]
-        fro = [r.sum(-1) for r in rows]
-        m = {"fro": fro, "B": {}, "b": {}, "D": {}, "S": {}}
-        for iv in self.live:
-            h = iv["pair"] - 1
-            m["S"][h] = fro[h] + fro[h + 1]
-            if iv["kind"] == "B":
-                m["B"][h] = fro[h] - fro[h + 1]
-            elif iv["kind"] == "b":
-                m["b"][h] = self._neurons(h, Ws, rows, cols, obs.cache)
+            fro = [r.sum(-1) for r in rows]
+        else:  # ||W_j||_F^2 of the state arrays themselves (a transpose does not change it)
+            Ws = None if getattr(v, "direct", False) else v.layers(obs.state)
+            fro = [c * c * np.einsum("rij,rij->r", W, W) for W, c in zip(obs.state, sc)]
+        m = {"fro": fro, "b": {}, "D": {}}
+        for h, kind in self._vec_live:
+            if kind == "b":
+                m["b"][h] = self._neurons(h, Ws, rows, cols, obs.cache, obs.state)
             else:
-                m["D"][h] = v.D(h, Ws, obs.cache)
+                m["D"][h] = v.D(h, Ws, obs.cache, obs.state)
         return m
 
-    def _neurons(self, h, Ws, rows, cols, cache):
+    def _neurons(self, h, Ws, rows, cols, cache, state):
         v = self.view
         if isinstance(v, _TwoLayerView) and v.model.reduced:
             Q = v.model.Q                                     # (R, h, k): b_i = q_i^T (A^T A - B^T B) q_i
-            D = v.D(h, Ws, cache)
-            return np.einsum("rik,rkl,ril->ri", Q, D, Q)
+            return np.sum((Q @ v.D(h, Ws, cache, state)) * Q, axis=-1)
         return v.neurons(h, rows, cols)
 
     def _grad_terms(self, obs: Observation) -> dict:
         v = self.view
-        Gs = v.grads(obs.state, obs.grads)
-        sc = v.gscales or (1.0,) * len(Gs)
-        rows = [c * c * np.einsum("rij,rij->ri", G, G) for G, c in zip(Gs, sc)]
-        cols = [c * c * np.einsum("rij,rij->rj", G, G) for G, c in zip(Gs, sc)] if self.neurons_on else None
-        fro = [r.sum(-1) for r in rows]
-        out = {"B": {}, "b": {}, "D": {}, "P": {}}
-        for iv in self.live:
-            h = iv["pair"] - 1
-            out["P"][h] = fro[h] + fro[h + 1]
-            if iv["kind"] == "B":
-                out["B"][h] = fro[h] - fro[h + 1]
-            elif iv["kind"] == "b":
+        sc = v.gscales or (1.0,) * len(obs.grads)
+        rows = cols = None
+        if self.neurons_on:
+            Gs = v.grads(obs.state, obs.grads)
+            rows = [c * c * np.einsum("rij,rij->ri", G, G) for G, c in zip(Gs, sc)]
+            cols = [c * c * np.einsum("rij,rij->rj", G, G) for G, c in zip(Gs, sc)]
+            fro = [r.sum(-1) for r in rows]
+        else:
+            Gs = None if getattr(v, "direct", False) else v.grads(obs.state, obs.grads)
+            fro = [c * c * np.einsum("rij,rij->r", G, G) for G, c in zip(obs.grads, sc)]
+        out = {"fro": fro, "b": {}, "D": {}}
+        for h, kind in self._vec_live:
+            if kind == "b":
                 if isinstance(v, _TwoLayerView) and v.model.reduced:
                     Q = v.model.Q
-                    out["b"][h] = np.einsum("rik,rkl,ril->ri", Q, v.D_pred(h, Gs), Q)
+                    out["b"][h] = np.sum((Q @ v.D_pred(h, Gs, obs.grads)) * Q, axis=-1)
                 else:
                     out["b"][h] = v.neurons(h, rows, cols)
             else:
-                out["D"][h] = v.D_pred(h, Gs)
+                out["D"][h] = v.D_pred(h, Gs, obs.grads)
         return out
 
     def observe(self, t: int, obs: Observation):
+        """State records ``bal_fro{j}`` (||W_j||_F^2), the b/D drifts; step records of the previous step: the
+        gradients' ``bal_gfro{j}`` and the b/D one-step errors (B's are formed after the loop from these)."""
         if not self.live:
+            return {}, {}
+        if self.every > 1 and t % self.every > 1 and self.mf is None:
+            self._prev = None
             return {}, {}
         m = self._measure(obs)
         if self._first is None:
             self._first = m
             self._init = {}
-            for iv in self.live:  # seed-wise initial value: B_h(0), max_i |b_h,i(0)|, ||D_h(0)||_F
-                k, h, kind = iv["key"], iv["pair"] - 1, iv["kind"]
-                self._init[k] = (m["B"][h] if kind == "B" else np.max(np.abs(m["b"][h]), axis=-1) if kind == "b"
-                                 else np.sqrt(_fro_sq(m["D"][h])))
+            for h, kind in self._vec_live:  # seed-wise initial max_i |b_h,i(0)|, ||D_h(0)||_F
+                self._init[f"{kind}{h + 1}"] = (np.max(np.abs(m["b"][h]), axis=-1) if kind == "b"
+                                                else np.sqrt(_fro_sq(m["D"][h])))
         m0 = self._first
-        vals, step = {}, {}
-        for iv in self.live:
-            k, h, kind = iv["key"], iv["pair"] - 1, iv["kind"]
-            if kind == "B":
-                vals[f"bal_{k}"] = m["B"][h]
-                vals[f"bal_{k}_drift"] = m["B"][h] - m0["B"][h]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    vals[f"bal_ratio{iv['pair']}"] = m["fro"][h] / m["fro"][h + 1]
-            elif kind == "b":
+        vals = {f"bal_fro{j + 1}": f for j, f in enumerate(m["fro"])}
+        step = {}
+        for h, kind in self._vec_live:
+            k = f"{kind}{h + 1}"
+            if kind == "b":
                 vals[f"bal_{k}_drift"] = np.max(np.abs(m["b"][h] - m0["b"][h]), axis=-1)
             else:
                 vals[f"bal_{k}_drift"] = np.sqrt(_fro_sq(m["D"][h] - m0["D"][h]))
         if self._prev is not None:
             pm, pred, eta = self._prev
-            e2 = eta ** 2
-            for iv in self.live:
-                k, h, kind = iv["key"], iv["pair"] - 1, iv["kind"]
-                inner = self.view.inner(h) if kind != "B" else sum(self.view.widths[h: h + 3])
-                if kind == "B":
-                    err = np.abs((m["B"][h] - pm["B"][h]) - e2 * pred["B"][h])
-                    p = e2 * pred["B"][h]
-                elif kind == "b":
-                    err = np.max(np.abs((m["b"][h] - pm["b"][h]) - e2[:, None] * pred["b"][h]), axis=-1)
-                    p = np.max(np.abs(e2[:, None] * pred["b"][h]), axis=-1)
+            e2 = eta * eta
+            for j, g in enumerate(pred["fro"]):
+                step[f"bal_gfro{j + 1}"] = g
+            for h, kind in self._vec_live:
+                k = f"{kind}{h + 1}"
+                if kind == "b":
+                    pb = e2[:, None] * pred["b"][h]
+                    step[f"bal_{k}_step_err"] = np.max(np.abs((m["b"][h] - pm["b"][h]) - pb), axis=-1)
+                    step[f"bal_{k}_step_pred"] = np.max(np.abs(pb), axis=-1)
                 else:
-                    diff = (m["D"][h] - pm["D"][h]) - e2[:, None, None] * pred["D"][h]
-                    err = np.sqrt(_fro_sq(diff))
-                    p = np.sqrt(_fro_sq(e2[:, None, None] * pred["D"][h]))
-                step[f"bal_{k}_step_err"] = err
-                step[f"bal_{k}_step_pred"] = p
-                step[f"bal_{k}_step_tol"] = _tolerance(inner, pm["S"][h], m["S"][h], e2 * pred["P"][h])
+                    pD = e2[:, None, None] * pred["D"][h]
+                    step[f"bal_{k}_step_err"] = np.sqrt(_fro_sq((m["D"][h] - pm["D"][h]) - pD))
+                    step[f"bal_{k}_step_pred"] = np.sqrt(_fro_sq(pD))
         if self.mf is not None:
             self._mf_observe(obs, m, vals, step)
         self._obs_m = m
@@ -642,6 +655,9 @@ class Balanced(Theory):
 
     def after_step(self, t: int, obs: Observation, eta) -> None:
         if not self.live:
+            return
+        if self.every > 1 and t % self.every != 0 and self.mf is None:
+            self._prev = None
             return
         self._prev = (self._obs_m, self._grad_terms(obs), np.asarray(eta, dtype=float))
         if self.mf is not None and self.mf["rank1"]:
@@ -667,20 +683,50 @@ class Balanced(Theory):
         # descent inequality L(s+1) <= L(s) - eta_s ||grad||^2 / 2 at every step so far
         Lp, Ln = L[:, :T], L[:, 1:]
         desc = steps & (Ln <= (Lp - 0.5 * eta * gsq) * held + 64 * EPS * np.abs(Lp))
-        desc_run = np.logical_and.accumulate(desc | ~steps, axis=1) & steps
+        desc_run_all = np.logical_and.accumulate(desc | ~steps, axis=1) & steps
         rec["bal_descent_held"] = desc
         max_eta = np.maximum.accumulate(eta, axis=1) if T else eta
         dbound = 2 * max_eta * np.where(steps, L[:, :1] - Ln, np.nan)
         rec["bal_descent_bound"] = np.where(steps, dbound, np.nan)
+        e2 = eta * eta
+        fro = [rec[f"bal_fro{j}"] for j in range(1, self.view.N + 1)]
+        gfro = [np.where(steps, rec[f"bal_gfro{j}"], 0.0) for j in range(1, self.view.N + 1)]
+        for iv in self.live:
+            k, h, kind = iv["key"], iv["pair"] - 1, iv["kind"]
+            S = fro[h] + fro[h + 1]
+            P = e2 * (gfro[h] + gfro[h + 1])
+            inner = self.view.inner(h) if kind != "B" else sum(self.view.widths[h: h + 3])
+            rec[f"bal_{k}_step_tol"] = np.where(steps, _tolerance(inner, S[:, :-1], S[:, 1:], P), np.nan)
+            if kind == "B":
+                B = fro[h] - fro[h + 1]
+                rec[f"bal_{k}"] = B
+                rec[f"bal_{k}_drift"] = B - B[:, :1]
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rec[f"bal_ratio{iv['pair']}"] = fro[h] / fro[h + 1]
+                pred = e2 * (gfro[h] - gfro[h + 1])
+                rec[f"bal_{k}_step_pred"] = np.where(steps, np.abs(pred), np.nan)
+                rec[f"bal_{k}_step_err"] = np.where(steps, np.abs((B[:, 1:] - B[:, :-1]) - pred), np.nan)
+                self._init[k] = B[:, 0].copy()
         for iv in self.live:
             k = iv["key"]
             err, tol = rec[f"bal_{k}_step_err"], rec[f"bal_{k}_step_tol"]
-            rec[f"balanced_{k}_step_applies"] = steps.copy()
-            rec[f"balanced_{k}_step_held"] = steps & (err <= tol)
+            have = steps & np.isfinite(err) & np.isfinite(tol)           # the pairs (t, t+1) recorded
+            rec[f"balanced_{k}_step_applies"] = have
+            rec[f"balanced_{k}_step_held"] = have & (err <= tol)
             drift = np.abs(rec[f"bal_{k}_drift"][:, 1:])
-            ctol = np.cumsum(np.where(steps, tol, 0.0), axis=1)
-            rec[f"balanced_{k}_cum_applies"] = steps.copy()
-            rec[f"balanced_{k}_cum_held"] = steps & (drift <= cum[:, 1:] * held + ctol)
+            at = steps & np.isfinite(drift)                                # the states t+1 recorded
+            # rounding band of the cumulative drift: the recorded bands, and where states were skipped
+            # (every > 1) the band of the last recorded pair per skipped step
+            tfill = np.where(have, tol, np.nan)
+            last = np.where(np.isfinite(tfill), tfill, 0.0)
+            if T:
+                idx = np.where(np.isfinite(tfill), np.arange(T)[None, :], 0)
+                idx = np.maximum.accumulate(idx, axis=1)
+                last = np.take_along_axis(np.where(np.isfinite(tfill), tfill, 0.0), idx, axis=1)
+            ctol = np.cumsum(np.where(steps, last, 0.0), axis=1)
+            rec[f"balanced_{k}_cum_applies"] = at
+            rec[f"balanced_{k}_cum_held"] = at & (drift <= cum[:, 1:] * held + ctol)
+            desc_run = desc_run_all & at
             rec[f"balanced_{k}_descent_applies"] = desc_run.copy()
             rec[f"balanced_{k}_descent_held"] = steps & (drift <= dbound * held + ctol)
             with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,0 +1,174 @@
+"""Benchmark for issue 9: what Du, Hu & Lee's balancedness recording adds to a recorded GD step, per model.
+
+Run by hand from the repository root::
+
+    python bench/bench_balanced.py            # about 1-2 minutes on 2 cores
+    python bench/bench_balanced.py --quick    # fewer repetitions and steps
+
+For each model the balancedness theory covers, the same run with and without
+:class:`~convtool.numeric.theories.balanced.Balanced` attached, at the sizes of that model's bench:
+
+* two-layer: bench_engine's Fig. 1 instance, n = m = 10, h = 4000 (width-reduced to 20 columns), schedule
+  constant at eta_max; recorded = ``run_gd`` (local-PL theory) against ``run_two_layer`` (local-PL +
+  balancedness: B_1, D_1 = the local-PL D(t), the one-step identities); also with ``record_neurons``;
+* deep-linear: bench_deep_linear's Appendix G instance, N = 3, hidden widths 2000, d = 128, k = 10, M = 1000,
+  Gaussian init, eta = Theorem 1's step; recorded = the zhao-xu theory (P(t)'s spectrum every 10 steps, as
+  ``convtool run``) against zhao-xu + balancedness (B_h, b_h; D_h is not formed for n_h = 2000 > 512) recorded on
+  the pairs (t, t+1) with t % 10 == 0, as ``convtool run`` does at this width (``Balanced(every=10)``); the
+  per-step cost is then the mean step interval, not the p10 (the p10 would pick the unrecorded steps);
+* mlp: the Section 4 ReLU setting (``generate du-hu-lee-fig2``: d = 1000, M = 1000, widths 100, 100, 10),
+  constant eta; recorded = the engine alone (loss, gradient norm) against the engine + balancedness
+  (B_h, b_h per neuron). Also the linear activation, where D_h (100 x 100) is formed every step.
+
+Per-step cost = the 10th percentile of the intervals between consecutive steps (the ``progress`` callback),
+pooled over the repetitions, run interleaved (bench/README.md, "How the scripts measure"). Target: ratio
+with / without <= 1.2 for each model. Exit status 0 unless a run disagrees (the losses with and without the
+theory must be identical: it only reads the state). The ratios are written to bench/README.md's
+"bench_balanced" section by ``--write``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+
+BLAS_THREADS = pin_blas_threads()
+
+import numpy as np  # noqa: E402
+
+TARGET = 1.2
+
+
+def _stamped(fn, T):
+    stamps = []
+
+    def progress(t, _T):
+        stamps.append(time.perf_counter())
+
+    res = fn(progress)
+    return res, np.diff(np.array(stamps))
+
+
+def measure(fns: dict, reps: int, T: int, stat: str = "p10"):
+    """Per-step cost of each configuration: the p10 of the pooled step intervals, or (``stat="mean"``, for runs
+    whose records have a cadence) the smallest over repetitions of the mean interval."""
+    pooled = {k: [] for k in fns}
+    means = {k: [] for k in fns}
+    losses = {}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            res, d = _stamped(fn, T)
+            pooled[k].extend(d.tolist())
+            means[k].append(float(np.mean(d)))
+            losses[k] = res.arrays["loss"]
+    if stat == "mean":
+        return {k: min(v) for k, v in means.items()}, losses
+    return {k: float(np.percentile(v, 10)) for k, v in pooled.items()}, losses
+
+
+def two_layer(reps, T):
+    from convtool.numeric.engine import run_gd
+    from convtool.numeric.factorization import run_two_layer
+    from convtool.numeric.generators import fig1
+    from convtool.numeric.losses import SquaredLoss
+
+    d = fig1(n=10, h=4000, seed=0)
+    loss = SquaredLoss(d["X"], d["Y"])
+    kw = dict(schedule="constant", steps=T, tol=1e-300)
+    fns = {"without": lambda p: run_gd(loss, d["W1"], d["W2"], progress=p, **kw),
+           "with": lambda p: run_two_layer(loss, d["W1"], d["W2"], progress=p, **kw),
+           "with neurons": lambda p: run_two_layer(loss, d["W1"], d["W2"], progress=p,
+                                                   balanced={"record_neurons": True}, **kw)}
+    for f in fns.values():
+        f(None)
+    return measure(fns, reps, T)
+
+
+def deep_linear(reps, T):
+    from convtool.numeric.deep_linear import init_layers
+    from convtool.numeric.dln_experiments import run_deep_linear
+    from convtool.numeric.generators import zhao_xu
+    from convtool.numeric.theories.balanced import Balanced
+
+    d = zhao_xu()
+    X, Y = d["X"], d["Y"]
+    layers = init_layers((128, 2000, 2000, 10), "gaussian", seed=0)
+    kw = dict(schedule="thm1", steps=T, tol=1e-300, spectrum_every=10)
+    fns = {"without": lambda p: run_deep_linear(X, Y, layers, progress=p, **kw),
+           "with": lambda p: run_deep_linear(X, Y, layers, progress=p, extra_theories=(Balanced(every=10),), **kw)}
+    for f in fns.values():
+        f(None)
+    return measure(fns, reps, T, stat="mean")
+
+
+def mlp(reps, T, act):
+    from convtool.numeric.engine import run
+    from convtool.numeric.generators import du_hu_lee_fig2
+    from convtool.numeric.losses import FactorizationLoss
+    from convtool.numeric.mlp import make_mlp
+    from convtool.numeric.theories.balanced import Balanced
+
+    d = du_hu_lee_fig2()
+    layers = [d["W1"], d["W2"], d["W3"]]
+    loss = FactorizationLoss(d["Y"])
+
+    def go(p, theories):
+        return run(make_mlp(d["X"], layers, act), loss, "constant", eta0=1e-2, steps=T, tol=1e-300,
+                   theories=theories, progress=p)
+
+    fns = {"without": lambda p: go(p, []), "with": lambda p: go(p, [Balanced()])}
+    for f in fns.values():
+        f(None)
+    return measure(fns, reps, T)
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", default="1")
+    ap.add_argument("--write", action="store_true", help="write the ratios to bench/README.md")
+    a = ap.parse_args(argv)
+    reps, T = (2, 30) if a.quick else (4, 60)
+    lines = [f"bench_balanced.py ({'--quick' if a.quick else 'full'}, BLAS threads {BLAS_THREADS}, {reps} reps, "
+             f"{T} steps; p10 step interval with / without the balancedness theory, target <= {TARGET})"]
+    bad = False
+    cases = [("two-layer h=4000 (Fig. 1)", lambda: two_layer(reps, T)),
+             ("deep-linear N=3, 2000 wide (App. G)", lambda: deep_linear(reps, max(T // 3, 10))),
+             ("mlp relu, Sec. 4 sizes", lambda: mlp(reps, T, "relu")),
+             ("mlp linear (D_h formed), Sec. 4 sizes", lambda: mlp(reps, T, "linear"))]
+    for name, fn in cases:
+        t, losses = fn()
+        for k in losses:
+            if not np.array_equal(losses[k], losses["without"], equal_nan=True):
+                bad = True
+                lines.append(f"  {name}: the losses of '{k}' differ from the run without the theory")
+        for k in t:
+            if k == "without":
+                continue
+            r = t[k] / t["without"]
+            lines.append(f"  {name}: {k}: {r:.3f}x  ({t[k] * 1e3:.3f} ms vs {t['without'] * 1e3:.3f} ms per step)"
+                         f"  {'ok' if r <= TARGET else 'ABOVE TARGET'}")
+    print("\n".join(lines))
+    if a.write:
+        import pathlib
+
+        p = pathlib.Path(__file__).with_name("README.md")
+        text = p.read_text()
+        start = "<!-- bench_balanced -->"
+        block = start + "\n```\n" + "\n".join(lines) + "\n```\n<!-- /bench_balanced -->"
+        if start in text:
+            head, rest = text.split(start, 1)
+            tail = rest.split("<!-- /bench_balanced -->", 1)[1]
+            text = head + block + tail
+        else:
+            text = text.rstrip() + "\n\n## bench_balanced.py (issue 9)\n\n" + block + "\n"
+        p.write_text(text)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
