@@ -136,7 +136,7 @@ def main(argv=None) -> int:
     lines = [f"bench_balanced.py ({'--quick' if a.quick else 'full'}, BLAS threads {BLAS_THREADS}, {reps} reps, "
              f"{T} steps; p10 step interval with / without the balancedness theory, target <= {TARGET})"]
     bad = False
-    cases = [("two-layer h=4000 (Fig. 1)", lambda: two_layer(reps, T)),
+    cases = [("two-layer h=4000 (Fig. 1)", lambda: two_layer(reps + 2, 5 * T)),
              ("deep-linear N=3, 2000 wide (App. G)", lambda: deep_linear(reps, max(T // 3, 10))),
              ("mlp relu, Sec. 4 sizes", lambda: mlp(reps, T, "relu")),
              ("mlp linear (D_h formed), Sec. 4 sizes", lambda: mlp(reps, T, "linear"))]

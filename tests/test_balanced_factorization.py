@@ -204,3 +204,17 @@ def test_cli_constants_factorization(invoke, tmp_path):
     assert c["not_applicable"] is None and [p["ok"] for p in c["preconditions"]] == [True] * 5
     r = ok(invoke("constants", path, "--loss", "factorization", "--width", "3", "--std", "0.01", "--eps", "2"))
     assert "Theorem 3.1" in r.stdout
+
+
+def test_notes_correction_hessian_at_an_optimum_sees_sigma_max_of_U_with_Delta_U_zero():
+    # notes Sec. 1.4 say: "taking Delta_U = 0 shows lambda_max >= sigma_max(V)^2"; with Delta_U = 0 the form (12)
+    # at R = 0 is ||U Delta_V^T||_F^2, whose maximum over unit Delta_V is sigma_max(U)^2 (Delta_V = 0 gives V's)
+    M, _, _, _ = _mf(5)
+    Us, Vs = fx.balanced_optimum(M, 3)
+    U, V = 10.0 * Us, Vs / 10.0             # the rescaling keeps f = 0 and makes U large, V small
+    P, S, Qt = np.linalg.svd(U, full_matrices=False)
+    DV = np.zeros_like(V)
+    DV[0] = Qt[0]                           # unit Delta_V along U's top right singular vector
+    form = fx.hessian_form(U, V, M, np.zeros_like(U), DV)
+    assert form == pytest.approx(S[0] ** 2, rel=1e-10)
+    assert form > 100 * np.linalg.norm(V, 2) ** 2
