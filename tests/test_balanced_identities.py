@@ -231,3 +231,31 @@ def test_deep_linear_balancedness_on_the_unscaled_layers():
     res = run(DeepLinear(layers), SquaredLoss(X, Y), "constant", eta0=2e-3, steps=3, theories=[th])
     rows = {r["invariant"]: r for r in res.summary()["balancedness"]["rows"]}
     assert "not recorded: n_1 = 7 > 5" in rows["D1"]["not_applicable"]
+
+
+@settings(max_examples=12, deadline=None)
+@given(model=st.sampled_from(["mlp-linear", "mlp-relu", "mlp-leaky-relu", "deep-linear", "two-layer"]),
+       depth=st.integers(2, 4), seed=st.integers(0, 10 ** 6))
+def test_theory_records_the_identity_on_every_model(model, depth, seed):
+    """The theory's one-step checks hold (to its rounding band) on random small instances of each model."""
+    from convtool.numeric.deep_linear import DeepLinear
+    from convtool.numeric.losses import SquaredLoss
+    from convtool.numeric.models import TwoLayerLinear
+
+    rng = np.random.default_rng(seed)
+    dims = [int(x) for x in rng.integers(2, 6, size=depth + 1)]
+    X, Y = rng.normal(size=(8, dims[0])), rng.normal(size=(8, dims[-1]))
+    if model.startswith("mlp"):
+        mdl = make_mlp(X, init_mlp_layers(dims, [0.7], seed=seed % 1000), model[4:], slope=0.3)
+        loss = FactorizationLoss(Y)
+    elif model == "deep-linear":
+        mdl = DeepLinear([rng.normal(size=(dims[j + 1], dims[j])) for j in range(depth)])
+        loss = SquaredLoss(X, Y)
+    else:
+        mdl = TwoLayerLinear(rng.normal(size=(dims[0], 7)) / 3, rng.normal(size=(dims[-1], 7)) / 3)
+        loss = SquaredLoss(X, Y)
+    res = run(mdl, loss, "constant", eta0=1e-3, steps=8, tol=1e-300, theories=[Balanced(record_neurons=True)])
+    v = res.violations()
+    steps = [k for k in v if k.endswith("_step") and k.startswith("balanced_")]
+    assert steps and all(v[k] == 0 for k in steps)
+    assert all(v[f"{k}_steps_applicable"] > 0 for k in steps if f"{k}_not_applicable" not in v)

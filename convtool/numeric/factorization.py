@@ -16,10 +16,21 @@ the balancedness theory (:class:`~convtool.numeric.theories.balanced.Balanced`) 
   and from the exact recurrences (23)-(24) (:func:`rank1_state`, :func:`rank1_recurrence`), the init
   conditions (:func:`rank1_init_conditions`), stage 1 against Lemma C.1 and the rate (:func:`rank1_summary`).
 
-Formulas with a paper equation are evaluated from the registry (paper ``"du-hu-lee"``). Notes found wrong or
-loose (checked here or in tests/test_balanced_factorization.py): Claim B.1's ``U_t^T R_t^T R_t U_t`` is
-``U_t^T R_t R_t^T U_t`` (the notes say so too; verified); the notes' derived identities (one-step drifts, eq.
-13 slack, rank-1 residual identity, (23)-(24)) check out.
+Formulas with a paper equation are evaluated from the registry (paper ``"du-hu-lee"``).
+
+Checked against the reading notes (tests/test_balanced_factorization.py):
+
+* Claim B.1's printed ``U_t^T R_t^T R_t U_t`` is ``U_t^T R_t R_t^T U_t`` (as the notes say; verified);
+  the notes' derived eq. 13 slack ``eps/2 + 0.00658 eps/sqrt(r)``, the rank-1 residual identity, (23)-(24)
+  (with ``eta_1 -> eta``), the footnote-11 constant, the "observed rate 1 - c_step" (0.89999 at c_step = 0.1)
+  check out.
+* **Wrong in the notes** (Sec. 1.4): "taking Delta_U = 0 shows lambda_max >= sigma_max(V)^2". With
+  Delta_U = 0 the form (12) at an optimum is ``||U Delta_V^T||_F^2``, whose maximum is ``sigma_max(U)^2``;
+  ``sigma_max(V)^2`` needs Delta_V = 0. The conclusion (no uniform smoothness under rescaling) stands.
+* Readings: r is the factor width h (Theorem 3.1 has r = rank(M*); a mismatch is a failed precondition);
+  App. C's init checks use ``xi_0 <= 100 c_init^2 sigma_1`` (the proof's form, notes item 14) with c_init
+  estimated from the sampled init (``std sqrt(d/sigma_1)``, the std reading of item 18) and c_step read back
+  from the step (``eta sigma_1``); "stationary" for Lemma 3.2 means ``||grad f||_F <= 1e-8 ||M*||_F^(3/2)``.
 
 Examples
 --------

@@ -41,6 +41,11 @@ Checks (``applies``/``held`` per step, "held" with a rounding band, see :func:`_
   ``L(s+1) <= L(s) - eta_s ||grad L(s)||^2 / 2`` held at every step so far (then
   ``eta_s^2 ||grad||^2 <= 2 eta_s (L(s) - L(s+1))``).
 
+Costs: ``B_h`` needs the layers' and gradients' squared norms (one pass each; B's records are formed after the
+loop); ``b_h`` the row and column sums; ``D_h`` two n_h x n_h Grams per step (not formed for
+``n_h > dense_max``, said in words). ``every > 1`` records only the pairs (t, t+1) with t % every == 0 (the
+CLI uses it for the deep linear model above width 512, where a pass over the weights costs about a step).
+
 Where an invariant does not apply the check carries ``not_applicable`` with the reason and nothing is
 recorded under its key: a model with skip connections (``model.skip_connections``), a non-homogeneous
 activation (``Activation.homogeneous`` False), D_h across a nonlinear activation, a model without a layer
@@ -301,7 +306,7 @@ class Balanced(Theory):
         npairs = max(v.N - 1, 0)
         if v.reason is not None or npairs == 0:
             why = v.reason or f"N = {v.N} layer(s): no adjacent layer pair"
-            self.invariants.append(dict(key="balanced", kind="all", pair=None, name="B_h, b_h, D_h",
+            self.invariants.append(dict(key="invariants", kind="all", pair=None, name="B_h, b_h, D_h",
                                         reference="Theorems 2.1, 2.2, Corollary 2.1", not_applicable=why))
         else:
             for h in range(npairs):
