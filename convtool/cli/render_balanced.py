@@ -16,7 +16,8 @@ def _num(x) -> str:
 
 def _held(row: dict) -> str:
     if row.get("not_applicable"):
-        return "not applicable: " + row["not_applicable"]
+        why = row["not_applicable"]
+        return why if why.startswith("not recorded") else "not applicable: " + why
     parts = []
     for what, label in (("step", "identity"), ("cum", "sum bound"), ("descent", "descent bound")):
         c = row[what]
