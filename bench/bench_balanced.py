@@ -22,7 +22,8 @@ For each model the balancedness theory covers, the same run with and without
 
 Per-step cost = the 10th percentile of the intervals between consecutive steps (the ``progress`` callback),
 pooled over the repetitions, run interleaved (bench/README.md, "How the scripts measure"). Target: ratio
-with / without <= 1.2 for each model. Exit status 0 unless a run disagrees (the losses with and without the
+with / without <= 1.2 for each model. Also, less sensitive to the machine's load: the theory's hooks
+(``observe`` + ``after_step``) timed alone on one state against one bare model step, interleaved. Exit status 0 unless a run disagrees (the losses with and without the
 theory must be identical: it only reads the state). The ratios are written to bench/README.md's
 "bench_balanced" section by ``--write``.
 """
@@ -124,6 +125,62 @@ def mlp(reps, T, act):
     return measure(fns, reps, T)
 
 
+def isolated(model, loss, theory, reps: int, n: int):
+    """``(hooks, step)``: the smallest over ``reps`` of the mean time of the theory's ``observe`` + ``after_step``
+    on one state, and of one bare model step (product, loss gradient, parameter gradients, update), interleaved."""
+    from convtool.numeric.schedules import make_schedule
+    from convtool.numeric.theories.base import Observation, RunContext
+
+    theory.setup(RunContext(model=model, losses=[loss], loss=loss, schedule=make_schedule("constant"), R=model.R,
+                            eta0=0.1))
+    st = model.init_state()
+    eta = np.full(model.R, 1e-3)
+
+    def obs_of(s):
+        W = model.product(s)
+        Gl = loss.grad(W)
+        g = model.param_grads(s, Gl)
+        return Observation(t=0, state=s, W=W, loss=np.zeros(model.R), Gl=Gl, grads=g, grad_sq=model.grad_sq(s, g),
+                           active=np.ones(model.R, bool))
+
+    obs = obs_of(st)
+    hooks, steps = [], []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for t in range(n):
+            obs.cache.clear()
+            theory.observe(t, obs)
+            theory.after_step(t, obs, eta)
+        t1 = time.perf_counter()
+        for _t in range(n):
+            o = obs_of(st)
+            model.step(st, o.grads, eta)
+        t2 = time.perf_counter()
+        hooks.append((t1 - t0) / n)
+        steps.append((t2 - t1) / n)
+    return min(hooks), min(steps)
+
+
+def isolated_cases(reps: int):
+    from convtool.numeric.deep_linear import DeepLinear, init_layers
+    from convtool.numeric.generators import du_hu_lee_fig2, fig1, zhao_xu
+    from convtool.numeric.losses import FactorizationLoss, SquaredLoss
+    from convtool.numeric.mlp import make_mlp
+    from convtool.numeric.models import TwoLayerLinear
+    from convtool.numeric.theories.balanced import Balanced
+
+    d = fig1(n=10, h=4000, seed=0)
+    yield "two-layer h=4000", TwoLayerLinear(d["W1"], d["W2"]), SquaredLoss(d["X"], d["Y"]), Balanced(), 500
+    z = zhao_xu()
+    yield ("deep-linear 2000 wide (one recorded step; every=10 records 2 of 10)",
+           DeepLinear(init_layers((128, 2000, 2000, 10), "gaussian", seed=0)), SquaredLoss(z["X"], z["Y"]),
+           Balanced(), 3)
+    f = du_hu_lee_fig2()
+    for act in ("relu", "linear"):
+        yield (f"mlp {act} Sec. 4", make_mlp(f["X"], [f["W1"], f["W2"], f["W3"]], act), FactorizationLoss(f["Y"]),
+               Balanced(), 10)
+
+
 def main(argv=None) -> int:
     import argparse
 
@@ -152,6 +209,10 @@ def main(argv=None) -> int:
             r = t[k] / t["without"]
             lines.append(f"  {name}: {k}: {r:.3f}x  ({t[k] * 1e3:.3f} ms vs {t['without'] * 1e3:.3f} ms per step)"
                          f"  {'ok' if r <= TARGET else 'ABOVE TARGET'}")
+    lines.append("  isolated (the theory's hooks on one state / one bare model step, min over reps, interleaved):")
+    for name, model, loss, th, n in isolated_cases(reps):
+        hk, stp = isolated(model, loss, th, reps, n)
+        lines.append(f"    {name}: hooks / step = {hk / stp:.3f} ({hk * 1e3:.3f} ms vs {stp * 1e3:.3f} ms)")
     print("\n".join(lines))
     if a.write:
         import pathlib

@@ -72,8 +72,10 @@ def _T(A):
 
 
 def _fro_sq(A):
-    """``||A||_F^2`` of each (R, p, q) matrix (an explicit einsum: the ellipsis form is several times slower)."""
-    return np.einsum("rij,rij->r", A, A)
+    """``||A||_F^2`` of each (R, p, q) matrix, as one batched dot product (a matmul: less call overhead per step
+    than einsum on the small arrays of the two-layer model; the ellipsis einsum is several times slower)."""
+    a = A.reshape(A.shape[0], 1, -1)
+    return np.matmul(a, np.swapaxes(a, -1, -2))[:, 0, 0]
 
 
 def two_layer_D(model, state, cache: dict | None = None) -> np.ndarray:
@@ -574,7 +576,7 @@ class Balanced(Theory):
             fro = [r.sum(-1) for r in rows]
         else:  # ||W_j||_F^2 of the state arrays themselves (a transpose does not change it)
             Ws = None if getattr(v, "direct", False) else v.layers(obs.state)
-            fro = [c * c * np.einsum("rij,rij->r", W, W) for W, c in zip(obs.state, sc)]
+            fro = [_fro_sq(W) if c == 1.0 else c * c * _fro_sq(W) for W, c in zip(obs.state, sc)]
         m = {"fro": fro, "b": {}, "D": {}}
         for h, kind in self._vec_live:
             if kind == "b":
@@ -601,7 +603,7 @@ class Balanced(Theory):
             fro = [r.sum(-1) for r in rows]
         else:
             Gs = None if getattr(v, "direct", False) else v.grads(obs.state, obs.grads)
-            fro = [c * c * np.einsum("rij,rij->r", G, G) for G, c in zip(obs.grads, sc)]
+            fro = [_fro_sq(G) if c == 1.0 else c * c * _fro_sq(G) for G, c in zip(obs.grads, sc)]
         out = {"fro": fro, "b": {}, "D": {}}
         for h, kind in self._vec_live:
             if kind == "b":
