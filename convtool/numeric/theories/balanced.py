@@ -74,6 +74,8 @@ def _T(A):
 def _fro_sq(A):
     """``||A||_F^2`` of each (R, p, q) matrix, as one batched dot product (a matmul: less call overhead per step
     than einsum on the small arrays of the two-layer model; the ellipsis einsum is several times slower)."""
+    if A.shape[0] == 1:  # one seed: a single dot product
+        return np.array([np.vdot(A, A)])
     a = A.reshape(A.shape[0], 1, -1)
     return np.matmul(a, np.swapaxes(a, -1, -2))[:, 0, 0]
 
@@ -344,7 +346,7 @@ class Balanced(Theory):
                                     f"{iv['reference']}; {ref}", f"{iv['name']}: {desc}", na))
             if na is None and iv["kind"] != "B":  # B's records are formed after the loop from bal_fro, bal_gfro
                 state_keys += [f"bal_{k}_drift"]
-                step_keys += [f"bal_{k}_step_err", f"bal_{k}_step_pred"]
+                step_keys += [f"bal_{k}_step_err"] + ([f"bal_{k}_step_pred"] if iv["kind"] == "b" else [])
         self._vec_live = [(iv["pair"] - 1, iv["kind"]) for iv in live if iv["kind"] != "B"]
         if live:
             state_keys += [f"bal_fro{j}" for j in range(1, v.N + 1)]
@@ -651,10 +653,9 @@ class Balanced(Theory):
                     pb = e2[:, None] * pred["b"][h]
                     step[f"bal_{k}_step_err"] = np.max(np.abs((m["b"][h] - pm["b"][h]) - pb), axis=-1)
                     step[f"bal_{k}_step_pred"] = np.max(np.abs(pb), axis=-1)
-                else:
+                else:  # (the predicted term's norm is not recorded for D: one more pass per step)
                     pD = e2[:, None, None] * pred["D"][h]
                     step[f"bal_{k}_step_err"] = np.sqrt(_fro_sq((m["D"][h] - pm["D"][h]) - pD))
-                    step[f"bal_{k}_step_pred"] = np.sqrt(_fro_sq(pD))
         if self.mf is not None:
             self._mf_observe(obs, m, vals, step)
         self._obs_m = m
@@ -762,7 +763,8 @@ class Balanced(Theory):
                 row["descent_bound"] = _nanmax(arrays["bal_descent_bound"]) if arrays["bal_descent_bound"].size else None
                 row["step_err_max"] = _nanmax(arrays[f"bal_{k}_step_err"])
                 row["step_err_over_tol_max"] = _nanmax(arrays[f"bal_{k}_step_err_over_tol"])
-                row["step_pred_max"] = _nanmax(arrays[f"bal_{k}_step_pred"])
+                if f"bal_{k}_step_pred" in arrays:  # B, b: the largest |eta^2 (...)| term the identity predicted
+                    row["step_pred_max"] = _nanmax(arrays[f"bal_{k}_step_pred"])
             for what in ("step", "cum", "descent"):
                 ck = f"balanced_{k}_{what}"
                 row[what] = {"violations": viol.get(ck, 0), "applicable": viol.get(f"{ck}_steps_applicable", 0)}
