@@ -261,6 +261,74 @@ def _tolerance(inner: int, S_t, S_t1, P) -> np.ndarray:
     return 4.0 * (inner + 4) * EPS * (S_t + S_t1 + P)
 
 
+class _DBatch:
+    """The matrix invariant's records, evaluated ``size`` states at a time (one batched computation instead of a
+    few small numpy calls per step, which dominate the two-layer model's cheap step).
+
+    ``add_state(t, D_t, D_0)`` before ``add_step(t, P_t, eta_t)`` (P_t = G_h G_h^T - G_{h+1}^T G_{h+1}); a pair
+    (t, t+1) is evaluated when both states and step t's P are known: ``||D_{t+1} - D_t - eta_t^2 P_t||_F``, and
+    every state's ``||D_t - D_0||_F``. ``arrays(T)`` returns (R, T+1) drifts and (R, T) errors and
+    ``||eta_t^2 P_t||_F`` (NaN where not recorded)."""
+
+    def __init__(self, R: int, max_bytes: int = 32 * 2 ** 20):
+        self.R, self.max_bytes = R, max_bytes
+        self.D0 = None
+        self.buf = []          # [(t, D_t, P_t or None, eta_t or None)]
+        self.carry = None      # the last evaluated state (t, D_t, P_t, eta_t), for the pair across batches
+        self.drift, self.err, self.pnorm = {}, {}, {}
+
+    def add_state(self, t, D, D0):
+        if self.D0 is None:
+            self.D0 = D0
+            self.size = max(1, min(64, self.max_bytes // max(1, 8 * D.size)))
+        if len(self.buf) >= self.size and self.buf[-1][2] is not None:
+            self._flush()
+        self.buf.append([t, D, None, None])
+
+    def add_step(self, t, P, eta):
+        if self.buf and self.buf[-1][0] == t:
+            self.buf[-1][2], self.buf[-1][3] = P, eta
+
+    def _flush(self):
+        if not self.buf:
+            return
+        ts = [b[0] for b in self.buf]
+        Ds = np.stack([b[1] for b in self.buf], axis=1)                     # (R, n, k, k)
+        dd = (Ds - self.D0[:, None]).reshape(self.R, len(ts), -1)
+        drift = np.sqrt(np.einsum("rnk,rnk->rn", dd, dd))
+        for i, t in enumerate(ts):
+            self.drift[t] = drift[:, i]
+        prev = ([self.carry] if self.carry is not None else []) + self.buf[:-1]
+        pairs = [(p, b) for p, b in zip(prev, self.buf[len(self.buf) - len(prev):] if len(prev) < len(self.buf)
+                                         else self.buf) if p[2] is not None and b[0] == p[0] + 1]
+        if pairs:
+            Dn = np.stack([b[1] for _, b in pairs], axis=1)
+            Dp = np.stack([p[1] for p, _ in pairs], axis=1)
+            e2 = np.stack([p[3] ** 2 for p, _ in pairs], axis=1)[:, :, None, None]
+            PD = e2 * np.stack([p[2] for p, _ in pairs], axis=1)
+            res = (Dn - Dp - PD).reshape(self.R, len(pairs), -1)
+            err = np.sqrt(np.einsum("rnk,rnk->rn", res, res))
+            pd = PD.reshape(self.R, len(pairs), -1)
+            pn = np.sqrt(np.einsum("rnk,rnk->rn", pd, pd))
+            for i, (p, _) in enumerate(pairs):
+                self.err[p[0]], self.pnorm[p[0]] = err[:, i], pn[:, i]
+        self.carry = self.buf[-1]
+        self.buf = []
+
+    def arrays(self, T: int):
+        self._flush()
+        drift = np.full((self.R, T + 1), np.nan)
+        err = np.full((self.R, T), np.nan)
+        pn = np.full((self.R, T), np.nan)
+        for t, v in self.drift.items():
+            if t <= T:
+                drift[:, t] = v
+        for t, v in self.err.items():
+            if t < T:
+                err[:, t], pn[:, t] = v, self.pnorm[t]
+        return drift, err, pn
+
+
 class Balanced(Theory):
     """Du, Hu & Lee's invariants (Theorem 2.1, Corollary 2.1, Theorem 2.2) and their GD drift (module docstring).
 
@@ -344,10 +412,11 @@ class Balanced(Theory):
                                      "derived, eq. (14)-type descent")):
                 checks.append(Check(f"balanced_{k}_{what}", f"balanced_{k}_{what}_applies", f"balanced_{k}_{what}_held",
                                     f"{iv['reference']}; {ref}", f"{iv['name']}: {desc}", na))
-            if na is None and iv["kind"] != "B":  # B's records are formed after the loop from bal_fro, bal_gfro
-                state_keys += [f"bal_{k}_drift"]
-                step_keys += [f"bal_{k}_step_err"] + ([f"bal_{k}_step_pred"] if iv["kind"] == "b" else [])
+            if na is None and iv["kind"] == "b":  # B's records are formed after the loop from bal_fro, bal_gfro;
+                state_keys += [f"bal_{k}_drift"]    # D's in batches (_DBatch)
+                step_keys += [f"bal_{k}_step_err", f"bal_{k}_step_pred"]
         self._vec_live = [(iv["pair"] - 1, iv["kind"]) for iv in live if iv["kind"] != "B"]
+        self._dbatch = {h: _DBatch(ctx.R) for h, kind in self._vec_live if kind == "D"}
         if live:
             state_keys += [f"bal_fro{j}" for j in range(1, v.N + 1)]
             step_keys += [f"bal_gfro{j}" for j in range(1, v.N + 1)]
@@ -637,25 +706,21 @@ class Balanced(Theory):
         vals = {f"bal_fro{j + 1}": f for j, f in enumerate(m["fro"])}
         step = {}
         for h, kind in self._vec_live:
-            k = f"{kind}{h + 1}"
             if kind == "b":
-                vals[f"bal_{k}_drift"] = np.max(np.abs(m["b"][h] - m0["b"][h]), axis=-1)
+                vals[f"bal_b{h + 1}_drift"] = np.max(np.abs(m["b"][h] - m0["b"][h]), axis=-1)
             else:
-                vals[f"bal_{k}_drift"] = np.sqrt(_fro_sq(m["D"][h] - m0["D"][h]))
+                self._dbatch[h].add_state(t, m["D"][h], m0["D"][h])
         if self._prev is not None:
             pm, pred, eta = self._prev
             e2 = eta * eta
             for j, g in enumerate(pred["fro"]):
                 step[f"bal_gfro{j + 1}"] = g
             for h, kind in self._vec_live:
-                k = f"{kind}{h + 1}"
                 if kind == "b":
+                    k = f"b{h + 1}"
                     pb = e2[:, None] * pred["b"][h]
                     step[f"bal_{k}_step_err"] = np.max(np.abs((m["b"][h] - pm["b"][h]) - pb), axis=-1)
                     step[f"bal_{k}_step_pred"] = np.max(np.abs(pb), axis=-1)
-                else:  # (the predicted term's norm is not recorded for D: one more pass per step)
-                    pD = e2[:, None, None] * pred["D"][h]
-                    step[f"bal_{k}_step_err"] = np.sqrt(_fro_sq((m["D"][h] - pm["D"][h]) - pD))
         if self.mf is not None:
             self._mf_observe(obs, m, vals, step)
         self._obs_m = m
@@ -667,7 +732,11 @@ class Balanced(Theory):
         if self.every > 1 and t % self.every != 0 and self.mf is None:
             self._prev = None
             return
-        self._prev = (self._obs_m, self._grad_terms(obs), np.asarray(eta, dtype=float))
+        g = self._grad_terms(obs)
+        eta = np.asarray(eta, dtype=float)
+        self._prev = (self._obs_m, g, eta)
+        for h, db in self._dbatch.items():
+            db.add_step(t, g["D"][h], eta)
         if self.mf is not None and self.mf["rank1"]:
             s, nu, nv = self._r1_s
             self._r1_prev = (s, np.asarray(eta, dtype=float), nu, nv)
@@ -682,6 +751,11 @@ class Balanced(Theory):
         if not self.live:
             return
         steps = np.arange(T)[None, :] < nsteps[:, None]
+        for h, db in self._dbatch.items():
+            drift, err, pnorm = db.arrays(T)
+            rec[f"bal_D{h + 1}_drift"] = np.where(np.arange(T + 1)[None, :] <= nsteps[:, None], drift, np.nan)
+            rec[f"bal_D{h + 1}_step_err"] = np.where(steps, err, np.nan)
+            rec[f"bal_D{h + 1}_step_pred"] = np.where(steps, pnorm, np.nan)
         eta = np.where(steps, rec["eta"], 0.0)
         gsq = np.where(steps, rec["grad_sq"][:, :T], 0.0)
         L = rec["loss"]
