@@ -616,7 +616,6 @@ class Balanced(Theory):
         if mf["rank1"]:
             traj = {k: a[f"r1_{k}"][0, : t0 + 1] for k in ("alpha", "beta", "alpha_perp", "beta_perp", "h", "xi")}
             s1 = float(mf["sigma1"][0])
-            c_step = getattr(result, "_c_step", None)
             c_step = float(a["eta"][0, 0] * s1) if a["eta"].size else None
             r1 = {"sigma_1": s1, "schedule": mf["schedule"]}
             if c_step is not None:
@@ -844,9 +843,6 @@ class Balanced(Theory):
                 row[what] = {"violations": viol.get(ck, 0), "applicable": viol.get(f"{ck}_steps_applicable", 0)}
             out.append(row)
         return out
-
-    def initial_values(self, result) -> dict:
-        return {}
 
     def summary(self, result) -> dict:
         a = result.arrays
