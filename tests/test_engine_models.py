@@ -161,11 +161,12 @@ def test_toy_model_runs_without_engine_changes(schedule, opts):
 
 
 def test_registry():
-    assert {k: THEORIES_FOR_MODEL[k] for k in ("two-layer", "deep-linear")} == {"two-layer": ["local-pl"],
-                                                                                "deep-linear": ["zhao-xu"]}
+    assert {k: THEORIES_FOR_MODEL[k] for k in ("two-layer", "deep-linear", "mlp")} == {
+        "two-layer": ["local-pl", "du-hu-lee"], "deep-linear": ["zhao-xu", "du-hu-lee"],
+        "mlp": ["du-hu-lee"]}  # issue 9: one balancedness theory on every model
     assert THEORIES_FOR_MODEL["shallow"] == ["song-et-al"]
     assert THEORIES_FOR_MODEL["resnet"] == ["zou-long-gu"]
-    assert [th.key for th in theories_for("deep-linear")] == ["zhao-xu"]
+    assert [th.key for th in theories_for("deep-linear")] == ["zhao-xu", "du-hu-lee"]
 
 
 def test_run_result_notebook_views():

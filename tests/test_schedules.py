@@ -360,8 +360,8 @@ def test_constant_is_eta_max_by_default(kind):
 
 # --------------------------------------------------------------------------- errors
 def test_registry_names():
-    assert sorted(SCHEDULES) == ["adaptive", "adaptive-bar", "adgd", "backtracking", "constant", "cor3", "local",
-                                 "thm1", "thm31", "thm36", "thm38", "xu2023"]
+    assert sorted(SCHEDULES) == ["adaptive", "adaptive-bar", "adgd", "backtracking", "constant", "cor3", "duhulee",
+                                 "local", "rank1", "thm1", "thm31", "thm36", "thm38", "xu2023"]
 
 
 @pytest.mark.parametrize("name,opts", [

@@ -10,6 +10,7 @@ from convtool.analysis.registry import (DEFAULT_PAPER, PAPERS, REGISTRIES, REGIS
                                         Paper, Quantity, get, names, papers, papers_defining)
 from convtool.analysis import local_pl  # noqa: F401  (registers the local-PL quantities)
 from convtool.analysis import zhao_xu  # noqa: F401  (registers the Zhao & Xu quantities)
+from convtool.analysis import du_hu_lee  # noqa: F401  (registers the Du, Hu & Lee quantities)
 
 __all__ = ["DEFAULT_PAPER", "PAPERS", "REGISTRIES", "REGISTRY", "SYMBOLS", "AmbiguousNameError", "Paper", "Quantity",
            "get", "names", "papers", "papers_defining"]

@@ -114,6 +114,14 @@ PAPERS: dict[str, Paper] = {
         module="convtool.analysis.zou_long_gu",
         arxiv="2003.01094",
     ),
+    "du-hu-lee": Paper(
+        key="du-hu-lee",
+        title="Algorithmic Regularization in Learning Deep Homogeneous Models: Layers are Automatically Balanced",
+        authors="Simon S. Du, Wei Hu and Jason D. Lee",
+        venue="32nd Conference on Neural Information Processing Systems (NeurIPS 2018)",
+        module="convtool.analysis.du_hu_lee",
+        arxiv="1806.00900",
+    ),
     "song-et-al": Paper(
         key="song-et-al",
         title="Subquadratic Overparameterization for Shallow Neural Networks",

@@ -45,9 +45,21 @@ def constants(data, as_json, latex, fmt, digits, **opts):
     if opts.get("model") == "deep-linear":
         return _deep_linear(data, as_json, fmt=fmt, digits=digits, **opts)
     err = stderr_console()
+    mf_flags = [f"--{k.replace('_', '-')}" for k in ("eps", "delta", "c_step") if opts.get(k) is not None]
+    if mf_flags and opts.get("loss") != "factorization":
+        from convtool.cli.errors import ConvtoolInputError
+
+        raise ConvtoolInputError(f"{', '.join(mf_flags)} apply to the two-layer model with --loss factorization "
+                                 f"(Du, Hu & Lee's matrix factorization)")
     with report_warnings(err):
         inst = instance_from_options(data, **opts)
         res = compute_constants(inst.loss, inst.W1, inst.W2, **theory_from_options(**opts))
+    dhl = None
+    if opts.get("loss") == "factorization":  # Du, Hu & Lee, Theorem 3.1's preconditions and schedule constants
+        from convtool.numeric.factorization import factorization_constants
+
+        dhl = factorization_constants(inst.loss.Wstar, inst.W1, inst.W2, eps=opts.get("eps"),
+                                      delta=opts.get("delta"), c_step=opts.get("c_step"))
     if opts.get("save_init"):
         from convtool.cli.console import info
 
@@ -67,13 +79,24 @@ def constants(data, as_json, latex, fmt, digits, **opts):
             from convtool.cli.render import latex_of
 
             out["latex"] = {f: latex_of(f) for f in res.quantities}
+        if dhl is not None:
+            from convtool.results import jsonable
+
+            out["du_hu_lee"] = jsonable(dhl)
         click.echo(json.dumps(with_provenance(out, opts, inst.meta.get("init")), allow_nan=False, indent=2))
         return
     from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_constants
 
+    parts = [render_constants(res, source=inst.source, latex=latex)]
+    if dhl is not None:
+        from convtool.cli.render_balanced import factorization_constants_table
+
+        parts.append(factorization_constants_table(dhl))
+    from rich.console import Group
+
     with digits_ctx(digits, fmt):
-        emit(render_constants(res, source=inst.source, latex=latex), fmt, stdout_console())
+        emit(Group(*parts) if len(parts) > 1 else parts[0], fmt, stdout_console())
 
 
 def _deep_linear(data, as_json: bool, fmt="table", digits=None, **opts) -> None:

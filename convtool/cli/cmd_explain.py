@@ -11,7 +11,7 @@ from convtool.cli.options import (changed_options, data_argument, instance_from_
 __all__ = ["explain", "PAPER_CHOICES"]
 
 #: keys of ``convtool.analysis.registry.PAPERS`` (a plain tuple: no sympy at import; a test keeps them in step)
-PAPER_CHOICES = ("local-pl", "zhao-xu", "zou-long-gu", "song-et-al")
+PAPER_CHOICES = ("local-pl", "zhao-xu", "zou-long-gu", "du-hu-lee", "song-et-al")
 #: the paper whose quantities DATA / --default give values for (``convtool.numeric.constants``)
 VALUES_PAPER = "local-pl"
 #: the paper whose quantities DATA / --default give values for with the deep-linear model

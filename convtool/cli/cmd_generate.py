@@ -11,12 +11,15 @@ from convtool.cli.options import GENERATOR_CHOICES
 DLN_GENERATOR_CHOICES = ("zhao-xu", "song-et-al")
 #: linear-ResNet generators (kept in step with convtool.numeric.generators.RESNET_GENERATORS by a test)
 RESNET_GENERATOR_CHOICES = ("zou-long-gu",)
+#: mlp generators (kept in step with convtool.numeric.generators.MLP_GENERATORS by a test)
+MLP_GENERATOR_CHOICES = ("du-hu-lee-fig2",)
 
 __all__ = ["generate", "GENERATOR_CHOICES"]
 
 
 @click.command("generate")
-@click.argument("figure", type=click.Choice(GENERATOR_CHOICES + DLN_GENERATOR_CHOICES + RESNET_GENERATOR_CHOICES))
+@click.argument("figure", type=click.Choice(GENERATOR_CHOICES + DLN_GENERATOR_CHOICES + RESNET_GENERATOR_CHOICES
+                                          + MLP_GENERATOR_CHOICES))
 @click.option("-o", "--output", "--out", "output", required=True, type=click.Path(dir_okay=False, path_type=str),
               help="The .npz file to write (--out as in the other commands).")
 @click.option("--n", "n", type=int, default=None, help="Input (and output) dimension n [generator's default].")
@@ -28,10 +31,13 @@ __all__ = ["generate", "GENERATOR_CHOICES"]
 @click.option("--p", "p", type=float, default=None, help="Init scale exponent, std h^(-p) (fig3) [default 0.375].")
 @click.option("--seed", type=int, default=None, help="Random seed [0].")
 @click.option("--d", "d", type=int, default=None,
-              help="Input dimension d (zhao-xu [128], song-et-al [10]; zou-long-gu: d = k [10]).")
+              help="Input dimension d (zhao-xu [128], song-et-al [10], du-hu-lee-fig2 [1000]; zou-long-gu: d = k [10]).")
 @click.option("--M", "M", type=int, default=None,
-              help="Number of samples M (zhao-xu [1000], zou-long-gu [1000], song-et-al [50]).")
-@click.option("--k", "k", type=int, default=None, help="Output dimension k (zhao-xu [10], song-et-al [1]).")
+              help="Number of samples M (zhao-xu [1000], zou-long-gu [1000], song-et-al [50], du-hu-lee-fig2 [1000]).")
+@click.option("--k", "k", type=int, default=None,
+              help="Output dimension k (zhao-xu [10], song-et-al [1], du-hu-lee-fig2 [10]).")
+@click.option("--variant", type=click.Choice(("balanced", "unbalanced")), default=None,
+              help="du-hu-lee-fig2: the Section 4 balanced or unbalanced init variances [balanced].")
 @handle_user_errors
 def generate(figure, output, **params):
     """Write the synthetic instance of FIGURE (arrays X, Y, W1, W2) to an .npz file.
@@ -48,6 +54,8 @@ def generate(figure, output, **params):
                                                    MNIST of Section 6 is not available offline)
       zou-long-gu: --d 10 --M 1000 --sigma 0.1 --seed 0
                                                    (Zou, Long & Gu Sec. 5: Y = -X + 0.1 E; rows)
+      du-hu-lee-fig2: --d 1000 --M 1000 --h 100 --k 10 --variant balanced --seed 0
+                                                   (Du, Hu & Lee Sec. 4: X, Y, W1, W2, W3 of a 3-layer ReLU net)
 
     \b
     Example:
@@ -57,10 +65,10 @@ def generate(figure, output, **params):
 
     from convtool.cli.options import check_output_paths
     from convtool.numeric.data import save_arrays
-    from convtool.numeric.generators import DLN_GENERATORS, GENERATORS, RESNET_GENERATORS
+    from convtool.numeric.generators import DLN_GENERATORS, GENERATORS, MLP_GENERATORS, RESNET_GENERATORS
 
     check_output_paths(output=output)
-    gen = {**GENERATORS, **DLN_GENERATORS, **RESNET_GENERATORS}[figure]
+    gen = {**GENERATORS, **DLN_GENERATORS, **RESNET_GENERATORS, **MLP_GENERATORS}[figure]
     sig = inspect.signature(gen)
     given = {k: v for k, v in params.items() if v is not None}
     extra = [k for k in given if k not in sig.parameters]

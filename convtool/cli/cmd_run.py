@@ -114,16 +114,18 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, dpi, f
 
         raise ConvtoolInputError(f"--schedule {schedule} is Zhao & Xu's step for --model deep-linear")
     opts.pop("spectrum_every", None)
+    sched_opts, balanced = _du_hu_lee_options(schedule, sched_opts, opts)
     err = stderr_console()
     with report_warnings(err):
-        from convtool.numeric.experiments import run_batch
+        from convtool.numeric.factorization import run_two_layer
 
         with progress_bar(err, not as_json) as update:
             batch = batch_from_options(data, seeds, progress=update, **opts)
-            result = run_batch(batch, schedule=schedule, steps=steps, tol=tol, reduce=False if no_reduce else "auto",
-                               schedule_options=sched_opts or None,
-                               progress=lambda t, T: update(schedule, t, T), phase=update,
-                               **theory_from_options(**opts))
+            loss = batch.losses[0] if all(L is batch.losses[0] for L in batch.losses) else batch.losses
+            result = run_two_layer(loss, batch.W1, batch.W2, schedule=schedule, steps=steps, tol=tol,
+                                   reduce=False if no_reduce else "auto", schedule_options=sched_opts or None,
+                                   data_arrays=batch.data_arrays, progress=lambda t, T: update(schedule, t, T),
+                                   phase=update, balanced=balanced, **theory_from_options(**opts))
     show_notes(err, result.extra.get("constant_warnings", []))
     from convtool.cli.console import info
     from convtool.cli.options import provenance_of
@@ -145,14 +147,54 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, dpi, f
         click.echo(json.dumps({"source": batch.source, **result.to_dict(), "verdict": verdict, "provenance": prov},
                               allow_nan=False, indent=2))
         return
+    from rich.console import Group
+
     from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_run
+    from convtool.cli.render_balanced import balancedness_table, factorization_table, rank1_table
 
     fails = result.extra.get("backtracking_failures")
     notes = [f"backtracking hit max_backtracks on {sum(fails)} step(s)"] if fails and sum(fails) else []
+    summary = result.summary()
+    parts = [render_run(summary, source=batch.source, schedule=result.schedule, config=result.config,
+                        warnings=notes, verdict=verdict), balancedness_table(summary["balancedness"])]
+    if "factorization" in summary:
+        parts.append(factorization_table(summary["factorization"]))
+        if "rank1" in summary["factorization"]:
+            parts.append(rank1_table(summary["factorization"]["rank1"]))
     with digits_ctx(digits, fmt):
-        emit(render_run(result.summary(), source=batch.source, schedule=result.schedule, config=result.config,
-                        warnings=notes, verdict=verdict), fmt, stdout_console())
+        emit(Group(*parts), fmt, stdout_console())
+
+
+def _du_hu_lee_options(schedule: str, sched_opts: dict, opts: dict):
+    """``(schedule options, Balanced options)`` of a two-layer run: --eps, --delta (schedule duhulee, Theorem 3.1;
+    --eps also for Lemma 3.1's checks under another schedule), --c-step (schedule rank1), --record neurons."""
+    from convtool.cli.errors import ConvtoolInputError
+
+    loss = opts.get("loss") or "squared"
+    mf = [f"--{k.replace('_', '-')}" for k in ("eps", "delta", "c_step") if opts.get(k) is not None]
+    if mf and loss != "factorization":
+        raise ConvtoolInputError(f"{', '.join(mf)} apply to the two-layer model with --loss factorization "
+                                 f"(Du, Hu & Lee's matrix factorization)")
+    if schedule in ("duhulee", "rank1") and loss != "factorization":
+        raise ConvtoolInputError(f"--schedule {schedule} is Du, Hu & Lee's step for --loss factorization")
+    out = dict(sched_opts)
+    if opts.get("delta") is not None and schedule != "duhulee":
+        raise ConvtoolInputError("--delta applies to --schedule duhulee (footnote 11's step family)")
+    if opts.get("c_step") is not None and schedule != "rank1":
+        raise ConvtoolInputError("--c-step applies to --schedule rank1 (Theorem 3.2)")
+    if schedule == "duhulee":
+        if opts.get("eps") is None:
+            raise ConvtoolInputError("--schedule duhulee needs --eps (Theorem 3.1's accuracy, 0 < eps < ||M*||_F)")
+        out["eps"] = float(opts["eps"])
+        if opts.get("delta") is not None:
+            out["delta"] = float(opts["delta"])
+    if schedule == "rank1" and opts.get("c_step") is not None:
+        out["c_step"] = float(opts["c_step"])
+    balanced = {"record_neurons": True if opts.get("record") == "neurons" else None}
+    if opts.get("eps") is not None:
+        balanced["eps"] = float(opts["eps"])
+    return out, balanced
 
 
 def _init_of(data, opts: dict) -> str:
@@ -211,7 +253,14 @@ def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts
                                  R=seeds)
             source += f" ({seeds} inits, seeds {int(opts.get('seed') or 0)}..)"
         with progress_bar(err, not as_json) as update:
+            from convtool.numeric.theories.balanced import DENSE_MAX, Balanced
+
+            # wide layers: the balancedness records every spectrum_every steps (a pass over the weights costs
+            # about as much as the deep linear step itself; bench/bench_balanced.py)
+            wide = max(W.shape[-2] for W in layers) > DENSE_MAX
+            every = (opts.get("spectrum_every") or 10) if wide else 1
             result = run_deep_linear(X, Y, layers, schedule=schedule, steps=steps, tol=tol, init=init,
+                                     extra_theories=(Balanced(every=every),),
                                      spectrum_every=opts.get("spectrum_every") or 10,
                                      schedule_options=sched_opts or None, progress=lambda t, T: update(schedule, t, T),
                                      phase=update, **deep_linear_settings(opts))
@@ -237,8 +286,12 @@ def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts
                                "zhao_xu_constants": result.extra["zhao_xu_constants"], "provenance": prov},
                               allow_nan=False, indent=2))
         return
+    from rich.console import Group
+
     from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_deep_linear_run
+    from convtool.cli.render_balanced import balancedness_table
 
     with digits_ctx(digits, fmt):
-        emit(render_deep_linear_run(result, source=source), fmt, stdout_console())
+        emit(Group(render_deep_linear_run(result, source=source), balancedness_table(result.summary()["balancedness"])),
+             fmt, stdout_console())

@@ -428,7 +428,7 @@ def instance_arrays(inst) -> dict:
 #: same keys as ``convtool.numeric.schedules.SCHEDULES`` (checked by tests/test_cli_run.py); for --help only,
 #: the names are validated against the library's table itself
 SCHEDULE_CHOICES = ("constant", "adaptive", "adaptive-bar", "local", "xu2023", "backtracking", "adgd", "thm1", "cor3",
-                    "thm31", "thm36", "thm38")
+                    "thm31", "thm36", "thm38", "duhulee", "rank1")
 #: schedules of ``convtool compare`` when --schedules is not given (Fig. 2's set and the baselines)
 COMPARE_DEFAULT = ("adaptive", "local", "xu2023", "backtracking", "constant", "adgd")
 #: schedule-specific options of ``convtool run``: schedule -> {option key: flag}
@@ -712,7 +712,10 @@ def check_model_options(opts: dict, two_layer_only=("d", "eta0", "save_init")) -
             if opts.get(k) not in (None, default):
                 raise ConvtoolInputError(f"--{k.replace('_', '-')} applies to the two-layer model only")
         return
-    given = [k for k in DLN_ONLY if opts.get(k) is not None]
+    from convtool.cli.plugins import builtin_accepts
+
+    also = builtin_accepts(model)  # e.g. --eps/--delta of Du, Hu & Lee's factorization schedules (model_mlp)
+    given = [k for k in DLN_ONLY if opts.get(k) is not None and k not in also]
     if given:
         flags = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ConvtoolInputError(f"{flags} apply to --model deep-linear only")

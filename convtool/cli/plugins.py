@@ -32,6 +32,7 @@ __all__ = ["PLUGIN_MODULES", "plugin", "plugin_keys", "plugin_options", "check_p
 #: ``--model`` value -> module of the plugin (add a line here to add a model)
 PLUGIN_MODULES: dict[str, str] = {
     "resnet": "convtool.cli.model_resnet",
+    "mlp": "convtool.cli.model_mlp",
     "shallow": "convtool.cli.model_shallow",
 }
 

@@ -353,7 +353,7 @@ def build_instance(arrays: dict, *, loss: str = "squared", width: int | None = N
         h = W1.shape[1]
         if width is not None and _check_width(width, err) != h:
             raise err(f"--width {width} conflicts with the width h = {h} of W1, W2 in the data")
-        if h < min(n, m):
+        if h < min(n, m) and loss != "factorization":  # Du, Hu & Lee's factorization has h = rank(M*) (issue 9)
             raise err(f"width h = {h} is below min(n, m) = {min(n, m)}; Problem 2 needs h >= min(n, m)")
         _check_finite("W1", W1, err)
         _check_finite("W2", W2, err)
@@ -362,7 +362,7 @@ def build_instance(arrays: dict, *, loss: str = "squared", width: int | None = N
         if width is None:
             raise err("no weights W1, W2 in the data; give --width to generate them")
         h = _check_width(width, err)
-        if h < min(n, m):
+        if h < min(n, m) and loss != "factorization":
             raise err(f"width h = {h} is below min(n, m) = {min(n, m)}; Problem 2 needs h >= min(n, m)")
         try:
             s1, s2 = init_std(n, m, h, init, std=std, p=p)

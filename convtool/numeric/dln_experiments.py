@@ -53,7 +53,7 @@ def run_deep_linear(X, Y, layers, *, schedule: str = "thm1", steps: int = 25, to
                     loss_scale: str = "sum", init: str = "file", eta: float | None = None, delta: float = 0.1,
                     c: float = 0.1, C: float = 1.0, theta: float = 0.5, eps: float | None = None,
                     spectrum_every: int = 10, saddle_every: int | None = None, schedule_options: dict | None = None,
-                    progress=None, phase=None):
+                    progress=None, phase=None, extra_theories=()):
     """GD on ``L(a_N W_N ... W_1)`` with the Zhao & Xu theory attached; returns the engine's RunResult.
 
     ``layers``: W_1..W_N, each (n_j, n_{j-1}) or batched (R, n_j, n_{j-1}) (one initialization per seed,
@@ -63,6 +63,7 @@ def run_deep_linear(X, Y, layers, *, schedule: str = "thm1", steps: int = 25, to
     SVD of the hidden product, the costliest record at large width) are recorded. The constants at seed 0's initialization
     (same data and widths for every seed) are in ``result.extra["zhao_xu_constants"]``; Theorem 1's check
     applies when its width condition for ``init`` holds (with ``C``) and the step is Theorem 1's.
+    ``extra_theories``: further theories to attach (``convtool run`` adds Du, Hu & Lee's balancedness).
     """
     from convtool.numeric.deep_linear import DeepLinear
     from convtool.numeric.dln_constants import compute_deep_linear_constants
@@ -96,7 +97,7 @@ def run_deep_linear(X, Y, layers, *, schedule: str = "thm1", steps: int = 25, to
         width_ok, reason = False, f"Theorem 1 covers its own step eta = n_N/(beta N), not --schedule {schedule}"
     theory = ZhaoXu(width_ok=width_ok, eps=eps_v, spectrum_every=spectrum_every, width_reason=reason,
                     saddle_every=spectrum_every if saddle_every is None else saddle_every)
-    res = run(model, _loss(X, Y, loss_scale), schedule, theories=[theory],
+    res = run(model, _loss(X, Y, loss_scale), schedule, theories=[theory, *extra_theories],
               steps=steps, eta0=eta, tol=tol, schedule_options=schedule_options, progress=progress, phase=phase)
     res.config.update(model="deep-linear", widths=list(model.widths), init=init, loss_scale=loss_scale)
     res.extra["zhao_xu_constants"] = consts.to_dict()

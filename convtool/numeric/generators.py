@@ -40,7 +40,8 @@ import numpy as np
 from convtool.errors import InputError
 from convtool.numeric.init import draw_weights, make_rng
 
-__all__ = ["fig1", "fig3", "fig4", "GENERATORS", "random_orthogonal", "zhao_xu", "DLN_GENERATORS"]
+__all__ = ["fig1", "fig3", "fig4", "GENERATORS", "random_orthogonal", "zhao_xu", "DLN_GENERATORS", "du_hu_lee_fig2",
+           "MLP_GENERATORS"]
 
 #: variance of Theta and of the additive noise in Figs. 3 and 4 ("N(0, 0.1)")
 NOISE_VAR = 0.1
@@ -300,6 +301,8 @@ def song_et_al(d: int = 10, M: int = 50, k: int = 1, h: int = 50, seed=0) -> dic
 
 #: generators of deep-linear instances (data only; ``convtool generate zhao-xu``) and of the shallow network
 DLN_GENERATORS = {"zhao-xu": zhao_xu, "song-et-al": song_et_al}
+
+
 def zou_long_gu(d: int = 10, M: int = 1000, sigma: float = 0.1, seed=0) -> dict:
     """Section 5 instance of Zou, Long & Gu (ICLR 2020): ``Y = -X + sigma E`` with X, E i.i.d. N(0, 1).
 
@@ -338,3 +341,42 @@ def zou_long_gu(d: int = 10, M: int = 1000, sigma: float = 0.1, seed=0) -> dict:
 
 #: generators of linear-ResNet instances (data only; ``convtool generate zou-long-gu``)
 RESNET_GENERATORS = {"zou-long-gu": zou_long_gu}
+
+
+def du_hu_lee_fig2(d: int = 1000, M: int = 1000, k: int = 10, h: int = 100, variant: str = "balanced",
+                   seed=0) -> dict:
+    """Section 4 (Fig. 2) of Du, Hu & Lee (NeurIPS 2018): a 3-layer ReLU net ``W3 phi(W2 phi(W1 x))`` with
+    ``W1`` (h x d), ``W2`` (h x h), ``W3`` (k x h), d = 1000, h = 100, k = 10, on M = 1000 samples.
+
+    ``variant="balanced"``: entries ``N(0, 0.1 / (n_j n_{j-1}))``, so ``E||W_j||_F^2 = 0.1`` for every layer;
+    at the paper's sizes these are its variances ``1e-4/100, 1e-4/10, 1e-4``. ``"unbalanced"``: every entry
+    ``N(0, 1e-4)`` as printed (initial ``E||W_j||_F^2`` = 10, 1, 0.1 at the paper's sizes). The second argument
+    of N is the variance (notes item 18). The paper does not give the data: here X has i.i.d. ``N(0, 1/d)``
+    entries (rows of norm about 1) and ``Y`` is the output of a teacher net of the same shape with He-scaled
+    Gaussian weights (``N(0, 2/n_{j-1})``), so a zero-loss solution exists. Draw order: X, the teacher's
+    three layers, then W1, W2, W3 (``default_rng(seed)``). Arrays: X (M, d), Y (M, k), W1, W2, W3.
+    """
+    if variant not in ("balanced", "unbalanced"):
+        raise InputError(f"variant must be 'balanced' or 'unbalanced', got {variant!r}")
+    for name, v in (("d", d), ("M", M), ("k", k), ("h", h)):
+        if int(v) != v or v < 1:
+            raise InputError(f"{name} must be a positive integer, got {v!r}")
+    d, M, k, h = int(d), int(M), int(k), int(h)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((M, d)) / np.sqrt(d)
+    dims = (d, h, h, k)
+    teacher = [rng.standard_normal((dims[j + 1], dims[j])) * np.sqrt(2.0 / dims[j]) for j in range(3)]
+    A = X
+    for j, T in enumerate(teacher):
+        A = A @ T.T
+        if j < 2:
+            A = np.maximum(A, 0.0)
+    var = [0.1 / (dims[j + 1] * dims[j]) for j in range(3)] if variant == "balanced" else [1e-4] * 3
+    out = {"X": X, "Y": A}
+    for j in range(3):
+        out[f"W{j + 1}"] = np.sqrt(var[j]) * rng.standard_normal((dims[j + 1], dims[j]))
+    return out
+
+
+#: mlp generators (Du, Hu & Lee), kept in step with convtool.cli.cmd_generate.MLP_GENERATOR_CHOICES by a test
+MLP_GENERATORS = {"du-hu-lee-fig2": du_hu_lee_fig2}

@@ -22,12 +22,14 @@ cor3           2 n_N / ((alpha + beta) N) (deep linear)                     Zhao
 thm31          eta_thm31 = 1/beta(W(0)) (linear ResNet)                     Zou, Long & Gu, Theorem 3.1
 thm36          eta_thm36 at Theorem 3.6's eta/T fixed point (ResNet SGD)    Zou, Long & Gu, Theorem 3.6
 thm38          eta_thm38 at T = --steps, needs L* = 0 (ResNet SGD)          Zou, Long & Gu, Theorem 3.8
+duhulee        sqrt(eps/r) / (100 (t+1) ||M*||_F^(3/2)); --delta: footnote 11 Du, Hu & Lee, Theorem 3.1
+rank1          c_step / sigma_1 (rank-1 matrix factorization)               Du, Hu & Lee, Theorem 3.2
 ============== ============================================================ ===========================
 
 Examples
 --------
 >>> sorted(SCHEDULES)
-['adaptive', 'adaptive-bar', 'adgd', 'backtracking', 'constant', 'cor3', 'local', 'thm1', 'thm31', 'thm36', 'thm38', 'xu2023']
+['adaptive', 'adaptive-bar', 'adgd', 'backtracking', 'constant', 'cor3', 'duhulee', 'local', 'rank1', 'thm1', 'thm31', 'thm36', 'thm38', 'xu2023']
 >>> make_schedule("backtracking", tau=0.5).tau
 0.5
 """
@@ -482,3 +484,62 @@ class AdGD(Schedule):
             self.theta = lam / plam
         self.prev = (tuple(p.copy() for p in info.params), tuple(g.copy() for g in info.grads), lam)
         return lam
+
+
+@_register
+class DuHuLee(Schedule):
+    """Du, Hu & Lee's Theorem 3.1 step ``eta_t = c_eta (t+1)^-(1/2 + delta)`` for matrix factorization.
+
+    Without ``delta`` (i.e. delta = 1/2): ``c_eta = sqrt(eps/r) / (100 ||M*||_F^(3/2))`` exactly as printed
+    (registry ``du-hu-lee:c_eta_thm31``). With ``delta`` in (0, 1/2] the footnote-11 family with the derived
+    admissible ``c_eta`` (``du-hu-lee:c_eta_delta``, labelled derived; it needs ||D_0||_F < eps). The
+    balancedness theory (:class:`~convtool.numeric.theories.balanced.Balanced`) computes c_eta from M*,
+    r = the factor width and the init, and puts it in ``env["dhl_c_eta"]``.
+
+    Warning
+    -------
+    The printed step makes ``tau_T = sum eta_t`` grow like ``c_eta ln T``: in practice almost no progress
+    (notes Sec. 4.3); the run records tau_T.
+    """
+
+    name = "duhulee"
+    reference = "Du, Hu & Lee (NeurIPS 2018), Theorem 3.1, footnote 11"
+    options = ("eps", "delta")
+    eps = None
+    delta = None
+
+    def validate(self):
+        if self.eps is None:
+            raise InputError("schedule duhulee needs eps (--eps: Theorem 3.1's accuracy, 0 < eps < ||M*||_F)")
+        _check_positive(self, "eps")
+        if self.delta is not None and not (np.isfinite(self.delta) and 0 < self.delta <= 0.5):
+            raise InputError(f"schedule duhulee: delta must lie in (0, 1/2] (footnote 11), got {self.delta!r}")
+
+    def __call__(self, info):
+        if "dhl_c_eta" not in info.env:
+            raise InputError("schedule duhulee is Du, Hu & Lee's step for the two-layer model with --loss "
+                             "factorization")
+        p = 0.5 + (0.5 if self.delta is None else float(self.delta))
+        return np.asarray(info.env["dhl_c_eta"], dtype=float) * (info.t + 1.0) ** (-p)
+
+
+@_register
+class Rank1(Schedule):
+    """Du, Hu & Lee's Theorem 3.2 constant step ``eta = c_step / sigma_1`` (rank-1 factorization, width 1).
+
+    The balancedness theory refuses it (one line) when rank(M*) > 1 or the width h > 1, and puts
+    ``eta`` (registry ``du-hu-lee:eta_rank1``) in ``env["dhl_eta_rank1"]``."""
+
+    name = "rank1"
+    reference = "Du, Hu & Lee (NeurIPS 2018), Theorem 3.2"
+    options = ("c_step",)
+    c_step = 0.1
+
+    def validate(self):
+        _check_positive(self, "c_step")
+
+    def __call__(self, info):
+        if "dhl_eta_rank1" not in info.env:
+            raise InputError("schedule rank1 is Du, Hu & Lee's step for the two-layer model with --loss "
+                             "factorization, a rank-1 target and width 1")
+        return np.asarray(info.env["dhl_eta_rank1"], dtype=float)

@@ -6,9 +6,9 @@
 Examples
 --------
 >>> sorted(THEORIES)
-['local-pl', 'song-et-al', 'zhao-xu', 'zou-long-gu']
+['du-hu-lee', 'local-pl', 'song-et-al', 'zhao-xu', 'zou-long-gu']
 >>> THEORIES_FOR_MODEL["deep-linear"]
-['zhao-xu']
+['zhao-xu', 'du-hu-lee']
 >>> make_theory("local-pl", c=0.5).key
 'local-pl'
 """
@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 from convtool.errors import InputError
+from convtool.numeric.theories.balanced import Balanced
 from convtool.numeric.theories.base import Check, Observation, RunContext, Theory
 from convtool.numeric.theories.local_pl import LocalPL
 from convtool.numeric.theories.song_et_al import SongEtAl
@@ -27,11 +28,12 @@ __all__ = ["THEORIES", "THEORIES_FOR_MODEL", "make_theory", "theories_for", "The
 
 #: paper key -> theory class
 THEORIES: dict[str, type] = {LocalPL.key: LocalPL, ZhaoXu.key: ZhaoXu, ZouLongGu.key: ZouLongGu,
-                             SongEtAl.key: SongEtAl}
+                             Balanced.key: Balanced, SongEtAl.key: SongEtAl}
 
 #: model key -> the theories (paper keys) that apply to it
-THEORIES_FOR_MODEL: dict[str, list] = {"two-layer": ["local-pl"], "deep-linear": ["zhao-xu"],
-                                       "resnet": ["zou-long-gu"], "shallow": ["song-et-al"]}
+#: (Du, Hu & Lee's balancedness theory is one class attached to every model it covers)
+THEORIES_FOR_MODEL: dict[str, list] = {"two-layer": ["local-pl", "du-hu-lee"], "deep-linear": ["zhao-xu", "du-hu-lee"],
+                                       "mlp": ["du-hu-lee"], "resnet": ["zou-long-gu"], "shallow": ["song-et-al"]}
 
 
 def make_theory(key: str, **options) -> Theory:
