@@ -88,14 +88,14 @@ def constants(data, as_json, latex, fmt, digits, **opts):
     from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_constants
 
-    parts = [render_constants(res, source=inst.source, latex=latex)]
-    if dhl is not None:
-        from convtool.cli.render_balanced import factorization_constants_table
-
-        parts.append(factorization_constants_table(dhl))
     from rich.console import Group
 
-    with digits_ctx(digits, fmt):
+    with digits_ctx(digits, fmt):  # numbers are formatted when the tables are built: inside the context
+        parts = [render_constants(res, source=inst.source, latex=latex)]
+        if dhl is not None:
+            from convtool.cli.render_balanced import factorization_constants_table
+
+            parts.append(factorization_constants_table(dhl))
         emit(Group(*parts) if len(parts) > 1 else parts[0], fmt, stdout_console())
 
 

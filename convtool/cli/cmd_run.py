@@ -156,13 +156,13 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, dpi, f
     fails = result.extra.get("backtracking_failures")
     notes = [f"backtracking hit max_backtracks on {sum(fails)} step(s)"] if fails and sum(fails) else []
     summary = result.summary()
-    parts = [render_run(summary, source=batch.source, schedule=result.schedule, config=result.config,
-                        warnings=notes, verdict=verdict), balancedness_table(summary["balancedness"])]
-    if "factorization" in summary:
-        parts.append(factorization_table(summary["factorization"]))
-        if "rank1" in summary["factorization"]:
-            parts.append(rank1_table(summary["factorization"]["rank1"]))
-    with digits_ctx(digits, fmt):
+    with digits_ctx(digits, fmt):  # numbers are formatted when the tables are built: inside the context
+        parts = [render_run(summary, source=batch.source, schedule=result.schedule, config=result.config,
+                            warnings=notes, verdict=verdict), balancedness_table(summary["balancedness"])]
+        if "factorization" in summary:
+            parts.append(factorization_table(summary["factorization"]))
+            if "rank1" in summary["factorization"]:
+                parts.append(rank1_table(summary["factorization"]["rank1"]))
         emit(Group(*parts), fmt, stdout_console())
 
 

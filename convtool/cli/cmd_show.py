@@ -85,8 +85,18 @@ def _show_run(path, meta, arrays, plot, dpi, fmt, digits) -> None:
 
         head = Text(f"saved by: {prov.get('command') or '?'} ({prov.get('timestamp') or 'no timestamp'}, "
                     f"convtool {(prov.get('versions') or {}).get('convtool', '?')})")
-        emit(Group(head, render_run(res.summary(), source=source, schedule=res.schedule, config=res.config,
-                                    verdict=saved.get("verdict"))), fmt, stdout_console())
+        summary = res.summary()
+        parts = [head, render_run(summary, source=source, schedule=res.schedule, config=res.config,
+                                  verdict=saved.get("verdict"))]
+        if "balancedness" in summary:  # the tables convtool run prints after the summary (Du, Hu & Lee)
+            from convtool.cli.render_balanced import balancedness_table, factorization_table, rank1_table
+
+            parts.append(balancedness_table(summary["balancedness"]))
+            if "factorization" in summary:
+                parts.append(factorization_table(summary["factorization"]))
+                if "rank1" in summary["factorization"]:
+                    parts.append(rank1_table(summary["factorization"]["rank1"]))
+        emit(Group(*parts), fmt, stdout_console())
 
 
 def _show_compare(path, meta, arrays, plot, dpi, fmt, digits) -> None:
