@@ -45,6 +45,10 @@ WIDTH_CASES = {
     "run-local": ("run", *SMALL, "--schedule", "local"),
     "compare": ("compare", "--width", "20", "--steps", "15", "--seeds", "2", "--schedules", "adaptive,adgd"),
     "constants-dln": ("constants", "--model", "deep-linear", "--widths", "30"),  # DATA added by the test
+    # the plugin models render through the same fitting (convtool.cli.plugins.emit_table)
+    "run-mlp": ("run", "--model", "mlp", "--steps", "20", "--eta", "0.01"),
+    "constants-resnet": ("constants", "--model", "resnet"),
+    "run-resnet": ("run", "--model", "resnet", "--steps", "20"),
 }
 
 

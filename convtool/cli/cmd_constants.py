@@ -41,7 +41,7 @@ def constants(data, as_json, latex, fmt, digits, **opts):
     from convtool.cli.plugins import PLUGIN_MODULES, plugin
 
     if opts.get("model") in PLUGIN_MODULES:
-        return plugin(opts["model"]).constants(data, opts, as_json)
+        return plugin(opts["model"]).constants(data, {**opts, "fmt": fmt, "digits": digits}, as_json)
     if opts.get("model") == "deep-linear":
         return _deep_linear(data, as_json, fmt=fmt, digits=digits, **opts)
     err = stderr_console()

@@ -100,7 +100,7 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, dpi, f
 
     if opts.get("model") in PLUGIN_MODULES:
         check_output_paths((data,), out=out, plot=plot)
-        return plugin(opts["model"]).run(data, opts, schedule=schedule, steps=steps, seeds=seeds, tol=tol,
+        return plugin(opts["model"]).run(data, {**opts, "fmt": fmt, "digits": digits}, schedule=schedule, steps=steps, seeds=seeds, tol=tol,
                                          out=out, as_json=as_json, plot=plot)
     dln = opts.get("model") == "deep-linear"
     schedule = schedule or ("thm1" if dln else "adaptive")

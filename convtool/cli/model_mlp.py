@@ -120,7 +120,10 @@ def constants(data, opts, as_json):
         return
     from convtool.cli.render_balanced import render_mlp_constants
 
-    stdout_console().print(render_mlp_constants(info, source=source))
+    from convtool.cli.plugins import emit_table
+
+
+    emit_table(lambda: render_mlp_constants(info, source=source), opts)
 
 
 def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
@@ -159,4 +162,7 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
         return
     from convtool.cli.render_balanced import render_mlp_run
 
-    stdout_console().print(render_mlp_run(result, source=source))
+    from convtool.cli.plugins import emit_table
+
+
+    emit_table(lambda: render_mlp_run(result, source=source), opts)

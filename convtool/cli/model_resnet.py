@@ -179,7 +179,10 @@ def constants(data, opts, as_json):
         return
     from convtool.cli.render_resnet import render_resnet_constants
 
-    stdout_console().print(render_resnet_constants(res, source=source))
+    from convtool.cli.plugins import emit_table
+
+
+    emit_table(lambda: render_resnet_constants(res, source=source), opts)
 
 
 def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
@@ -234,7 +237,10 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
         return
     from convtool.cli.render_resnet import render_resnet_run
 
-    stdout_console().print(render_resnet_run(res, source=source))
+    from convtool.cli.plugins import emit_table
+
+
+    emit_table(lambda: render_resnet_run(res, source=source), opts)
 
 
 def compare(data, opts, *, schedules, steps, seeds, tol, as_json, plot):
@@ -285,4 +291,7 @@ def compare(data, opts, *, schedules, steps, seeds, tol, as_json, plot):
         return
     from convtool.cli.render_resnet import render_depth_compare
 
-    stdout_console().print(render_depth_compare(cmp, source=source))
+    from convtool.cli.plugins import emit_table
+
+
+    emit_table(lambda: render_depth_compare(cmp, source=source), opts)

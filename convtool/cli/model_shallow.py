@@ -130,7 +130,10 @@ def constants(data, opts, as_json):
         return
     from convtool.cli.render_shallow import render_shallow_constants
 
-    stdout_console().print(render_shallow_constants(res, source=source))
+    from convtool.cli.plugins import emit_table
+
+
+    emit_table(lambda: render_shallow_constants(res, source=source), opts)
 
 
 def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
@@ -171,4 +174,7 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
         return
     from convtool.cli.render_shallow import render_shallow_run
 
-    stdout_console().print(render_shallow_run(res, source=source))
+    from convtool.cli.plugins import emit_table
+
+
+    emit_table(lambda: render_shallow_run(res, source=source), opts)

@@ -53,6 +53,17 @@ SHARED_OPTIONS = {
 }
 
 
+def emit_table(build, opts: dict) -> None:
+    """Print what ``build()`` renders in ``--format`` (``opts["fmt"]``) with ``--digits`` (``opts["digits"]``),
+    every table fitted to the terminal (:mod:`convtool.cli.formats`): the plugins' tables never cut a number."""
+    from convtool.cli.console import stdout_console
+    from convtool.cli.formats import digits as digits_ctx, emit
+
+    fmt = opts.get("fmt") or "table"
+    with digits_ctx(opts.get("digits"), fmt):  # numbers are formatted when the tables are built
+        emit(build(), fmt, stdout_console())
+
+
 def plugin_keys() -> tuple:
     return tuple(PLUGIN_MODULES)
 
