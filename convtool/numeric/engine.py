@@ -520,7 +520,7 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
 def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float | None = None,
            c: float = 0.5, d: float = 2.0, tol: float = 1e-14, divergence: float = 1e8,
            reduce="auto", schedule_options: dict | None = None, progress=None,
-           data_arrays: dict | None = None, phase=None) -> RunResult:
+           data_arrays: dict | None = None, phase=None, extra_theories=()) -> RunResult:
     """Run GD on ``l(W1 W2^T)`` with a named schedule, recording the local-PL theory against observation.
 
     :func:`run` with :class:`~convtool.numeric.models.TwoLayerLinear` and
@@ -552,6 +552,9 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     phase : callable, optional
         ``phase(name, i, total)`` through the other phases: the per-seed constants
         (:data:`SETUP_PHASE`) and the theory records after the loop (:data:`AFTER_PHASE`).
+    extra_theories : sequence of Theory
+        Theories attached after the local-PL one (e.g. Du, Hu & Lee's balancedness theory); they only read the
+        state, so the local-PL records are the same with or without them.
 
     Records are allocated :data:`RECORD_CHUNK` steps at a time, so memory is O(steps taken):
     the returned (R, T'+1) / (R, T') arrays stop at ``T' = max(steps)``, the last step any seed took.
@@ -573,8 +576,9 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
     model = TwoLayerLinear(W1, W2, reduce=reduce)
     R, n, m = model.R, model.n, model.m
     losses = list(loss) if isinstance(loss, (list, tuple)) else [loss] * R
-    res = run(model, losses if isinstance(loss, (list, tuple)) else loss, sched, theories=[LocalPL(c=c, d=d)],
-              steps=steps, eta0=eta0, tol=tol, divergence=divergence, progress=progress, phase=phase)
+    res = run(model, losses if isinstance(loss, (list, tuple)) else loss, sched,
+              theories=[LocalPL(c=c, d=d), *extra_theories], steps=steps, eta0=eta0, tol=tol, divergence=divergence,
+              progress=progress, phase=phase)
     T = steps
     W1_T, W2_T = res.state_T
     res.arrays["reference_loss"], reference_wall = reference_losses(losses, model.W1_0, model.W2_0, T, tol)

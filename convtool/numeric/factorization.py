@@ -249,52 +249,15 @@ def rank1_summary(traj: dict, eta: np.ndarray, sigma1: float, c_step: float, los
 
 # ------------------------------------------------------------------ the two-layer run with this paper attached
 
-def run_two_layer(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0=None, c: float = 0.5, d: float = 2.0,
-                  tol: float = 1e-14, divergence: float = 1e8, reduce="auto", schedule_options: dict | None = None,
-                  progress=None, data_arrays: dict | None = None, phase=None, balanced: dict | None = None):
-    """:func:`convtool.numeric.engine.run_gd` with Du, Hu & Lee's theory attached next to the local-PL one.
-
-    The same run, records and post-processing as ``run_gd`` (whose local-PL records it leaves unchanged:
-    the balancedness theory only reads the state); ``balanced`` holds the
-    :class:`~convtool.numeric.theories.balanced.Balanced` options (``record_neurons``, ``eps``). Until
-    ``run_gd`` takes a ``theories`` argument (engine.py is outside this issue), this is its copy with one more
-    theory.
-    """
-    from convtool.numeric.engine import RTOL_HELD, check_run_size, reference_losses, run
-    from convtool.numeric.models import TwoLayerLinear
-    from convtool.numeric.schedules import Schedule, make_schedule
+def run_two_layer(loss, W1, W2, *, balanced: dict | None = None, **kwargs):
+    """:func:`convtool.numeric.engine.run_gd` with Du, Hu & Lee's theory attached next to the local-PL one
+    (whose records it leaves unchanged: the balancedness theory only reads the state); ``balanced`` holds the
+    :class:`~convtool.numeric.theories.balanced.Balanced` options (``record_neurons``, ``eps``), ``kwargs``
+    are ``run_gd``'s."""
+    from convtool.numeric.engine import run_gd
     from convtool.numeric.theories.balanced import Balanced
-    from convtool.numeric.theories.local_pl import LocalPL
 
-    steps = int(steps)
-    if steps < 0:
-        raise InputError(f"steps must be >= 0, got {steps}")
-    if not (0 < tol < 1):
-        raise InputError(f"tol must lie in (0, 1), got {tol!r}")
-    sched = schedule if isinstance(schedule, Schedule) else make_schedule(schedule, **(schedule_options or {}))
-    shape1, shape2 = np.shape(W1), np.shape(W2)
-    check_run_size(shape1[0] if len(shape1) == 3 else 1, steps, shape1[-2], shape2[-2], shape1[-1])
-    model = TwoLayerLinear(W1, W2, reduce=reduce)
-    R, n, m = model.R, model.n, model.m
-    losses = list(loss) if isinstance(loss, (list, tuple)) else [loss] * R
-    res = run(model, losses if isinstance(loss, (list, tuple)) else loss, sched,
-              theories=[LocalPL(c=c, d=d), Balanced(**(balanced or {}))], steps=steps, eta0=eta0, tol=tol,
-              divergence=divergence, progress=progress, phase=phase)
-    W1_T, W2_T = res.state_T
-    res.arrays["reference_loss"], reference_wall = reference_losses(losses, model.W1_0, model.W2_0, steps, tol)
-    res.config = {"steps": steps, "eta0": eta0, "c": c, "d": d, "tol": tol, "divergence": divergence,
-                  "reduced": model.reduced, "h": model.h, "n": n, "m": m, "R": R,
-                  "rank": model.ranks.tolist(), "loss": res.config["loss"], "RTOL_HELD": RTOL_HELD}
-    extra = {"clipped": res.extra["clipped"], "constant_warnings": res.extra["constant_warnings"],
-             "reference_wall_time": reference_wall}
-    if "backtracking_failures" in res.extra:
-        extra["backtracking_failures"] = res.extra["backtracking_failures"]
-    if data_arrays:
-        extra["data_arrays"] = data_arrays
-    res.extra = extra
-    res.W1_0, res.W2_0, res.W1_T, res.W2_T = model.W1_0, model.W2_0, W1_T, W2_T
-    res.state_0 = (model.W1_0, model.W2_0)
-    return res
+    return run_gd(loss, W1, W2, extra_theories=[Balanced(**(balanced or {}))], **kwargs)
 
 
 def factorization_constants(M, U0, V0, eps=None, delta=None, c_step=None) -> dict:

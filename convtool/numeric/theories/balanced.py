@@ -8,7 +8,7 @@ feed-forward net (``FeedForward``, ``--model mlp``). It sees every model through
 (``W_j`` of shape (n_j, n_{j-1})) and their gradients, in the coordinates where the model's step is plain
 GD ``W_j - eta_t G_j``. For the two-layer model ``W = W1 W2^T`` the view is ``(W1^T, W2)`` and the pair's
 matrix invariant is the local-PL paper's ``D(t) = W1^T W1 - W2^T W2`` (computed by :func:`two_layer_D`,
-shared through ``Observation.cache["two_layer_D"]``; in the width-reduced coordinates ``Q^T D Q``, with the
+shared with the local-PL theory through ``Observation.cache`` (:func:`~convtool.numeric.theories.local_pl.observed_imbalance`'s key); in the width-reduced coordinates ``Q^T D Q``, with the
 same Frobenius norms and nonzero spectrum, so the reduction stays exact).
 
 Per adjacent pair h = 1 .. N-1 it records, per state t:
@@ -83,12 +83,16 @@ def _fro_sq(A):
 def two_layer_D(model, state, cache: dict | None = None) -> np.ndarray:
     """The two-layer imbalance ``Q^T D Q`` (R, r, r), ``D = W1^T W1 - W2^T W2`` (the local-PL paper's D(t)),
     from ``model.imbalance`` (the same computation as :class:`~convtool.numeric.theories.local_pl.LocalPL`);
-    read from / stored in ``cache["two_layer_D"]`` so that one computation serves every theory of the step."""
-    if cache is not None and "two_layer_D" in cache:
-        return cache["two_layer_D"]
+    read from / stored in ``cache[IMBALANCE_CACHE_KEY]``, the key of
+    :func:`~convtool.numeric.theories.local_pl.observed_imbalance`, so that one computation per step serves both
+    theories."""
+    from convtool.numeric.theories.local_pl import IMBALANCE_CACHE_KEY
+
+    if cache is not None and IMBALANCE_CACHE_KEY in cache:
+        return cache[IMBALANCE_CACHE_KEY]
     D = model.imbalance(state)
     if cache is not None:
-        cache["two_layer_D"] = D
+        cache[IMBALANCE_CACHE_KEY] = D
     return D
 
 
