@@ -1,6 +1,6 @@
 """Theorem 2 of Zhao & Xu as a width sweep: the DLN trajectory approaches the convex one as the width grows.
 
-Paper: S. Zhao and H. Xu, "Convergence Analysis and Trajectory Comparison of Gradient Descent for
+Paper: H. Zhao and J. Xu, "Convergence Analysis and Trajectory Comparison of Gradient Descent for
 Overparameterized Deep Linear Networks", Transactions on Machine Learning Research (07/2024),
 OpenReview id jG7ndW7UHp (shared/papers/deep-linear-trajectory-zhao-xu.txt; reading notes
 shared/notes/deep-linear-trajectory.md, sections 3.4 and 4).

@@ -53,7 +53,7 @@ def claim(groups, rows):
 FIGURE = Figure(name="zhao_xu_appG", title="Zhao & Xu App. G: DLN against convex GD as the width grows", spec=SPEC,
                 x="widths", hue="init", observed="zhao_xu.dist_ratio_max", predicted="zhao_xu.thm2_bound_max",
                 claim=claim, extra=("zhao_xu.q",),
-                reference="S. Zhao and H. Xu, TMLR 07/2024, Appendix G and Theorem 2.")
+                reference="H. Zhao and J. Xu, TMLR 07/2024, Appendix G and Theorem 2.")
 
 if __name__ == "__main__":
     main(FIGURE)

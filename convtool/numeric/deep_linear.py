@@ -31,7 +31,7 @@ immutable: ``step`` returns new arrays, never modifies them in place).
 
 References
 ----------
-.. [ZX2024] S. Zhao and H. Xu, "Convergence Analysis and Trajectory Comparison of Gradient Descent for
+.. [ZX2024] H. Zhao and J. Xu, "Convergence Analysis and Trajectory Comparison of Gradient Descent for
    Overparameterized Deep Linear Networks", TMLR 07/2024; shared/papers/deep-linear-trajectory-zhao-xu.txt,
    reading notes shared/notes/deep-linear-trajectory.md.
 

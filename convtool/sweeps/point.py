@@ -40,6 +40,13 @@ def _flat(prefix: str, obj, out: dict) -> None:
             out[prefix] = json.dumps(obj)
         elif obj and all(isinstance(x, str) for x in obj):
             out[prefix] = json.dumps(obj)
+        elif obj and all(isinstance(x, dict) for x in obj):  # rows with their own key (a theory's table)
+            for key_field in ("invariant", "key", "name"):
+                keys = [x.get(key_field) for x in obj]
+                if all(isinstance(k, str) for k in keys) and len(set(keys)) == len(keys):
+                    for k, x in zip(keys, obj):
+                        _flat(f"{prefix}.{k}", {a: b for a, b in x.items() if a != key_field}, out)
+                    break
     else:
         out[prefix] = _scalar(obj)
 
