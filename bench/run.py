@@ -37,7 +37,7 @@ def scripts(only=None) -> list:
 
 
 def run_all(full: bool = False, only=None) -> dict:
-    out = {"machine": machine(), "mode": "full" if full else "quick",
+    out = {"machine": machine(), "mode": "full" if full else "quick", "only": list(only) if only else None,
            "date": time.strftime("%Y-%m-%d", time.gmtime()), "benches": {}}
     for name in scripts(only):
         with tempfile.NamedTemporaryFile("w+", suffix=".jsonl", delete=False) as tmp:
@@ -58,7 +58,10 @@ def run_all(full: bool = False, only=None) -> dict:
 
 def readme_section(results: dict) -> str:
     m = results["machine"]
-    lines = [START, "", f"Measured by `python bench/run.py{'' if results['mode'] == 'quick' else ' --full'}` on "
+    only = results.get("only")
+    cmd = "python bench/run.py" + ("" if results["mode"] == "quick" else " --full") + \
+        (f" --only {' '.join(only)}" if only else "")
+    lines = [START, "", f"Measured by `{cmd}` on "
              f"{results['date']} ({m['cpus']} CPU(s), {m['platform']}, Python {m['python']}, numpy {m['numpy']}); "
              f"ratios only, generated from `bench/results.json`.", "",
              "| benchmark | ratio | value | target | met |", "|---|---|---|---|---|"]
