@@ -12,7 +12,8 @@ EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 #: script -> whether the claim holds at the quick size (a claim that fails is reported, and that is tested too)
 SCRIPTS = {"sweep_localpl_fig1": True, "sweep_localpl_fig2": True, "sweep_localpl_fig3": True,
            "sweep_localpl_fig4": True, "sweep_zhao_xu_appG": True, "sweep_zou_long_gu_sec5": True,
-           "sweep_du_hu_lee_sec4": True, "sweep_song_et_al_width": True}
+           "sweep_du_hu_lee_sec4": True, "sweep_song_et_al_width": True,
+           "sweep_du_hu_lee_mf": True}
 
 
 def _load(name):

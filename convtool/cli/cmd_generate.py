@@ -12,7 +12,7 @@ DLN_GENERATOR_CHOICES = ("zhao-xu", "song-et-al")
 #: linear-ResNet generators (kept in step with convtool.numeric.generators.RESNET_GENERATORS by a test)
 RESNET_GENERATOR_CHOICES = ("zou-long-gu",)
 #: mlp generators (kept in step with convtool.numeric.generators.MLP_GENERATORS by a test)
-MLP_GENERATOR_CHOICES = ("du-hu-lee-fig2",)
+MLP_GENERATOR_CHOICES = ("du-hu-lee-fig2", "du-hu-lee-mf")
 
 __all__ = ["generate", "GENERATOR_CHOICES"]
 
@@ -56,6 +56,8 @@ def generate(figure, output, **params):
                                                    (Zou, Long & Gu Sec. 5: Y = -X + 0.1 E; rows)
       du-hu-lee-fig2: --d 1000 --M 1000 --h 100 --k 10 --variant balanced --seed 0
                                                    (Du, Hu & Lee Sec. 4: X, Y, W1, W2, W3 of a 3-layer ReLU net)
+      du-hu-lee-mf: --n 10 --seed 0                (Du, Hu & Lee Thm. 3.1: Y = M* (10 x 8, rank 3, ||M*||_F = 1),
+                                                   small W1, W2 of width 3; use --loss factorization)
 
     \b
     Example:

@@ -378,5 +378,32 @@ def du_hu_lee_fig2(d: int = 1000, M: int = 1000, k: int = 10, h: int = 100, vari
     return out
 
 
-#: mlp generators (Du, Hu & Lee), kept in step with convtool.cli.cmd_generate.MLP_GENERATOR_CHOICES by a test
-MLP_GENERATORS = {"du-hu-lee-fig2": du_hu_lee_fig2}
+def du_hu_lee_mf(n: int = 10, m: int = 8, r: int = 3, rank: int | None = None, init_std: float = 1e-3,
+                 seed=0) -> dict:
+    """Matrix factorization ``1/2 ||U V^T - M*||_F^2`` of Du, Hu & Lee's Theorem 3.1 (NeurIPS 2018), for the
+    two-layer model with ``--loss factorization``: the target ``Y = M* = U* V*^T / ||U* V*^T||_F`` (n x m, rank
+    ``rank``, default r; ``||M*||_F = 1``) and a small init ``W1 = U0`` (n x r), ``W2 = V0`` (m x r) with i.i.d.
+    ``N(0, init_std^2)`` entries, so that Appendix B.1's ``||U0||_F^2, ||V0||_F^2 <= eps`` holds for
+    ``eps >= max(n, m) r init_std^2`` (about). Draw order: U*, V*, U0, V0 from ``default_rng(seed)``.
+
+    Examples
+    --------
+    >>> a = du_hu_lee_mf(n=4, m=3, r=2, seed=0)
+    >>> a["Y"].shape, a["W1"].shape, a["W2"].shape, round(float(np.linalg.norm(a["Y"])), 12)
+    ((4, 3), (4, 2), (3, 2), 1.0)
+    """
+    n, m, r = _positive_int(n, "n"), _positive_int(m, "m"), _positive_int(r, "r")
+    rank = r if rank is None else _positive_int(rank, "rank")
+    if rank > min(n, m):
+        raise InputError(f"rank {rank} exceeds min(n, m) = {min(n, m)}")
+    init_std = _finite(init_std, "init_std", positive=True)
+    rng = make_rng(seed)
+    Us, Vs = rng.standard_normal((n, rank)), rng.standard_normal((m, rank))
+    M = Us @ Vs.T
+    return {"Y": M / np.linalg.norm(M), "W1": init_std * rng.standard_normal((n, r)),
+            "W2": init_std * rng.standard_normal((m, r))}
+
+
+#: mlp generators (Du, Hu & Lee), kept in step with convtool.cli.cmd_generate.MLP_GENERATOR_CHOICES by a test;
+#: du-hu-lee-mf is the two-layer model's matrix factorization instance (--loss factorization)
+MLP_GENERATORS = {"du-hu-lee-fig2": du_hu_lee_fig2, "du-hu-lee-mf": du_hu_lee_mf}
