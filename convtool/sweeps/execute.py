@@ -1,8 +1,9 @@
 """Where a sweep's runs execute: this process, local worker processes, or a Dask cluster.
 
 :func:`execute` yields ``(index, row)`` as runs complete, in any order. Per-run overhead (interpreter start,
-imports, sympy compilation) is paid once per worker: the workers are long-lived and import convtool once
-(:func:`_init_worker`), with one BLAS thread each (several runs share the cores already).
+imports, sympy compilation) is paid once per worker: the workers are long-lived, forked from a forkserver
+that imported convtool once, and warm their compiled formulas in :func:`_init_worker`, with one BLAS thread
+each (several runs share the cores already).
 
 Dask (``pip install convtool[dask]``): ``scheduler = "tcp://HOST:PORT"`` submits to an existing cluster,
 ``"auto"`` starts a ``dask.distributed.LocalCluster`` on 127.0.0.1. At most ``2 * workers`` runs are in
@@ -49,7 +50,15 @@ def _local(todo, jobs):
     saved = {k: os.environ.get(k) for k in _THREAD_VARS}
     os.environ.update({k: "1" for k in _THREAD_VARS})  # inherited by the spawned workers
     try:
-        ctx = multiprocessing.get_context("spawn")
+        # forkserver: one server process imports convtool once (with one BLAS thread: the variables above are
+        # set before it starts) and forks each worker from it, so a worker starts in milliseconds with the imports
+        # done; spawn (a fresh interpreter per worker) where forkserver does not exist
+        methods = multiprocessing.get_all_start_methods()
+        if "forkserver" in methods:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["convtool.cli.cmd_run", "convtool.numeric.engine", "convtool.sweeps.point"])
+        else:
+            ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                                  initargs=(todo[0][1], todo[0][2])) as pool:
             futs = [pool.submit(_task, i, p, d) for i, p, d in todo]
