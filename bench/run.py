@@ -51,6 +51,7 @@ def run_all(full: bool = False, only=None) -> dict:
             ratios = [json.loads(line) for line in fh if line.strip()]
         os.unlink(path)
         out["benches"][name] = {"exit_status": proc.returncode, "wall_s": round(wall, 1), "ratios": ratios,
+                                "mode": "full" if full else "quick",
                                 **({"stderr_tail": proc.stderr[-2000:]} if proc.returncode else {})}
         print(f"{name}: exit {proc.returncode}, {len(ratios)} ratio(s), {wall:.0f} s", flush=True)
     return out
@@ -59,9 +60,11 @@ def run_all(full: bool = False, only=None) -> dict:
 def readme_section(results: dict) -> str:
     m = results["machine"]
     only = results.get("only")
-    cmd = "python bench/run.py" + ("" if results["mode"] == "quick" else " --full") + \
+    cmd = "python bench/run.py" + ("" if results["mode"] in ("quick", "mixed") else " --full") + \
         (f" --only {' '.join(only)}" if only else "")
-    lines = [START, "", f"Measured by `{cmd}` on "
+    cmd = f"`{cmd}`" + (" runs (benches run separately; the mode of each is in its row)"
+                        if results["mode"] == "mixed" else "")
+    lines = [START, "", f"Measured by {cmd} on "
              f"{results['date']} ({m['cpus']} CPU(s), {m['platform']}, Python {m['python']}, numpy {m['numpy']}); "
              f"ratios only, generated from `bench/results.json`.", "",
              "| benchmark | ratio | value | target | met |", "|---|---|---|---|---|"]
@@ -71,7 +74,8 @@ def readme_section(results: dict) -> str:
         for r in b["ratios"]:
             tgt = "" if r["target"] is None else f"{r['op']} {r['target']:g}"
             met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
-            lines.append(f"| {name} | {r['name']} | {r['ratio']:.3g} | {tgt} | {met} |")
+            mode = f" ({b['mode']})" if results["mode"] == "mixed" and b.get("mode") else ""
+            lines.append(f"| {name}{mode} | {r['name']} | {r['ratio']:.3g} | {tgt} | {met} |")
     lines += ["", END]
     return "\n".join(lines)
 
@@ -100,6 +104,13 @@ def main(argv=None) -> int:
             update_readme(json.load(fh))
         return 0
     res = run_all(a.full, a.only)
+    if a.only and os.path.exists(RESULTS):  # update the named benches, keep the others' last results
+        with open(RESULTS, encoding="utf-8") as fh:
+            old = json.load(fh)
+        old.setdefault("benches", {}).update(res["benches"])
+        old.update({k: res[k] for k in ("machine", "date")})
+        old["only"], old["mode"] = None, "mixed"
+        res = old
     with open(RESULTS, "w", encoding="utf-8") as fh:
         json.dump(res, fh, indent=2)
     if a.readme:
