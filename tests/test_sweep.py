@@ -231,3 +231,23 @@ def test_data_generator_axes_and_quick_overrides(tmp_path):
         parse_spec('[grid]\n"data.h" = [8]\n')
     with pytest.raises(InputError, match="fig1"):
         run_sweep(parse_spec('[data]\ngenerate = "fig1"\nnosuch = 1\n'), str(tmp_path / "p"))
+
+
+def test_scheduler_without_dask_says_how_to_install(monkeypatch, tmp_path):
+    import builtins
+
+    from convtool.sweeps.execute import DASK_HINT
+
+    real = builtins.__import__
+
+    def no_dask(name, *args, **kwargs):
+        if name == "dask" or name.startswith("dask."):
+            raise ImportError("No module named 'dask'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_dask)
+    spec = tmp_path / "s.toml"
+    spec.write_text("[options]\nsteps = 5\nwidth = 10\n")
+    res = CliRunner().invoke(cli, ["sweep", str(spec), "--scheduler", "auto", "--out", str(tmp_path / "o")])
+    assert_user_error(res, "pip install 'convtool[dask]'")
+    assert DASK_HINT.startswith("--scheduler needs Dask")
