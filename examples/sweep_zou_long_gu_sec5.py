@@ -1,5 +1,5 @@
 """Zou, Long & Gu, Section 5.2 as a sweep: iterations to L* + eps against depth, the linear ResNet against
-the standard deep linear network (``--no-skip``) at the same step.
+the standard deep linear network (``--no-skip``) at the same step, and the Section 4 transforms compared.
 
 Section 5 data (d = k = 10, n = 1000, ``Y = -X + 0.1 E``), modified-identity transforms at 1.01 alpha_star
 (the smallest scale meeting (4.1), so Theorem 3.1 applies at every depth), m = 40, GD at Theorem 3.1's step
@@ -18,8 +18,12 @@ QUICK = {"M": 200, "depths": (2, 5), "steps": 4000}
 HIDDEN = 40
 
 
+TRANSFORMS = ("modified-identity", "gaussian")
+
+
 def build_spec(size) -> str:
-    """The spec: explicit points (ResNet and baseline per depth) with each depth's eta_thm31 computed here."""
+    """The spec: explicit points (per depth: the ResNet with each Section 4 transform at its own eta_thm31, and
+    the no-skip baseline at the modified-identity ResNet's step) with the steps computed here."""
     from convtool.numeric.generators import zou_long_gu
     from convtool.numeric.resnet import make_transforms
     from convtool.numeric.resnet_constants import compute_resnet_constants
@@ -30,38 +34,47 @@ def build_spec(size) -> str:
     alpha = 1.01 * a_star
     points = []
     for L in size["depths"]:
-        A, B = make_transforms("modified-identity", d=10, k=10, m=HIDDEN, alpha_mod=alpha)
-        eta = compute_resnet_constants(data["X"], data["Y"], A, B, depth=L).quantities["eta_thm31"]
-        for skip in (True, False):
-            points.append(f'[[point]]\ndepth = {L}\nno_skip = {str(not skip).lower()}\n'
-                          f'schedule = "{"thm31" if skip else "constant"}"\n'
-                          + ("" if skip else f"eta = {eta!r}\n"))
-    return (f'name = "Zou, Long & Gu Sec. 5.2"\nmodel = "resnet"\n[data]\ngenerate = "zou-long-gu"\nM = {size["M"]}\n'
-            f'[options]\nsteps = {size["steps"]}\ntransform = "modified-identity"\nhidden = {HIDDEN}\n'
-            f'alpha_mod = {alpha!r}\ntol = 1e-300\n'
+        for tr in TRANSFORMS:
+            A, B = make_transforms(tr, d=10, k=10, m=HIDDEN, **({"alpha_mod": alpha} if tr == "modified-identity" else {}))
+            eta = compute_resnet_constants(data["X"], data["Y"], A, B, depth=L).quantities["eta_thm31"]
+            points.append(f'[[point]]\ndepth = {L}\ntransform = "{tr}"\nno_skip = false\nschedule = "thm31"\n'
+                          + (f"alpha_mod = {alpha!r}\n" if tr == "modified-identity" else ""))
+            if tr == "modified-identity":
+                points.append(f'[[point]]\ndepth = {L}\ntransform = "{tr}"\nalpha_mod = {alpha!r}\nno_skip = true\n'
+                              f'schedule = "constant"\neta = {eta!r}\n')
+    return (f'name = "Zou, Long & Gu Sec. 5"\nmodel = "resnet"\n[data]\ngenerate = "zou-long-gu"\nM = {size["M"]}\n'
+            f'[options]\nsteps = {size["steps"]}\nhidden = {HIDDEN}\ntol = 1e-300\n'
             + "".join(points)
-            + '[plot]\nx = "depth"\ny = "zou_long_gu.steps_to_eps"\nhue = "no_skip"\npredicted = "const.T_eps"\n'
+            + '[plot]\nx = "depth"\ny = "zou_long_gu.steps_to_eps"\nhue = "variant"\npredicted = "const.T_eps"\n'
               'logy = true\n')
 
 
+def derive(row):
+    return {"variant": f"{row.get('transform')}{' no-skip' if row.get('no_skip') else ' ResNet'}"}
+
+
 def claim(groups, rows):
-    res = sorted((g for g in groups if g["no_skip"] is False), key=lambda g: g["depth"])
-    base = sorted((g for g in groups if g["no_skip"] is True), key=lambda g: g["depth"])
-    it = [g["zou_long_gu.steps_to_eps"] for g in res]
-    flat = all(x is not None for x in it) and max(it) <= 1.5 * min(it)
-    within = all(x is not None and t is not None and x <= t for x, t in zip(it, (g["const.T_eps"] for g in res)))
-    bi = [g["zou_long_gu.steps_to_eps"] for g in base]
-    grows = all(b is None or (a is not None and b >= a) for a, b in zip(bi, bi[1:])) and (bi[-1] is None or bi[-1] > bi[0])
+    def series(variant):
+        gs = sorted((g for g in groups if g["variant"] == variant), key=lambda g: g["depth"])
+        return gs, [g["zou_long_gu.steps_to_eps"] for g in gs]
+
     fmt = lambda v: ", ".join("not reached" if x is None else str(int(x)) for x in v)  # noqa: E731
+    res, it = series("modified-identity ResNet")
+    flat = all(x is not None for x in it) and max(it) <= 1.5 * min(it)
+    within = all(x is not None and g["const.T_eps"] is not None and x <= g["const.T_eps"] for g, x in zip(res, it))
+    _, bi = series("modified-identity no-skip")
+    grows = all(b is None or (a is not None and b >= a) for a, b in zip(bi, bi[1:])) and (bi[-1] is None or bi[-1] > bi[0])
+    _, gi = series("gaussian ResNet")
     held = flat and within and grows
-    return held, (f"{'held' if held else 'did not hold'}: ResNet iterations to eps by depth "
+    return held, (f"{'held' if held else 'did not hold'}: ResNet (modified identity) iterations to eps by depth "
                   f"{', '.join(str(g['depth']) for g in res)}: {fmt(it)} (flat: {flat}; within T_eps: {within}); "
-                  f"no-skip baseline: {fmt(bi)} (grows: {grows})")
+                  f"no-skip baseline: {fmt(bi)} (grows: {grows}); ResNet with Gaussian transforms at its own "
+                  f"eta_thm31: {fmt(gi)}")
 
 
 def figure(quick: bool = False) -> Figure:
     return Figure(name="zou_long_gu_sec5", title="Zou, Long & Gu Sec. 5.2: iterations to eps against depth",
-                  spec=build_spec(QUICK if quick else FULL), x="depth", hue="no_skip",
+                  spec=build_spec(QUICK if quick else FULL), x="depth", hue="variant", derive=derive,
                   observed="zou_long_gu.steps_to_eps", predicted="const.T_eps", claim=claim,
                   reference="D. Zou, P. M. Long, Q. Gu, ICLR 2020 (arXiv:2003.01094), Section 5.2 and Theorem 3.1.")
 
