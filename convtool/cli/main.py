@@ -68,11 +68,14 @@ class OneLineGroup(click.Group):
               "(warnings and errors still show).")
 @click.pass_context
 def cli(ctx, quiet):
-    """Convergence constants of gradient descent on two-layer linear models.
+    """Convergence constants of gradient descent on overparameterized models.
 
-    Constants, step sizes and rates of the local-PL paper (Table 2, Theorems
-    3.1, 3.2 / E.1) for an instance given as an .npz file. Tables go to stdout,
-    warnings to stderr; bad input gives one "Error:" line and exit status 2.
+    Constants, step sizes and rates of five papers' theorems for an instance
+    given as an .npz file, GD runs with the theories checked per step, and
+    sweeps: --model two-layer (local-PL paper, the default), deep-linear (Zhao
+    & Xu), resnet (Zou, Long & Gu), mlp (Du, Hu & Lee's balancedness, also on
+    the other models) and shallow (Song et al.). Tables go to stdout, warnings
+    to stderr; bad input gives one "Error:" line and exit status 2.
     """
     ctx.meta["convtool_quiet"] = bool(quiet)
 
