@@ -98,12 +98,9 @@ def instance_from_options(data, opts: dict, seeds: int = 1):
         if gen_opts:
             raise _error(f"{source} holds A and B; --{gen_opts[0].replace('_', '-')} applies only to generated "
                          f"transforms")
-        A, B = (np.asarray(arrays[key], dtype=np.float64) for key in ("A", "B"))
-        for key, a in (("A", A), ("B", B)):
-            if a.ndim != 2 or a.size == 0:
-                raise _error(f"{source}: {key} must be a non-empty 2-D array, got shape {a.shape}")
-            if not np.isfinite(a).all():
-                raise _error(f"{source}: array {key} has non-finite entries")
+        from convtool.cli.options import matrix_array
+
+        A, B = (matrix_array(arrays, key, source) for key in ("A", "B"))
         if A.shape[1] != d:
             raise _error(f"{source}: A must be (m, d) with d = {d} (X's columns), got shape {A.shape}")
         if B.shape[0] != k:

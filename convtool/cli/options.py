@@ -253,6 +253,21 @@ def _parse_widths(text: str, depth: int) -> list[int]:
     return vals
 
 
+def matrix_array(arrays: dict, key: str, source: str):
+    """``arrays[key]`` as a float64 matrix; one line naming ``source`` and the array when it is not a non-empty
+    2-D array of finite entries (row_sample_data's X, Y; a ResNet file's A, B)."""
+    import numpy as np
+
+    from convtool.cli.errors import ConvtoolInputError
+
+    a = np.asarray(arrays[key], dtype=np.float64)
+    if a.ndim != 2 or a.size == 0:
+        raise ConvtoolInputError(f"{source}: array {key} must be a non-empty 2-D array, got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ConvtoolInputError(f"{source}: array {key} has non-finite entries")
+    return a
+
+
 def row_sample_data(data: str | None, who: str):
     """``(arrays, X, Y, source)``: DATA's arrays and its validated ``X`` (M x d), ``Y`` (M x k), samples as rows;
     without DATA, Zhao & Xu's Appendix G data. One-line errors name ``who`` needs the arrays."""
@@ -271,12 +286,7 @@ def row_sample_data(data: str | None, who: str):
     if missing:
         raise ConvtoolInputError(f"{source}: {who} needs array(s) {', '.join(missing)} "
                                  f"(X: M x d, Y: M x k, samples as rows)")
-    X, Y = (np.asarray(arrays[k], dtype=np.float64) for k in ("X", "Y"))
-    for k, a in (("X", X), ("Y", Y)):
-        if a.ndim != 2 or a.size == 0:
-            raise ConvtoolInputError(f"{source}: array {k} must be a non-empty 2-D array, got shape {a.shape}")
-        if not np.isfinite(a).all():
-            raise ConvtoolInputError(f"{source}: array {k} has non-finite entries")
+    X, Y = (matrix_array(arrays, k, source) for k in ("X", "Y"))
     if X.shape[0] != Y.shape[0]:
         raise ConvtoolInputError(f"{source}: X has {X.shape[0]} rows (samples) but Y has {Y.shape[0]}")
     return arrays, X, Y, source

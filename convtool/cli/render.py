@@ -287,14 +287,16 @@ def roots_table(res) -> Group:
     return Group(table, Text("\n".join(notes))) if notes else Group(table)
 
 
-def checks_table(res) -> Table:
-    """The applicability checks: ✓/✗, name, detail."""
+def checks_table(res, references: bool = False) -> Table:
+    """The applicability checks: ✓/✗, name, detail (with ``references``, the check's reference after it).
+    ``res`` is anything with ``checks`` (``constants.Check``: ok, name, detail, reference) -- every model's."""
     table = Table(title="Applicability", title_justify="left")
     table.add_column("", no_wrap=True)
     table.add_column("check", no_wrap=True)
     table.add_column("detail", overflow="fold")
     for ch in res.checks:
-        table.add_row(Mark(ch.ok), Text(ch.name), Text(ch.detail))
+        detail = f"{ch.detail} [{ch.reference}]" if references and getattr(ch, "reference", None) else ch.detail
+        table.add_row(Mark(ch.ok), Text(ch.name), Text(detail))
     return table
 
 
@@ -737,12 +739,7 @@ def render_deep_linear_constants(res, source: str = "") -> Group:
         table.add_row(Text(name), cell, Text(ref))
     head = Text(f"source: {source}\nwidths: {', '.join(map(str, res.widths))} | init: {res.init} | "
                 f"P(0) spectrum: {res.spectrum_method}")
-    checks = Table(title="Applicability", title_justify="left")
-    checks.add_column("", no_wrap=True)
-    checks.add_column("check", no_wrap=True)
-    checks.add_column("detail", overflow="fold")
-    for ch in res.checks:
-        checks.add_row(Mark(ch.ok), Text(ch.name), Text(f"{ch.detail} [{ch.reference}]"))
+    checks = checks_table(res, references=True)
     parts = [head, Text(""), table]
     if notes:
         parts += [Text(""), footnotes_text(notes)]

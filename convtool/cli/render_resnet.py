@@ -52,12 +52,9 @@ def render_resnet_constants(res, source: str = "") -> Group:
         table.add_row(Text(key), _val(res.quantities[key], notes), Text(ref, overflow="fold"))
     head = Text(f"source: {source}\nmodel: {'ResNet' if res.skip else 'no-skip baseline'} | transform: "
                 f"{res.transform}", overflow="fold")
-    checks = Table(title="Applicability", title_justify="left")
-    checks.add_column("", no_wrap=True)
-    checks.add_column("check", overflow="fold")
-    checks.add_column("detail", overflow="fold")
-    for ch in res.checks:
-        checks.add_row(Text("yes" if ch.ok else "no", no_wrap=True), Text(ch.name), Text(f"{ch.detail} [{ch.reference}]"))
+    from convtool.cli.render import checks_table
+
+    checks = checks_table(res, references=True)
     parts = [head, Text(""), table]
     if notes:
         parts += [Text(""), _notes(notes)]

@@ -7,7 +7,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from convtool.cli.render import Footnotes, Mark, footnotes_text, value_text
+from convtool.cli.render import Footnotes, checks_table, footnotes_text, value_text
 from convtool.results import NotApplicable
 
 __all__ = ["render_shallow_constants", "render_shallow_run", "render_shallow_widths"]
@@ -57,12 +57,7 @@ def render_shallow_constants(res, source: str = "") -> Group:
     info.add_row(Text("hermite"), Text(f"quadrature: {h.get('quadrature_method')}; exact: "
                                        f"{h.get('exact') or h.get('exact_reason')}; parity: {h.get('parity')}"))
     info.add_row(Text("hermite_norm"), Text(str(h.get("hermite_norm_reason"))))
-    checks = Table(title="Applicability", title_justify="left")
-    checks.add_column("", no_wrap=True)
-    checks.add_column("check", no_wrap=True)
-    checks.add_column("detail", overflow="fold")
-    for ch in res.checks:
-        checks.add_row(Mark(ch.ok), Text(ch.name), Text(f"{ch.detail} [{ch.reference}]"))
+    checks = checks_table(res, references=True)
     parts = [head, Text(""), table]
     if notes:
         parts += [Text(""), footnotes_text(notes)]
