@@ -116,23 +116,17 @@ def _progress(console, enabled: bool):
     return bar()
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
-
-
 def _table(res, axis_keys):
     from rich.table import Table
+
+    from convtool.sweeps.figure import format_value
 
     t = Table(title="convtool sweep", show_lines=False)
     cols = ["point", *axis_keys, "status", *[c for c in SHOWN[1:] if c in res.columns]]
     for c in cols:
         t.add_column(c, overflow="fold", no_wrap=False)
     for r in res.rows:
-        cells = [_fmt(r.get(c)) for c in cols]
+        cells = [format_value(r.get(c), "-") for c in cols]
         if r.get("run_status") != "ok":
             cells[cols.index("status")] = f"failed: {r.get('error')}"
         t.add_row(*cells)

@@ -28,7 +28,6 @@ import io
 import json
 import os
 import platform
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -69,15 +68,11 @@ class SweepResult:
 
 
 def environment() -> dict:
-    import numpy
-    import scipy
-    import sympy
+    """The versions every convtool result carries (:func:`convtool.results.provenance`), the platform and the
+    core count: the manifest's environment."""
+    from convtool.results import provenance
 
-    from convtool import __version__
-
-    return {"convtool": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-            "numpy": numpy.__version__, "scipy": scipy.__version__, "sympy": sympy.__version__,
-            "cpus": os.cpu_count()}
+    return {**provenance()["versions"], "platform": platform.platform(), "cpus": os.cpu_count()}
 
 
 def _data_file(spec: SweepSpec, out_dir: str, point: dict | None = None) -> str | None:
@@ -153,9 +148,10 @@ def write_parquet(path: str, rows: list, columns: list) -> bool:
             data[c] = vals
         else:
             data[c] = [None if v is None else str(v) for v in vals]
-    tmp = path + ".tmp"
-    pq.write_table(pa.table(data), tmp)
-    os.replace(tmp, path)
+    from convtool.files import atomic_write
+
+    table = pa.table(data)
+    atomic_write(path, lambda fh: pq.write_table(table, fh))
     return True
 
 

@@ -72,9 +72,10 @@ def group_medians(rows: list, x: str, hue: str | None, columns) -> list:
     return out
 
 
-def _fmt(v) -> str:
+def format_value(v, missing: str = "n/a") -> str:
+    """A table cell of a sweep summary: floats to 6 significant digits (the CSV keeps every digit)."""
     if v is None:
-        return "n/a"
+        return missing
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
@@ -112,7 +113,7 @@ def reproduce(fig: Figure, out_dir: str, *, quick: bool = False, jobs: int = 1, 
              f"Sweep: {len(res.rows)} runs ({'quick' if quick else 'full'} size), {res.failed} failed.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in groups:
-        lines.append("| " + " | ".join(_fmt(g.get(h)) for h in head) + " |")
+        lines.append("| " + " | ".join(format_value(g.get(h)) for h in head) + " |")
     lines += ["", f"**Claim:** {verdict}", ""]
     md = "\n".join(lines)
     md_path = os.path.join(out_dir, f"{fig.name}.md")
