@@ -251,3 +251,16 @@ def test_scheduler_without_dask_says_how_to_install(monkeypatch, tmp_path):
     res = CliRunner().invoke(cli, ["sweep", str(spec), "--scheduler", "auto", "--out", str(tmp_path / "o")])
     assert_user_error(res, "pip install 'convtool[dask]'")
     assert DASK_HINT.startswith("--scheduler needs Dask")
+
+
+def test_out_folder_never_overwrites_the_spec(tmp_path):
+    spec = tmp_path / "table.csv"  # a spec that happens to share the table's name, in the output folder
+    spec.write_text("[options]\nsteps = 5\nwidth = 10\n")
+    before = spec.read_bytes()
+    link = tmp_path / "o"
+    link.mkdir()
+    (link / "manifest.json").symlink_to(spec)
+    for out in (tmp_path, link):
+        res = CliRunner().invoke(cli, ["sweep", str(spec), "--out", str(out)])
+        assert_user_error(res, "would overwrite the input")
+    assert spec.read_bytes() == before

@@ -17,8 +17,9 @@ __all__ = ["run", "progress_bar", "npz_path", "show_notes"]
 
 
 @contextlib.contextmanager
-def progress_bar(console, enabled: bool):
-    """``update(name, t, T)`` drawing one transient rich bar per name on ``console`` (stderr).
+def progress_bar(console, enabled: bool, eta: bool = False):
+    """``update(name, t, T)`` drawing one transient rich bar per name on ``console`` (stderr), with the time
+    remaining when ``eta`` (``convtool sweep``'s bar over runs).
 
     Disabled (a no-op) unless ``enabled`` and the console is a terminal.
     """
@@ -27,11 +28,14 @@ def progress_bar(console, enabled: bool):
     if not (enabled and console.is_terminal) or is_quiet():
         yield lambda name, t, T: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     tasks: dict = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as prog:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    if eta:
+        columns += [TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=True) as prog:
         def update(name, t, T):
             if name not in tasks:
                 tasks[name] = prog.add_task(str(name), total=T)

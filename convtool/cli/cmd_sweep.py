@@ -65,16 +65,21 @@ def sweep(spec, out_dir, jobs, scheduler, retries, force, quick, plot, as_json):
     out_dir = out_dir or os.path.splitext(spec)[0] + "-sweep"
     inputs = [spec] + ([spec_obj.data] if spec_obj.data else [])
     check_output_paths(inputs, plot=plot)
-    for p in inputs:
-        if os.path.abspath(p).startswith(os.path.join(os.path.abspath(out_dir), "")) and \
-                os.path.basename(p) in ("table.csv", "table.parquet", "manifest.json"):
+    from convtool.files import same_file
+
+    outputs = [os.path.join(out_dir, f) for f in ("table.csv", "table.parquet", "manifest.json")]
+    for p in inputs:  # the same test as check_output_paths (symlinks, hard links), for the folder's files
+        if any(same_file(p, o) for o in outputs):
             from convtool.cli.errors import ConvtoolInputError
 
             raise ConvtoolInputError(f"--out {out_dir} would overwrite the input {p}")
     jobs = jobs or os.cpu_count() or 1
-    with report_warnings(err), _progress(err, not as_json) as update:
+    from convtool.cli.cmd_run import progress_bar
+
+    with report_warnings(err), progress_bar(err, not as_json, eta=True) as update:
         res = run_sweep(spec_obj, out_dir, jobs=jobs, scheduler=scheduler, retries=retries, force=force,
-                        progress=update, command=["convtool", "sweep", *sys.argv[2:]] if sys.argv else None)
+                        progress=lambda done, total: update("runs", done, total),
+                        command=["convtool", "sweep", *sys.argv[2:]] if sys.argv else None)
     if plot:
         from convtool.cli.plot_sweep import plot_sweep
 
@@ -91,29 +96,6 @@ def sweep(spec, out_dir, jobs, scheduler, retries, force, quick, plot, as_json):
                    + f"); table: {os.path.join(out_dir, 'table.csv')}"), soft_wrap=True)
     if res.failed:
         sys.exit(FAILED_EXIT_BASE + min(res.failed, 155))
-
-
-def _progress(console, enabled: bool):
-    import contextlib
-
-    @contextlib.contextmanager
-    def bar():
-        if not (enabled and console.is_terminal):
-            yield lambda done, total: None
-            return
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
-
-        with Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True) as prog:
-            task = prog.add_task("runs", total=None)
-
-            def update(done, total):
-                prog.update(task, completed=done, total=total)
-
-            yield update
-
-    return bar()
 
 
 def _table(res, axis_keys):
