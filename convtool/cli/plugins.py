@@ -23,6 +23,7 @@ Commands apply :func:`plugin_options` (every plugin's options and the shared ``-
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import click
@@ -83,6 +84,7 @@ def plugin_options(func):
     return func
 
 
+@functools.lru_cache(maxsize=1)
 def _own_keys() -> dict:
     """option key -> the models (plugins) that accept it, over every plugin option and shared option."""
     out: dict[str, set] = {k: set() for k in SHARED_OPTIONS}
@@ -121,13 +123,9 @@ def check_plugin_options(opts: dict, model: str, defaults: dict | None = None) -
 
     defaults = defaults or {}
     accepted = set(plugin(model).ACCEPTS) if model in PLUGIN_MODULES else builtin_accepts(model)
-    owned = _own_keys()
-    if model not in PLUGIN_MODULES:  # a built-in model keeps its own options (--init, --width, --eta ...) that
-        defined = set(SHARED_OPTIONS)  # plugins also accept: only the plugins' own options are checked here
-        for key in PLUGIN_MODULES:
-            defined.update(k for k in map(_decorator_key, plugin(key).OPTIONS) if k)
-        owned = {k: m for k, m in owned.items() if k in defined}
-    for k, models in owned.items():
+    # _own_keys holds only the plugins' own and the shared options: a built-in option a plugin reuses (--init,
+    # --width, --eta ...) stays the built-in models' and is not checked here (check_model_options does)
+    for k, models in _own_keys().items():
         v = opts.get(k)
         if v is None or v is False or v == () or v == defaults.get(k):
             continue

@@ -37,6 +37,7 @@ the closest valid ones. Each point is checked by ``run``'s own option parser bef
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import itertools
 import math
@@ -60,8 +61,10 @@ _TOP_KEYS = ("name", "model", "data", "options", "grid", "point", "plot", "quick
 DATA_PREFIX = "data."
 
 
+@functools.lru_cache(maxsize=1)
 def run_option_keys() -> dict:
-    """``{spec key: click parameter}`` for every option of ``convtool run`` (both spellings of each)."""
+    """``{spec key: click parameter}`` for every option of ``convtool run`` (both spellings of each); built once
+    (every point's validation and argv read it; callers do not modify it)."""
     from convtool.cli.cmd_run import run
 
     out = {}
