@@ -56,6 +56,7 @@ import sys
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
 from _results import report
+from _bare import bare_gd  # noqa: E402
 
 BLAS_THREADS = pin_blas_threads()
 
@@ -96,22 +97,6 @@ def recorded(loss, W1, W2, T: int, reduce, stamps: list | None = None):
     res = run_gd(loss, W1, W2, schedule="constant", steps=T, tol=1e-300, reduce=reduce, progress=cb)
     assert int(res.steps[0]) == T and res.status[0] == "max_steps", (res.steps, res.status)
     return res
-
-
-def bare_gd(XtX, Wstar, W1, W2, eta: float, T: int, stamps: list | None = None):
-    """Plain-numpy GD at full width, nothing recorded (``stamps`` as in :func:`recorded`)."""
-    W1 = W1.copy()
-    W2 = W2.copy()
-    for _ in range(T):
-        W = W1 @ W2.T
-        G = XtX @ (W - Wstar)
-        g1 = G @ W2
-        g2 = G.T @ W1
-        W1 -= eta * g1
-        W2 -= eta * g2
-        if stamps is not None:
-            stamps.append(time.perf_counter())
-    return W1, W2
 
 
 def measure(fns: dict, reps: int) -> dict:

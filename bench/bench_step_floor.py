@@ -35,6 +35,7 @@ import sys
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
 from _results import report
+from _bare import bare_gd  # noqa: E402
 
 if "--child" not in sys.argv:
     BLAS_THREADS = pin_blas_threads()
@@ -79,20 +80,6 @@ def recorded(loss, W1, W2, T, schedule, stamps=None):
     return res
 
 
-def bare(XtX, Ws, A, B, eta, T, stamps=None):
-    A, B = A.copy(), B.copy()
-    for _ in range(T):
-        W = A @ B.T
-        G = XtX @ (W - Ws)
-        gA = G @ B
-        gB = G.T @ A
-        A -= eta * gA
-        B -= eta * gB
-        if stamps is not None:
-            stamps.append(time.perf_counter())
-    return A, B
-
-
 def interleaved(fns: dict, reps: int) -> dict:
     steps = {k: [] for k in fns}
     for _ in range(reps):
@@ -116,7 +103,7 @@ def step_costs(n, reps, T) -> dict:
     eta = 1e-5
     for s in ("adaptive", "local"):
         recorded(loss, d["W1"], d["W2"], 3, s)  # warm-up
-    fns = {"bare": lambda st: bare(loss.G, loss.Wstar, A, B, eta, T, st),
+    fns = {"bare": lambda st: bare_gd(loss.G, loss.Wstar, A, B, eta, T, st),
            "adaptive": lambda st: recorded(loss, d["W1"], d["W2"], T, "adaptive", st),
            "local": lambda st: recorded(loss, d["W1"], d["W2"], T, "local", st)}
     return interleaved(fns, reps)
