@@ -3,7 +3,7 @@
 ``python bench/run.py [--full] [--only NAME ...] [--readme]``: each ``bench/bench_*.py`` runs in its own
 process (``--quick`` unless ``--full``), reporting its ratios through ``bench/_results.py``; a script that
 fails is recorded with its exit status. ``--readme`` then rewrites README.md's performance section (between
-``<!-- bench:start -->`` and ``<!-- bench:end -->``) from the results file: the numbers are generated, not
+``<!-- bench:start -->`` and ``<!-- bench:end -->``), and the same section of bench/README.md, from the results file: the numbers are generated, not
 typed.
 """
 
@@ -101,7 +101,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.readme_only:
         with open(RESULTS, encoding="utf-8") as fh:
-            update_readme(json.load(fh))
+            res = json.load(fh)
+        update_readme(res)
+        update_readme(res, os.path.join(HERE, "README.md"))
         return 0
     res = run_all(a.full, a.only)
     if a.only and os.path.exists(RESULTS):  # update the named benches, keep the others' last results
@@ -113,8 +115,9 @@ def main(argv=None) -> int:
         res = old
     with open(RESULTS, "w", encoding="utf-8") as fh:
         json.dump(res, fh, indent=2)
-    if a.readme:
+    if a.readme:  # the same generated section in README.md and bench/README.md
         update_readme(res)
+        update_readme(res, os.path.join(HERE, "README.md"))
     return 0 if all(b["exit_status"] == 0 for b in res["benches"].values()) else 1
 
 
