@@ -93,9 +93,12 @@ PAPERS: dict[str, Paper] = {
         key="local-pl",
         title="A Local Polyak-Łojasiewicz and Descent Lemma of Gradient Descent For Overparametrized "
               "Linear Models",
-        authors="anonymous authors (double-blind submission)",
-        venue="manuscript under double-blind review",
+        authors="Ziqing Xu, Hancheng Min, Salma Tarmoun, Enrique Mallada, Rene Vidal",
+        # convtool follows a double-blind review copy of this paper; its title and abstract are word for word
+        # those of arXiv:2505.11664 v1 (checked 2026-12-02); equation numbers cited are the review copy's
+        venue="arXiv preprint, 2025",
         module="convtool.analysis.local_pl",
+        arxiv="2505.11664",
     ),
     "zhao-xu": Paper(
         key="zhao-xu",
