@@ -41,9 +41,27 @@ Checks (``applies``/``held`` per step, "held" with a rounding band, see :func:`_
   ``L(s+1) <= L(s) - eta_s ||grad L(s)||^2 / 2`` held at every step so far (then
   ``eta_s^2 ||grad||^2 <= 2 eta_s (L(s) - L(s+1))``).
 
+SGD (``run(..., stochastic=...)``): the identities are checked with the gradients the update used
+(``Observation.update_grads``), never the recorded full gradient. They hold for any update ``W_h - eta g_h``
+with ``g`` the parameter gradient, at the current weights, of *any* loss of the network's output: the proof of
+Theorem 2.1 (Section 2.3) first reduces to the loss of one sample, and the cancellation of the first-order
+terms (eq. 7) is the chain rule through the homogeneous layer, whatever the output cotangent. A minibatch loss
+``(n/b) sum_{i in B} l_i`` is such a loss, so per minibatch: the one-step identities (``*_step``) hold to
+round-off with the minibatch gradients (and fail with the full ones, tests/test_balanced_sgd.py), and the
+cumulative bound ``*_cum`` holds with ``sum eta_s^2 ||g_s||^2`` of the update gradients (what
+``bal_cum_bound`` then sums; with a cadence ``every > 1`` those norms are not recorded at every step and the
+check says so). The descent bound ``*_descent`` changes meaning: it rests on the descent inequality of the full
+gradient (``eta_s^2 ||grad L(s)||^2 <= 2 eta_s (L(s) - L(s+1))``), which says nothing about ``||g_s||``; under
+SGD it is not applicable, in words. Matrix factorization's Lemma 3.1 / eq. 13 checks are GD statements (the
+two-layer entry point runs GD).
+
 Costs: ``B_h`` needs the layers' and gradients' squared norms (one pass each; B's records are formed after the
 loop); ``b_h`` the row and column sums; ``D_h`` two n_h x n_h Grams per step (not formed for
-``n_h > dense_max``, said in words). ``every > 1`` records only the pairs (t, t+1) with t % every == 0 (the
+``n_h > dense_max``, said in words). On the two-layer model (without ``record_neurons``) every record comes
+from arrays the engine computed anyway, referenced per step and evaluated in batches of up to 64 states
+(:class:`_DBatch`: the squared norms of the layers and of the update gradients, ``P_t`` as one batched
+product, D(t) being the local-PL theory's cached one), so that the per-step cost is a few list operations
+(bench/bench_balanced.py). ``every > 1`` records only the pairs (t, t+1) with t % every == 0 (the
 CLI uses it for the deep linear model above width 512, where a pass over the weights costs about a step).
 
 Where an invariant does not apply the check carries ``not_applicable`` with the reason and nothing is
@@ -197,13 +215,13 @@ class _TwoLayerView(LayerView):
         return two_layer_D(self.model, state if state is not None else (_T(Ws[0]), Ws[1]), cache)
 
     def D_pred(self, h, Gs, grads=None):
-        """``Q^T (gA^T gA - gB^T gB) Q`` of the gradients ``grads = (gA, gB)`` (R, [nb,] n|m, k), a stack of steps
-        included (one batched product)."""
+        """``Q^T (gA^T gA - gB^T gB) Q`` of the gradients ``grads = (gA, gB)`` ([nb,] R, n|m, k), a stack of steps
+        included (one batched product; the transposed factor copied to contiguous memory first, several times
+        faster than numpy's batched matmul on a transposed view)."""
         gA, gB = grads if grads is not None else (_T(Gs[0]), Gs[1])
         if not self.model.reduced:
-            Q = self.model.Q if gA.ndim == 3 else self.model.Q[:, None]
-            gA, gB = gA @ Q, gB @ Q
-        return _T(gA) @ gA - _T(gB) @ gB
+            gA, gB = gA @ self.model.Q, gB @ self.model.Q
+        return np.ascontiguousarray(_T(gA)) @ gA - np.ascontiguousarray(_T(gB)) @ gB
 
     def neurons(self, h, sq_rows, sq_cols):
         return sq_rows[0] - sq_cols[1]  # full width h: the reduced case goes through neurons_reduced
@@ -303,49 +321,50 @@ class _DBatch:
 
     @staticmethod
     def _norms(stack):
-        """``||X||_F^2`` per (seed, entry) of a stack (R, nb, p, q)."""
-        return np.einsum("rtij,rtij->rt", stack, stack)
+        """``||X||_F^2`` per (entry, seed) of a stack (nb, R, p, q), as (R, nb)."""
+        return np.einsum("trij,trij->rt", stack, stack)
 
     def _flush(self):
+        # stacks with the entries first: np.array of a list of arrays is several times faster than np.stack
         buf, R = self.buf, self.R
         if not buf:
             return
         nb = len(buf)
         ts = np.array([b[0] for b in buf])
-        Ds = np.stack([b[1] for b in buf], axis=1)                     # (R, nb, k, k)
-        dd = (Ds - self.D0[:, None]).reshape(R, nb, -1)
-        fro = ([self._norms(np.stack([b[2][j] for b in buf], axis=1)) for j in range(len(buf[0][2]))]
+        Ds = np.array([b[1] for b in buf])                             # (nb, R, k, k)
+        dd = (Ds - self.D0).reshape(nb, R, -1)
+        fro = ([self._norms(np.array([b[2][j] for b in buf])) for j in range(len(buf[0][2]))]
                if self.deferred else None)
-        self.chunks["state"].append((ts, np.sqrt(np.einsum("rnk,rnk->rn", dd, dd)), np.sqrt(self._norms(Ds)), fro))
+        self.chunks["state"].append((ts, np.sqrt(np.einsum("tri,tri->rt", dd, dd)), np.sqrt(self._norms(Ds)), fro))
         pos = np.flatnonzero([b[3] is not None for b in buf])         # the entries whose step is known
         P = eta = None
         if pos.size:
-            eta = np.stack([buf[i][3] for i in pos], axis=1)           # (R, ns)
+            eta = np.array([buf[i][3] for i in pos])                   # (ns, R)
             if self.deferred:
-                G = [np.stack([buf[i][5][j] for i in pos], axis=1) for j in range(len(buf[pos[0]][5]))]
+                G = [np.array([buf[i][5][j] for i in pos]) for j in range(len(buf[pos[0]][5]))]
                 self.chunks["gfro"].append((ts[pos], [self._norms(g) for g in G]))
-                P = self.view.D_pred(0, None, G)                          # (R, ns, k, k), one batched product
+                P = self.view.D_pred(0, None, G)                          # (ns, R, k, k), one batched product
             else:
-                P = np.stack([buf[i][4] for i in pos], axis=1)
+                P = np.array([buf[i][4] for i in pos])
             ok = pos[pos + 1 < nb]
             ok = ok[ts[ok + 1] == ts[ok] + 1]                             # the pairs (t, t+1) inside the batch
             if ok.size:
                 rows = np.searchsorted(pos, ok)
-                self._pairs(ts[ok], Ds[:, ok + 1], Ds[:, ok], eta[:, rows], P[:, rows])
+                self._pairs(ts[ok], Ds[ok + 1], Ds[ok], eta[rows], P[rows])
         c = self.carry                                                    # the pair across the batches
         if c is not None and c[2] is not None and ts[0] == c[0] + 1:
-            self._pairs(np.array([c[0]]), Ds[:, :1], c[1][:, None], c[2][:, None], c[3][:, None])
+            self._pairs(ts[:1] - 1, Ds[:1], c[1][None], c[2][None], c[3][None])
         last = pos.size and pos[-1] == nb - 1
-        self.carry = (int(ts[-1]), buf[-1][1], eta[:, -1] if last else None, P[:, -1] if last else None)
+        self.carry = (int(ts[-1]), buf[-1][1], eta[-1] if last else None, P[-1] if last else None)
         self.buf = []
 
     def _pairs(self, t, Dn, Dp, eta, P):
-        """``||D_{t+1} - D_t - eta_t^2 P_t||_F`` and ``||eta_t^2 P_t||_F`` of stacked pairs (R, np, k, k)."""
+        """``||D_{t+1} - D_t - eta_t^2 P_t||_F`` and ``||eta_t^2 P_t||_F`` of stacked pairs (np, R, k, k)."""
         PD = (eta * eta)[:, :, None, None] * P
-        res = (Dn - Dp - PD).reshape(self.R, len(t), -1)
-        pd = PD.reshape(self.R, len(t), -1)
-        self.chunks["pair"].append((t, np.sqrt(np.einsum("rnk,rnk->rn", res, res)),
-                                    np.sqrt(np.einsum("rnk,rnk->rn", pd, pd))))
+        res = (Dn - Dp - PD).reshape(len(t), self.R, -1)
+        pd = PD.reshape(len(t), self.R, -1)
+        self.chunks["pair"].append((t, np.sqrt(np.einsum("tri,tri->rt", res, res)),
+                                    np.sqrt(np.einsum("tri,tri->rt", pd, pd))))
 
     def arrays(self, T: int) -> dict:
         """``drift``, ``dnorm`` (R, T+1); ``err``, ``pnorm`` (R, T); deferred: ``fro`` (R, T+1), ``gfro`` (R, T)
