@@ -152,3 +152,39 @@ def test_two_layer_batched_records_equal_the_per_step_ones(every, reduce):
             np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-14, err_msg=k)
         v = out[0].violations()
         assert v["balanced_D1_step"] == 0 and v["balanced_D1_step_steps_applicable"] == len(range(0, 150, every))
+
+
+def test_resnet_no_skip_chain_under_algorithm1_sgd_and_skip_not_applicable():
+    """The linear ResNet model's no-skip baseline B W_L ... W_1 A under its own SGD sampler (Algorithm 1,
+    ``MinibatchSampler``): the trained layers' identities hold with the minibatch gradients; with skip connections
+    the theory says why nothing applies."""
+    from convtool.numeric.resnet import LinearResNet, MinibatchSampler
+
+    rng = np.random.default_rng(8)
+    d, k, m, L, n = 3, 2, 4, 3, 16
+    X, Y = rng.normal(size=(n, d)), rng.normal(size=(n, k))
+    A, B = rng.normal(size=(m, d)) / 2, rng.normal(size=(k, m)) / 2
+    W0 = np.eye(m)[None] + 0.1 * rng.normal(size=(L, m, m))
+    mdl = LinearResNet(A, B, W0, skip=False)
+    sgd = MinibatchSampler(X, Y, mdl, batch=4, sgd_seed=3)
+    log = []
+
+    def stochastic(t, obs):
+        g = sgd(t, obs)
+        log.append((obs.grads[0][0], g[0][0]))
+        return g
+
+    eta = 1e-3
+    res = run(mdl, SquaredLoss(X, Y), "constant", eta0=eta, steps=20, tol=1e-300, theories=[Balanced()],
+              stochastic=stochastic)
+    v = res.violations()
+    for key in ("B1", "B2", "b1", "b2", "D1", "D2"):
+        assert v[f"balanced_{key}_step"] == 0 and v[f"balanced_{key}_step_steps_applicable"] == 20, key
+    # the predicted drift is the minibatch one (eta^2 (||g_1||^2 - ||g_2||^2) of the sampler's gradient)
+    for t, (gf, gm) in enumerate(log):
+        pm, pf = (eta ** 2 * abs(_fro(g[0]) - _fro(g[1])) for g in (gm, gf))
+        assert res.arrays["bal_B1_step_pred"][0, t] == pytest.approx(pm, rel=1e-9) and abs(pm - pf) > 1e-3 * pm
+    res = run(LinearResNet(A, B, W0 - np.eye(m)[None], skip=True), SquaredLoss(X, Y), "constant", eta0=1e-3, steps=2,
+              theories=[Balanced()])
+    rows = res.summary()["balancedness"]["rows"]
+    assert len(rows) == 1 and "skip connections" in rows[0]["not_applicable"]

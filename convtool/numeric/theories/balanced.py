@@ -3,7 +3,10 @@
 S. S. Du, W. Hu and J. D. Lee, "Algorithmic Regularization in Learning Deep Homogeneous Models: Layers are
 Automatically Balanced", NeurIPS 2018 (arXiv:1806.00900). One theory, :class:`Balanced`, attached to the
 two-layer model (``TwoLayerLinear``), the deep linear network (``DeepLinear``) and the homogeneous
-feed-forward net (``FeedForward``, ``--model mlp``). It sees every model through a *layer view*
+feed-forward net (``FeedForward``, ``--model mlp``); in the library also the linear ResNet model's no-skip
+baseline ``B W_L ... W_1 A`` (``LinearResNet(skip=False)``: the trained layers W_1 .. W_L, the one covered
+model that ``convtool run`` trains by SGD, ``--batch``; the CLI attaches only the zou-long-gu theory to it).
+It sees every model through a *layer view*
 (:func:`layer_view`): the layers ``W_1 .. W_N`` in the paper's convention ``x -> W_N phi(... W_1 x)``
 (``W_j`` of shape (n_j, n_{j-1})) and their gradients, in the coordinates where the model's step is plain
 GD ``W_j - eta_t G_j``. For the two-layer model ``W = W1 W2^T`` the view is ``(W1^T, W2)`` and the pair's
@@ -65,7 +68,8 @@ product, D(t) being the local-PL theory's cached one), so that the per-step cost
 CLI uses it for the deep linear model above width 512, where a pass over the weights costs about a step).
 
 Where an invariant does not apply the check carries ``not_applicable`` with the reason and nothing is
-recorded under its key: a model with skip connections (``model.skip_connections``), a non-homogeneous
+recorded under its key: a model with skip connections (``model.skip_connections``; the linear ResNet model
+``B (I + W_L) ... (I + W_1) A``), a non-homogeneous
 activation (``Activation.homogeneous`` False), D_h across a nonlinear activation, a model without a layer
 structure known here.
 """
@@ -230,14 +234,37 @@ class _TwoLayerView(LayerView):
         return int(self.h_full)
 
 
+class _ChainView(LayerView):
+    """The linear ResNet model's no-skip baseline ``B W_L ... W_1 A`` (A, B fixed): the trained layers W_1 .. W_L
+    (m x m, the state's ``W[:, l - 1]``), linear between them; no pair with the fixed A, B."""
+
+    name = "deep linear (no skip)"
+    activation = "linear"
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.N = model.L
+        self.widths = (model.width,) * (model.L + 1)
+        self.linear = [True] * (model.L - 1)
+
+    def layers(self, state):
+        return [state[0][:, l] for l in range(self.N)]
+
+    def grads(self, state, grads):
+        return [grads[0][:, l] for l in range(self.N)]
+
+
 def layer_view(model) -> LayerView:
     """The :class:`LayerView` of a model: two-layer, deep linear, feed-forward (mlp, shallow); a model with
     ``skip_connections`` or an unknown structure gets a view whose ``reason`` says why nothing applies."""
     from convtool.numeric.deep_linear import DeepLinear
     from convtool.numeric.feedforward import FeedForward
     from convtool.numeric.models import TwoLayerLinear
+    from convtool.numeric.resnet import LinearResNet
 
-    if getattr(model, "skip_connections", False):
+    if isinstance(model, LinearResNet) and not model.skip:
+        return _ChainView(model)
+    if getattr(model, "skip_connections", False) or isinstance(model, LinearResNet):
         v = LayerView(model)
         v.reason = ("skip connections: the residual branch x + f(x) is not a homogeneous layer map, so "
                     "Theorems 2.1-2.2 do not apply")
@@ -718,7 +745,7 @@ class Balanced(Theory):
     def _measure(self, obs: Observation) -> dict:
         """Squared Frobenius norms of the layers; per-neuron vectors and D_h where recorded."""
         v = self.view
-        sc = v.scales or (1.0,) * len(obs.state)
+        sc = v.scales or (1.0,) * v.N
         rows = cols = None
         if self.neurons_on:
             Ws = v.layers(obs.state)
@@ -727,7 +754,7 @@ class Balanced(Theory):
             fro = [r.sum(-1) for r in rows]
         else:  # ||W_j||_F^2 of the state arrays themselves (a transpose does not change it)
             Ws = None if getattr(v, "direct", False) else v.layers(obs.state)
-            fro = [_fro_sq(W) if c == 1.0 else c * c * _fro_sq(W) for W, c in zip(obs.state, sc)]
+            fro = [_fro_sq(W) if c == 1.0 else c * c * _fro_sq(W) for W, c in zip(Ws or obs.state, sc)]
         m = {"fro": fro, "b": {}, "D": {}}
         for h, kind in self._vec_live:
             if kind == "b":
@@ -745,7 +772,7 @@ class Balanced(Theory):
 
     def _grad_terms(self, obs: Observation, grads) -> dict:
         v = self.view
-        sc = v.gscales or (1.0,) * len(grads)
+        sc = v.gscales or (1.0,) * v.N
         rows = cols = None
         if self.neurons_on:
             Gs = v.grads(obs.state, grads)
@@ -754,7 +781,7 @@ class Balanced(Theory):
             fro = [r.sum(-1) for r in rows]
         else:
             Gs = None if getattr(v, "direct", False) else v.grads(obs.state, grads)
-            fro = [_fro_sq(G) if c == 1.0 else c * c * _fro_sq(G) for G, c in zip(grads, sc)]
+            fro = [_fro_sq(G) if c == 1.0 else c * c * _fro_sq(G) for G, c in zip(Gs or grads, sc)]
         out = {"fro": fro, "b": {}, "D": {}}
         for h, kind in self._vec_live:
             if kind == "b":
