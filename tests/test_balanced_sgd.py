@@ -188,3 +188,22 @@ def test_resnet_no_skip_chain_under_algorithm1_sgd_and_skip_not_applicable():
               theories=[Balanced()])
     rows = res.summary()["balancedness"]["rows"]
     assert len(rows) == 1 and "skip connections" in rows[0]["not_applicable"]
+
+
+def test_sgd_rows_and_table_say_the_descent_bound_is_not_applicable():
+    from rich.console import Console
+
+    from convtool.cli.render_balanced import _held, balancedness_table
+
+    model, loss, grad_out, n, _ = _mlp("relu")
+    res = run(model, loss, "constant", eta0=5e-3, steps=5, tol=1e-300, theories=[Balanced()],
+              stochastic=_Minibatch(model, grad_out, n, 4))
+    bal = res.summary()["balancedness"]
+    row = next(r for r in bal["rows"] if r["invariant"] == "B1")
+    assert "SGD run" in row["descent"]["not_applicable"] and "not_applicable" not in row["step"]
+    assert "descent bound: not applicable (SGD run" in _held(row) and "identity yes 5/5" in _held(row)
+    table = balancedness_table(bal)
+    held, bound = ([str(c) for c in table.columns[i]._cells] for i in (4, 3))
+    assert any("descent bound: not applicable (SGD run" in c for c in held)
+    assert any("|g_s|^2 (update)" in c for c in bound)
+    Console(width=60, record=True).print(table)  # renders at a narrow width

@@ -983,6 +983,8 @@ class Balanced(Theory):
             for what in ("step", "cum", "descent"):
                 ck = f"balanced_{k}_{what}"
                 row[what] = {"violations": viol.get(ck, 0), "applicable": viol.get(f"{ck}_steps_applicable", 0)}
+                if iv["not_applicable"] is None and viol.get(f"{ck}_not_applicable"):  # e.g. descent under SGD
+                    row[what]["not_applicable"] = viol[f"{ck}_not_applicable"]
             out.append(row)
         return out
 
@@ -1001,6 +1003,7 @@ class Balanced(Theory):
                                  "activation": getattr(v, "activation", None),
                                  "subgradient": getattr(v, "subgradient", "") or None,
                                  "neurons_recorded": bool(self.neurons_on and v.reason is None),
+                                 "stochastic": self.sgd,
                                  "reference": self.reference}}
 
 
