@@ -892,7 +892,7 @@ class Balanced(Theory):
                     rec[f"bal_fro{j + 1}"] = np.where(states, a["fro"][j], np.nan)
                     rec[f"bal_gfro{j + 1}"] = np.where(steps, a["gfro"][j], np.nan)
                 if self.mf is not None:
-                    rec["mf_U_sq"], rec["mf_V_sq"] = rec["bal_fro1"], rec["bal_fro2"]
+                    rec["mf_U_sq"], rec["mf_V_sq"] = rec["bal_fro1"].copy(), rec["bal_fro2"].copy()
                     rec["mf_D_fro"] = np.where(states, a["dnorm"], np.nan)
         eta = np.where(steps, rec["eta"], 0.0)
         if self.sgd:  # the update's (minibatch) gradients: sum_j ||g_j||^2 (module docstring, "SGD")
