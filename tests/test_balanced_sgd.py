@@ -205,5 +205,5 @@ def test_sgd_rows_and_table_say_the_descent_bound_is_not_applicable():
     table = balancedness_table(bal)
     held, bound = ([str(c) for c in table.columns[i]._cells] for i in (4, 3))
     assert any("descent bound: not applicable (SGD run" in c for c in held)
-    assert any("|g_s|^2 (update)" in c for c in bound)
+    assert any("|g_s|^2 (update)" in c for c in bound) and not any("max eta (L0" in c for c in bound)
     Console(width=60, record=True).print(table)  # renders at a narrow width

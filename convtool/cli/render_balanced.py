@@ -48,8 +48,9 @@ def balancedness_table(bal: dict) -> Table:
             table.add_row(Text(name), Text("-"), Text("-"), Text("-"), Text(_held(row)))
             continue
         g = "|g_s|^2 (update)" if bal.get("stochastic") else "|grad|^2"
-        bound = (f"sum eta^2 {g} = {_num(row.get('cum_bound'))}; "
-                 f"2 max eta (L0 - L_t) = {_num(row.get('descent_bound'))}")
+        bound = f"sum eta^2 {g} = {_num(row.get('cum_bound'))}"
+        if not row["descent"].get("not_applicable"):
+            bound += f"; 2 max eta (L0 - L_t) = {_num(row.get('descent_bound'))}"
         init = row.get("initial")
         table.add_row(Text(name), Text("-" if init is None else _num(init)), Text(_num(row.get("max_drift"))),
                       Text(bound), Text(_held(row)))
