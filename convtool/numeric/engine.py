@@ -348,7 +348,8 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
         ``progress(t, steps)`` after each step.
     stochastic : callable, optional
         A stochastic gradient for the update (minibatch SGD): ``stochastic(t, obs) -> grads`` (the model's
-        parameter gradients, same shapes as ``obs.grads``). The records (loss, gradient norm) stay those of
+        parameter gradients, same shapes as ``obs.grads``; fresh arrays, not a buffer written again at the next
+        call: theories may keep references, as to the state). The records (loss, gradient norm) stay those of
         the full objective; only the update uses the returned gradients, which the theories see as
         ``obs.update_grads`` in ``after_step`` (and the callable as ``ctx.stochastic`` in ``setup``). Its
         ``to_dict()`` (if any) goes to ``config["stochastic"]``.

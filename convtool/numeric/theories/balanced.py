@@ -317,7 +317,8 @@ class _DBatch:
     step, which dominate the two-layer model's cheap step): the matrix invariant's drift and one-step error, and,
     for the two-layer model (``deferred``), the squared norms of the layers and of the update gradients and the
     predicted term ``P_t = G_h G_h^T - G_{h+1}^T G_{h+1}`` from the stored arrays themselves (the arrays are the
-    engine's, referenced, not copied: the model's step returns new ones).
+    engine's, referenced, not copied: the model's step, its gradients and a stochastic gradient are new arrays
+    every step, :func:`~convtool.numeric.engine.run`).
 
     ``add_state(t, D_t, state)`` before ``add_step(t, eta_t, P_t or None, grads)``; a pair (t, t+1) is evaluated
     when both states and step t are known: ``||D_{t+1} - D_t - eta_t^2 P_t||_F``, and every state's
