@@ -75,7 +75,8 @@ def test_one_step_identities_use_the_update_gradients(case):
     sgd = _Minibatch(model, grad_out, n, n // 3)
     res = run(model, loss, "constant", eta0=eta, steps=T, tol=1e-300, theories=[Balanced()], stochastic=sgd)
     v = res.violations()
-    keys = ["B1", "D1"] if case == "two-layer" else ["B1", "B2", "b1", "b2"] + (["D1", "D2"] if case == "mlp-linear" else [])
+    keys = ["B1", "D1"] if case == "two-layer" else ["B1", "B2", "b1", "b2"]
+    keys += ["D1", "D2"] if case == "mlp-linear" else []
     for k in keys:
         assert v[f"balanced_{k}_step"] == 0 and v[f"balanced_{k}_step_steps_applicable"] == T, k
         assert v[f"balanced_{k}_cum"] == 0 and v[f"balanced_{k}_cum_steps_applicable"] == T, k

@@ -11,8 +11,9 @@ It sees every model through a *layer view*
 (``W_j`` of shape (n_j, n_{j-1})) and their gradients, in the coordinates where the model's step is plain
 GD ``W_j - eta_t G_j``. For the two-layer model ``W = W1 W2^T`` the view is ``(W1^T, W2)`` and the pair's
 matrix invariant is the local-PL paper's ``D(t) = W1^T W1 - W2^T W2`` (computed by :func:`two_layer_D`,
-shared with the local-PL theory through ``Observation.cache`` (:func:`~convtool.numeric.theories.local_pl.observed_imbalance`'s key); in the width-reduced coordinates ``Q^T D Q``, with the
-same Frobenius norms and nonzero spectrum, so the reduction stays exact).
+shared with the local-PL theory through ``Observation.cache``, the key of
+:func:`~convtool.numeric.theories.local_pl.observed_imbalance`; in the width-reduced coordinates ``Q^T D Q``,
+with the same Frobenius norms and nonzero spectrum, so the reduction stays exact).
 
 Per adjacent pair h = 1 .. N-1 it records, per state t:
 
@@ -635,8 +636,6 @@ class Balanced(Theory):
         self._r1_s = (s, np.linalg.norm(U[:, :, 0], axis=-1), np.linalg.norm(V[:, :, 0], axis=-1))
 
     def _mf_finalize(self, rec, nsteps, steps, eta):
-        from convtool.numeric import factorization as fx
-
         mf = self.mf
         R, T = steps.shape
         held = 1 + RTOL_HELD
