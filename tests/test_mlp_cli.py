@@ -150,3 +150,14 @@ def test_run_on_the_generated_fig2_file(invoke, tmp_path):
     ok(invoke("generate", "du-hu-lee-fig2", "-o", str(out), "--d", "30", "--M", "25", "--h", "8"))
     d = strict_json(ok(invoke("run", str(out), "--model", "mlp", "--eta", "0.05", "--steps", "20", "--json")).stdout)
     assert d["summary"]["violations"]["balanced_b2_step"] == 0
+
+
+def test_mlp_adgd_schedule_keeps_the_identities(invoke, tmp_path):
+    """The model-neutral adgd schedule (its own step sizes) on the mlp: the one-step identities hold at each eta_t."""
+    path, X, Y = _data(tmp_path)
+    d = strict_json(ok(invoke("run", path, "--model", "mlp", "--widths", "6", "--steps", "15", "--schedule", "adgd",
+                              "--json")).stdout)
+    assert d["summary"]["schedule"] == "adgd"
+    rows = {row["invariant"]: row for row in d["summary"]["balancedness"]["rows"]}
+    for k in ("B1", "b1", "B2", "b2"):
+        assert rows[k]["step"]["violations"] == 0 and rows[k]["step"]["applicable"] == d["summary"]["steps"][0] > 0

@@ -21,7 +21,9 @@ def _held(row: dict) -> str:
     parts = []
     for what, label in (("step", "identity"), ("cum", "sum bound"), ("descent", "descent bound")):
         c = row[what]
-        if c["applicable"] == 0:
+        if c.get("not_applicable"):
+            parts.append(f"{label}: not applicable ({c['not_applicable']})")
+        elif c["applicable"] == 0:
             parts.append(f"{label}: no step applicable")
         else:
             ok = c["applicable"] - c["violations"]
@@ -45,8 +47,10 @@ def balancedness_table(bal: dict) -> Table:
         if row.get("not_applicable"):
             table.add_row(Text(name), Text("-"), Text("-"), Text("-"), Text(_held(row)))
             continue
-        bound = (f"sum eta^2 |grad|^2 = {_num(row.get('cum_bound'))}; "
-                 f"2 max eta (L0 - L_t) = {_num(row.get('descent_bound'))}")
+        g = "|g_s|^2 (update)" if bal.get("stochastic") else "|grad|^2"
+        bound = f"sum eta^2 {g} = {_num(row.get('cum_bound'))}"
+        if not row["descent"].get("not_applicable"):
+            bound += f"; 2 max eta (L0 - L_t) = {_num(row.get('descent_bound'))}"
         init = row.get("initial")
         table.add_row(Text(name), Text("-" if init is None else _num(init)), Text(_num(row.get("max_drift"))),
                       Text(bound), Text(_held(row)))

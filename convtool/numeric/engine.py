@@ -348,9 +348,11 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
         ``progress(t, steps)`` after each step.
     stochastic : callable, optional
         A stochastic gradient for the update (minibatch SGD): ``stochastic(t, obs) -> grads`` (the model's
-        parameter gradients, same shapes as ``obs.grads``). The records (loss, gradient norm, theories)
-        stay those of the full objective; only the update uses the returned gradients. Its ``to_dict()``
-        (if any) goes to ``config["stochastic"]``.
+        parameter gradients, same shapes as ``obs.grads``; fresh arrays, not a buffer written again at the next
+        call: theories may keep references, as to the state). The records (loss, gradient norm) stay those of
+        the full objective; only the update uses the returned gradients, which the theories see as
+        ``obs.update_grads`` in ``after_step`` (and the callable as ``ctx.stochastic`` in ``setup``). Its
+        ``to_dict()`` (if any) goes to ``config["stochastic"]``.
     phase : callable, optional
         ``phase(name, i, total)`` through the theories' setup (:data:`SETUP_PHASE`, reported by them)
         and their records after the loop (:data:`AFTER_PHASE`).
@@ -382,7 +384,8 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
     for th in ths:
         th.warm_up()
     t_start = time.perf_counter()
-    ctx = RunContext(model=model, losses=losses, loss=bl, schedule=sched, R=R, eta0=eta0, phase=phase)
+    ctx = RunContext(model=model, losses=losses, loss=bl, schedule=sched, R=R, eta0=eta0, phase=phase,
+                     stochastic=stochastic)
     env0 = {"eta0": np.full(R, np.nan if eta0 is None else float(eta0))}
     for th in ths:
         env0.update(th.setup(ctx))
@@ -482,9 +485,10 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
                             active=active.copy())
             eta = np.where(active, np.asarray(sched(info), dtype=float).reshape(R), 0.0)
             _put(rec, "eta", t, eta, active)
+            obs.update_grads = grads if stochastic is None else stochastic(t, obs)
             for th in ths:
                 th.after_step(t, obs, eta)
-            state = model.step(state, grads if stochastic is None else stochastic(t, obs), eta)
+            state = model.step(state, obs.update_grads, eta)
             if progress is not None:
                 progress(t + 1, T)
     Tm = int(nsteps.max())  # the last step any seed took: state records 0..Tm, step records 0..Tm-1

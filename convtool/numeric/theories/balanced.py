@@ -3,13 +3,17 @@
 S. S. Du, W. Hu and J. D. Lee, "Algorithmic Regularization in Learning Deep Homogeneous Models: Layers are
 Automatically Balanced", NeurIPS 2018 (arXiv:1806.00900). One theory, :class:`Balanced`, attached to the
 two-layer model (``TwoLayerLinear``), the deep linear network (``DeepLinear``) and the homogeneous
-feed-forward net (``FeedForward``, ``--model mlp``). It sees every model through a *layer view*
+feed-forward net (``FeedForward``, ``--model mlp``); in the library also the linear ResNet model's no-skip
+baseline ``B W_L ... W_1 A`` (``LinearResNet(skip=False)``: the trained layers W_1 .. W_L, the one covered
+model that ``convtool run`` trains by SGD, ``--batch``; the CLI attaches only the zou-long-gu theory to it).
+It sees every model through a *layer view*
 (:func:`layer_view`): the layers ``W_1 .. W_N`` in the paper's convention ``x -> W_N phi(... W_1 x)``
 (``W_j`` of shape (n_j, n_{j-1})) and their gradients, in the coordinates where the model's step is plain
 GD ``W_j - eta_t G_j``. For the two-layer model ``W = W1 W2^T`` the view is ``(W1^T, W2)`` and the pair's
 matrix invariant is the local-PL paper's ``D(t) = W1^T W1 - W2^T W2`` (computed by :func:`two_layer_D`,
-shared with the local-PL theory through ``Observation.cache`` (:func:`~convtool.numeric.theories.local_pl.observed_imbalance`'s key); in the width-reduced coordinates ``Q^T D Q``, with the
-same Frobenius norms and nonzero spectrum, so the reduction stays exact).
+shared with the local-PL theory through ``Observation.cache``, the key of
+:func:`~convtool.numeric.theories.local_pl.observed_imbalance`; in the width-reduced coordinates ``Q^T D Q``,
+with the same Frobenius norms and nonzero spectrum, so the reduction stays exact).
 
 Per adjacent pair h = 1 .. N-1 it records, per state t:
 
@@ -41,13 +45,32 @@ Checks (``applies``/``held`` per step, "held" with a rounding band, see :func:`_
   ``L(s+1) <= L(s) - eta_s ||grad L(s)||^2 / 2`` held at every step so far (then
   ``eta_s^2 ||grad||^2 <= 2 eta_s (L(s) - L(s+1))``).
 
+SGD (``run(..., stochastic=...)``): the identities are checked with the gradients the update used
+(``Observation.update_grads``), never the recorded full gradient. They hold for any update ``W_h - eta g_h``
+with ``g`` the parameter gradient, at the current weights, of *any* loss of the network's output: the proof of
+Theorem 2.1 (Section 2.3) first reduces to the loss of one sample, and the cancellation of the first-order
+terms (eq. 7) is the chain rule through the homogeneous layer, whatever the output cotangent. A minibatch loss
+``(n/b) sum_{i in B} l_i`` is such a loss, so per minibatch: the one-step identities (``*_step``) hold to
+round-off with the minibatch gradients (and fail with the full ones, tests/test_balanced_sgd.py), and the
+cumulative bound ``*_cum`` holds with ``sum eta_s^2 ||g_s||^2`` of the update gradients (what
+``bal_cum_bound`` then sums; with a cadence ``every > 1`` those norms are not recorded at every step and the
+check says so). The descent bound ``*_descent`` changes meaning: it rests on the descent inequality of the full
+gradient (``eta_s^2 ||grad L(s)||^2 <= 2 eta_s (L(s) - L(s+1))``), which says nothing about ``||g_s||``; under
+SGD it is not applicable, in words. Matrix factorization's Lemma 3.1 / eq. 13 checks are GD statements (the
+two-layer entry point runs GD).
+
 Costs: ``B_h`` needs the layers' and gradients' squared norms (one pass each; B's records are formed after the
 loop); ``b_h`` the row and column sums; ``D_h`` two n_h x n_h Grams per step (not formed for
-``n_h > dense_max``, said in words). ``every > 1`` records only the pairs (t, t+1) with t % every == 0 (the
+``n_h > dense_max``, said in words). On the two-layer model (without ``record_neurons``) every record comes
+from arrays the engine computed anyway, referenced per step and evaluated in batches of up to 64 states
+(:class:`_DBatch`: the squared norms of the layers and of the update gradients, ``P_t`` as one batched
+product, D(t) being the local-PL theory's cached one), so that the per-step cost is a few list operations
+(bench/bench_balanced.py). ``every > 1`` records only the pairs (t, t+1) with t % every == 0 (the
 CLI uses it for the deep linear model above width 512, where a pass over the weights costs about a step).
 
 Where an invariant does not apply the check carries ``not_applicable`` with the reason and nothing is
-recorded under its key: a model with skip connections (``model.skip_connections``), a non-homogeneous
+recorded under its key: a model with skip connections (``model.skip_connections``; the linear ResNet model
+``B (I + W_L) ... (I + W_1) A``), a non-homogeneous
 activation (``Activation.homogeneous`` False), D_h across a nonlinear activation, a model without a layer
 structure known here.
 """
@@ -58,6 +81,7 @@ import numpy as np
 
 from convtool.errors import InputError
 from convtool.numeric.theories.base import EPS, RTOL_HELD, Check, Observation, RunContext, Theory
+from convtool.numeric.theories.local_pl import IMBALANCE_CACHE_KEY
 
 __all__ = ["Balanced", "layer_view", "two_layer_D", "LayerView", "DENSE_MAX", "pair_invariants",
            "predicted_drift"]
@@ -86,14 +110,12 @@ def two_layer_D(model, state, cache: dict | None = None) -> np.ndarray:
     read from / stored in ``cache[IMBALANCE_CACHE_KEY]``, the key of
     :func:`~convtool.numeric.theories.local_pl.observed_imbalance`, so that one computation per step serves both
     theories."""
-    from convtool.numeric.theories.local_pl import IMBALANCE_CACHE_KEY
-
-    if cache is not None and IMBALANCE_CACHE_KEY in cache:
-        return cache[IMBALANCE_CACHE_KEY]
-    D = model.imbalance(state)
     if cache is not None:
-        cache[IMBALANCE_CACHE_KEY] = D
-    return D
+        D = cache.get(IMBALANCE_CACHE_KEY)
+        if D is None:
+            D = cache[IMBALANCE_CACHE_KEY] = model.imbalance(state)
+        return D
+    return model.imbalance(state)
 
 
 class LayerView:
@@ -198,10 +220,13 @@ class _TwoLayerView(LayerView):
         return two_layer_D(self.model, state if state is not None else (_T(Ws[0]), Ws[1]), cache)
 
     def D_pred(self, h, Gs, grads=None):
+        """``Q^T (gA^T gA - gB^T gB) Q`` of the gradients ``grads = (gA, gB)`` ([nb,] R, n|m, k), a stack of steps
+        included (one batched product; the transposed factor copied to contiguous memory first, several times
+        faster than numpy's batched matmul on a transposed view)."""
         gA, gB = grads if grads is not None else (_T(Gs[0]), Gs[1])
         if not self.model.reduced:
             gA, gB = gA @ self.model.Q, gB @ self.model.Q
-        return _T(gA) @ gA - _T(gB) @ gB
+        return np.ascontiguousarray(_T(gA)) @ gA - np.ascontiguousarray(_T(gB)) @ gB
 
     def neurons(self, h, sq_rows, sq_cols):
         return sq_rows[0] - sq_cols[1]  # full width h: the reduced case goes through neurons_reduced
@@ -210,14 +235,37 @@ class _TwoLayerView(LayerView):
         return int(self.h_full)
 
 
+class _ChainView(LayerView):
+    """The linear ResNet model's no-skip baseline ``B W_L ... W_1 A`` (A, B fixed): the trained layers W_1 .. W_L
+    (m x m, the state's ``W[:, l - 1]``), linear between them; no pair with the fixed A, B."""
+
+    name = "deep linear (no skip)"
+    activation = "linear"
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.N = model.L
+        self.widths = (model.width,) * (model.L + 1)
+        self.linear = [True] * (model.L - 1)
+
+    def layers(self, state):
+        return [state[0][:, l] for l in range(self.N)]
+
+    def grads(self, state, grads):
+        return [grads[0][:, l] for l in range(self.N)]
+
+
 def layer_view(model) -> LayerView:
     """The :class:`LayerView` of a model: two-layer, deep linear, feed-forward (mlp, shallow); a model with
     ``skip_connections`` or an unknown structure gets a view whose ``reason`` says why nothing applies."""
     from convtool.numeric.deep_linear import DeepLinear
     from convtool.numeric.feedforward import FeedForward
     from convtool.numeric.models import TwoLayerLinear
+    from convtool.numeric.resnet import LinearResNet
 
-    if getattr(model, "skip_connections", False):
+    if isinstance(model, LinearResNet) and not model.skip:
+        return _ChainView(model)
+    if getattr(model, "skip_connections", False) or isinstance(model, LinearResNet):
         v = LayerView(model)
         v.reason = ("skip connections: the residual branch x + f(x) is not a homogeneous layer map, so "
                     "Theorems 2.1-2.2 do not apply")
@@ -266,71 +314,108 @@ def _tolerance(inner: int, S_t, S_t1, P) -> np.ndarray:
 
 
 class _DBatch:
-    """The matrix invariant's records, evaluated ``size`` states at a time (one batched computation instead of a
-    few small numpy calls per step, which dominate the two-layer model's cheap step).
+    """Records evaluated ``size`` states at a time (one batched computation instead of a few small numpy calls per
+    step, which dominate the two-layer model's cheap step): the matrix invariant's drift and one-step error, and,
+    for the two-layer model (``deferred``), the squared norms of the layers and of the update gradients and the
+    predicted term ``P_t = G_h G_h^T - G_{h+1}^T G_{h+1}`` from the stored arrays themselves (the arrays are the
+    engine's, referenced, not copied: the model's step, its gradients and a stochastic gradient are new arrays
+    every step, :func:`~convtool.numeric.engine.run`).
 
-    ``add_state(t, D_t, D_0)`` before ``add_step(t, P_t, eta_t)`` (P_t = G_h G_h^T - G_{h+1}^T G_{h+1}); a pair
-    (t, t+1) is evaluated when both states and step t's P are known: ``||D_{t+1} - D_t - eta_t^2 P_t||_F``, and
-    every state's ``||D_t - D_0||_F``. ``arrays(T)`` returns (R, T+1) drifts and (R, T) errors and
-    ``||eta_t^2 P_t||_F`` (NaN where not recorded)."""
+    ``add_state(t, D_t, state)`` before ``add_step(t, eta_t, P_t or None, grads)``; a pair (t, t+1) is evaluated
+    when both states and step t are known: ``||D_{t+1} - D_t - eta_t^2 P_t||_F``, and every state's
+    ``||D_t - D_0||_F`` and ``||D_t||_F``. ``arrays(T)`` returns them as (R, T+1) / (R, T) arrays (NaN where not
+    recorded)."""
 
-    def __init__(self, R: int, max_bytes: int = 32 * 2 ** 20):
-        self.R, self.max_bytes = R, max_bytes
+    def __init__(self, R: int, view=None, max_bytes: int = 32 * 2 ** 20):
+        self.R, self.view, self.max_bytes = R, view, max_bytes
+        self.deferred = view is not None
         self.D0 = None
-        self.buf = []          # [(t, D_t, P_t or None, eta_t or None)]
-        self.carry = None      # the last evaluated state (t, D_t, P_t, eta_t), for the pair across batches
-        self.drift, self.err, self.pnorm = {}, {}, {}
+        self.size = None
+        self.buf = []          # [[t, D_t, state or None, eta_t or None, P_t or None, grads or None]]
+        self.carry = None      # (t, D_t, eta_t, P_t) of the last evaluated entry, for the pair across batches
+        self.chunks = {"state": [], "pair": [], "gfro": []}  # (t indices, values) per batch
 
-    def add_state(self, t, D, D0):
-        if self.D0 is None:
-            self.D0 = D0
-            self.size = max(1, min(64, self.max_bytes // max(1, 8 * D.size)))
-        if len(self.buf) >= self.size and self.buf[-1][2] is not None:
+    def add_state(self, t, D, state=None):
+        if self.size is None:
+            self.D0 = D
+            per = 8 * (D.size + (sum(2 * a.size for a in state) if state is not None else 0))
+            self.size = max(1, min(64, self.max_bytes // max(1, per)))
+        if len(self.buf) >= self.size and self.buf[-1][3] is not None:
             self._flush()
-        self.buf.append([t, D, None, None])
+        self.buf.append([t, D, state, None, None, None])
 
-    def add_step(self, t, P, eta):
+    def add_step(self, t, eta, P=None, grads=None):
         if self.buf and self.buf[-1][0] == t:
-            self.buf[-1][2], self.buf[-1][3] = P, eta
+            self.buf[-1][3:] = [eta, P, grads]
+
+    @staticmethod
+    def _norms(stack):
+        """``||X||_F^2`` per (entry, seed) of a stack (nb, R, p, q), as (R, nb)."""
+        return np.einsum("trij,trij->rt", stack, stack)
 
     def _flush(self):
-        if not self.buf:
+        # stacks with the entries first: np.array of a list of arrays is several times faster than np.stack
+        buf, R = self.buf, self.R
+        if not buf:
             return
-        ts = [b[0] for b in self.buf]
-        Ds = np.stack([b[1] for b in self.buf], axis=1)                     # (R, n, k, k)
-        dd = (Ds - self.D0[:, None]).reshape(self.R, len(ts), -1)
-        drift = np.sqrt(np.einsum("rnk,rnk->rn", dd, dd))
-        for i, t in enumerate(ts):
-            self.drift[t] = drift[:, i]
-        prev = ([self.carry] if self.carry is not None else []) + self.buf[:-1]
-        pairs = [(p, b) for p, b in zip(prev, self.buf[len(self.buf) - len(prev):] if len(prev) < len(self.buf)
-                                         else self.buf) if p[2] is not None and b[0] == p[0] + 1]
-        if pairs:
-            Dn = np.stack([b[1] for _, b in pairs], axis=1)
-            Dp = np.stack([p[1] for p, _ in pairs], axis=1)
-            e2 = np.stack([p[3] ** 2 for p, _ in pairs], axis=1)[:, :, None, None]
-            PD = e2 * np.stack([p[2] for p, _ in pairs], axis=1)
-            res = (Dn - Dp - PD).reshape(self.R, len(pairs), -1)
-            err = np.sqrt(np.einsum("rnk,rnk->rn", res, res))
-            pd = PD.reshape(self.R, len(pairs), -1)
-            pn = np.sqrt(np.einsum("rnk,rnk->rn", pd, pd))
-            for i, (p, _) in enumerate(pairs):
-                self.err[p[0]], self.pnorm[p[0]] = err[:, i], pn[:, i]
-        self.carry = self.buf[-1]
+        nb = len(buf)
+        ts = np.array([b[0] for b in buf])
+        Ds = np.array([b[1] for b in buf])                             # (nb, R, k, k)
+        dd = (Ds - self.D0).reshape(nb, R, -1)
+        fro = ([self._norms(np.array([b[2][j] for b in buf])) for j in range(len(buf[0][2]))]
+               if self.deferred else None)
+        self.chunks["state"].append((ts, np.sqrt(np.einsum("tri,tri->rt", dd, dd)), np.sqrt(self._norms(Ds)), fro))
+        pos = np.flatnonzero([b[3] is not None for b in buf])         # the entries whose step is known
+        P = eta = None
+        if pos.size:
+            eta = np.array([buf[i][3] for i in pos])                   # (ns, R)
+            if self.deferred:
+                G = [np.array([buf[i][5][j] for i in pos]) for j in range(len(buf[pos[0]][5]))]
+                self.chunks["gfro"].append((ts[pos], [self._norms(g) for g in G]))
+                P = self.view.D_pred(0, None, G)                          # (ns, R, k, k), one batched product
+            else:
+                P = np.array([buf[i][4] for i in pos])
+            ok = pos[pos + 1 < nb]
+            ok = ok[ts[ok + 1] == ts[ok] + 1]                             # the pairs (t, t+1) inside the batch
+            if ok.size:
+                rows = np.searchsorted(pos, ok)
+                self._pairs(ts[ok], Ds[ok + 1], Ds[ok], eta[rows], P[rows])
+        c = self.carry                                                    # the pair across the batches
+        if c is not None and c[2] is not None and ts[0] == c[0] + 1:
+            self._pairs(ts[:1] - 1, Ds[:1], c[1][None], c[2][None], c[3][None])
+        last = pos.size and pos[-1] == nb - 1
+        self.carry = (int(ts[-1]), buf[-1][1], eta[-1] if last else None, P[-1] if last else None)
         self.buf = []
 
-    def arrays(self, T: int):
+    def _pairs(self, t, Dn, Dp, eta, P):
+        """``||D_{t+1} - D_t - eta_t^2 P_t||_F`` and ``||eta_t^2 P_t||_F`` of stacked pairs (np, R, k, k)."""
+        PD = (eta * eta)[:, :, None, None] * P
+        res = (Dn - Dp - PD).reshape(len(t), self.R, -1)
+        pd = PD.reshape(len(t), self.R, -1)
+        self.chunks["pair"].append((t, np.sqrt(np.einsum("tri,tri->rt", res, res)),
+                                    np.sqrt(np.einsum("tri,tri->rt", pd, pd))))
+
+    def arrays(self, T: int) -> dict:
+        """``drift``, ``dnorm`` (R, T+1); ``err``, ``pnorm`` (R, T); deferred: ``fro`` (R, T+1), ``gfro`` (R, T)
+        lists, one per layer."""
         self._flush()
-        drift = np.full((self.R, T + 1), np.nan)
-        err = np.full((self.R, T), np.nan)
-        pn = np.full((self.R, T), np.nan)
-        for t, v in self.drift.items():
-            if t <= T:
-                drift[:, t] = v
-        for t, v in self.err.items():
-            if t < T:
-                err[:, t], pn[:, t] = v, self.pnorm[t]
-        return drift, err, pn
+        R, N = self.R, (self.view.N if self.deferred else 0)
+        out = {k: np.full((R, n), np.nan) for k, n in (("drift", T + 1), ("dnorm", T + 1), ("err", T), ("pnorm", T))}
+        out["fro"] = [np.full((R, T + 1), np.nan) for _ in range(N)]
+        out["gfro"] = [np.full((R, T), np.nan) for _ in range(N)]
+        for ts, drift, dnorm, fro in self.chunks["state"]:
+            k = ts <= T
+            out["drift"][:, ts[k]], out["dnorm"][:, ts[k]] = drift[:, k], dnorm[:, k]
+            for a, f in zip(out["fro"], fro or ()):
+                a[:, ts[k]] = f[:, k]
+        for ts, err, pn in self.chunks["pair"]:
+            k = ts < T
+            out["err"][:, ts[k]], out["pnorm"][:, ts[k]] = err[:, k], pn[:, k]
+        for ts, g in self.chunks["gfro"]:
+            k = ts < T
+            for a, f in zip(out["gfro"], g):
+                a[:, ts[k]] = f[:, k]
+        return out
 
 
 class Balanced(Theory):
@@ -407,21 +492,37 @@ class Balanced(Theory):
                                             not_applicable=nd))
         live = [iv for iv in self.invariants if iv["not_applicable"] is None]
         self.live = live
+        self.sgd = ctx.stochastic is not None
+        sgd_na = {"step": None, "cum": None, "descent": None}
+        if self.sgd:  # module docstring, "SGD": which statements hold per minibatch
+            sgd_na["descent"] = ("SGD run: the descent argument bounds eta_s^2 ||grad L(s)||^2 of the full gradient, "
+                                 "but the drift is driven by the update's (minibatch) gradient")
+            if self.every > 1:
+                sgd_na["cum"] = (f"SGD run recorded every {self.every} steps: the update gradients' norms, which "
+                                 f"the cumulative bound needs at every step, are not recorded in between")
+        gname = "g_s" if self.sgd else "grad L(s)"
         checks, state_keys, step_keys = [], [], []
         for iv in self.invariants:
             k, na = iv["key"], iv["not_applicable"]
-            for what, desc, ref in (("step", "one-step GD drift = eta_t^2 (...) to round-off", "derived from eq. (7)"),
-                                    ("cum", "|drift(t)| <= sum eta_s^2 ||grad L(s)||^2", "derived, notes Sec. 3.2"),
+            for what, desc, ref in (("step", f"one-step {'SGD' if self.sgd else 'GD'} drift = eta_t^2 (...) of the "
+                                             f"update's gradients to round-off", "derived from eq. (7)"),
+                                    ("cum", f"|drift(t)| <= sum eta_s^2 ||{gname}||^2"
+                                            + (" (g_s the update's gradient)" if self.sgd else ""),
+                                     "derived, notes Sec. 3.2"),
                                     ("descent", "|drift(t)| <= 2 max eta_s (L(0) - L(t)) while descent held",
                                      "derived, eq. (14)-type descent")):
                 checks.append(Check(f"balanced_{k}_{what}", f"balanced_{k}_{what}_applies", f"balanced_{k}_{what}_held",
-                                    f"{iv['reference']}; {ref}", f"{iv['name']}: {desc}", na))
+                                    f"{iv['reference']}; {ref}", f"{iv['name']}: {desc}", na or sgd_na[what]))
             if na is None and iv["kind"] == "b":  # B's records are formed after the loop from bal_fro, bal_gfro;
                 state_keys += [f"bal_{k}_drift"]    # D's in batches (_DBatch)
                 step_keys += [f"bal_{k}_step_err", f"bal_{k}_step_pred"]
         self._vec_live = [(iv["pair"] - 1, iv["kind"]) for iv in live if iv["kind"] != "B"]
-        self._dbatch = {h: _DBatch(ctx.R) for h, kind in self._vec_live if kind == "D"}
-        if live:
+        # the two-layer model without the per-neuron vector: every record from arrays referenced per step and
+        # evaluated in batches of states (_DBatch); the per-step cost is then a few list operations
+        self._defer = bool(live) and isinstance(v, _TwoLayerView) and self._vec_live == [(0, "D")]
+        self._dbatch = {h: _DBatch(ctx.R, view=v if self._defer else None)
+                        for h, kind in self._vec_live if kind == "D"}
+        if live and not self._defer:
             state_keys += [f"bal_fro{j}" for j in range(1, v.N + 1)]
             step_keys += [f"bal_gfro{j}" for j in range(1, v.N + 1)]
         env = {}
@@ -500,38 +601,41 @@ class Balanced(Theory):
                 ("dhl_eq13_data", "Claim B.1, eq. (13) (data-dependent)",
                  "||D_t||_F <= ||D_0||_F + sum 2 eta_s^2 (||U_s||^2 + ||V_s||^2) f_s", None)):
             checks.append(Check(key, key + "_applies", key + "_held", ref, desc, n_a))
-        state_keys += ["mf_U_sq", "mf_V_sq", "mf_D_fro"]
+        if not self._defer:  # else formed after the loop from the batched records
+            state_keys += ["mf_U_sq", "mf_V_sq", "mf_D_fro"]
         self.mf = mf
         return env
 
     def _mf_observe(self, obs, m, vals, step):
-        mf = self.mf
         vals["mf_U_sq"], vals["mf_V_sq"] = m["fro"][0], m["fro"][1]
         vals["mf_D_fro"] = np.sqrt(_fro_sq(m["D"][0]))
         self._last_state = obs.state
-        if mf["rank1"]:
-            U, V = self.view.model.full_weights(obs.state)
-            from convtool.numeric.factorization import rank1_recurrence, rank1_state
+        if self.mf["rank1"]:
+            self._r1_observe(obs, vals, step)
 
-            s = rank1_state(U[:, :, 0], V[:, :, 0], mf["us"], mf["vs"], mf["sigma1"])
-            for k, v in s.items():
-                vals[f"r1_{k}"] = v
-            if self._r1_prev is not None:
-                ps, eta, nu, nv = self._r1_prev
-                pred = rank1_recurrence(ps, eta, mf["sigma1"])
-                scale = {"alpha": nu, "beta": nv, "alpha_perp": nu, "beta_perp": nv, "h": nu * nv + mf["sigma1"],
-                         "xi": nu ** 2 + nv ** 2}
-                err = np.zeros(self.R)
-                for k in pred:
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        e = np.abs(pred[k] - s[k]) / np.where(scale[k] > 0, scale[k], 1.0)
-                    err = np.maximum(err, e)
-                step["r1_rec_err"] = err
-            self._r1_s = (s, np.linalg.norm(U[:, :, 0], axis=-1), np.linalg.norm(V[:, :, 0], axis=-1))
+    def _r1_observe(self, obs, vals, step):
+        """Appendix C's rank-1 state of the iterate and the recurrences' (23)-(24) prediction from the last."""
+        mf = self.mf
+        U, V = self.view.model.full_weights(obs.state)
+        from convtool.numeric.factorization import rank1_recurrence, rank1_state
+
+        s = rank1_state(U[:, :, 0], V[:, :, 0], mf["us"], mf["vs"], mf["sigma1"])
+        for k, v in s.items():
+            vals[f"r1_{k}"] = v
+        if self._r1_prev is not None:
+            ps, eta, nu, nv = self._r1_prev
+            pred = rank1_recurrence(ps, eta, mf["sigma1"])
+            scale = {"alpha": nu, "beta": nv, "alpha_perp": nu, "beta_perp": nv, "h": nu * nv + mf["sigma1"],
+                     "xi": nu ** 2 + nv ** 2}
+            err = np.zeros(self.R)
+            for k in pred:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    e = np.abs(pred[k] - s[k]) / np.where(scale[k] > 0, scale[k], 1.0)
+                err = np.maximum(err, e)
+            step["r1_rec_err"] = err
+        self._r1_s = (s, np.linalg.norm(U[:, :, 0], axis=-1), np.linalg.norm(V[:, :, 0], axis=-1))
 
     def _mf_finalize(self, rec, nsteps, steps, eta):
-        from convtool.numeric import factorization as fx
-
         mf = self.mf
         R, T = steps.shape
         held = 1 + RTOL_HELD
@@ -641,7 +745,7 @@ class Balanced(Theory):
     def _measure(self, obs: Observation) -> dict:
         """Squared Frobenius norms of the layers; per-neuron vectors and D_h where recorded."""
         v = self.view
-        sc = v.scales or (1.0,) * len(obs.state)
+        sc = v.scales or (1.0,) * v.N
         rows = cols = None
         if self.neurons_on:
             Ws = v.layers(obs.state)
@@ -650,7 +754,7 @@ class Balanced(Theory):
             fro = [r.sum(-1) for r in rows]
         else:  # ||W_j||_F^2 of the state arrays themselves (a transpose does not change it)
             Ws = None if getattr(v, "direct", False) else v.layers(obs.state)
-            fro = [_fro_sq(W) if c == 1.0 else c * c * _fro_sq(W) for W, c in zip(obs.state, sc)]
+            fro = [_fro_sq(W) if c == 1.0 else c * c * _fro_sq(W) for W, c in zip(Ws or obs.state, sc)]
         m = {"fro": fro, "b": {}, "D": {}}
         for h, kind in self._vec_live:
             if kind == "b":
@@ -666,28 +770,28 @@ class Balanced(Theory):
             return np.sum((Q @ v.D(h, Ws, cache, state)) * Q, axis=-1)
         return v.neurons(h, rows, cols)
 
-    def _grad_terms(self, obs: Observation) -> dict:
+    def _grad_terms(self, obs: Observation, grads) -> dict:
         v = self.view
-        sc = v.gscales or (1.0,) * len(obs.grads)
+        sc = v.gscales or (1.0,) * v.N
         rows = cols = None
         if self.neurons_on:
-            Gs = v.grads(obs.state, obs.grads)
+            Gs = v.grads(obs.state, grads)
             rows = [c * c * np.einsum("rij,rij->ri", G, G) for G, c in zip(Gs, sc)]
             cols = [c * c * np.einsum("rij,rij->rj", G, G) for G, c in zip(Gs, sc)]
             fro = [r.sum(-1) for r in rows]
         else:
-            Gs = None if getattr(v, "direct", False) else v.grads(obs.state, obs.grads)
-            fro = [_fro_sq(G) if c == 1.0 else c * c * _fro_sq(G) for G, c in zip(obs.grads, sc)]
+            Gs = None if getattr(v, "direct", False) else v.grads(obs.state, grads)
+            fro = [_fro_sq(G) if c == 1.0 else c * c * _fro_sq(G) for G, c in zip(Gs or grads, sc)]
         out = {"fro": fro, "b": {}, "D": {}}
         for h, kind in self._vec_live:
             if kind == "b":
                 if isinstance(v, _TwoLayerView) and v.model.reduced:
                     Q = v.model.Q
-                    out["b"][h] = np.sum((Q @ v.D_pred(h, Gs, obs.grads)) * Q, axis=-1)
+                    out["b"][h] = np.sum((Q @ v.D_pred(h, Gs, grads)) * Q, axis=-1)
                 else:
                     out["b"][h] = v.neurons(h, rows, cols)
             else:
-                out["D"][h] = v.D_pred(h, Gs, obs.grads)
+                out["D"][h] = v.D_pred(h, Gs, grads)
         return out
 
     def observe(self, t: int, obs: Observation):
@@ -698,6 +802,8 @@ class Balanced(Theory):
         if self.every > 1 and t % self.every > 1 and self.mf is None:
             self._prev = None
             return {}, {}
+        if self._defer:
+            return self._observe_deferred(t, obs)
         m = self._measure(obs)
         if self._first is None:
             self._first = m
@@ -712,7 +818,7 @@ class Balanced(Theory):
             if kind == "b":
                 vals[f"bal_b{h + 1}_drift"] = np.max(np.abs(m["b"][h] - m0["b"][h]), axis=-1)
             else:
-                self._dbatch[h].add_state(t, m["D"][h], m0["D"][h])
+                self._dbatch[h].add_state(t, m["D"][h])
         if self._prev is not None:
             pm, pred, eta = self._prev
             e2 = eta * eta
@@ -729,17 +835,38 @@ class Balanced(Theory):
         self._obs_m = m
         return vals, step
 
+    def _observe_deferred(self, t: int, obs: Observation):
+        """The two-layer model's observe (``self._defer``): D(t) from the cache shared with the local-PL theory and
+        references to the state, evaluated in batches (:class:`_DBatch`) and after the loop."""
+        D = two_layer_D(self.view.model, obs.state, obs.cache)
+        if self._first is None:
+            self._first = True
+            self._init = {"D1": np.sqrt(_fro_sq(D))}
+        self._dbatch[0].add_state(t, D, obs.state)
+        vals, step = {}, {}
+        if self.mf is not None:
+            self._last_state = obs.state
+            if self.mf["rank1"]:
+                self._r1_observe(obs, vals, step)
+        return vals, step
+
     def after_step(self, t: int, obs: Observation, eta) -> None:
+        """Step t's predicted terms from the gradients the update uses (``obs.update_grads``: the stochastic ones
+        under SGD; module docstring, "SGD")."""
         if not self.live:
             return
         if self.every > 1 and t % self.every != 0 and self.mf is None:
             self._prev = None
             return
-        g = self._grad_terms(obs)
+        grads = obs.update_grads if obs.update_grads is not None else obs.grads
         eta = np.asarray(eta, dtype=float)
-        self._prev = (self._obs_m, g, eta)
-        for h, db in self._dbatch.items():
-            db.add_step(t, g["D"][h], eta)
+        if self._defer:
+            self._dbatch[0].add_step(t, eta, grads=grads)
+        else:
+            g = self._grad_terms(obs, grads)
+            self._prev = (self._obs_m, g, eta)
+            for h, db in self._dbatch.items():
+                db.add_step(t, eta, P=g["D"][h])
         if self.mf is not None and self.mf["rank1"]:
             s, nu, nv = self._r1_s
             self._r1_prev = (s, np.asarray(eta, dtype=float), nu, nv)
@@ -754,13 +881,24 @@ class Balanced(Theory):
         if not self.live:
             return
         steps = np.arange(T)[None, :] < nsteps[:, None]
+        states = np.arange(T + 1)[None, :] <= nsteps[:, None]
         for h, db in self._dbatch.items():
-            drift, err, pnorm = db.arrays(T)
-            rec[f"bal_D{h + 1}_drift"] = np.where(np.arange(T + 1)[None, :] <= nsteps[:, None], drift, np.nan)
-            rec[f"bal_D{h + 1}_step_err"] = np.where(steps, err, np.nan)
-            rec[f"bal_D{h + 1}_step_pred"] = np.where(steps, pnorm, np.nan)
+            a = db.arrays(T)
+            rec[f"bal_D{h + 1}_drift"] = np.where(states, a["drift"], np.nan)
+            rec[f"bal_D{h + 1}_step_err"] = np.where(steps, a["err"], np.nan)
+            rec[f"bal_D{h + 1}_step_pred"] = np.where(steps, a["pnorm"], np.nan)
+            if self._defer:  # the squared norms, batched (_DBatch)
+                for j in range(self.view.N):
+                    rec[f"bal_fro{j + 1}"] = np.where(states, a["fro"][j], np.nan)
+                    rec[f"bal_gfro{j + 1}"] = np.where(steps, a["gfro"][j], np.nan)
+                if self.mf is not None:
+                    rec["mf_U_sq"], rec["mf_V_sq"] = rec["bal_fro1"].copy(), rec["bal_fro2"].copy()
+                    rec["mf_D_fro"] = np.where(states, a["dnorm"], np.nan)
         eta = np.where(steps, rec["eta"], 0.0)
-        gsq = np.where(steps, rec["grad_sq"][:, :T], 0.0)
+        if self.sgd:  # the update's (minibatch) gradients: sum_j ||g_j||^2 (module docstring, "SGD")
+            gsq = np.where(steps, sum(rec[f"bal_gfro{j}"] for j in range(1, self.view.N + 1)), 0.0)
+        else:
+            gsq = np.where(steps, rec["grad_sq"][:, :T], 0.0)
         L = rec["loss"]
         cum = np.concatenate([np.zeros((R, 1)), np.cumsum(eta ** 2 * gsq, axis=1)], axis=1)
         rec["bal_cum_bound"] = np.where(np.arange(T + 1)[None, :] <= nsteps[:, None], cum, np.nan)
@@ -845,6 +983,8 @@ class Balanced(Theory):
             for what in ("step", "cum", "descent"):
                 ck = f"balanced_{k}_{what}"
                 row[what] = {"violations": viol.get(ck, 0), "applicable": viol.get(f"{ck}_steps_applicable", 0)}
+                if iv["not_applicable"] is None and viol.get(f"{ck}_not_applicable"):  # e.g. descent under SGD
+                    row[what]["not_applicable"] = viol[f"{ck}_not_applicable"]
             out.append(row)
         return out
 
@@ -863,6 +1003,7 @@ class Balanced(Theory):
                                  "activation": getattr(v, "activation", None),
                                  "subgradient": getattr(v, "subgradient", "") or None,
                                  "neurons_recorded": bool(self.neurons_on and v.reason is None),
+                                 "stochastic": self.sgd,
                                  "reference": self.reference}}
 
 

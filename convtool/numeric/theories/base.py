@@ -15,7 +15,8 @@ hook                when, and what it returns
                     arrays (R,) for the state records :attr:`state_keys` at column t, and for the
                     step records :attr:`step_keys` at column t - 1 (things that need state t + 1)
 ``schedule_env``    before the schedule is called at step t: adds what the schedule needs to env
-``after_step``      after eta_t is chosen, before the update
+``after_step``      after eta_t is chosen, before the update (``obs.update_grads``: the
+                    gradients it uses, the stochastic ones under SGD)
 ``finalize``        after the loop: vectorized records over all steps (``rec`` truncated to the
                     last step taken), checks included
 ``violations``      counts of failed checks where they applied (:attr:`checks`)
@@ -70,6 +71,9 @@ class RunContext:
     eta0: float | None
     phase: object = None
     options: dict = field(default_factory=dict)
+    #: the run's stochastic gradient (``run(stochastic=...)``), None for GD: the update then differs from the
+    #: recorded full gradient (:attr:`Observation.update_grads`)
+    stochastic: object = None
 
 
 @dataclass
@@ -87,6 +91,9 @@ class Observation:
     #: per-step values shared between theories (computed once by the first that needs them, e.g. the
     #: two-layer imbalance D(t) of both the local-PL and the balancedness theory); fresh every step
     cache: dict = field(default_factory=dict)
+    #: the parameter gradients the update of step t uses (``state - eta_t update_grads``): ``grads`` for GD, the
+    #: stochastic gradient under SGD; set by the engine before ``after_step`` (None before)
+    update_grads: tuple | None = None
 
 
 class Theory:
