@@ -228,3 +228,22 @@ def test_run_plot_and_compare_tol(invoke, tmp_path):
     ok(invoke("run", path, "--model", "resnet", "--depth", "2", "--steps", "5", "--plot", png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert_user_error(invoke("compare", "--model", "resnet", "--tol", "1e-3"), "--eps")
+
+
+def test_run_shows_balancedness_not_applicable_with_skips_and_held_without(invoke, tmp_path):
+    """Issue 9: the balancedness records appear in ``run --model resnet``; with skip connections every
+    invariant is "not applicable" with the reason in words (not zeros), and on the no-skip baseline the
+    trained layers' one-step identities hold (Du, Hu & Lee Theorems 2.1, 2.2)."""
+    path, _ = small(tmp_path, m=6)
+    j = strict_json(ok(invoke("run", path, "--model", "resnet", "--depth", "3", "--steps", "10", "--json")).stdout)
+    rows = j["summary"]["balancedness"]["rows"]
+    assert rows and all("skip connections" in (r["not_applicable"] or "") for r in rows)
+    t = " ".join(ok(invoke("run", path, "--model", "resnet", "--depth", "3", "--steps", "10",
+                           env={"COLUMNS": "250"})).stdout.split())
+    assert "Balancedness" in t and "not applicable: skip connections" in t
+    j = strict_json(ok(invoke("run", path, "--model", "resnet", "--depth", "3", "--steps", "10", "--schedule",
+                              "constant", "--eta", "1e-4", "--no-skip", "--hidden-std", "0.1", "--json")).stdout)
+    rows = [r for r in j["summary"]["balancedness"]["rows"] if r.get("step")]
+    inv = [r for r in rows if r["step"]["applicable"]]
+    assert len(inv) >= 3 * 2  # B_h, b_h, D_h for the 2 adjacent pairs of W_1..W_3
+    assert all(r["step"]["violations"] == 0 for r in inv)

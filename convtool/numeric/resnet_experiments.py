@@ -110,7 +110,11 @@ def run_resnet(X, Y, A, B, W0=None, *, depth: int | None = None, skip: bool = Tr
         key = {"thm31": "eta_thm31", "thm36": "eta_thm36", "thm38": "eta_thm38"}[schedule]
         if isinstance(c.quantities[key], NotApplicable):
             raise InputError(f"schedule {schedule}: {key} is not applicable: {c.quantities[key].reason}")
-    res = run(model, loss, schedule, theories=[theory], steps=steps, eta0=eta, tol=tol,
+    # Du, Hu & Lee's balancedness theory rides along: on the no-skip baseline its invariants apply to the
+    # trained layers W_1 .. W_L; with skip connections every record says why not (theories.balanced.layer_view)
+    from convtool.numeric.theories.balanced import Balanced
+
+    res = run(model, loss, schedule, theories=[theory, Balanced()], steps=steps, eta0=eta, tol=tol,
               schedule_options=schedule_options, progress=progress, phase=phase, stochastic=sampler)
     res.extra["data_arrays"] = {"X": X, "Y": Y, "A": model.A[0] if model.R == 1 else model.A,
                                 "B": model.B[0] if model.R == 1 else model.B,

@@ -33,7 +33,7 @@ THEORIES: dict[str, type] = {LocalPL.key: LocalPL, ZhaoXu.key: ZhaoXu, ZouLongGu
 #: model key -> the theories (paper keys) that apply to it
 #: (Du, Hu & Lee's balancedness theory is one class attached to every model it covers)
 THEORIES_FOR_MODEL: dict[str, list] = {"two-layer": ["local-pl", "du-hu-lee"], "deep-linear": ["zhao-xu", "du-hu-lee"],
-                                       "mlp": ["du-hu-lee"], "resnet": ["zou-long-gu"], "shallow": ["song-et-al"]}
+                                       "mlp": ["du-hu-lee"], "resnet": ["zou-long-gu", "du-hu-lee"], "shallow": ["song-et-al"]}
 
 
 def make_theory(key: str, **options) -> Theory:
