@@ -46,11 +46,12 @@ from scipy.optimize import brentq
 
 from convtool.analysis.evaluate import evaluate, expanded, polynomial, residual, stable_form
 from convtool.analysis.registry import REGISTRIES, display, get
+from convtool.numeric.certificate import Unsupported, interval_from_lambdified, interval_sign
 
 __all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve", "solve_eta0_1", "solve_eta0_2",
            "eq88_sign_change_point", "positive_root", "STEP_EQUATIONS",
            "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR", "FLOAT_FLOOR", "MP_DPS",
-           "mp_value", "admissible_side", "solve_eta0_3"]
+           "mp_value", "admissible_side", "solve_eta0_3", "certified_sign", "SIGN_COUNTS"]
 
 EPS = np.finfo(np.float64).eps
 XTOL = 1e-300
@@ -186,6 +187,77 @@ def _mp_function(name: str, var: str):
     return cached_compile(q.paper, f"mp:{q.name}:{var}", build, modules="mpmath")
 
 
+def _reuse_subexpressions(f):
+    """``f`` (a one-line lambdified mpmath function) rewritten to evaluate each repeated subexpression once.
+
+    The rewrite is on the source's syntax tree: an identical subtree (the same ``ast.dump``, so the
+    same operands in the same order and association) is computed once, in its place in the
+    evaluation order, and reused. Each mpmath operation is a deterministic function of its operands
+    at the working precision, so the result is bit-for-bit the original's (issue 13: ``exp(eta0**c)``,
+    ``sqrt(K*L0)`` and ``sqrt(2)`` occur 8-10 times each in eq. 88's F, which takes half the time then).
+    Returns ``f`` itself where the source is not one ``return`` line.
+    """
+    import ast
+    import inspect
+    import textwrap
+    from collections import Counter
+
+    try:
+        mod = ast.parse(textwrap.dedent(inspect.getsource(f)))
+    except (OSError, TypeError, SyntaxError):  # pragma: no cover - lambdified sources are kept
+        return f
+    fd = mod.body[0] if len(mod.body) == 1 else None
+    if not (isinstance(fd, ast.FunctionDef) and len(fd.body) == 1 and isinstance(fd.body[0], ast.Return)):
+        return f  # pragma: no cover
+    seen: Counter = Counter()
+
+    def count(e):
+        if isinstance(e, (ast.Name, ast.Constant)):
+            return
+        k = ast.dump(e)
+        seen[k] += 1
+        if seen[k] == 1:
+            for ch in ast.iter_child_nodes(e):
+                if isinstance(ch, ast.expr):
+                    count(ch)
+
+    count(fd.body[0].value)
+    assigns, names = [], {}
+
+    def rewrite(e):
+        if isinstance(e, (ast.Name, ast.Constant)) or not isinstance(e, ast.expr):
+            return e
+        k = ast.dump(e)
+        if k in names:
+            return ast.Name(names[k], ast.Load())
+        for field, val in ast.iter_fields(e):
+            if isinstance(val, ast.expr):
+                setattr(e, field, rewrite(val))
+            elif isinstance(val, list):
+                setattr(e, field, [rewrite(v) if isinstance(v, ast.expr) else v for v in val])
+        if seen[k] > 1:
+            names[k] = f"_s{len(names)}"
+            assigns.append(ast.Assign([ast.Name(names[k], ast.Store())], e))
+            return ast.Name(names[k], ast.Load())
+        return e
+
+    ret = rewrite(fd.body[0].value)
+    if not assigns:
+        return f
+    fd.body = [*assigns, ast.Return(ret)]
+    ast.fix_missing_locations(mod)
+    env = dict(f.__globals__)
+    exec(compile(mod, f"<convtool shared subexpressions of {f.__name__}>", "exec"), env)  # noqa: S102
+    return env[fd.name]
+
+
+@lru_cache(maxsize=None)
+def _mp_fast(name: str, var: str):
+    """:func:`_mp_function` with its repeated subexpressions evaluated once (:func:`_reuse_subexpressions`)."""
+    f, others = _mp_function(name, var)
+    return _reuse_subexpressions(f), others
+
+
 @lru_cache(maxsize=None)
 def _eq88_scaled():
     """``G = F / (eta0 (1 - exp(-eta0^c)))`` of eq. (88), lambdified for numpy; ``(f, argnames)``.
@@ -210,13 +282,59 @@ def _eq88_scaled():
     return cached_compile("local-pl", "eq88_scaled", build)
 
 
+@lru_cache(maxsize=None)
+def _interval_twin(name: str, var: str):
+    """The float interval evaluator of :func:`_mp_function`'s source (:mod:`convtool.numeric.certificate`),
+    or None where it has none (then every sign goes to mpmath)."""
+    import inspect
+
+    f, others = _mp_function(name, var)
+    try:
+        iv, argnames = interval_from_lambdified(inspect.getsource(f))
+    except (Unsupported, OSError, TypeError, SyntaxError):  # pragma: no cover - every twin used has one
+        return None
+    if argnames[1:] != tuple(others):  # pragma: no cover - the lambdified signature is (var, *others)
+        return None
+    return iv
+
+
+#: how many signs :func:`certified_sign` settled by the float certificate and how many by mpmath
+SIGN_COUNTS = {"float": 0, "mpmath": 0}
+
+
+def certified_sign(name: str, x: float, values: dict, var: str = "eta0", threshold: float = 0.0, *,
+                   near_root: bool = False) -> int:
+    """The sign (-1, 0, 1) of ``name(x) - threshold``, all inputs the exact binary values of their floats.
+
+    First a float interval enclosure of the exact value (:func:`convtool.numeric.certificate.interval_function`
+    of the mpmath twin's own source); where it excludes ``threshold`` the sign is proven. Otherwise (near a
+    root, within the enclosure's width) the :data:`MP_DPS`-digit value decides, as before issue 13: the
+    answer is the same either way, the certificate only saves the mpmath evaluation.
+
+    ``near_root=True`` skips the certificate: at a float within a few ulps of a root, ``|f|`` is about
+    ``eps |x f'(x)|``, below any double-precision enclosure of f's terms, so it cannot decide there
+    (measured on 20 Fig. 1 seeds: none of the 217 root-side checks of eqs. 87/88 and mubar >= 0); it
+    decides the signs away from the roots (F at the scan's end x*, every one of them there).
+    """
+    iv = None if near_root else _interval_twin(name, var)
+    if iv is not None:
+        _, others = _mp_function(name, var)
+        s = interval_sign(iv(float(x), *[float(values[a]) for a in others]), threshold)
+        if s:
+            SIGN_COUNTS["float"] += 1
+            return s
+    SIGN_COUNTS["mpmath"] += 1
+    v = mp_value(name, x, values, var)
+    return int(v > threshold) - int(v < threshold)
+
+
 def mp_value(name: str, x: float, values: dict, var: str = "eta0", dps: int = MP_DPS):
     """``name`` at ``var = x`` with every input taken as the exact binary value of its float, in ``dps`` digits.
 
     Returns an ``mpmath.mpf``. Used to *verify* on which side of its defining inequality a
     returned float lies: the float inputs are exact, so at 50 digits the sign is not rounding.
     """
-    f, others = _mp_function(name, var)
+    f, others = _mp_fast(name, var)
     with mpmath.workdps(dps):
         return +f(mpmath.mpf(float(x)), *[mpmath.mpf(float(values[a])) for a in others])
 
@@ -273,6 +391,11 @@ def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -
     return float(np.int64(ia).view(np.float64)), float(np.int64(ib).view(np.float64)), calls
 
 
+#: (start, mubar's inputs) -> the adjacent floats of :func:`solve_eta0_3`: compute_constants asks once and
+#: eq88_sign_change_point again from the moved root (issue 13); a pure function of its key
+_ETA0_3_SIDES: dict = {}
+
+
 def solve_eta0_3(values: dict) -> tuple[float, float, str]:
     """The third term of eta_max on its admissible side: ``(eta0_3, above, note)``.
 
@@ -289,11 +412,21 @@ def solve_eta0_3(values: dict) -> tuple[float, float, str]:
         return x0, x0, ""
 
     def ok(x):
-        return mp_value("mubar", x, values) >= 0
+        return certified_sign("mubar", x, values, near_root=True) >= 0
 
-    a, b, _ = admissible_side(ok, x0, hi=np.inf)
-    if b is None:  # pragma: no cover - mubar -> -inf as eta0 grows
-        b = _ulp_shift(a, 1)
+    _, others = _mp_function("mubar", "eta0")
+    inputs = tuple(float(values[k]) for k in others)
+    hit = _ETA0_3_SIDES.get((x0, inputs))
+    if hit is None:
+        a, b, _ = admissible_side(ok, x0, hi=np.inf)
+        if b is None:  # pragma: no cover - mubar -> -inf as eta0 grows
+            b = _ulp_shift(a, 1)
+        if len(_ETA0_3_SIDES) > 1024:
+            _ETA0_3_SIDES.clear()
+        # from a, admissible_side would find (a, b) again (ok(a), not ok(b), adjacent): both starts are stored
+        _ETA0_3_SIDES[(x0, inputs)] = _ETA0_3_SIDES[(a, inputs)] = (a, b)
+    else:
+        a, b = hit
     note = "" if a == x0 else f"; moved {x0:.17g} -> {a:.17g}, the largest float with mubar(eta0_3) >= 0 (50 digits)"
     return a, b, note
 
@@ -359,7 +492,7 @@ def solve_eta0_1(values: dict) -> RootResult:
     a, b, note = _finite_right_end(g, 0.0, b)
     r = bracketed_root(g, a, b, name="eta0_1", why=why + note)
     if r.converged and r.root > 0:
-        _verify_side(r, lambda x: mp_value("eta0_1", x, values) <= 0, g, "eta0 Kbar_0(eta0) <= 1")
+        _verify_side(r, lambda x: certified_sign("eta0_1", x, values, near_root=True) <= 0, g, "eta0 Kbar_0(eta0) <= 1")
     return r
 
 
@@ -429,7 +562,9 @@ def eq88_sign_change_point(values: dict) -> float:
     eta_K = brentq(lambda x: g(x) - 1.0, a, b, xtol=XTOL, rtol=RTOL) if fa < 0 < fb else b
     # the floats just *above* the two boundaries, where mubar < 0 and eta_K Kbar_0(eta_K) >= 2 are
     # verified in 50 digits (a float just below would leave F(x*) > 0 possible)
-    _, eta_K_hi, _ = admissible_side(lambda x: mp_value("eta0_1", x, values) < 1, float(eta_K), hi=np.inf)
+    _, eta_K_hi, _ = admissible_side(lambda x: certified_sign("eta0_1", x, values, threshold=1.0, near_root=True) < 0,
+                                  float(eta_K),
+                                  hi=np.inf)
     _, eta0_3_hi, _ = solve_eta0_3(values)
     return float(min(eta0_3_hi, eta_K if eta_K_hi is None else eta_K_hi))
 
@@ -470,6 +605,9 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     def Fmp(x):
         return mp_value("eta0_2", x, values)
 
+    def Fsign(x, near_root=True):
+        return certified_sign("eta0_2", x, values, near_root=near_root)
+
     lo = max(min(EQ88_FLOOR, upper / 1e6), FLOAT_FLOOR)
     grid = _log_grid(lo, upper)
     if lo >= EQ88_FLOOR:  # double precision is exact enough here (README: 1e-12 down to 1e-30)
@@ -480,7 +618,7 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
         F = _scaled_F(grid, values)
         evaluated = SCALED
     if proven_end and evaluated == "float64":  # F(x*) < 0 is proven; double precision may not see it there
-        F[-1] = min(F[-1], float(mpmath.sign(Fmp(upper))))
+        F[-1] = min(F[-1], float(Fsign(upper, near_root=False)))
     finite = np.isfinite(F)
     if not finite.all():
         last = int(np.argmin(finite))  # first non-finite
@@ -488,14 +626,14 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     scan = {"lower": float(grid[0]) if grid.size else None, "upper": float(grid[-1]) if grid.size else None,
             "points": int(grid.size), "per_decade": EQ88_GRID_PER_DECADE}
     if proven_end and evaluated != "float64":
-        F[-1] = min(F[-1], float(mpmath.sign(Fmp(upper))))
+        F[-1] = min(F[-1], float(Fsign(upper, near_root=False)))
     if evaluated != "float64":
         scan["evaluated"] = evaluated
     if grid.size == 0:
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, 0, scan=scan,
                           message="not applicable: F is not finite on the scan")
     if not F[0] > 0:
-        return _eq88_below_scan(values, float(grid[0]), float(F[0]), scan, Fmp)
+        return _eq88_below_scan(values, float(grid[0]), float(F[0]), scan, Fmp, Fsign)
     nonpos = np.flatnonzero(F <= 0)
     if nonpos.size == 0:
         return RootResult("eta0_2", np.inf, True, 1, "scan+brentq", 0, int(grid.size), (grid[0], grid[-1]),
@@ -505,12 +643,12 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     j = int(nonpos[0])
     why = (f"first sign change of F on the scan ({grid.size} log-spaced points from {grid[0]:.3g} to "
            f"x* = {upper:.3g}, where F < 0 is proven), F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
-    r = _refine88(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, scaled=evaluated != "float64")
+    r = _refine88(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, Fsign, scaled=evaluated != "float64")
     r.method = "scan+brentq"
     r.function_calls += int(grid.size)
     r.scan = scan
     if r.converged and 0 < r.root < np.inf:
-        _verify_side(r, lambda x: Fmp(x) >= 0, g, "eq. 94, F(eta0) >= 0,")
+        _verify_side(r, lambda x: Fsign(x) >= 0, g, "eq. 94, F(eta0) >= 0,")
     return r
 
 
@@ -532,7 +670,7 @@ def _scaled_F(x, values: dict) -> np.ndarray:
         return np.asarray(fG(np.asarray(x, dtype=float), *[np.float64(values[a]) for a in names]), dtype=float)
 
 
-def _refine88(values, g, a: float, b: float, why: str, Fmp, scaled: bool) -> RootResult:
+def _refine88(values, g, a: float, b: float, why: str, Fmp, Fsign, scaled: bool) -> RootResult:
     """Refine eq. (88)'s sign change on ``[a, b]``: Brent on F (or on the scaled G), else mpmath bisection."""
     if scaled:
         fG = lambda x: float(_scaled_F(x, values))  # noqa: E731
@@ -545,7 +683,7 @@ def _refine88(values, g, a: float, b: float, why: str, Fmp, scaled: bool) -> Roo
         if r.converged:
             if scaled:  # G resolves the root to ~eps / (d - 1) only: polish it to adjacent floats in mpmath
                 x = r.root
-                lo, hi, calls = admissible_side(lambda y: Fmp(y) >= 0, x, lo=a, hi=b)
+                lo, hi, calls = admissible_side(lambda y: Fsign(y) >= 0, x, lo=a, hi=b)
                 r.root = lo
                 r.function_calls += calls
                 with np.errstate(all="ignore"):
@@ -555,15 +693,15 @@ def _refine88(values, g, a: float, b: float, why: str, Fmp, scaled: bool) -> Roo
                               f"in {MP_DPS}-digit mpmath")
             return r
     # the sign change is only visible in mpmath (F cancels in double precision, e.g. at x*)
-    return _mp_bisect(Fmp, g, a, b, why)
+    return _mp_bisect(Fmp, Fsign, g, a, b, why)
 
 
-def _mp_bisect(Fmp, g, a: float, b: float, why: str) -> RootResult:
+def _mp_bisect(Fmp, Fsign, g, a: float, b: float, why: str) -> RootResult:
     """Bisection of ``F`` (mpmath) on the integer representation of ``[a, b]`` to adjacent floats.
 
     ``F(a) > 0 >= F(b)``; returns the lower float (``F > 0`` there), with the final bracket.
     """
-    lo, hi, calls = admissible_side(lambda x: Fmp(x) > 0, b, lo=a)
+    lo, hi, calls = admissible_side(lambda x: Fsign(x) > 0, b, lo=a)
     with np.errstate(all="ignore"):
         res = float(g(lo))
     return RootResult("eta0_2", lo, True, 0, "scan+bisection", calls, calls, (a, b),
@@ -571,7 +709,7 @@ def _mp_bisect(Fmp, g, a: float, b: float, why: str) -> RootResult:
                       why + f"; bisected to adjacent floats [{lo:.17g}, {hi:.17g}] with F in {MP_DPS}-digit mpmath")
 
 
-def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, Fmp) -> RootResult:
+def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, Fmp, Fsign) -> RootResult:
     """F <= 0 at the bottom of the scan: continue it below, in mpmath, down to FLOAT_FLOOR."""
     g, _, _ = _args("eta0_2", values)
     ext = {"lower": FLOAT_FLOOR, "upper": bottom, "points": 0, "per_decade": EQ88_GRID_PER_DECADE,
@@ -585,7 +723,7 @@ def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, F
         grid = _log_grid(FLOAT_FLOOR, bottom)
         ext["points"] = int(grid.size)
         F = _scaled_F(grid, values)
-        F[0] = float(mpmath.sign(Fmp(grid[0])))  # the verdict "below the float range" rests on 50 digits
+        F[0] = float(Fsign(grid[0], near_root=False))  # the verdict "below the float range" rests on 50 digits
         F[-1] = min(F[-1], f_bottom)
     if not F[0] > 0:
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, int(scan["points"] + ext["points"]),
@@ -599,11 +737,11 @@ def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, F
     why = (f"F({bottom:g}) = {f_bottom:.3g} <= 0, so the scan went on below, as G = F / (eta0 (1 - exp(-eta0^c))) "
            f"({grid.size} log-spaced points from {FLOAT_FLOOR:.3g}); first sign change "
            f"F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
-    r = _refine88(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, scaled=True)
+    r = _refine88(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, Fsign, scaled=True)
     r.method = "scan+brentq"
     r.function_calls += int(scan["points"] + ext["points"])
     r.scan = scan
-    _verify_side(r, lambda x: Fmp(x) >= 0, g, "eq. 94, F(eta0) >= 0,")
+    _verify_side(r, lambda x: Fsign(x) >= 0, g, "eq. 94, F(eta0) >= 0,")
     return r
 
 
