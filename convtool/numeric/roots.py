@@ -391,11 +391,6 @@ def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -
     return float(np.int64(ia).view(np.float64)), float(np.int64(ib).view(np.float64)), calls
 
 
-#: (start, mubar's inputs) -> the adjacent floats of :func:`solve_eta0_3`: compute_constants asks once and
-#: eq88_sign_change_point again from the moved root (issue 13); a pure function of its key
-_ETA0_3_SIDES: dict = {}
-
-
 def solve_eta0_3(values: dict) -> tuple[float, float, str]:
     """The third term of eta_max on its admissible side: ``(eta0_3, above, note)``.
 
@@ -414,19 +409,9 @@ def solve_eta0_3(values: dict) -> tuple[float, float, str]:
     def ok(x):
         return certified_sign("mubar", x, values, near_root=True) >= 0
 
-    _, others = _mp_function("mubar", "eta0")
-    inputs = tuple(float(values[k]) for k in others)
-    hit = _ETA0_3_SIDES.get((x0, inputs))
-    if hit is None:
-        a, b, _ = admissible_side(ok, x0, hi=np.inf)
-        if b is None:  # pragma: no cover - mubar -> -inf as eta0 grows
-            b = _ulp_shift(a, 1)
-        if len(_ETA0_3_SIDES) > 1024:
-            _ETA0_3_SIDES.clear()
-        # from a, admissible_side would find (a, b) again (ok(a), not ok(b), adjacent): both starts are stored
-        _ETA0_3_SIDES[(x0, inputs)] = _ETA0_3_SIDES[(a, inputs)] = (a, b)
-    else:
-        a, b = hit
+    a, b, _ = admissible_side(ok, x0, hi=np.inf)
+    if b is None:  # pragma: no cover - mubar -> -inf as eta0 grows
+        b = _ulp_shift(a, 1)
     note = "" if a == x0 else f"; moved {x0:.17g} -> {a:.17g}, the largest float with mubar(eta0_3) >= 0 (50 digits)"
     return a, b, note
 
@@ -542,7 +527,7 @@ def _finite_right_end(g, a: float, b: float, maxiter: int = 2000) -> tuple[float
     return a, b, ""
 
 
-def eq88_sign_change_point(values: dict) -> float:
+def eq88_sign_change_point(values: dict, eta0_3_above: float | None = None) -> float:
     """``x* = min(third term, eta_K)`` with ``eta_K Kbar_0(eta_K) = 2``: there ``F(x*) < 0``.
 
     Each of the two is taken as the float just above its boundary (where ``mubar < 0``,
@@ -553,6 +538,9 @@ def eq88_sign_change_point(values: dict) -> float:
     ``F(x*) = -(1 - exp(-x*^c)) x*^d - 4 K L0 x*^2 < 0``. Hence eq. (88) always has a
     positive root below x* when F > 0 near 0: a scan of (0, x*] cannot miss the existence
     of the smallest root (only, at worst, a narrower earlier window between grid points).
+
+    ``eta0_3_above``: the second value of :func:`solve_eta0_3` for these values, where the caller
+    has it (:func:`~convtool.numeric.constants.compute_constants` does): the search is not repeated.
     """
     g, _, _ = _args("eta0_1", values)
     lower = max(values["K"] * values["alpha2"], np.sqrt(2 * values["K"] * max(values["L0"], 0.0)))
@@ -565,11 +553,11 @@ def eq88_sign_change_point(values: dict) -> float:
     _, eta_K_hi, _ = admissible_side(lambda x: certified_sign("eta0_1", x, values, threshold=1.0, near_root=True) < 0,
                                   float(eta_K),
                                   hi=np.inf)
-    _, eta0_3_hi, _ = solve_eta0_3(values)
+    eta0_3_hi = solve_eta0_3(values)[1] if eta0_3_above is None else float(eta0_3_above)
     return float(min(eta0_3_hi, eta_K if eta_K_hi is None else eta_K_hi))
 
 
-def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
+def solve_eta0_2(values: dict, upper: float | None = None, *, eta0_3_above: float | None = None) -> RootResult:
     """eta0^(2): the smallest positive root of eq. (88), on the side where eq. (94) holds.
 
     ``F(eta0) = (1 - exp(-eta0^c))(1 - Delta(eta0)) - 4 K L(0) eta0^2`` (evaluated in the
@@ -582,6 +570,7 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     (eq. 94) is verified in :data:`MP_DPS` digits. So when mubar(0) = mu alpha1 > 0 and
     F > 0 near 0, a root is always found and footnote 4's ``eta0^(2) = inf`` does not
     occur; status 1 (inf) is kept for an explicit ``upper`` below x* with F > 0 throughout.
+    ``eta0_3_above`` is passed on to :func:`eq88_sign_change_point`.
 
     If ``F <= 0`` already at the bottom of that grid, the scan goes on below it, with the
     same density and F evaluated in :data:`MP_DPS`-digit mpmath (double precision
@@ -593,7 +582,7 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     g, f, args = _args("eta0_2", values)
     proven_end = upper is None
     if upper is None:
-        upper = eq88_sign_change_point(values)
+        upper = eq88_sign_change_point(values, eta0_3_above)
     if not (np.isfinite(upper) and upper > 0):
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq",
                           message=f"not applicable: the scan needs a positive finite upper end, got {upper!r}")

@@ -30,7 +30,7 @@ import numpy as np
 
 from convtool.analysis.evaluate import warm_up
 from convtool.errors import ConvtoolWarning, InputError
-from convtool.numeric.constants import LEMMA_E3_RTOL, compute_constants
+from convtool.numeric.constants import LEMMA_E3_RTOL, compute_constants, measure_primitives_batch
 from convtool.numeric.roots import positive_root
 from convtool.numeric.schedules import evaluate_on
 from convtool.numeric.theories.base import EPS, RTOL_HELD, SETUP_PHASE, Check, Observation, RunContext, Theory
@@ -68,12 +68,16 @@ _CONST_KEYS = ("mu", "K", "L0", "alpha1", "alpha2", "beta2", "eta_max", "mubar",
 
 
 def _per_seed_constants(losses, W1, W2, c, d, eta0, reductions, phase=None):
+    """:func:`compute_constants` of every seed, with the spectra of the whole batch measured at once
+    (:func:`~convtool.numeric.constants.measure_primitives_batch`, the same values as seed by seed)."""
     out = []
     R = W1.shape[0]
+    prims = measure_primitives_batch(losses, W1, W2, reductions) if all(r is not None for r in reductions) else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvtoolWarning)
         for r in range(R):
-            res = compute_constants(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0, reduction=reductions[r])
+            res = compute_constants(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0, reduction=reductions[r],
+                                    primitives=None if prims is None else prims[r])
             out.append(res)
             if phase is not None:
                 phase(SETUP_PHASE, r + 1, R)
