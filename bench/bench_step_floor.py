@@ -211,8 +211,8 @@ def part_c(T) -> tuple[list, bool]:
             f"    of which the per-seed constants (compute_constants, one per seed in both): batched {setup_b:.2f} s "
             f"({100 * setup_b / tb:.0f}% of the call), loop {setup_l:.2f} s ({100 * setup_l / tl:.0f}%); the rest: "
             f"batched {tb - setup_b:.2f} s, loop {tl - setup_l:.2f} s, ratio {(tl - setup_l) / (tb - setup_b):.1f}x",
-            f"    root-side signs per seed: {signs['mpmath']:.2f} by 50-digit mpmath, {signs['float']:.2f} by the float "
-            "certificate"], met
+            f"    root-side signs per seed: {signs['mpmath']:.2f} by 50-digit mpmath, {signs['float']:.2f} by the "
+            "float certificate"], met
 
 
 def child(kind: str, reps: int, T: int) -> dict:

@@ -16,6 +16,13 @@ Every scalar equation of the local-PL paper is solved on a *proven* bracket:
   ``p(x_hi) >= 0``, so ``[0, x_hi]`` is a bracket, and Newton's method started at
   ``x_hi`` decreases monotonically to the root (:func:`convex_poly_root`, vectorized).
 
+Each returned root is moved to the float on the side where its defining inequality holds, decided in
+:data:`MP_DPS`-digit mpmath on the exact float inputs (issue 14; :func:`certified_sign`). The mpmath twins
+evaluate each repeated subexpression once (:func:`_reuse_subexpressions`, the same bits in about half the
+time for eq. 88's F and 1 - Delta), and a sign away from a root (F at the scan's end x*) is first tried with
+a float interval enclosure (:mod:`convtool.numeric.certificate`); at a root +- an ulp, where every
+verification happens, double precision cannot decide, so mpmath does (issue 13).
+
 Results are :class:`RootResult` objects in the style of
 ``scipy.optimize.RootResults`` and ``find_root``: they report non-convergence
 instead of raising. The termination test of the Brent solves is
@@ -230,11 +237,11 @@ def _reuse_subexpressions(f):
         k = ast.dump(e)
         if k in names:
             return ast.Name(names[k], ast.Load())
-        for field, val in ast.iter_fields(e):
+        for fname, val in ast.iter_fields(e):
             if isinstance(val, ast.expr):
-                setattr(e, field, rewrite(val))
+                setattr(e, fname, rewrite(val))
             elif isinstance(val, list):
-                setattr(e, field, [rewrite(v) if isinstance(v, ast.expr) else v for v in val])
+                setattr(e, fname, [rewrite(v) if isinstance(v, ast.expr) else v for v in val])
         if seen[k] > 1:
             names[k] = f"_s{len(names)}"
             assigns.append(ast.Assign([ast.Name(names[k], ast.Store())], e))
