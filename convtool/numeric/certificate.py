@@ -32,7 +32,10 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["interval_function", "interval_from_lambdified", "interval_sign", "LIBM_ULPS", "Unsupported"]
+import numpy as np
+
+__all__ = ["interval_function", "interval_from_lambdified", "interval_sign", "vector_interval_function",
+           "vector_from_lambdified", "vector_sign", "LD_EXTENDED", "LIBM_ULPS", "Unsupported"]
 
 #: ulps by which a libm result (exp, expm1, log, log1p, pow) is widened each way
 LIBM_ULPS = 4
@@ -360,3 +363,216 @@ def interval_sign(enclosure: tuple[float, float], threshold: float = 0.0) -> int
     if hi < threshold:
         return -1
     return 0
+
+
+# ---------------------------------------------------------------- long double, vectorized (issue 13)
+
+#: the extended type of the vectorized enclosures: x87 80-bit long double where the platform has it (64-bit
+#: significand, 2048 times finer than a double: enough to decide the signs at a root +- an ulp of a double);
+#: where ``numpy.longdouble`` is a plain double the enclosures stay valid but seldom decide there
+LD = np.longdouble
+LD_EXTENDED = bool(np.finfo(LD).nmant > np.finfo(np.float64).nmant)
+_LNINF, _LINF = LD(-np.inf), LD(np.inf)
+
+
+def _vdn(x):
+    return np.nextafter(x, _LNINF)
+
+
+def _vup(x):
+    return np.nextafter(x, _LINF)
+
+
+def _vwl(v):
+    """Lower bound of the exact value of a libm (long double) result ``v``: LIBM_ULPS + 1 ulps below."""
+    w = _vdn(v - LIBM_ULPS * np.abs(np.spacing(v)))
+    return np.where(v == _LINF, LD(np.finfo(LD).max), w)
+
+
+def _vwu(v):
+    w = _vup(v + LIBM_ULPS * np.abs(np.spacing(v)))
+    return np.where(v == _LNINF, -LD(np.finfo(LD).max), w)
+
+
+def _vmin4(p1, p2, p3, p4):
+    return np.minimum(np.minimum(p1, p2), np.minimum(p3, p4))
+
+
+def _vmax4(p1, p2, p3, p4):
+    return np.maximum(np.maximum(p1, p2), np.maximum(p3, p4))
+
+
+def _vadd(a, b, c, d):
+    return _vdn(a + c), _vup(b + d)
+
+
+def _vmul(a, b, c, d):
+    p = (a * c, a * d, b * c, b * d)
+    return _vdn(_vmin4(*p)), _vup(_vmax4(*p))
+
+
+def _vsq(a, b):
+    lo = np.where(a >= 0, a * a, np.where(b <= 0, b * b, LD(0)))
+    return _vdn(lo), _vup(np.maximum(a * a, b * b))
+
+
+def _vdiv(a, b, c, d):
+    ok = (c > 0) | (d < 0)
+    p = (a / c, a / d, b / c, b / d)
+    return np.where(ok, _vdn(_vmin4(*p)), _LNINF), np.where(ok, _vup(_vmax4(*p)), _LINF)
+
+
+def _vsqrt(a, b):
+    lo = np.where(a > 0, _vdn(np.sqrt(np.maximum(a, LD(0)))), LD(0))
+    return np.where(b >= 0, lo, _LNINF), np.where(b >= 0, _vup(np.sqrt(b)), _LINF)
+
+
+def _vexp(a, b):
+    return np.maximum(_vwl(np.exp(a)), LD(0)), _vwu(np.exp(b))
+
+
+def _vexpm1(a, b):
+    return np.maximum(_vwl(np.expm1(a)), LD(-1)), _vwu(np.expm1(b))
+
+
+def _vlog(a, b):
+    ok = a > 0
+    return np.where(ok, _vwl(np.log(a)), _LNINF), np.where(ok, _vwu(np.log(b)), _LINF)
+
+
+def _vlog1p(a, b):
+    ok = a > -1
+    return np.where(ok, _vwl(np.log1p(a)), _LNINF), np.where(ok, _vwu(np.log1p(b)), _LINF)
+
+
+def _vpow(a, b, c, d):
+    p = (np.power(a, c), np.power(a, d), np.power(b, c), np.power(b, d))
+    ok = a > 0
+    return (np.where(ok, np.maximum(_vwl(_vmin4(*p)), LD(0)), _LNINF),
+            np.where(ok, _vwu(_vmax4(*p)), _LINF))
+
+
+def _vipow(x, n):
+    """``x^n`` for an integer n >= 1 by repeated squaring of intervals (an enclosure, maybe a little wide)."""
+    result, base = None, x
+    while n:
+        if n & 1:
+            result = base if result is None else _vmul(*result, *base)
+        n >>= 1
+        if n:
+            base = _vsq(*base)
+    return result
+
+
+_VFUNCS = {"exp": _vexp, "expm1": _vexpm1, "log": _vlog, "log1p": _vlog1p, "sqrt": _vsqrt}
+
+
+def vector_interval_function(expression: str, argnames):
+    """:func:`interval_function` in long double over numpy arrays: ``f(*arrays) -> (lo, hi)``.
+
+    The same rounding model (module docstring) with long double arithmetic (``numpy.nextafter`` outward,
+    libm results widened by :data:`LIBM_ULPS` of the long double); a NaN anywhere leaves that element
+    inconclusive (NaN ends compare false). One call answers many points and instances at once (the seeds of a
+    batch: :func:`convtool.numeric.roots.drive_batch`).
+    """
+    import ast
+
+    tree = ast.parse(expression.strip(), mode="eval").body
+    index = {a: i for i, a in enumerate(argnames)}
+
+    def int_literal(e):
+        if isinstance(e, ast.Constant) and isinstance(e.value, int) and not isinstance(e.value, bool):
+            return e.value
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+            v = int_literal(e.operand)
+            return None if v is None else -v
+        return None
+
+    def const(v):
+        lo, hi = _const(v)
+        if lo == hi:
+            return LD(lo), LD(lo)
+        return _vdn(LD(lo)), _vup(LD(hi))
+
+    def check(e):  # refuse, at build time, what the evaluator cannot enclose
+        for n in ast.walk(e):
+            if isinstance(n, ast.Name) and n.id not in index and n.id not in _VFUNCS and n.id != "mpf":
+                raise Unsupported(f"unknown name {n.id!r}")
+            if isinstance(n, ast.Call) and not (isinstance(n.func, ast.Name) and len(n.args) == 1 and not n.keywords
+                                                and (n.func.id in _VFUNCS or n.func.id == "mpf")):
+                raise Unsupported("unsupported call")
+            if isinstance(n, ast.BinOp) and not isinstance(n.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
+                raise Unsupported("unsupported operator")
+            if isinstance(n, ast.UnaryOp) and not isinstance(n.op, (ast.USub, ast.UAdd)):
+                raise Unsupported("unsupported operator")
+            if isinstance(n, ast.Constant):
+                _const(n.value)
+
+    check(tree)
+
+    def f(*arrays):
+        env = [np.asarray(a, dtype=LD) for a in arrays]
+        memo: dict = {}
+
+        def node(e):
+            key = ast.dump(e)
+            if key in memo:
+                return memo[key]
+            if isinstance(e, ast.Name):
+                v = env[index[e.id]]
+                out = (v, v)
+            elif isinstance(e, ast.Constant):
+                out = const(e.value)
+            elif isinstance(e, ast.UnaryOp):
+                x = node(e.operand)
+                out = (-x[1], -x[0]) if isinstance(e.op, ast.USub) else x
+            elif isinstance(e, ast.BinOp) and isinstance(e.op, ast.Pow) and int_literal(e.right) is not None:
+                n, x = int_literal(e.right), node(e.left)
+                if n == 0:
+                    out = (LD(1), LD(1))
+                else:
+                    p = x if abs(n) == 1 else (_vsq(*x) if abs(n) == 2 else _vipow(x, abs(n)))
+                    out = _vdiv(LD(1), LD(1), *p) if n < 0 else p
+            elif isinstance(e, ast.BinOp):
+                x, y = node(e.left), node(e.right)
+                if isinstance(e.op, ast.Add):
+                    out = _vadd(*x, *y)
+                elif isinstance(e.op, ast.Sub):
+                    out = _vadd(*x, -y[1], -y[0])
+                elif isinstance(e.op, ast.Mult):
+                    out = _vmul(*x, *y)
+                elif isinstance(e.op, ast.Div):
+                    out = _vdiv(*x, *y)
+                else:
+                    out = _vpow(*x, *y)
+            elif e.func.id == "mpf":
+                out = const(e.args[0].value)
+            else:
+                out = _VFUNCS[e.func.id](*node(e.args[0]))
+            memo[key] = out
+            return out
+
+        with np.errstate(all="ignore"):
+            lo, hi = node(tree)
+            return np.broadcast_arrays(lo, hi, *env)[:2]
+
+    return f
+
+
+def vector_from_lambdified(source: str):
+    """:func:`vector_interval_function` of a lambdified one-line function's source: ``(f, argnames)``."""
+    import ast
+    import textwrap
+
+    mod = ast.parse(textwrap.dedent(source))
+    fdefs = [n for n in mod.body if isinstance(n, ast.FunctionDef)]
+    if len(fdefs) != 1 or len(fdefs[0].body) != 1 or not isinstance(fdefs[0].body[0], ast.Return):
+        raise Unsupported("not a one-line lambdified function")
+    argnames = [x.arg for x in fdefs[0].args.args]
+    return vector_interval_function(ast.unparse(fdefs[0].body[0].value), argnames), tuple(argnames)
+
+
+def vector_sign(lo, hi, threshold) -> np.ndarray:
+    """Elementwise :func:`interval_sign` of long double enclosures: +1, -1, or 0 (inconclusive, NaN included)."""
+    t = np.asarray(threshold, dtype=LD)
+    return np.where(lo > t, 1, np.where(hi < t, -1, 0))

@@ -33,7 +33,8 @@ from convtool.analysis.evaluate import evaluate
 from convtool.analysis.registry import get
 from convtool.errors import ConvtoolWarning, InputError
 from convtool.numeric.losses import Loss
-from convtool.numeric.roots import MP_DPS, RootResult, mp_value, solve_eta0_1, solve_eta0_2, solve_eta0_3
+from convtool.numeric.roots import (MP_DPS, RootResult, _drive, _solve_eta0_1_gen, _solve_eta0_2_gen, _solve_eta0_3_gen,
+                                    mp_value)
 from convtool.numeric.spectra import (ImbalanceSpectrum, extreme_sv_sq, imbalance_spectrum, reduce_width,
                                       reduced_imbalance, singular_values_sq)
 from convtool.results import NotApplicable, jsonable
@@ -288,6 +289,16 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
     InputError
         Shapes that do not match the loss, c or d out of range, eta0 <= 0.
     """
+    return _drive(_compute_constants_gen(loss, W1, W2, c=c, d=d, eta0=eta0, reduction=reduction,
+                                         primitives=primitives, stacklevel=4))
+
+
+def _compute_constants_gen(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 0.5, d: float = 2.0,
+                           eta0: float | None = None, reduction=None, primitives: dict | None = None,
+                           stacklevel: int = 2):
+    """:func:`compute_constants` as a generator of the root-side sign queries (:class:`~convtool.numeric.roots.
+    SignQuery`), so a batch of seeds can be answered together (:func:`~convtool.numeric.roots.drive_batch`);
+    ``stacklevel`` makes the warnings point at the caller of the driver."""
     W1 = np.asarray(W1)
     W2 = np.asarray(W2)
     if W1.ndim != 2 or W2.ndim != 2 or W1.shape[0] != loss.n or W2.shape[0] != loss.m or W1.shape[1] != W2.shape[1]:
@@ -322,8 +333,8 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
         vals = evaluate(prim, targets=["alpha1", "alpha2", "alpha_ratio", "eta0_3", "kappa", "rate_nonoverparam",
                                        "local_rate_limit", "sigma_min_T_sq", "sigma_max_T_sq"])
         # the closed form amplifies rounding by 1/c: take the float where mubar >= 0 is verified (issue 14)
-        vals["eta0_3"], eta0_3_above, _ = solve_eta0_3(vals)
-        roots["eta0_1"] = solve_eta0_1(vals)
+        vals["eta0_3"], eta0_3_above, _ = yield from _solve_eta0_3_gen(vals)
+        roots["eta0_1"] = yield from _solve_eta0_1_gen(vals)
         alpha1 = vals["alpha1"]
         if not alpha1 > 0:
             reason = "alpha1 = 0: no imbalance (Delta_low = 0) and no margin (beta1 = 0); Theorem 3.2 needs alpha1 > 0"
@@ -331,7 +342,7 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
             roots["eta0_2"] = RootResult("eta0_2", np.nan, False, -5, "scan+brentq", message=reason)
             eta_max = NotApplicable(reason)
         else:
-            roots["eta0_2"] = solve_eta0_2(vals, eta0_3_above=eta0_3_above)
+            roots["eta0_2"] = yield from _solve_eta0_2_gen(vals, eta0_3_above=eta0_3_above)
             for k in ("eta0_1", "eta0_2"):
                 r = roots[k]
                 if r.converged:
@@ -359,7 +370,7 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
             eta0_source = "user"
             if not isinstance(eta_max, NotApplicable) and eta0 > eta_max:
                 msg = f"eta0 = {eta0:.6g} is above eta_max = {eta_max:.6g}: Theorem 3.2 does not cover it"
-                warnings.warn(msg, ConvtoolWarning, stacklevel=2)
+                warnings.warn(msg, ConvtoolWarning, stacklevel=stacklevel)
                 warn_list.append(msg)
         if eta0 is not None:
             vals["eta0"] = float(eta0)
@@ -390,7 +401,7 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
         msg = (f"L(0) = {prim['L0']:.6g} is known only to +-{precision['L0_band']:.2g} (relative "
                f"{precision['L0_rel_precision']:.2g}): the float product W1 W2^T carries a rounding error "
                f"64 eps ||W1||_F ||W2||_F near the optimum; {', '.join(L0_DEPENDENTS)} inherit it")
-        warnings.warn(msg, ConvtoolWarning, stacklevel=2)
+        warnings.warn(msg, ConvtoolWarning, stacklevel=stacklevel)
         warn_list.append(msg)
     return ConstantsResult(N=loss.N, n=n, m=m, h=h, rank=rank, loss=loss.name, c=float(c), d=float(d),
                            quantities=quantities, roots=roots, checks=checks, values=vals,

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import mpmath
 import numpy as np
@@ -53,12 +54,14 @@ from scipy.optimize import brentq
 
 from convtool.analysis.evaluate import evaluate, expanded, polynomial, residual, stable_form
 from convtool.analysis.registry import REGISTRIES, display, get
-from convtool.numeric.certificate import Unsupported, interval_from_lambdified, interval_sign
+from convtool.numeric.certificate import (LD_EXTENDED, Unsupported, interval_from_lambdified, interval_sign,
+                                          vector_from_lambdified, vector_sign)
 
 __all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve", "solve_eta0_1", "solve_eta0_2",
            "eq88_sign_change_point", "positive_root", "STEP_EQUATIONS",
            "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR", "FLOAT_FLOOR", "MP_DPS",
-           "mp_value", "admissible_side", "solve_eta0_3", "certified_sign", "SIGN_COUNTS"]
+           "mp_value", "admissible_side", "solve_eta0_3", "certified_sign", "SIGN_COUNTS", "SignQuery",
+           "drive_batch"]
 
 EPS = np.finfo(np.float64).eps
 XTOL = 1e-300
@@ -305,8 +308,9 @@ def _interval_twin(name: str, var: str):
     return iv
 
 
-#: how many signs :func:`certified_sign` settled by the float certificate and how many by mpmath
-SIGN_COUNTS = {"float": 0, "mpmath": 0}
+#: how many signs :func:`certified_sign` settled by the float certificate and how many by mpmath, and how many
+#: :func:`drive_batch` settled by its long double enclosure
+SIGN_COUNTS = {"float": 0, "mpmath": 0, "vector": 0}
 
 
 def certified_sign(name: str, x: float, values: dict, var: str = "eta0", threshold: float = 0.0, *,
@@ -346,6 +350,145 @@ def mp_value(name: str, x: float, values: dict, var: str = "eta0", dps: int = MP
         return +f(mpmath.mpf(float(x)), *[mpmath.mpf(float(values[a])) for a in others])
 
 
+class SignQuery(NamedTuple):
+    """A sign the root-side searches need: that of ``name(x) - threshold`` (see :func:`certified_sign`).
+
+    The searches below are generators that yield these and resume with the sign (issue 13): one seed is
+    driven by :func:`_drive`, which answers each with :func:`certified_sign`; a batch of seeds is driven in
+    lock-step by :func:`drive_batch`, which answers the queries of all seeds at once. Either way the answer is
+    the sign of the exact value, so the search, and every result, is the same."""
+
+    name: str
+    x: float
+    values: dict
+    threshold: float
+    near_root: bool
+
+
+def _ask(name: str, x: float, values: dict, threshold: float = 0.0, near_root: bool = True):
+    return (yield SignQuery(name, float(x), values, float(threshold), near_root))
+
+
+def _sign_test(name: str, values: dict, pred, threshold: float = 0.0, near_root: bool = True):
+    """``ok(x)`` for :func:`_admissible_side_gen`: a generator returning ``pred(sign(name(x) - threshold))``."""
+    def ok(x):
+        return pred((yield from _ask(name, x, values, threshold, near_root)))
+    return ok
+
+
+def _now(value):
+    """A generator that asks nothing and returns ``value`` (a plain predicate inside the generator searches)."""
+    return value
+    yield  # pragma: no cover - makes this a generator
+
+
+def _answer(q: SignQuery) -> int:
+    return certified_sign(q.name, q.x, q.values, threshold=q.threshold, near_root=q.near_root)
+
+
+def _drive(gen):
+    """Run one generator search to its end, answering its sign queries one by one; returns its value."""
+    try:
+        q = next(gen)
+        while True:
+            q = gen.send(_answer(q))
+    except StopIteration as stop:
+        return stop.value
+
+
+@lru_cache(maxsize=None)
+def _vector_twin(name: str, var: str):
+    """The long double, vectorized enclosure of :func:`_mp_function`'s source, or None."""
+    import inspect
+
+    f, others = _mp_function(name, var)
+    try:
+        iv, argnames = vector_from_lambdified(inspect.getsource(f))
+    except (Unsupported, OSError, TypeError, SyntaxError):  # pragma: no cover - every twin used has one
+        return None
+    return iv if argnames[1:] == tuple(others) else None
+
+
+def _vector_answers(queries: list) -> list:
+    """Signs for ``queries`` (one per seed), those of a kind in one long double enclosure; None where undecided."""
+    out: list = [None] * len(queries)
+    if not LD_EXTENDED:
+        return out
+    groups: dict = {}
+    for i, q in enumerate(queries):
+        groups.setdefault((q.name, q.threshold), []).append(i)
+    for (name, threshold), idx in groups.items():
+        iv = _vector_twin(name, "eta0")
+        if iv is None:  # pragma: no cover
+            continue
+        _, others = _mp_function(name, "eta0")
+        try:
+            cols = [[queries[i].x for i in idx]] + [[float(queries[i].values[a]) for i in idx] for a in others]
+        except (KeyError, TypeError, ValueError):  # the per-seed path raises it, as before
+            continue
+        signs = vector_sign(*iv(*[np.array(c, dtype=float) for c in cols]), threshold)
+        for i, sg in zip(idx, signs.tolist()):
+            if sg:
+                out[i] = int(sg)
+    return out
+
+
+def drive_batch(gens: list, caught: list | None = None) -> list:
+    """Run the generator searches of a batch (one per seed) in lock-step; returns their values, in order.
+
+    At each round every unfinished search has one :class:`SignQuery` pending; the queries of one kind are
+    decided together by a long double enclosure (:func:`convtool.numeric.certificate.vector_interval_function`,
+    one numpy pass for all seeds), the few it leaves undecided (a float within ~1e-3 ulps of a root) by
+    :func:`certified_sign` one by one. Each search gets the exact sign either way, so it takes the same steps
+    and returns what :func:`_drive` returns for it alone. An exception is raised as a loop over the seeds
+    would raise it: the lowest seed's, once the seeds before it have finished. ``caught``, the list of a
+    ``warnings.catch_warnings(record=True)`` around the call, is reordered seed by seed (as the loop emits them).
+    """
+    R = len(gens)
+    out: list = [None] * R
+    errors: dict = {}
+    pending: dict = {}
+    per_seed: list = [[] for _ in range(R)]
+
+    def advance(r, answer, first=False):
+        n0 = len(caught) if caught is not None else 0
+        try:
+            pending[r] = next(gens[r]) if first else gens[r].send(answer)
+        except StopIteration as stop:
+            out[r] = stop.value
+        except Exception as exc:  # noqa: BLE001 - re-raised below, in loop order
+            errors[r] = exc
+        if caught is not None:
+            per_seed[r].extend(caught[n0:])
+            del caught[n0:]
+
+    for r in range(R):
+        advance(r, None, first=True)
+        if errors and min(errors) < r:
+            break
+    while pending:
+        live = sorted(k for k in pending if not (errors and k > min(errors)))
+        queries = [pending.pop(k) for k in live]
+        pending.clear()
+        answers = _vector_answers(queries)
+        for k, q, a in zip(live, queries, answers):
+            if a is None:
+                try:
+                    a = _answer(q)
+                except Exception as exc:  # noqa: BLE001 - as _drive would have raised it
+                    errors[k] = exc
+                    continue
+            else:
+                SIGN_COUNTS["vector"] += 1
+            advance(k, a)
+    if caught is not None:
+        for lst in per_seed:
+            caught.extend(lst)
+    if errors:
+        raise errors[min(errors)]
+    return out
+
+
 def _ulp_shift(x: float, k: int) -> float:
     """The float ``k`` representable positive doubles above (k > 0) or below ``x >= 0``; clamped to [0, max]."""
     i = int(np.float64(x).view(np.int64)) + k
@@ -354,23 +497,30 @@ def _ulp_shift(x: float, k: int) -> float:
 
 
 def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -> tuple[float, float | None, int]:
+    """Adjacent floats ``a < b`` around ``x`` with ``ok(a)`` true and ``ok(b)`` false: see
+    :func:`_admissible_side_gen` (``ok`` a plain predicate here)."""
+    return _drive(_admissible_side_gen(lambda c: _now(ok(c)), x, lo=lo, hi=hi))
+
+
+def _admissible_side_gen(ok, x: float, *, lo: float = 0.0, hi: float | None = None):
     """Adjacent floats ``a < b`` around ``x`` with ``ok(a)`` true and ``ok(b)`` false (``ok`` monotone there).
 
     ``ok`` is the defining inequality, true below the boundary. If ``ok(x)`` holds, ``a = x``
     and ``b`` is found by galloping up (never past ``hi``; ``b = None`` when ``hi`` is reached
     or ``hi`` is None and the search is not wanted); otherwise the search gallops down
     (1, 2, 4, ... ulps, never below ``lo``, where ok is assumed) and bisects the integer
-    representation to adjacent floats. Returns ``(a, b, evaluations)``.
+    representation to adjacent floats. Returns ``(a, b, evaluations)``. ``ok(c)`` is a generator returning a
+    bool (:func:`_sign_test`), so the search can wait for batched answers.
     """
     calls = 1
-    if ok(x):
+    if (yield from ok(x)):
         if hi is None:
             return x, None, calls
         a, k = x, 1
         while True:
             cand = min(_ulp_shift(x, k), hi)
             calls += 1
-            if not ok(cand):
+            if not (yield from ok(cand)):
                 b = cand
                 break
             a = cand
@@ -382,7 +532,7 @@ def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -
         while True:
             cand = max(_ulp_shift(x, -k), lo)
             calls += 1
-            if cand <= lo or ok(cand):
+            if cand <= lo or (yield from ok(cand)):
                 a = cand
                 break
             b = cand
@@ -391,7 +541,7 @@ def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -
     while ib - ia > 1:
         im = (ia + ib) // 2
         calls += 1
-        if ok(float(np.int64(im).view(np.float64))):
+        if (yield from ok(float(np.int64(im).view(np.float64)))):
             ia = im
         else:
             ib = im
@@ -399,6 +549,11 @@ def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -
 
 
 def solve_eta0_3(values: dict) -> tuple[float, float, str]:
+    """:func:`_solve_eta0_3_gen`, run to its end."""
+    return _drive(_solve_eta0_3_gen(values))
+
+
+def _solve_eta0_3_gen(values: dict):
     """The third term of eta_max on its admissible side: ``(eta0_3, above, note)``.
 
     The closed form ``log1p(alpha1 / (2 alpha2))^(1/c)`` amplifies the rounding of ``log1p``
@@ -413,10 +568,7 @@ def solve_eta0_3(values: dict) -> tuple[float, float, str]:
     if not (np.isfinite(x0) and x0 > 0):
         return x0, x0, ""
 
-    def ok(x):
-        return certified_sign("mubar", x, values, near_root=True) >= 0
-
-    a, b, _ = admissible_side(ok, x0, hi=np.inf)
+    a, b, _ = yield from _admissible_side_gen(_sign_test("mubar", values, lambda s: s >= 0), x0, hi=np.inf)
     if b is None:  # pragma: no cover - mubar -> -inf as eta0 grows
         b = _ulp_shift(a, 1)
     note = "" if a == x0 else f"; moved {x0:.17g} -> {a:.17g}, the largest float with mubar(eta0_3) >= 0 (50 digits)"
@@ -466,6 +618,11 @@ def _args(name: str, values: dict):
 
 
 def solve_eta0_1(values: dict) -> RootResult:
+    """:func:`_solve_eta0_1_gen`, run to its end."""
+    return _drive(_solve_eta0_1_gen(values))
+
+
+def _solve_eta0_1_gen(values: dict):
     """eta0^(1): the unique positive root of eq. (87), ``eta0 Kbar_0(eta0) = 1``.
 
     Bracket ``[0, b]``, ``b = 1 / max(K alpha2, sqrt(2 K L(0)))``: since
@@ -484,11 +641,11 @@ def solve_eta0_1(values: dict) -> RootResult:
     a, b, note = _finite_right_end(g, 0.0, b)
     r = bracketed_root(g, a, b, name="eta0_1", why=why + note)
     if r.converged and r.root > 0:
-        _verify_side(r, lambda x: certified_sign("eta0_1", x, values, near_root=True) <= 0, g, "eta0 Kbar_0(eta0) <= 1")
+        yield from _verify_side_gen(r, _sign_test("eta0_1", values, lambda s: s <= 0), g, "eta0 Kbar_0(eta0) <= 1")
     return r
 
 
-def _verify_side(r: RootResult, ok, g, inequality: str) -> None:
+def _verify_side_gen(r: RootResult, ok, g, inequality: str):
     """Move ``r.root`` to the float on the admissible side of its defining inequality, verified.
 
     Brent's method returns a float within ``4 eps`` of the root, on either side; the theorem
@@ -498,7 +655,7 @@ def _verify_side(r: RootResult, ok, g, inequality: str) -> None:
     """
     x = r.root
     # the verifying evaluations are not counted in function_calls (those stay the solver's own)
-    a, _, calls = admissible_side(ok, x, lo=float(r.bracket[0]) if np.isfinite(r.bracket[0]) else 0.0)
+    a, _, calls = yield from _admissible_side_gen(ok, x, lo=float(r.bracket[0]) if np.isfinite(r.bracket[0]) else 0.0)
     if a != x:
         r.root = a
         with np.errstate(all="ignore"):
@@ -535,6 +692,11 @@ def _finite_right_end(g, a: float, b: float, maxiter: int = 2000) -> tuple[float
 
 
 def eq88_sign_change_point(values: dict, eta0_3_above: float | None = None) -> float:
+    """:func:`_eq88_sign_change_point_gen`, run to its end."""
+    return _drive(_eq88_sign_change_point_gen(values, eta0_3_above))
+
+
+def _eq88_sign_change_point_gen(values: dict, eta0_3_above: float | None = None):
     """``x* = min(third term, eta_K)`` with ``eta_K Kbar_0(eta_K) = 2``: there ``F(x*) < 0``.
 
     Each of the two is taken as the float just above its boundary (where ``mubar < 0``,
@@ -557,14 +719,21 @@ def eq88_sign_change_point(values: dict, eta0_3_above: float | None = None) -> f
     eta_K = brentq(lambda x: g(x) - 1.0, a, b, xtol=XTOL, rtol=RTOL) if fa < 0 < fb else b
     # the floats just *above* the two boundaries, where mubar < 0 and eta_K Kbar_0(eta_K) >= 2 are
     # verified in 50 digits (a float just below would leave F(x*) > 0 possible)
-    _, eta_K_hi, _ = admissible_side(lambda x: certified_sign("eta0_1", x, values, threshold=1.0, near_root=True) < 0,
-                                  float(eta_K),
-                                  hi=np.inf)
-    eta0_3_hi = solve_eta0_3(values)[1] if eta0_3_above is None else float(eta0_3_above)
+    _, eta_K_hi, _ = yield from _admissible_side_gen(_sign_test("eta0_1", values, lambda s: s < 0, threshold=1.0),
+                                                     float(eta_K), hi=np.inf)
+    if eta0_3_above is None:
+        eta0_3_hi = (yield from _solve_eta0_3_gen(values))[1]
+    else:
+        eta0_3_hi = float(eta0_3_above)
     return float(min(eta0_3_hi, eta_K if eta_K_hi is None else eta_K_hi))
 
 
 def solve_eta0_2(values: dict, upper: float | None = None, *, eta0_3_above: float | None = None) -> RootResult:
+    """:func:`_solve_eta0_2_gen`, run to its end."""
+    return _drive(_solve_eta0_2_gen(values, upper, eta0_3_above=eta0_3_above))
+
+
+def _solve_eta0_2_gen(values: dict, upper: float | None = None, *, eta0_3_above: float | None = None):
     """eta0^(2): the smallest positive root of eq. (88), on the side where eq. (94) holds.
 
     ``F(eta0) = (1 - exp(-eta0^c))(1 - Delta(eta0)) - 4 K L(0) eta0^2`` (evaluated in the
@@ -589,7 +758,7 @@ def solve_eta0_2(values: dict, upper: float | None = None, *, eta0_3_above: floa
     g, f, args = _args("eta0_2", values)
     proven_end = upper is None
     if upper is None:
-        upper = eq88_sign_change_point(values, eta0_3_above)
+        upper = yield from _eq88_sign_change_point_gen(values, eta0_3_above)
     if not (np.isfinite(upper) and upper > 0):
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq",
                           message=f"not applicable: the scan needs a positive finite upper end, got {upper!r}")
@@ -601,9 +770,6 @@ def solve_eta0_2(values: dict, upper: float | None = None, *, eta0_3_above: floa
     def Fmp(x):
         return mp_value("eta0_2", x, values)
 
-    def Fsign(x, near_root=True):
-        return certified_sign("eta0_2", x, values, near_root=near_root)
-
     lo = max(min(EQ88_FLOOR, upper / 1e6), FLOAT_FLOOR)
     grid = _log_grid(lo, upper)
     if lo >= EQ88_FLOOR:  # double precision is exact enough here (README: 1e-12 down to 1e-30)
@@ -614,7 +780,7 @@ def solve_eta0_2(values: dict, upper: float | None = None, *, eta0_3_above: floa
         F = _scaled_F(grid, values)
         evaluated = SCALED
     if proven_end and evaluated == "float64":  # F(x*) < 0 is proven; double precision may not see it there
-        F[-1] = min(F[-1], float(Fsign(upper, near_root=False)))
+        F[-1] = min(F[-1], float((yield from _ask("eta0_2", upper, values, near_root=False))))
     finite = np.isfinite(F)
     if not finite.all():
         last = int(np.argmin(finite))  # first non-finite
@@ -622,14 +788,14 @@ def solve_eta0_2(values: dict, upper: float | None = None, *, eta0_3_above: floa
     scan = {"lower": float(grid[0]) if grid.size else None, "upper": float(grid[-1]) if grid.size else None,
             "points": int(grid.size), "per_decade": EQ88_GRID_PER_DECADE}
     if proven_end and evaluated != "float64":
-        F[-1] = min(F[-1], float(Fsign(upper, near_root=False)))
+        F[-1] = min(F[-1], float((yield from _ask("eta0_2", upper, values, near_root=False))))
     if evaluated != "float64":
         scan["evaluated"] = evaluated
     if grid.size == 0:
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, 0, scan=scan,
                           message="not applicable: F is not finite on the scan")
     if not F[0] > 0:
-        return _eq88_below_scan(values, float(grid[0]), float(F[0]), scan, Fmp, Fsign)
+        return (yield from _eq88_below_scan_gen(values, float(grid[0]), float(F[0]), scan, Fmp))
     nonpos = np.flatnonzero(F <= 0)
     if nonpos.size == 0:
         return RootResult("eta0_2", np.inf, True, 1, "scan+brentq", 0, int(grid.size), (grid[0], grid[-1]),
@@ -639,12 +805,12 @@ def solve_eta0_2(values: dict, upper: float | None = None, *, eta0_3_above: floa
     j = int(nonpos[0])
     why = (f"first sign change of F on the scan ({grid.size} log-spaced points from {grid[0]:.3g} to "
            f"x* = {upper:.3g}, where F < 0 is proven), F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
-    r = _refine88(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, Fsign, scaled=evaluated != "float64")
+    r = yield from _refine88_gen(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, scaled=evaluated != "float64")
     r.method = "scan+brentq"
     r.function_calls += int(grid.size)
     r.scan = scan
     if r.converged and 0 < r.root < np.inf:
-        _verify_side(r, lambda x: Fsign(x) >= 0, g, "eq. 94, F(eta0) >= 0,")
+        yield from _verify_side_gen(r, _sign_test("eta0_2", values, lambda s: s >= 0), g, "eq. 94, F(eta0) >= 0,")
     return r
 
 
@@ -666,7 +832,7 @@ def _scaled_F(x, values: dict) -> np.ndarray:
         return np.asarray(fG(np.asarray(x, dtype=float), *[np.float64(values[a]) for a in names]), dtype=float)
 
 
-def _refine88(values, g, a: float, b: float, why: str, Fmp, Fsign, scaled: bool) -> RootResult:
+def _refine88_gen(values, g, a: float, b: float, why: str, Fmp, scaled: bool):
     """Refine eq. (88)'s sign change on ``[a, b]``: Brent on F (or on the scaled G), else mpmath bisection."""
     if scaled:
         fG = lambda x: float(_scaled_F(x, values))  # noqa: E731
@@ -679,7 +845,8 @@ def _refine88(values, g, a: float, b: float, why: str, Fmp, Fsign, scaled: bool)
         if r.converged:
             if scaled:  # G resolves the root to ~eps / (d - 1) only: polish it to adjacent floats in mpmath
                 x = r.root
-                lo, hi, calls = admissible_side(lambda y: Fsign(y) >= 0, x, lo=a, hi=b)
+                lo, hi, calls = yield from _admissible_side_gen(_sign_test("eta0_2", values, lambda s: s >= 0), x,
+                                                                lo=a, hi=b)
                 r.root = lo
                 r.function_calls += calls
                 with np.errstate(all="ignore"):
@@ -689,15 +856,15 @@ def _refine88(values, g, a: float, b: float, why: str, Fmp, Fsign, scaled: bool)
                               f"in {MP_DPS}-digit mpmath")
             return r
     # the sign change is only visible in mpmath (F cancels in double precision, e.g. at x*)
-    return _mp_bisect(Fmp, Fsign, g, a, b, why)
+    return (yield from _mp_bisect_gen(values, Fmp, g, a, b, why))
 
 
-def _mp_bisect(Fmp, Fsign, g, a: float, b: float, why: str) -> RootResult:
+def _mp_bisect_gen(values, Fmp, g, a: float, b: float, why: str):
     """Bisection of ``F`` (mpmath) on the integer representation of ``[a, b]`` to adjacent floats.
 
     ``F(a) > 0 >= F(b)``; returns the lower float (``F > 0`` there), with the final bracket.
     """
-    lo, hi, calls = admissible_side(lambda x: Fsign(x) > 0, b, lo=a)
+    lo, hi, calls = yield from _admissible_side_gen(_sign_test("eta0_2", values, lambda s: s > 0), b, lo=a)
     with np.errstate(all="ignore"):
         res = float(g(lo))
     return RootResult("eta0_2", lo, True, 0, "scan+bisection", calls, calls, (a, b),
@@ -705,7 +872,7 @@ def _mp_bisect(Fmp, Fsign, g, a: float, b: float, why: str) -> RootResult:
                       why + f"; bisected to adjacent floats [{lo:.17g}, {hi:.17g}] with F in {MP_DPS}-digit mpmath")
 
 
-def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, Fmp, Fsign) -> RootResult:
+def _eq88_below_scan_gen(values: dict, bottom: float, f_bottom: float, scan: dict, Fmp):
     """F <= 0 at the bottom of the scan: continue it below, in mpmath, down to FLOAT_FLOOR."""
     g, _, _ = _args("eta0_2", values)
     ext = {"lower": FLOAT_FLOOR, "upper": bottom, "points": 0, "per_decade": EQ88_GRID_PER_DECADE,
@@ -719,7 +886,7 @@ def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, F
         grid = _log_grid(FLOAT_FLOOR, bottom)
         ext["points"] = int(grid.size)
         F = _scaled_F(grid, values)
-        F[0] = float(Fsign(grid[0], near_root=False))  # the verdict "below the float range" rests on 50 digits
+        F[0] = float((yield from _ask("eta0_2", grid[0], values, near_root=False)))  # the verdict "below the float range" rests on 50 digits
         F[-1] = min(F[-1], f_bottom)
     if not F[0] > 0:
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, int(scan["points"] + ext["points"]),
@@ -733,11 +900,11 @@ def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, F
     why = (f"F({bottom:g}) = {f_bottom:.3g} <= 0, so the scan went on below, as G = F / (eta0 (1 - exp(-eta0^c))) "
            f"({grid.size} log-spaced points from {FLOAT_FLOOR:.3g}); first sign change "
            f"F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
-    r = _refine88(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, Fsign, scaled=True)
+    r = yield from _refine88_gen(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, scaled=True)
     r.method = "scan+brentq"
     r.function_calls += int(scan["points"] + ext["points"])
     r.scan = scan
-    _verify_side(r, lambda x: Fsign(x) >= 0, g, "eq. 94, F(eta0) >= 0,")
+    yield from _verify_side_gen(r, _sign_test("eta0_2", values, lambda s: s >= 0), g, "eq. 94, F(eta0) >= 0,")
     return r
 
 
