@@ -509,53 +509,76 @@ def vector_interval_function(expression: str, argnames):
                 _const(n.value)
 
     check(tree)
+    # a tape: each distinct subexpression once, operands before their uses (built once, evaluated per call)
+    tape: list = []
+    slot: dict = {}
+
+    def compile_(e) -> int:
+        key = ast.dump(e)
+        if key in slot:
+            return slot[key]
+        if isinstance(e, ast.Name):
+            ins = ("arg", index[e.id])
+        elif isinstance(e, ast.Constant):
+            ins = ("const", const(e.value))
+        elif isinstance(e, ast.Call) and e.func.id == "mpf":
+            ins = ("const", const(e.args[0].value))
+        elif isinstance(e, ast.UnaryOp):
+            ins = ("neg" if isinstance(e.op, ast.USub) else "pos", compile_(e.operand))
+        elif isinstance(e, ast.BinOp) and isinstance(e.op, ast.Pow) and int_literal(e.right) is not None:
+            ins = ("ipow", compile_(e.left), int_literal(e.right))
+        elif isinstance(e, ast.BinOp):
+            op = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}[type(e.op)]
+            ins = (op, compile_(e.left), compile_(e.right))
+        else:
+            ins = ("fn", _VFUNCS[e.func.id], compile_(e.args[0]))
+        tape.append(ins)
+        slot[key] = len(tape) - 1
+        return slot[key]
+
+    compile_(tree)
 
     def f(*arrays):
         env = [np.asarray(a, dtype=LD) for a in arrays]
-        memo: dict = {}
-
-        def node(e):
-            key = ast.dump(e)
-            if key in memo:
-                return memo[key]
-            if isinstance(e, ast.Name):
-                v = env[index[e.id]]
-                out = (v, v)
-            elif isinstance(e, ast.Constant):
-                out = const(e.value)
-            elif isinstance(e, ast.UnaryOp):
-                x = node(e.operand)
-                out = (-x[1], -x[0]) if isinstance(e.op, ast.USub) else x
-            elif isinstance(e, ast.BinOp) and isinstance(e.op, ast.Pow) and int_literal(e.right) is not None:
-                n, x = int_literal(e.right), node(e.left)
-                if n == 0:
-                    out = (LD(1), LD(1))
-                else:
-                    p = x if abs(n) == 1 else (_vsq(*x) if abs(n) == 2 else _vipow(x, abs(n)))
-                    out = _vdiv(LD(1), LD(1), *p) if n < 0 else p
-            elif isinstance(e, ast.BinOp):
-                x, y = node(e.left), node(e.right)
-                if isinstance(e.op, ast.Add):
-                    out = _vadd(*x, *y)
-                elif isinstance(e.op, ast.Sub):
-                    out = _vadd(*x, -y[1], -y[0])
-                elif isinstance(e.op, ast.Mult):
-                    out = _vmul(*x, *y)
-                elif isinstance(e.op, ast.Div):
-                    out = _vdiv(*x, *y)
-                else:
-                    out = _vpow(*x, *y)
-            elif e.func.id == "mpf":
-                out = const(e.args[0].value)
-            else:
-                out = _VFUNCS[e.func.id](*node(e.args[0]))
-            memo[key] = out
-            return out
-
+        val: list = []
         with np.errstate(all="ignore"):
-            lo, hi = node(tree)
+            for ins in tape:
+                op = ins[0]
+                if op == "arg":
+                    v = env[ins[1]]
+                    out = (v, v)
+                elif op == "const":
+                    out = ins[1]
+                elif op == "neg":
+                    x = val[ins[1]]
+                    out = (-x[1], -x[0])
+                elif op == "pos":
+                    out = val[ins[1]]
+                elif op == "add":
+                    out = _vadd(*val[ins[1]], *val[ins[2]])
+                elif op == "sub":
+                    y = val[ins[2]]
+                    out = _vadd(*val[ins[1]], -y[1], -y[0])
+                elif op == "mul":
+                    out = _vmul(*val[ins[1]], *val[ins[2]])
+                elif op == "div":
+                    out = _vdiv(*val[ins[1]], *val[ins[2]])
+                elif op == "pow":
+                    out = _vpow(*val[ins[1]], *val[ins[2]])
+                elif op == "ipow":
+                    x, n = val[ins[1]], ins[2]
+                    if n == 0:
+                        out = (LD(1), LD(1))
+                    else:
+                        p = x if abs(n) == 1 else (_vsq(*x) if abs(n) == 2 else _vipow(x, abs(n)))
+                        out = _vdiv(LD(1), LD(1), *p) if n < 0 else p
+                else:
+                    out = ins[1](*val[ins[2]])
+                val.append(out)
+            lo, hi = val[-1]
             return np.broadcast_arrays(lo, hi, *env)[:2]
 
+    f.tape = tape
     return f
 
 
