@@ -86,3 +86,19 @@ def test_warm_up_remembers_non_polynomial_equations():
     before = ev._polynomial_or_none.cache_info().misses
     ev.warm_up()
     assert ev._polynomial_or_none.cache_info().misses == before
+
+
+def test_lock_step_signs_equal_seed_by_seed():
+    """Enough seeds for drive_batch's long double pass (VECTOR_MIN): the same constants as one seed at a time."""
+    from convtool.numeric import roots
+
+    R = 2 * roots.VECTOR_MIN
+    b = default_batch(seeds=R, seed=20, h=30)
+    m = TwoLayerLinear(b.W1, b.W2)
+    before = roots.SIGN_COUNTS["vector"]
+    res, _ = _per_seed_constants(b.losses, m.W1_0, m.W2_0, 0.5, 2.0, None, m.reductions)
+    assert roots.SIGN_COUNTS["vector"] >= before + R  # root-side signs went through the batched pass
+    for r in range(R):
+        one = compute_constants(b.losses[r], m.W1_0[r], m.W2_0[r], reduction=m.reductions[r])
+        _same(res[r].to_dict(), one.to_dict(), f"seed {r}")
+        _same(res[r].values, one.values, f"seed {r} values")
