@@ -20,8 +20,11 @@ Each returned root is moved to the float on the side where its defining inequali
 :data:`MP_DPS`-digit mpmath on the exact float inputs (issue 14; :func:`certified_sign`). The mpmath twins
 evaluate each repeated subexpression once (:func:`_reuse_subexpressions`, the same bits in about half the
 time for eq. 88's F and 1 - Delta), and a sign away from a root (F at the scan's end x*) is first tried with
-a float interval enclosure (:mod:`convtool.numeric.certificate`); at a root +- an ulp, where every
-verification happens, double precision cannot decide, so mpmath does (issue 13).
+a float interval enclosure (:mod:`convtool.numeric.certificate`); at a root +- an ulp, where the other
+verifications happen, double precision cannot decide. The searches are generators of
+:class:`SignQuery`: one seed answers them one by one (:func:`_drive`), a batch in lock-step with one long
+double enclosure per round and kind over all seeds (:func:`drive_batch`), mpmath only where that is
+inconclusive; the answers, hence the results, are the same (issue 13).
 
 Results are :class:`RootResult` objects in the style of
 ``scipy.optimize.RootResults`` and ``find_root``: they report non-convergence
@@ -895,7 +898,8 @@ def _eq88_below_scan_gen(values: dict, bottom: float, f_bottom: float, scan: dic
         grid = _log_grid(FLOAT_FLOOR, bottom)
         ext["points"] = int(grid.size)
         F = _scaled_F(grid, values)
-        F[0] = float((yield from _ask("eta0_2", grid[0], values, near_root=False)))  # the verdict "below the float range" rests on 50 digits
+        # the verdict "below the float range" rests on the exact sign (50 digits where enclosures do not decide)
+        F[0] = float((yield from _ask("eta0_2", grid[0], values, near_root=False)))
         F[-1] = min(F[-1], f_bottom)
     if not F[0] > 0:
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, int(scan["points"] + ext["points"]),
