@@ -76,7 +76,7 @@ def _per_seed_constants(losses, W1, W2, c, d, eta0, reductions, phase=None):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvtoolWarning)
         gens = [_compute_constants_gen(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0, reduction=reductions[r],
-                                       primitives=None if prims is None else prims[r], stacklevel=3)
+                                       primitives=None if prims is None else prims[r], stacklevel=4)
                 for r in range(R)]
         out = drive_batch(gens, caught)
     if phase is not None:
