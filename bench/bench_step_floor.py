@@ -5,6 +5,7 @@ Run by hand from the repository root::
     python bench/bench_step_floor.py            # about 2-4 minutes on 2 cores
     python bench/bench_step_floor.py --quick    # fewer repetitions and steps
     python bench/bench_step_floor.py --no-write # print only, leave bench/README.md alone
+    python bench/bench_step_floor.py --parts c  # part (c) only; its lines replace those in bench/README.md
 
 Four parts; every ratio is measured in this one run (interleaved rounds, BLAS threads 1 unless
 ``--threads``), and the script writes its output into bench/README.md between the markers
@@ -23,7 +24,8 @@ Four parts; every ratio is measured in this one run (interleaved rounds, BLAS th
     Target: largest / smallest per-step cost <= 1.3x. Printed next to it: the per-step cost of the
     residual form ``X (W - W*)`` that the loss used before (what the R factor replaced).
 (c) batching: 100 seeds of ``default_batch(100, h=500)``, one ``run_gd`` call against a loop of 100 calls,
-    200 ``adaptive`` steps. Target: loop / batched >= 10x (whole calls, setup included).
+    200 ``adaptive`` steps. Target: loop / batched >= 10x (whole calls, setup included). Printed with it: the
+    per-seed constants' share of each, and how the batched call decided the root-side signs of issue 14.
 (d) BLAS threads: the per-step cost of (a) at both sizes and the width-reduction QR at h = 16000
     (n = m = 20), each in a child process with ``OPENBLAS_NUM_THREADS=1`` and with the library default.
 """
@@ -59,6 +61,7 @@ from convtool.numeric.experiments import default_batch, run_batch  # noqa: E402
 from convtool.numeric.generators import fig1  # noqa: E402
 from convtool.numeric.losses import SquaredLoss  # noqa: E402
 from convtool.numeric.models import TwoLayerLinear  # noqa: E402
+from convtool.numeric.roots import SIGN_COUNTS  # noqa: E402
 from convtool.numeric.spectra import reduce_width  # noqa: E402
 from convtool.numeric.theories.base import SETUP_PHASE  # noqa: E402
 
@@ -178,10 +181,12 @@ def part_c(T) -> tuple[list, bool]:
         if name == SETUP_PHASE and i == total:
             marks.append(time.perf_counter())
 
+    signs0 = dict(SIGN_COUNTS)
     t0 = time.perf_counter()
     out["b"] = run_batch(batch, "adaptive", steps=T, phase=phase)
     tb = time.perf_counter() - t0
     setup_b = marks[-1] - t0
+    signs = {k: (SIGN_COUNTS[k] - signs0[k]) / R for k in SIGN_COUNTS}
     marks.clear()
     setup_l = 0.0
     t0 = time.perf_counter()
@@ -203,9 +208,11 @@ def part_c(T) -> tuple[list, bool]:
             f"calls {tl:.2f} s",
             f"    ratio loop/batched {tl / tb:.1f}x (target >= {TARGET_BATCH:.0f}x): {'met' if met else 'NOT met'}; "
             f"loss curves agree to {dev:.1e} relative where L > 1e-8 L(0)",
-            f"    of which the per-seed constants (compute_constants, one per seed in both): batched {setup_b:.2f} s, "
-            f"loop {setup_l:.2f} s; the rest: batched {tb - setup_b:.2f} s, loop {tl - setup_l:.2f} s, "
-            f"ratio {(tl - setup_l) / (tb - setup_b):.1f}x"], met
+            f"    of which the per-seed constants (compute_constants, one per seed in both): batched {setup_b:.2f} s "
+            f"({100 * setup_b / tb:.0f}% of the call), loop {setup_l:.2f} s ({100 * setup_l / tl:.0f}%); the rest: "
+            f"batched {tb - setup_b:.2f} s, loop {tl - setup_l:.2f} s, ratio {(tl - setup_l) / (tb - setup_b):.1f}x",
+            f"    root-side signs per seed in the batched call: {signs['vector']:.2f} by the long double pass over "
+            f"the batch, {signs['float']:.2f} by the float certificate, {signs['mpmath']:.2f} by 50-digit mpmath"], met
 
 
 def child(kind: str, reps: int, T: int) -> dict:
@@ -247,10 +254,37 @@ def part_d(reps, T) -> list:
     return lines
 
 
-def write_readme(text: str) -> None:
+def _merge_parts(old: str, new: str, parts: str) -> str:
+    """The block's text with the lines of ``parts`` (letters) taken from ``new`` and the others kept from ``old``,
+    and one line saying which parts were rerun when."""
+    def split(text):
+        head, out, key = [], {}, None
+        for line in text.splitlines():
+            if len(line) > 2 and line[0] == "(" and line[2] == ")" and line[1] in "abcd":
+                key = line[1]
+            elif line.startswith("(total") or line.startswith("(part"):
+                key = None
+                continue
+            (out.setdefault(key, []) if key else head).append(line)
+        return head, out
+    head, old_parts = split(old)
+    _, new_parts = split(new)
+    merged = dict(old_parts)
+    merged.update({k: new_parts[k] for k in parts if k in new_parts})
+    lines = head + [ln for k in "abcd" if k in merged for ln in merged[k]]
+    lines.append(f"(parts {parts} rerun with --parts {parts}, {time.strftime('%Y-%m-%d', time.gmtime())}; the others "
+                 "from the last full run)")
+    return "\n".join(lines) + "\n"
+
+
+def write_readme(text: str, parts: str = "abcd") -> None:
     path = os.path.join(HERE, "README.md")
     with open(path) as fh:
         doc = fh.read()
+    if parts != "abcd" and BEGIN in doc and END in doc:
+        old = doc[doc.index(BEGIN) + len(BEGIN): doc.index(END)].strip("\n").removeprefix("```").removesuffix("```")
+        old = old.strip("\n").split("\n", 1)[1] + "\n"  # drop the "$ python ..." line
+        text = _merge_parts(old, text, parts)
     block = f"{BEGIN}\n```\n$ python bench/bench_step_floor.py\n{text}```\n{END}"
     if BEGIN in doc and END in doc:
         doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END):]
@@ -302,8 +336,8 @@ def main(argv=None) -> int:
         for x in part_d(2, 100 if args.quick else 200):
             say(x)
     say(f"(total {time.perf_counter() - t0:.0f} s)")
-    if not args.no_write and args.parts == "abcd":
-        write_readme(buf.getvalue())
+    if not args.no_write:
+        write_readme(buf.getvalue(), "".join(k for k in "abcd" if k in args.parts))
     return 0  # a missed target is reported, not an error
 
 

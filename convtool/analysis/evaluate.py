@@ -320,7 +320,16 @@ def warm_up(paper: str | None = DEFAULT_PAPER) -> None:
             _compiled(p, n)
         for n in names(kind="equation", paper=p):
             _residual(p, n)
-            try:
-                _polynomial(p, n)
-            except sp.PolynomialError:  # eq. (87), (88) are not polynomial in their unknown
-                pass
+            _polynomial_or_none(p, n)
+
+
+@lru_cache(maxsize=None)
+def _polynomial_or_none(paper: str, name: str):
+    """:func:`_polynomial`, or None for an equation that is not polynomial in its unknown (eqs. 87, 88).
+
+    The failure is cached too: lru_cache does not keep exceptions, and sympy's attempt costs ~9 ms, which
+    every run (each :meth:`LocalPL.warm_up`) paid again before issue 13."""
+    try:
+        return _polynomial(paper, name)
+    except sp.PolynomialError:
+        return None

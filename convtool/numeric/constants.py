@@ -33,11 +33,14 @@ from convtool.analysis.evaluate import evaluate
 from convtool.analysis.registry import get
 from convtool.errors import ConvtoolWarning, InputError
 from convtool.numeric.losses import Loss
-from convtool.numeric.roots import MP_DPS, RootResult, mp_value, solve_eta0_1, solve_eta0_2, solve_eta0_3
-from convtool.numeric.spectra import extreme_sv_sq, imbalance_spectrum, reduce_width, singular_values_sq
+from convtool.numeric.roots import (MP_DPS, RootResult, _drive, _solve_eta0_1_gen, _solve_eta0_2_gen, _solve_eta0_3_gen,
+                                    mp_value)
+from convtool.numeric.spectra import (ImbalanceSpectrum, extreme_sv_sq, imbalance_spectrum, reduce_width,
+                                      reduced_imbalance, singular_values_sq)
 from convtool.results import NotApplicable, jsonable
 
-__all__ = ["ConstantsResult", "Check", "compute_constants", "measure_primitives", "FIELDS", "GROUPS"]
+__all__ = ["ConstantsResult", "Check", "compute_constants", "measure_primitives", "measure_primitives_batch", "FIELDS",
+           "GROUPS"]
 
 #: result field -> registered quantity it reports (fields named after t = 0 values of
 #: per-iterate quantities map to those quantities)
@@ -211,8 +214,52 @@ def measure_primitives(loss: Loss, W1: np.ndarray, W2: np.ndarray, reduction=Non
     }
 
 
+def measure_primitives_batch(losses, W1: np.ndarray, W2: np.ndarray, reductions) -> list[dict] | None:
+    """:func:`measure_primitives` of every seed of a batch, the spectra in one LAPACK call per kind (issue 13).
+
+    ``W1`` (R, n, h), ``W2`` (R, m, h), one loss and one width reduction per seed. The imbalance, the
+    factors' Grams and the products ``W0`` are stacked, so each of the five decompositions is one batched
+    ``eigvalsh`` (numpy's stacked routines run the same LAPACK routine on each matrix: the values are those
+    of the per-seed calls, bit for bit); the losses' own quantities (``L(0)``, the gradient) stay per seed.
+    Returns None where the seeds cannot be stacked (reduced ranks or data shapes differ): the caller then
+    measures seed by seed.
+    """
+    R = len(reductions)
+    ranks = {red.rank for red in reductions}
+    if R < 2 or len(ranks) != 1 or ranks == {0} or len({np.shape(ls.Wstar) for ls in losses}) != 1:
+        return None
+    n, m = reductions[0].S1.shape[0], reductions[0].S2.shape[0]
+    S1 = np.stack([red.S1 for red in reductions])
+    S2 = np.stack([red.S2 for red in reductions])
+    ev = np.linalg.eigvalsh(reduced_imbalance(S1, S2))[..., ::-1]
+    s1_min_sq, s1_max_sq = extreme_sv_sq(S1)
+    s2_min_sq, s2_max_sq = extreme_sv_sq(S2)
+    sw = singular_values_sq(np.stack([np.asarray(ls.Wstar) for ls in losses]))
+    W0 = S1 @ np.swapaxes(S2, -1, -2)
+    sW = singular_values_sq(W0)
+    out = []
+    for r, (loss, red) in enumerate(zip(losses, reductions)):
+        spec = ImbalanceSpectrum(reduced=ev[r], h=red.h, n=n, m=m)
+        w0 = W0[r]
+        G = loss.grad(w0)
+        out.append({
+            "mu": float(loss.mu), "K": float(loss.K), "lstar": float(loss.lstar),
+            "L0": float(loss.excess(w0)),
+            "sigma_min_Wstar": float(np.sqrt(sw[r, min(n, m) - 1])), "sigma_max_Wstar": float(np.sqrt(sw[r, 0])),
+            "dist0": float(np.linalg.norm(w0 - loss.Wstar)),
+            "lambda_max_D0": spec.lambda_k(1), "lambda_max_negD0": spec.lambda_k(1, negate=True),
+            "lambda_n_D0": spec.lambda_k(n), "lambda_m_negD0": spec.lambda_k(m, negate=True),
+            "s1_min_sq": float(s1_min_sq[r]), "s1_max_sq": float(s1_max_sq[r]),
+            "s2_min_sq": float(s2_min_sq[r]), "s2_max_sq": float(s2_max_sq[r]),
+            "sigma_max_W": float(np.sqrt(sW[r, 0])), "W_fro": float(np.linalg.norm(w0)),
+            "grad_l_norm": float(np.linalg.norm(G)),
+            "_rank": red.rank,
+        })
+    return out
+
+
 def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 0.5, d: float = 2.0,
-                      eta0: float | None = None, reduction=None) -> ConstantsResult:
+                      eta0: float | None = None, reduction=None, primitives: dict | None = None) -> ConstantsResult:
     """Compute every constant of Table 2, Theorems 3.1, 3.2/E.1 for ``l(W1 W2^T)``.
 
     Parameters
@@ -229,6 +276,9 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
     reduction : WidthReduction, optional
         A precomputed :func:`~convtool.numeric.spectra.reduce_width` of (W1, W2), to
         share the one QR with a GD run.
+    primitives : dict, optional
+        :func:`measure_primitives` of these weights, already measured (a batched run measures all seeds
+        at once with :func:`measure_primitives_batch`); not modified.
 
     Returns
     -------
@@ -239,6 +289,16 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
     InputError
         Shapes that do not match the loss, c or d out of range, eta0 <= 0.
     """
+    return _drive(_compute_constants_gen(loss, W1, W2, c=c, d=d, eta0=eta0, reduction=reduction,
+                                         primitives=primitives, stacklevel=4))
+
+
+def _compute_constants_gen(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 0.5, d: float = 2.0,
+                           eta0: float | None = None, reduction=None, primitives: dict | None = None,
+                           stacklevel: int = 2):
+    """:func:`compute_constants` as a generator of the root-side sign queries (:class:`~convtool.numeric.roots.
+    SignQuery`), so a batch of seeds can be answered together (:func:`~convtool.numeric.roots.drive_batch`);
+    ``stacklevel`` makes the warnings point at the caller of the driver."""
     W1 = np.asarray(W1)
     W2 = np.asarray(W2)
     if W1.ndim != 2 or W2.ndim != 2 or W1.shape[0] != loss.n or W2.shape[0] != loss.m or W1.shape[1] != W2.shape[1]:
@@ -251,7 +311,7 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
     if eta0 is not None and not (np.isfinite(eta0) and eta0 > 0):
         raise InputError(f"eta0 must be a positive number, got {eta0!r}")
     n, m, h = loss.n, loss.m, W1.shape[1]
-    prim = measure_primitives(loss, W1, W2, reduction)
+    prim = measure_primitives(loss, W1, W2, reduction) if primitives is None else dict(primitives)
     rank = prim.pop("_rank")
     prim.update(c=float(c), d=float(d), t=0.0)
     na: dict[str, NotApplicable] = {}
@@ -273,8 +333,8 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
         vals = evaluate(prim, targets=["alpha1", "alpha2", "alpha_ratio", "eta0_3", "kappa", "rate_nonoverparam",
                                        "local_rate_limit", "sigma_min_T_sq", "sigma_max_T_sq"])
         # the closed form amplifies rounding by 1/c: take the float where mubar >= 0 is verified (issue 14)
-        vals["eta0_3"] = solve_eta0_3(vals)[0]
-        roots["eta0_1"] = solve_eta0_1(vals)
+        vals["eta0_3"], eta0_3_above, _ = yield from _solve_eta0_3_gen(vals)
+        roots["eta0_1"] = yield from _solve_eta0_1_gen(vals)
         alpha1 = vals["alpha1"]
         if not alpha1 > 0:
             reason = "alpha1 = 0: no imbalance (Delta_low = 0) and no margin (beta1 = 0); Theorem 3.2 needs alpha1 > 0"
@@ -282,7 +342,7 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
             roots["eta0_2"] = RootResult("eta0_2", np.nan, False, -5, "scan+brentq", message=reason)
             eta_max = NotApplicable(reason)
         else:
-            roots["eta0_2"] = solve_eta0_2(vals)
+            roots["eta0_2"] = yield from _solve_eta0_2_gen(vals, eta0_3_above=eta0_3_above)
             for k in ("eta0_1", "eta0_2"):
                 r = roots[k]
                 if r.converged:
@@ -310,7 +370,7 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
             eta0_source = "user"
             if not isinstance(eta_max, NotApplicable) and eta0 > eta_max:
                 msg = f"eta0 = {eta0:.6g} is above eta_max = {eta_max:.6g}: Theorem 3.2 does not cover it"
-                warnings.warn(msg, ConvtoolWarning, stacklevel=2)
+                warnings.warn(msg, ConvtoolWarning, stacklevel=stacklevel)
                 warn_list.append(msg)
         if eta0 is not None:
             vals["eta0"] = float(eta0)
@@ -341,7 +401,7 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
         msg = (f"L(0) = {prim['L0']:.6g} is known only to +-{precision['L0_band']:.2g} (relative "
                f"{precision['L0_rel_precision']:.2g}): the float product W1 W2^T carries a rounding error "
                f"64 eps ||W1||_F ||W2||_F near the optimum; {', '.join(L0_DEPENDENTS)} inherit it")
-        warnings.warn(msg, ConvtoolWarning, stacklevel=2)
+        warnings.warn(msg, ConvtoolWarning, stacklevel=stacklevel)
         warn_list.append(msg)
     return ConstantsResult(N=loss.N, n=n, m=m, h=h, rank=rank, loss=loss.name, c=float(c), d=float(d),
                            quantities=quantities, roots=roots, checks=checks, values=vals,

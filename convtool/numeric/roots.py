@@ -16,6 +16,16 @@ Every scalar equation of the local-PL paper is solved on a *proven* bracket:
   ``p(x_hi) >= 0``, so ``[0, x_hi]`` is a bracket, and Newton's method started at
   ``x_hi`` decreases monotonically to the root (:func:`convex_poly_root`, vectorized).
 
+Each returned root is moved to the float on the side where its defining inequality holds, decided in
+:data:`MP_DPS`-digit mpmath on the exact float inputs (issue 14; :func:`certified_sign`). The mpmath twins
+evaluate each repeated subexpression once (:func:`_reuse_subexpressions`, the same bits in about half the
+time for eq. 88's F and 1 - Delta), and a sign away from a root (F at the scan's end x*) is first tried with
+a float interval enclosure (:mod:`convtool.numeric.certificate`); at a root +- an ulp, where the other
+verifications happen, double precision cannot decide. The searches are generators of
+:class:`SignQuery`: one seed answers them one by one (:func:`_drive`), a batch in lock-step with one long
+double enclosure per round and kind over all seeds (:func:`drive_batch`), mpmath only where that is
+inconclusive; the answers, hence the results, are the same (issue 13).
+
 Results are :class:`RootResult` objects in the style of
 ``scipy.optimize.RootResults`` and ``find_root``: they report non-convergence
 instead of raising. The termination test of the Brent solves is
@@ -38,6 +48,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import mpmath
 import numpy as np
@@ -46,11 +57,14 @@ from scipy.optimize import brentq
 
 from convtool.analysis.evaluate import evaluate, expanded, polynomial, residual, stable_form
 from convtool.analysis.registry import REGISTRIES, display, get
+from convtool.numeric.certificate import (LD_EXTENDED, Unsupported, interval_from_lambdified, interval_sign,
+                                          vector_from_lambdified, vector_sign)
 
 __all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve", "solve_eta0_1", "solve_eta0_2",
            "eq88_sign_change_point", "positive_root", "STEP_EQUATIONS",
            "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR", "FLOAT_FLOOR", "MP_DPS",
-           "mp_value", "admissible_side", "solve_eta0_3"]
+           "mp_value", "admissible_side", "solve_eta0_3", "certified_sign", "SIGN_COUNTS", "SignQuery",
+           "drive_batch"]
 
 EPS = np.finfo(np.float64).eps
 XTOL = 1e-300
@@ -186,6 +200,77 @@ def _mp_function(name: str, var: str):
     return cached_compile(q.paper, f"mp:{q.name}:{var}", build, modules="mpmath")
 
 
+def _reuse_subexpressions(f):
+    """``f`` (a one-line lambdified mpmath function) rewritten to evaluate each repeated subexpression once.
+
+    The rewrite is on the source's syntax tree: an identical subtree (the same ``ast.dump``, so the
+    same operands in the same order and association) is computed once, in its place in the
+    evaluation order, and reused. Each mpmath operation is a deterministic function of its operands
+    at the working precision, so the result is bit-for-bit the original's (issue 13: ``exp(eta0**c)``,
+    ``sqrt(K*L0)`` and ``sqrt(2)`` occur 8-10 times each in eq. 88's F, which takes half the time then).
+    Returns ``f`` itself where the source is not one ``return`` line.
+    """
+    import ast
+    import inspect
+    import textwrap
+    from collections import Counter
+
+    try:
+        mod = ast.parse(textwrap.dedent(inspect.getsource(f)))
+    except (OSError, TypeError, SyntaxError):  # pragma: no cover - lambdified sources are kept
+        return f
+    fd = mod.body[0] if len(mod.body) == 1 else None
+    if not (isinstance(fd, ast.FunctionDef) and len(fd.body) == 1 and isinstance(fd.body[0], ast.Return)):
+        return f  # pragma: no cover
+    seen: Counter = Counter()
+
+    def count(e):
+        if isinstance(e, (ast.Name, ast.Constant)):
+            return
+        k = ast.dump(e)
+        seen[k] += 1
+        if seen[k] == 1:
+            for ch in ast.iter_child_nodes(e):
+                if isinstance(ch, ast.expr):
+                    count(ch)
+
+    count(fd.body[0].value)
+    assigns, names = [], {}
+
+    def rewrite(e):
+        if isinstance(e, (ast.Name, ast.Constant)) or not isinstance(e, ast.expr):
+            return e
+        k = ast.dump(e)
+        if k in names:
+            return ast.Name(names[k], ast.Load())
+        for fname, val in ast.iter_fields(e):
+            if isinstance(val, ast.expr):
+                setattr(e, fname, rewrite(val))
+            elif isinstance(val, list):
+                setattr(e, fname, [rewrite(v) if isinstance(v, ast.expr) else v for v in val])
+        if seen[k] > 1:
+            names[k] = f"_s{len(names)}"
+            assigns.append(ast.Assign([ast.Name(names[k], ast.Store())], e))
+            return ast.Name(names[k], ast.Load())
+        return e
+
+    ret = rewrite(fd.body[0].value)
+    if not assigns:
+        return f
+    fd.body = [*assigns, ast.Return(ret)]
+    ast.fix_missing_locations(mod)
+    env = dict(f.__globals__)
+    exec(compile(mod, f"<convtool shared subexpressions of {f.__name__}>", "exec"), env)  # noqa: S102
+    return env[fd.name]
+
+
+@lru_cache(maxsize=None)
+def _mp_fast(name: str, var: str):
+    """:func:`_mp_function` with its repeated subexpressions evaluated once (:func:`_reuse_subexpressions`)."""
+    f, others = _mp_function(name, var)
+    return _reuse_subexpressions(f), others
+
+
 @lru_cache(maxsize=None)
 def _eq88_scaled():
     """``G = F / (eta0 (1 - exp(-eta0^c)))`` of eq. (88), lambdified for numpy; ``(f, argnames)``.
@@ -210,15 +295,210 @@ def _eq88_scaled():
     return cached_compile("local-pl", "eq88_scaled", build)
 
 
+@lru_cache(maxsize=None)
+def _interval_twin(name: str, var: str):
+    """The float interval evaluator of :func:`_mp_function`'s source (:mod:`convtool.numeric.certificate`),
+    or None where it has none (then every sign goes to mpmath)."""
+    import inspect
+
+    f, others = _mp_function(name, var)
+    try:
+        iv, argnames = interval_from_lambdified(inspect.getsource(f))
+    except (Unsupported, OSError, TypeError, SyntaxError):  # pragma: no cover - every twin used has one
+        return None
+    if argnames[1:] != tuple(others):  # pragma: no cover - the lambdified signature is (var, *others)
+        return None
+    return iv
+
+
+#: how many signs :func:`certified_sign` settled by the float certificate and how many by mpmath, and how many
+#: :func:`drive_batch` settled by its long double enclosure
+SIGN_COUNTS = {"float": 0, "mpmath": 0, "vector": 0}
+
+
+def certified_sign(name: str, x: float, values: dict, var: str = "eta0", threshold: float = 0.0, *,
+                   near_root: bool = False) -> int:
+    """The sign (-1, 0, 1) of ``name(x) - threshold``, all inputs the exact binary values of their floats.
+
+    First a float interval enclosure of the exact value (:func:`convtool.numeric.certificate.interval_function`
+    of the mpmath twin's own source); where it excludes ``threshold`` the sign is proven. Otherwise (near a
+    root, within the enclosure's width) the :data:`MP_DPS`-digit value decides, as before issue 13: the
+    answer is the same either way, the certificate only saves the mpmath evaluation.
+
+    ``near_root=True`` skips the certificate: at a float within a few ulps of a root, ``|f|`` is about
+    ``eps |x f'(x)|``, below any double-precision enclosure of f's terms, so it cannot decide there
+    (measured on 20 Fig. 1 seeds: none of the 217 root-side checks of eqs. 87/88 and mubar >= 0); it
+    decides the signs away from the roots (F at the scan's end x*, every one of them there).
+    """
+    iv = None if near_root else _interval_twin(name, var)
+    if iv is not None:
+        _, others = _mp_function(name, var)
+        s = interval_sign(iv(float(x), *[float(values[a]) for a in others]), threshold)
+        if s:
+            SIGN_COUNTS["float"] += 1
+            return s
+    SIGN_COUNTS["mpmath"] += 1
+    v = mp_value(name, x, values, var)
+    return int(v > threshold) - int(v < threshold)
+
+
 def mp_value(name: str, x: float, values: dict, var: str = "eta0", dps: int = MP_DPS):
     """``name`` at ``var = x`` with every input taken as the exact binary value of its float, in ``dps`` digits.
 
     Returns an ``mpmath.mpf``. Used to *verify* on which side of its defining inequality a
     returned float lies: the float inputs are exact, so at 50 digits the sign is not rounding.
     """
-    f, others = _mp_function(name, var)
+    f, others = _mp_fast(name, var)
     with mpmath.workdps(dps):
         return +f(mpmath.mpf(float(x)), *[mpmath.mpf(float(values[a])) for a in others])
+
+
+class SignQuery(NamedTuple):
+    """A sign the root-side searches need: that of ``name(x) - threshold`` (see :func:`certified_sign`).
+
+    The searches below are generators that yield these and resume with the sign (issue 13): one seed is
+    driven by :func:`_drive`, which answers each with :func:`certified_sign`; a batch of seeds is driven in
+    lock-step by :func:`drive_batch`, which answers the queries of all seeds at once. Either way the answer is
+    the sign of the exact value, so the search, and every result, is the same."""
+
+    name: str
+    x: float
+    values: dict
+    threshold: float
+    near_root: bool
+
+
+def _ask(name: str, x: float, values: dict, threshold: float = 0.0, near_root: bool = True):
+    return (yield SignQuery(name, float(x), values, float(threshold), near_root))
+
+
+def _sign_test(name: str, values: dict, pred, threshold: float = 0.0, near_root: bool = True):
+    """``ok(x)`` for :func:`_admissible_side_gen`: a generator returning ``pred(sign(name(x) - threshold))``."""
+    def ok(x):
+        return pred((yield from _ask(name, x, values, threshold, near_root)))
+    return ok
+
+
+def _now(value):
+    """A generator that asks nothing and returns ``value`` (a plain predicate inside the generator searches)."""
+    return value
+    yield  # pragma: no cover - makes this a generator
+
+
+def _answer(q: SignQuery) -> int:
+    return certified_sign(q.name, q.x, q.values, threshold=q.threshold, near_root=q.near_root)
+
+
+def _drive(gen):
+    """Run one generator search to its end, answering its sign queries one by one; returns its value."""
+    try:
+        q = next(gen)
+        while True:
+            q = gen.send(_answer(q))
+    except StopIteration as stop:
+        return stop.value
+
+
+@lru_cache(maxsize=None)
+def _vector_twin(name: str, var: str):
+    """The long double, vectorized enclosure of :func:`_mp_function`'s source, or None."""
+    import inspect
+
+    f, others = _mp_function(name, var)
+    try:
+        iv, argnames = vector_from_lambdified(inspect.getsource(f))
+    except (Unsupported, OSError, TypeError, SyntaxError):  # pragma: no cover - every twin used has one
+        return None
+    return iv if argnames[1:] == tuple(others) else None
+
+
+#: fewest pending queries of one kind that :func:`drive_batch` decides with one vectorized enclosure: one numpy
+#: pass costs about 2-4 mpmath evaluations of eq. (88)'s F (1.6-4 ms against 0.9 ms, measured, loaded machine),
+#: so below this the queries go to :func:`certified_sign` one by one
+VECTOR_MIN = 8
+
+
+def _vector_answers(queries: list) -> list:
+    """Signs for ``queries`` (one per seed), those of a kind in one long double enclosure where at least
+    :data:`VECTOR_MIN` are pending; None where undecided (or left to :func:`certified_sign`)."""
+    out: list = [None] * len(queries)
+    if not LD_EXTENDED:
+        return out
+    groups: dict = {}
+    for i, q in enumerate(queries):
+        groups.setdefault((q.name, q.threshold), []).append(i)
+    for (name, threshold), idx in groups.items():
+        if len(idx) < VECTOR_MIN:
+            continue
+        iv = _vector_twin(name, "eta0")
+        if iv is None:  # pragma: no cover
+            continue
+        _, others = _mp_function(name, "eta0")
+        try:
+            cols = [[queries[i].x for i in idx]] + [[float(queries[i].values[a]) for i in idx] for a in others]
+        except (KeyError, TypeError, ValueError):  # the per-seed path raises it, as before
+            continue
+        signs = vector_sign(*iv(*[np.array(c, dtype=float) for c in cols]), threshold)
+        for i, sg in zip(idx, signs.tolist()):
+            if sg:
+                out[i] = int(sg)
+    return out
+
+
+def drive_batch(gens: list, caught: list | None = None) -> list:
+    """Run the generator searches of a batch (one per seed) in lock-step; returns their values, in order.
+
+    At each round every unfinished search has one :class:`SignQuery` pending; the queries of one kind are
+    decided together by a long double enclosure (:func:`convtool.numeric.certificate.vector_interval_function`,
+    one numpy pass for all seeds), the few it leaves undecided (a float within ~1e-3 ulps of a root) by
+    :func:`certified_sign` one by one. Each search gets the exact sign either way, so it takes the same steps
+    and returns what :func:`_drive` returns for it alone. An exception is raised as a loop over the seeds
+    would raise it: the lowest seed's, once the seeds before it have finished. ``caught``, the list of a
+    ``warnings.catch_warnings(record=True)`` around the call, is reordered seed by seed (as the loop emits them).
+    """
+    R = len(gens)
+    out: list = [None] * R
+    errors: dict = {}
+    pending: dict = {}
+    per_seed: list = [[] for _ in range(R)]
+
+    def advance(r, answer, first=False):
+        n0 = len(caught) if caught is not None else 0
+        try:
+            pending[r] = next(gens[r]) if first else gens[r].send(answer)
+        except StopIteration as stop:
+            out[r] = stop.value
+        except Exception as exc:  # noqa: BLE001 - re-raised below, in loop order
+            errors[r] = exc
+        if caught is not None:
+            per_seed[r].extend(caught[n0:])
+            del caught[n0:]
+
+    for r in range(R):
+        advance(r, None, first=True)
+        if errors and min(errors) < r:
+            break
+    while pending:
+        live = sorted(k for k in pending if not (errors and k > min(errors)))
+        queries = [pending.pop(k) for k in live]
+        pending.clear()
+        answers = _vector_answers(queries)
+        for k, q, a in zip(live, queries, answers):
+            if a is None:
+                try:
+                    a = _answer(q)
+                except Exception as exc:  # noqa: BLE001 - as _drive would have raised it
+                    errors[k] = exc
+                    continue
+            else:
+                SIGN_COUNTS["vector"] += 1
+            advance(k, a)
+    if caught is not None:
+        for lst in per_seed:
+            caught.extend(lst)
+    if errors:
+        raise errors[min(errors)]
+    return out
 
 
 def _ulp_shift(x: float, k: int) -> float:
@@ -229,23 +509,30 @@ def _ulp_shift(x: float, k: int) -> float:
 
 
 def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -> tuple[float, float | None, int]:
+    """Adjacent floats ``a < b`` around ``x`` with ``ok(a)`` true and ``ok(b)`` false: see
+    :func:`_admissible_side_gen` (``ok`` a plain predicate here)."""
+    return _drive(_admissible_side_gen(lambda c: _now(ok(c)), x, lo=lo, hi=hi))
+
+
+def _admissible_side_gen(ok, x: float, *, lo: float = 0.0, hi: float | None = None):
     """Adjacent floats ``a < b`` around ``x`` with ``ok(a)`` true and ``ok(b)`` false (``ok`` monotone there).
 
     ``ok`` is the defining inequality, true below the boundary. If ``ok(x)`` holds, ``a = x``
     and ``b`` is found by galloping up (never past ``hi``; ``b = None`` when ``hi`` is reached
     or ``hi`` is None and the search is not wanted); otherwise the search gallops down
     (1, 2, 4, ... ulps, never below ``lo``, where ok is assumed) and bisects the integer
-    representation to adjacent floats. Returns ``(a, b, evaluations)``.
+    representation to adjacent floats. Returns ``(a, b, evaluations)``. ``ok(c)`` is a generator returning a
+    bool (:func:`_sign_test`), so the search can wait for batched answers.
     """
     calls = 1
-    if ok(x):
+    if (yield from ok(x)):
         if hi is None:
             return x, None, calls
         a, k = x, 1
         while True:
             cand = min(_ulp_shift(x, k), hi)
             calls += 1
-            if not ok(cand):
+            if not (yield from ok(cand)):
                 b = cand
                 break
             a = cand
@@ -257,7 +544,7 @@ def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -
         while True:
             cand = max(_ulp_shift(x, -k), lo)
             calls += 1
-            if cand <= lo or ok(cand):
+            if cand <= lo or (yield from ok(cand)):
                 a = cand
                 break
             b = cand
@@ -266,7 +553,7 @@ def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -
     while ib - ia > 1:
         im = (ia + ib) // 2
         calls += 1
-        if ok(float(np.int64(im).view(np.float64))):
+        if (yield from ok(float(np.int64(im).view(np.float64)))):
             ia = im
         else:
             ib = im
@@ -274,6 +561,11 @@ def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -
 
 
 def solve_eta0_3(values: dict) -> tuple[float, float, str]:
+    """:func:`_solve_eta0_3_gen`, run to its end."""
+    return _drive(_solve_eta0_3_gen(values))
+
+
+def _solve_eta0_3_gen(values: dict):
     """The third term of eta_max on its admissible side: ``(eta0_3, above, note)``.
 
     The closed form ``log1p(alpha1 / (2 alpha2))^(1/c)`` amplifies the rounding of ``log1p``
@@ -288,10 +580,7 @@ def solve_eta0_3(values: dict) -> tuple[float, float, str]:
     if not (np.isfinite(x0) and x0 > 0):
         return x0, x0, ""
 
-    def ok(x):
-        return mp_value("mubar", x, values) >= 0
-
-    a, b, _ = admissible_side(ok, x0, hi=np.inf)
+    a, b, _ = yield from _admissible_side_gen(_sign_test("mubar", values, lambda s: s >= 0), x0, hi=np.inf)
     if b is None:  # pragma: no cover - mubar -> -inf as eta0 grows
         b = _ulp_shift(a, 1)
     note = "" if a == x0 else f"; moved {x0:.17g} -> {a:.17g}, the largest float with mubar(eta0_3) >= 0 (50 digits)"
@@ -341,6 +630,11 @@ def _args(name: str, values: dict):
 
 
 def solve_eta0_1(values: dict) -> RootResult:
+    """:func:`_solve_eta0_1_gen`, run to its end."""
+    return _drive(_solve_eta0_1_gen(values))
+
+
+def _solve_eta0_1_gen(values: dict):
     """eta0^(1): the unique positive root of eq. (87), ``eta0 Kbar_0(eta0) = 1``.
 
     Bracket ``[0, b]``, ``b = 1 / max(K alpha2, sqrt(2 K L(0)))``: since
@@ -359,11 +653,11 @@ def solve_eta0_1(values: dict) -> RootResult:
     a, b, note = _finite_right_end(g, 0.0, b)
     r = bracketed_root(g, a, b, name="eta0_1", why=why + note)
     if r.converged and r.root > 0:
-        _verify_side(r, lambda x: mp_value("eta0_1", x, values) <= 0, g, "eta0 Kbar_0(eta0) <= 1")
+        yield from _verify_side_gen(r, _sign_test("eta0_1", values, lambda s: s <= 0), g, "eta0 Kbar_0(eta0) <= 1")
     return r
 
 
-def _verify_side(r: RootResult, ok, g, inequality: str) -> None:
+def _verify_side_gen(r: RootResult, ok, g, inequality: str):
     """Move ``r.root`` to the float on the admissible side of its defining inequality, verified.
 
     Brent's method returns a float within ``4 eps`` of the root, on either side; the theorem
@@ -373,7 +667,7 @@ def _verify_side(r: RootResult, ok, g, inequality: str) -> None:
     """
     x = r.root
     # the verifying evaluations are not counted in function_calls (those stay the solver's own)
-    a, _, calls = admissible_side(ok, x, lo=float(r.bracket[0]) if np.isfinite(r.bracket[0]) else 0.0)
+    a, _, calls = yield from _admissible_side_gen(ok, x, lo=float(r.bracket[0]) if np.isfinite(r.bracket[0]) else 0.0)
     if a != x:
         r.root = a
         with np.errstate(all="ignore"):
@@ -409,7 +703,12 @@ def _finite_right_end(g, a: float, b: float, maxiter: int = 2000) -> tuple[float
     return a, b, ""
 
 
-def eq88_sign_change_point(values: dict) -> float:
+def eq88_sign_change_point(values: dict, eta0_3_above: float | None = None) -> float:
+    """:func:`_eq88_sign_change_point_gen`, run to its end."""
+    return _drive(_eq88_sign_change_point_gen(values, eta0_3_above))
+
+
+def _eq88_sign_change_point_gen(values: dict, eta0_3_above: float | None = None):
     """``x* = min(third term, eta_K)`` with ``eta_K Kbar_0(eta_K) = 2``: there ``F(x*) < 0``.
 
     Each of the two is taken as the float just above its boundary (where ``mubar < 0``,
@@ -420,6 +719,9 @@ def eq88_sign_change_point(values: dict) -> float:
     ``F(x*) = -(1 - exp(-x*^c)) x*^d - 4 K L0 x*^2 < 0``. Hence eq. (88) always has a
     positive root below x* when F > 0 near 0: a scan of (0, x*] cannot miss the existence
     of the smallest root (only, at worst, a narrower earlier window between grid points).
+
+    ``eta0_3_above``: the second value of :func:`solve_eta0_3` for these values, where the caller
+    has it (:func:`~convtool.numeric.constants.compute_constants` does): the search is not repeated.
     """
     g, _, _ = _args("eta0_1", values)
     lower = max(values["K"] * values["alpha2"], np.sqrt(2 * values["K"] * max(values["L0"], 0.0)))
@@ -429,12 +731,21 @@ def eq88_sign_change_point(values: dict) -> float:
     eta_K = brentq(lambda x: g(x) - 1.0, a, b, xtol=XTOL, rtol=RTOL) if fa < 0 < fb else b
     # the floats just *above* the two boundaries, where mubar < 0 and eta_K Kbar_0(eta_K) >= 2 are
     # verified in 50 digits (a float just below would leave F(x*) > 0 possible)
-    _, eta_K_hi, _ = admissible_side(lambda x: mp_value("eta0_1", x, values) < 1, float(eta_K), hi=np.inf)
-    _, eta0_3_hi, _ = solve_eta0_3(values)
+    _, eta_K_hi, _ = yield from _admissible_side_gen(_sign_test("eta0_1", values, lambda s: s < 0, threshold=1.0),
+                                                     float(eta_K), hi=np.inf)
+    if eta0_3_above is None:
+        eta0_3_hi = (yield from _solve_eta0_3_gen(values))[1]
+    else:
+        eta0_3_hi = float(eta0_3_above)
     return float(min(eta0_3_hi, eta_K if eta_K_hi is None else eta_K_hi))
 
 
-def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
+def solve_eta0_2(values: dict, upper: float | None = None, *, eta0_3_above: float | None = None) -> RootResult:
+    """:func:`_solve_eta0_2_gen`, run to its end."""
+    return _drive(_solve_eta0_2_gen(values, upper, eta0_3_above=eta0_3_above))
+
+
+def _solve_eta0_2_gen(values: dict, upper: float | None = None, *, eta0_3_above: float | None = None):
     """eta0^(2): the smallest positive root of eq. (88), on the side where eq. (94) holds.
 
     ``F(eta0) = (1 - exp(-eta0^c))(1 - Delta(eta0)) - 4 K L(0) eta0^2`` (evaluated in the
@@ -447,6 +758,7 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     (eq. 94) is verified in :data:`MP_DPS` digits. So when mubar(0) = mu alpha1 > 0 and
     F > 0 near 0, a root is always found and footnote 4's ``eta0^(2) = inf`` does not
     occur; status 1 (inf) is kept for an explicit ``upper`` below x* with F > 0 throughout.
+    ``eta0_3_above`` is passed on to :func:`eq88_sign_change_point`.
 
     If ``F <= 0`` already at the bottom of that grid, the scan goes on below it, with the
     same density and F evaluated in :data:`MP_DPS`-digit mpmath (double precision
@@ -458,7 +770,7 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     g, f, args = _args("eta0_2", values)
     proven_end = upper is None
     if upper is None:
-        upper = eq88_sign_change_point(values)
+        upper = yield from _eq88_sign_change_point_gen(values, eta0_3_above)
     if not (np.isfinite(upper) and upper > 0):
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq",
                           message=f"not applicable: the scan needs a positive finite upper end, got {upper!r}")
@@ -480,7 +792,7 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
         F = _scaled_F(grid, values)
         evaluated = SCALED
     if proven_end and evaluated == "float64":  # F(x*) < 0 is proven; double precision may not see it there
-        F[-1] = min(F[-1], float(mpmath.sign(Fmp(upper))))
+        F[-1] = min(F[-1], float((yield from _ask("eta0_2", upper, values, near_root=False))))
     finite = np.isfinite(F)
     if not finite.all():
         last = int(np.argmin(finite))  # first non-finite
@@ -488,14 +800,14 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     scan = {"lower": float(grid[0]) if grid.size else None, "upper": float(grid[-1]) if grid.size else None,
             "points": int(grid.size), "per_decade": EQ88_GRID_PER_DECADE}
     if proven_end and evaluated != "float64":
-        F[-1] = min(F[-1], float(mpmath.sign(Fmp(upper))))
+        F[-1] = min(F[-1], float((yield from _ask("eta0_2", upper, values, near_root=False))))
     if evaluated != "float64":
         scan["evaluated"] = evaluated
     if grid.size == 0:
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, 0, scan=scan,
                           message="not applicable: F is not finite on the scan")
     if not F[0] > 0:
-        return _eq88_below_scan(values, float(grid[0]), float(F[0]), scan, Fmp)
+        return (yield from _eq88_below_scan_gen(values, float(grid[0]), float(F[0]), scan, Fmp))
     nonpos = np.flatnonzero(F <= 0)
     if nonpos.size == 0:
         return RootResult("eta0_2", np.inf, True, 1, "scan+brentq", 0, int(grid.size), (grid[0], grid[-1]),
@@ -505,12 +817,12 @@ def solve_eta0_2(values: dict, upper: float | None = None) -> RootResult:
     j = int(nonpos[0])
     why = (f"first sign change of F on the scan ({grid.size} log-spaced points from {grid[0]:.3g} to "
            f"x* = {upper:.3g}, where F < 0 is proven), F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
-    r = _refine88(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, scaled=evaluated != "float64")
+    r = yield from _refine88_gen(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, scaled=evaluated != "float64")
     r.method = "scan+brentq"
     r.function_calls += int(grid.size)
     r.scan = scan
     if r.converged and 0 < r.root < np.inf:
-        _verify_side(r, lambda x: Fmp(x) >= 0, g, "eq. 94, F(eta0) >= 0,")
+        yield from _verify_side_gen(r, _sign_test("eta0_2", values, lambda s: s >= 0), g, "eq. 94, F(eta0) >= 0,")
     return r
 
 
@@ -532,7 +844,7 @@ def _scaled_F(x, values: dict) -> np.ndarray:
         return np.asarray(fG(np.asarray(x, dtype=float), *[np.float64(values[a]) for a in names]), dtype=float)
 
 
-def _refine88(values, g, a: float, b: float, why: str, Fmp, scaled: bool) -> RootResult:
+def _refine88_gen(values, g, a: float, b: float, why: str, Fmp, scaled: bool):
     """Refine eq. (88)'s sign change on ``[a, b]``: Brent on F (or on the scaled G), else mpmath bisection."""
     if scaled:
         fG = lambda x: float(_scaled_F(x, values))  # noqa: E731
@@ -545,7 +857,8 @@ def _refine88(values, g, a: float, b: float, why: str, Fmp, scaled: bool) -> Roo
         if r.converged:
             if scaled:  # G resolves the root to ~eps / (d - 1) only: polish it to adjacent floats in mpmath
                 x = r.root
-                lo, hi, calls = admissible_side(lambda y: Fmp(y) >= 0, x, lo=a, hi=b)
+                lo, hi, calls = yield from _admissible_side_gen(_sign_test("eta0_2", values, lambda s: s >= 0), x,
+                                                                lo=a, hi=b)
                 r.root = lo
                 r.function_calls += calls
                 with np.errstate(all="ignore"):
@@ -555,15 +868,15 @@ def _refine88(values, g, a: float, b: float, why: str, Fmp, scaled: bool) -> Roo
                               f"in {MP_DPS}-digit mpmath")
             return r
     # the sign change is only visible in mpmath (F cancels in double precision, e.g. at x*)
-    return _mp_bisect(Fmp, g, a, b, why)
+    return (yield from _mp_bisect_gen(values, Fmp, g, a, b, why))
 
 
-def _mp_bisect(Fmp, g, a: float, b: float, why: str) -> RootResult:
+def _mp_bisect_gen(values, Fmp, g, a: float, b: float, why: str):
     """Bisection of ``F`` (mpmath) on the integer representation of ``[a, b]`` to adjacent floats.
 
     ``F(a) > 0 >= F(b)``; returns the lower float (``F > 0`` there), with the final bracket.
     """
-    lo, hi, calls = admissible_side(lambda x: Fmp(x) > 0, b, lo=a)
+    lo, hi, calls = yield from _admissible_side_gen(_sign_test("eta0_2", values, lambda s: s > 0), b, lo=a)
     with np.errstate(all="ignore"):
         res = float(g(lo))
     return RootResult("eta0_2", lo, True, 0, "scan+bisection", calls, calls, (a, b),
@@ -571,7 +884,7 @@ def _mp_bisect(Fmp, g, a: float, b: float, why: str) -> RootResult:
                       why + f"; bisected to adjacent floats [{lo:.17g}, {hi:.17g}] with F in {MP_DPS}-digit mpmath")
 
 
-def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, Fmp) -> RootResult:
+def _eq88_below_scan_gen(values: dict, bottom: float, f_bottom: float, scan: dict, Fmp):
     """F <= 0 at the bottom of the scan: continue it below, in mpmath, down to FLOAT_FLOOR."""
     g, _, _ = _args("eta0_2", values)
     ext = {"lower": FLOAT_FLOOR, "upper": bottom, "points": 0, "per_decade": EQ88_GRID_PER_DECADE,
@@ -585,7 +898,8 @@ def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, F
         grid = _log_grid(FLOAT_FLOOR, bottom)
         ext["points"] = int(grid.size)
         F = _scaled_F(grid, values)
-        F[0] = float(mpmath.sign(Fmp(grid[0])))  # the verdict "below the float range" rests on 50 digits
+        # the verdict "below the float range" rests on the exact sign (50 digits where enclosures do not decide)
+        F[0] = float((yield from _ask("eta0_2", grid[0], values, near_root=False)))
         F[-1] = min(F[-1], f_bottom)
     if not F[0] > 0:
         return RootResult("eta0_2", np.nan, False, -5, "scan+brentq", 0, int(scan["points"] + ext["points"]),
@@ -599,11 +913,11 @@ def _eq88_below_scan(values: dict, bottom: float, f_bottom: float, scan: dict, F
     why = (f"F({bottom:g}) = {f_bottom:.3g} <= 0, so the scan went on below, as G = F / (eta0 (1 - exp(-eta0^c))) "
            f"({grid.size} log-spaced points from {FLOAT_FLOOR:.3g}); first sign change "
            f"F({grid[j - 1]:.6g}) > 0 >= F({grid[j]:.6g})")
-    r = _refine88(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, scaled=True)
+    r = yield from _refine88_gen(values, g, float(grid[j - 1]), float(grid[j]), why, Fmp, scaled=True)
     r.method = "scan+brentq"
     r.function_calls += int(scan["points"] + ext["points"])
     r.scan = scan
-    _verify_side(r, lambda x: Fmp(x) >= 0, g, "eq. 94, F(eta0) >= 0,")
+    yield from _verify_side_gen(r, _sign_test("eta0_2", values, lambda s: s >= 0), g, "eq. 94, F(eta0) >= 0,")
     return r
 
 

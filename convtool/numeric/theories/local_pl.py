@@ -30,8 +30,8 @@ import numpy as np
 
 from convtool.analysis.evaluate import warm_up
 from convtool.errors import ConvtoolWarning, InputError
-from convtool.numeric.constants import LEMMA_E3_RTOL, compute_constants
-from convtool.numeric.roots import positive_root
+from convtool.numeric.constants import LEMMA_E3_RTOL, _compute_constants_gen, measure_primitives_batch
+from convtool.numeric.roots import drive_batch, positive_root
 from convtool.numeric.schedules import evaluate_on
 from convtool.numeric.theories.base import EPS, RTOL_HELD, SETUP_PHASE, Check, Observation, RunContext, Theory
 from convtool.results import NotApplicable
@@ -68,15 +68,20 @@ _CONST_KEYS = ("mu", "K", "L0", "alpha1", "alpha2", "beta2", "eta_max", "mubar",
 
 
 def _per_seed_constants(losses, W1, W2, c, d, eta0, reductions, phase=None):
-    out = []
+    """:func:`compute_constants` of every seed, as a loop over the seeds would compute them, bit for bit: the
+    spectra of the whole batch measured at once (:func:`~convtool.numeric.constants.measure_primitives_batch`)
+    and the root-side signs of all seeds decided together (:func:`~convtool.numeric.roots.drive_batch`)."""
     R = W1.shape[0]
+    prims = measure_primitives_batch(losses, W1, W2, reductions) if all(r is not None for r in reductions) else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvtoolWarning)
+        gens = [_compute_constants_gen(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0, reduction=reductions[r],
+                                       primitives=None if prims is None else prims[r], stacklevel=4)
+                for r in range(R)]
+        out = drive_batch(gens, caught)
+    if phase is not None:
         for r in range(R):
-            res = compute_constants(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0, reduction=reductions[r])
-            out.append(res)
-            if phase is not None:
-                phase(SETUP_PHASE, r + 1, R)
+            phase(SETUP_PHASE, r + 1, R)
     return out, [str(w.message) for w in caught]
 
 

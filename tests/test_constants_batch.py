@@ -1,0 +1,104 @@
+"""A batched run's per-seed constants are those of one seed at a time, bit for bit (issue 13).
+
+* :func:`measure_primitives_batch` (one stacked LAPACK call per spectrum) gives every primitive of
+  :func:`measure_primitives` exactly, and declines (None) where the seeds' reduced ranks differ;
+* the theory's :func:`_per_seed_constants` (batched primitives) gives every field of :func:`compute_constants`
+  called seed by seed without them (``to_dict`` and ``values``, compared with ``==``, NaN with NaN);
+* passing eta0^(3)'s verified upper neighbour to eq. (88)'s solver changes nothing;
+* ``evaluate.warm_up`` remembers that eqs. (87), (88) are not polynomial (no sympy work on later calls).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from convtool.numeric.constants import compute_constants, measure_primitives, measure_primitives_batch
+from convtool.numeric.experiments import default_batch, generator_batch
+from convtool.numeric.models import TwoLayerLinear
+from convtool.numeric.roots import solve_eta0_2, solve_eta0_3
+from convtool.numeric.spectra import reduce_width
+from convtool.numeric.theories.local_pl import _per_seed_constants
+
+
+def _same(a, b, where=""):
+    if isinstance(a, dict):
+        assert set(a) == set(b), where
+        for k in a:
+            _same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), where
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b, equal_nan=True), where
+    else:
+        assert a == b and type(a) is type(b), f"{where}: {a!r} != {b!r}"
+
+
+def test_batched_primitives_bit_for_bit():
+    for b in (default_batch(seeds=5, seed=3, h=40), generator_batch("fig3", seeds=3, seed=1, h=80)):
+        m = TwoLayerLinear(b.W1, b.W2)
+        batched = measure_primitives_batch(b.losses, m.W1_0, m.W2_0, m.reductions)
+        for r in range(b.R):
+            _same(batched[r], measure_primitives(b.losses[r], m.W1_0[r], m.W2_0[r], m.reductions[r]), f"seed {r}")
+
+
+def test_batched_primitives_decline_mixed_ranks():
+    b = default_batch(seeds=2, seed=0, h=40)
+    W1, W2 = b.W1.copy(), b.W2.copy()
+    W2[1] = W1[1, : W2.shape[1]]  # seed 1: W2 rows inside W1's row space, a lower reduced rank
+    reds = [reduce_width(W1[r], W2[r]) for r in range(2)]
+    assert reds[0].rank != reds[1].rank
+    assert measure_primitives_batch(b.losses, W1, W2, reds) is None
+
+
+def test_per_seed_constants_equal_seed_by_seed():
+    b = default_batch(seeds=4, seed=5, h=60)
+    m = TwoLayerLinear(b.W1, b.W2)
+    for kw in ({}, {"eta0": 1e-3}):
+        res, _ = _per_seed_constants(b.losses, m.W1_0, m.W2_0, 0.5, 2.0, kw.get("eta0"), m.reductions)
+        for r in range(b.R):
+            one = compute_constants(b.losses[r], m.W1_0[r], m.W2_0[r], reduction=m.reductions[r], **kw)
+            _same(res[r].to_dict(), one.to_dict(), f"seed {r}")
+            _same(res[r].values, one.values, f"seed {r} values")
+
+
+def test_eta0_3_neighbour_passed_on_changes_nothing():
+    b = default_batch(seeds=1, seed=2, h=60)
+    res = compute_constants(b.losses[0], b.W1[0], b.W2[0])
+    vals = dict(res.values)
+    vals.pop("eta0_2", None)
+    a, above, _ = solve_eta0_3(vals)
+    assert a == vals["eta0_3"] and above > a
+    _same(solve_eta0_2(vals, eta0_3_above=above).to_dict(), solve_eta0_2(vals).to_dict())
+
+
+def test_warm_up_remembers_non_polynomial_equations():
+    from convtool.analysis import evaluate as ev
+
+    ev.warm_up()
+    assert ev._polynomial_or_none("local-pl", "eta0_1") is None  # eq. 87: exp(eta0^c)
+    assert ev._polynomial_or_none("local-pl", "eta_hat") is not None
+    before = ev._polynomial_or_none.cache_info().misses
+    ev.warm_up()
+    assert ev._polynomial_or_none.cache_info().misses == before
+
+
+def test_lock_step_signs_equal_seed_by_seed():
+    """Enough seeds for drive_batch's long double pass (VECTOR_MIN): the same constants as one seed at a time."""
+    from convtool.numeric import roots
+
+    R = 2 * roots.VECTOR_MIN
+    b = default_batch(seeds=R, seed=20, h=30)
+    m = TwoLayerLinear(b.W1, b.W2)
+    before = roots.SIGN_COUNTS["vector"]
+    res, _ = _per_seed_constants(b.losses, m.W1_0, m.W2_0, 0.5, 2.0, None, m.reductions)
+    assert roots.SIGN_COUNTS["vector"] >= before + R  # root-side signs went through the batched pass
+    for r in range(R):
+        one = compute_constants(b.losses[r], m.W1_0[r], m.W2_0[r], reduction=m.reductions[r])
+        _same(res[r].to_dict(), one.to_dict(), f"seed {r}")
+        _same(res[r].values, one.values, f"seed {r} values")
