@@ -24,8 +24,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import sympy as sp
 
+from convtool._lazy import sympy as sp
 from convtool.analysis.graph import evaluation_order, resolve_targets
 from convtool.analysis.registry import _OWNER, DEFAULT_PAPER, REGISTRIES, display, get
 
@@ -87,18 +87,20 @@ def compiled(name: str, paper: str | None = None):
 
 def cached_compile(paper: str, label: str, build, modules: str = "numpy"):
     """``build() -> (f, argnames)`` (a lambdified function of ``paper``'s formulas), through the user-level
-    cache of :mod:`convtool.analysis.formcache` keyed by ``label``, the registry's content and sympy's
-    version: the stable-form derivation runs once per machine, not once per process."""
+    cache of :mod:`convtool.analysis.formcache`, keyed by ``label`` and :func:`~convtool.analysis.formcache.code_key`
+    (convtool.analysis's sources, the file of ``build``, sympy's and numpy's versions): the stable-form
+    derivation runs once per machine, and a warm start neither imports sympy nor builds the registry."""
     from convtool.analysis import formcache
 
     entry = f"{modules}:{label}"
-    key = formcache.entry_key(_registry_sha(paper), entry) if formcache.cache_dir() else None
+    code = formcache.code_key(build.__code__.co_filename) if formcache.cache_dir() else None
+    key = formcache.entry_key(code, f"{paper}:{entry}") if code else None
     hit = formcache.load(paper, entry, key) if key else None
     if hit is not None:
         try:
             f = formcache.function_from_source(hit[0], f"<convtool formcache {paper}:{entry}>", hit[2], modules)
             return f, hit[1]
-        except (SyntaxError, ValueError, NameError, ImportError, AttributeError):
+        except (SyntaxError, ValueError, NameError, ImportError, AttributeError, TypeError):
             pass  # rebuilt below, and the entry rewritten
     f, argnames = build()
     imports = formcache.imports_of(f, modules) if key else None
@@ -122,13 +124,6 @@ def _compiled(paper: str, name: str):
     f, argnames = cached_compile(paper, name, build)
     f.argnames = tuple(argnames)
     return f
-
-
-@lru_cache(maxsize=None)
-def _registry_sha(paper: str) -> str:
-    from convtool.analysis.formcache import registry_sha
-
-    return registry_sha(REGISTRIES[paper])
 
 
 def _compile_fresh(paper: str, name: str):

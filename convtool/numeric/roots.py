@@ -41,9 +41,9 @@ from functools import lru_cache
 
 import mpmath
 import numpy as np
-import sympy as sp
 from scipy.optimize import brentq
 
+from convtool._lazy import sympy as sp
 from convtool.analysis.evaluate import evaluate, expanded, polynomial, residual, stable_form
 from convtool.analysis.registry import REGISTRIES, display, get
 
