@@ -1,0 +1,116 @@
+"""Start-up structure (issue 12): with the user cache warm, ``convtool constants`` imports neither sympy nor
+networkx nor the other commands' modules, and prints what the cold (sympy) path prints; a tampered start-up
+index is detected and rewritten; the evaluation order written out without networkx is networkx's.
+
+Structural checks on ``sys.modules`` in fresh interpreters, not timings (those are in bench/bench_startup.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("sympy", "networkx", "convtool.cli.cmd_compare", "convtool.cli.cmd_run", "convtool.analysis.local_pl")
+
+# runs ``convtool ARGS`` in this interpreter, then reports on stderr which heavy modules it imported
+CLI = ("import json, sys\n"
+       "from convtool.cli.main import cli\n"
+       "try:\n"
+       "    cli(sys.argv[1:], prog_name='convtool')\n"
+       "except SystemExit as exc:\n"
+       "    assert not exc.code, exc.code\n"
+       f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]), file=sys.stderr)\n")
+
+
+def _cli(cache, *args):
+    env = {**os.environ, "CONVTOOL_CACHE_DIR": str(cache), "COLUMNS": "120", "NO_COLOR": "1"}
+    p = subprocess.run([sys.executable, "-c", CLI, *args], env=env, capture_output=True, text=True, check=True)
+    return p.stdout, json.loads(p.stderr.strip().splitlines()[-1])
+
+
+def _numbers(out: str) -> dict:
+    d = json.loads(out)
+    d.pop("provenance")  # its timestamp differs between runs
+    return d
+
+
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory):
+    """A cache folder filled by one cold ``convtool constants``: (folder, its table, the modules it imported)."""
+    folder = tmp_path_factory.mktemp("startup-cache")
+    table, mods = _cli(folder, "constants")
+    return folder, table, mods
+
+
+def test_warm_constants_imports_no_sympy_and_prints_the_cold_output(warm_cache, tmp_path, monkeypatch):
+    folder, cold, cold_mods = warm_cache
+    assert "sympy" in cold_mods and "convtool.analysis.local_pl" in cold_mods  # the cold path builds the registry
+    warm, warm_mods = _cli(folder, "constants")
+    assert warm_mods == [] and warm == cold
+    warm_json, mods = _cli(folder, "constants", "--json")
+    assert mods == []
+
+    # a tampered start-up index (its checksum no longer matches) is ignored, the module imported, the index rewritten
+    shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
+    path = tmp_path / next(f for f in os.listdir(tmp_path) if f.startswith("forms-local-pl-"))
+    data = json.loads(path.read_text())
+    data["index"]["records"] = data["index"]["records"].replace("Table 2", "Table 9", 1)
+    path.write_text(json.dumps(data))
+    again, mods = _cli(tmp_path, "constants", "--json")
+    assert "convtool.analysis.local_pl" in mods and _numbers(again) == _numbers(warm_json)
+    from convtool.analysis import formcache
+
+    monkeypatch.setenv("CONVTOOL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(formcache, "_MEMO", {})
+    fixed = formcache.load_index("local-pl")  # verified again (key and checksum), with the module's references
+    assert fixed is not None and "Table 2" in {r["reference"] for r in fixed}
+    assert not any("Table 9" in r["reference"] for r in fixed)
+
+
+LAZY = ("import json, sys\n"
+        "from convtool.analysis import REGISTRY, get\n"
+        "q = get('mubar')\n"
+        "out = {'before': 'sympy' in sys.modules, 'reference': q.reference, 'inputs': list(q.inputs)}\n"
+        "e = q.expr\n"
+        "out.update(after='sympy' in sys.modules, expr=str(e), same=q is REGISTRY['mubar'] is get('mubar'),\n"
+        "           reference_after=q.reference,\n"
+        "           inputs_after=sorted(str(s) for s in e.free_symbols))\n"
+        "print(json.dumps(out))\n")
+
+
+def test_index_quantities_fill_in_place_when_a_formula_is_read(warm_cache):
+    env = {**os.environ, "CONVTOOL_CACHE_DIR": str(warm_cache[0])}
+    warm = json.loads(subprocess.run([sys.executable, "-c", LAZY], env=env, capture_output=True, text=True,
+                                     check=True).stdout)
+    assert not warm["before"] and warm["after"]  # sympy only once the formula is read
+    assert warm["reference"] == warm["reference_after"]  # the index's metadata is the module's
+    assert warm["expr"] == "mu*(alpha1 + 2*alpha2*(1 - exp(eta0**c)))"  # the module docstring's example
+    assert warm["same"] and warm["inputs"] == warm["inputs_after"] == ["alpha1", "alpha2", "c", "eta0", "mu"]
+
+
+@pytest.mark.parametrize("paper", ["local-pl", "zhao-xu", "zou-long-gu", "du-hu-lee", "song-et-al"])
+def test_evaluation_order_is_networkx_lexicographical_topological_sort(paper):
+    import networkx as nx
+
+    from convtool.analysis import REGISTRIES
+    from convtool.analysis.graph import _order, dependency_graph
+
+    g = dependency_graph(paper)
+    rank = {n: i for i, n in enumerate(REGISTRIES[paper])}
+
+    def oracle(targets):
+        needed = set(g) if targets is None else set().union(*({t} | nx.ancestors(g, t) for t in targets))
+        return tuple(nx.lexicographical_topological_sort(g.subgraph(needed), key=lambda n: rank[n]))
+
+    assert _order(paper, None) == oracle(None)
+    rng = random.Random(0)
+    names = list(rank)
+    for t in names + [tuple(rng.sample(names, k)) for k in (2, 3, 5) for _ in range(10)]:
+        targets = (t,) if isinstance(t, str) else t
+        assert _order(paper, frozenset(targets)) == oracle(targets), targets
