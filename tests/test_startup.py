@@ -1,6 +1,7 @@
-"""Start-up structure (issue 12): with the user cache warm, ``convtool constants`` imports neither sympy nor
-networkx nor the other commands' modules, and prints what the cold (sympy) path prints; a tampered start-up
-index is detected and rewritten; the evaluation order written out without networkx is networkx's.
+"""Start-up structure (issue 12): with the user cache warm, ``convtool constants`` imports neither sympy, networkx,
+the scipy.optimize package nor the other commands' modules, and prints what the cold (sympy) path prints; a
+tampered start-up index is detected and rewritten; the evaluation order written out without networkx is
+networkx's; :mod:`convtool.numeric._brentq` gives scipy.optimize.brentq's results bit for bit.
 
 Structural checks on ``sys.modules`` in fresh interpreters, not timings (those are in bench/bench_startup.py).
 """
@@ -14,9 +15,11 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-HEAVY = ("sympy", "networkx", "convtool.cli.cmd_compare", "convtool.cli.cmd_run", "convtool.analysis.local_pl")
+HEAVY = ("sympy", "networkx", "scipy.optimize", "convtool.cli.cmd_compare", "convtool.cli.cmd_run",
+         "convtool.analysis.local_pl")
 
 # runs ``convtool ARGS`` in this interpreter, then reports on stderr which heavy modules it imported
 CLI = ("import json, sys\n"
@@ -114,3 +117,49 @@ def test_evaluation_order_is_networkx_lexicographical_topological_sort(paper):
     for t in names + [tuple(rng.sample(names, k)) for k in (2, 3, 5) for _ in range(10)]:
         targets = (t,) if isinstance(t, str) else t
         assert _order(paper, frozenset(targets)) == oracle(targets), targets
+
+
+def _brentq_cases():
+    nan_at = lambda x: np.nan if x > 0.7 else x - 0.9  # noqa: E731
+    return [
+        (lambda x: x * x - 2.0, 0.0, 2.0, {}),
+        (lambda x: np.cos(x) - x, 0.0, 1.0, {"xtol": 1e-15}),
+        (lambda x: np.expm1(x) - 1e-300, -1.0, 1.0, {"rtol": 1e-12}),
+        (lambda x, a: x ** 3 - a, 0.0, 3.0, {"args": (2.0,)}),
+        (lambda x: np.tanh(50 * (x - 0.3)), -1.0, 1.0, {"maxiter": 3, "disp": False}),  # not converged
+        (lambda x: x - 0.25, 0.0, 1.0, {"maxiter": 3}),  # disp=True: RuntimeError
+        (lambda x: x * x + 1.0, -1.0, 1.0, {}),  # no sign change: ValueError
+        (nan_at, 0.0, 1.0, {}),  # NaN: ValueError
+        (lambda x: x, -1.0, 1.0, {"xtol": 0.0}),  # ValueError
+        (lambda x: x, -1.0, 1.0, {"rtol": 1e-17}),  # ValueError
+    ]
+
+
+def _outcome(fn, f, a, b, kw):
+    try:
+        x, r = fn(f, a, b, full_output=True, **kw)
+    except (ValueError, RuntimeError) as exc:
+        return type(exc).__name__, str(exc)
+    return x.hex(), r.iterations, r.function_calls, r.converged, r.flag, r.method
+
+
+def test_brentq_is_scipys_bit_for_bit():
+    from scipy.optimize import brentq as scipy_brentq
+
+    from convtool.numeric import _brentq
+
+    assert _brentq.SOURCE == "scipy.optimize._zeros"  # the light path is the one in use here
+    for f, a, b, kw in _brentq_cases():
+        ours, theirs = _outcome(_brentq.brentq, f, a, b, kw), _outcome(scipy_brentq, f, a, b, kw)
+        assert ours == theirs, (kw, ours, theirs)
+    assert _brentq.brentq(lambda x: x - 0.5, 0.0, 1.0) == scipy_brentq(lambda x: x - 0.5, 0.0, 1.0)
+
+
+def test_brentq_falls_back_to_scipy_optimize():
+    code = ("import sys; from convtool.numeric import _brentq as b; "
+            "print(b.SOURCE, b.brentq(lambda x: x * x - 2, 0, 2), 'scipy.optimize' in sys.modules)")
+    env = {**os.environ, "CONVTOOL_SCIPY_BRENTQ": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    from scipy.optimize import brentq as scipy_brentq
+
+    assert out.split() == ["scipy.optimize", repr(scipy_brentq(lambda x: x * x - 2, 0, 2)), "True"]
