@@ -223,6 +223,14 @@ def store_index(paper: str, records: list) -> None:
     _write(paper, {"index": {"key": entry_key(code, "index"), "records": text, "sha256": _sha(text)}})
 
 
+def _co_names(code) -> set:
+    out = set(code.co_names)
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            out |= _co_names(c)
+    return out
+
+
 def _global_names(code) -> set:
     """Names ``code`` (and the code objects nested in it) loads as globals."""
     import dis
@@ -302,7 +310,10 @@ def function_from_source(source: str, label: str = "<convtool formcache>", impor
            and v.__code__.co_filename == label]
     if len(fns) != 1:
         raise ValueError("cached source does not define exactly one function")
-    unknown = sorted(n for n in _global_names(fns[0].__code__) if n not in ns and not hasattr(builtins, n))
+    # every name the code mentions (co_names: globals and attributes) bound? else look at its global loads only
+    unknown = sorted(n for n in _co_names(fns[0].__code__) if n not in ns and not hasattr(builtins, n))
+    if unknown:
+        unknown = sorted(n for n in _global_names(fns[0].__code__) if n not in ns and not hasattr(builtins, n))
     if unknown:  # verified now, not as a NameError at the first call
         raise ValueError(f"cached source uses undefined names {unknown}")
     linecache.cache[label] = (len(source), None, source.splitlines(True), label)

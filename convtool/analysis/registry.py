@@ -562,8 +562,7 @@ def get(name: str, paper: str | None = None, *, strict: bool = False) -> Quantit
         case-insensitively as well); :class:`AmbiguousNameError` for a plain name
         that several papers define, naming them.
     """
-    _ensure_loaded()
-    paper, plain = split_name(name, paper)
+    paper, plain = split_name(name, paper)  # only the namespaces the name needs are filled
     if paper is not None:
         reg = REGISTRIES[paper]
         if plain in reg:
@@ -615,8 +614,8 @@ def names(kind: str | None = None, paper: str | None = DEFAULT_PAPER) -> list[st
     ``"local-pl:alpha1"``), in :data:`PAPERS` order; a paper's plain names are only
     unique within that paper.
     """
-    _ensure_loaded()
     if paper is None:
+        _ensure_loaded()
         return [q.key for p in PAPERS for q in REGISTRIES[p].values() if kind is None or q.kind == kind]
     reg = _check_paper(paper)
     return [q.name for q in reg.values() if kind is None or q.kind == kind]
