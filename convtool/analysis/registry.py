@@ -391,6 +391,9 @@ class Quantity:
     def __hash__(self):
         return hash((self.paper, self.name))
 
+    def __reduce__(self):  # pickle / copy: the registered quantity of that name (one object per quantity)
+        return get, (self.key,)
+
     def __repr__(self) -> str:
         return (f"Quantity(name={self.name!r}, paper={self.paper!r}, kind={self.kind!r}, "
                 f"reference={self.reference!r})")
