@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["LazyModule"]
+__all__ = ["LazyModule", "sympy", "networkx"]
 
 
 class LazyModule:
@@ -29,8 +29,6 @@ class LazyModule:
         return f"<lazy module {self._name!r}>"
 
 
-def __getattr__(name: str):
-    # ``from convtool._lazy import sympy`` (or networkx, ...): a LazyModule for that top-level module
-    if name.startswith("__"):
-        raise AttributeError(name)
-    return LazyModule(name)
+#: the stand-ins convtool uses (``from convtool._lazy import sympy as sp``)
+sympy = LazyModule("sympy")
+networkx = LazyModule("networkx")

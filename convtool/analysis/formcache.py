@@ -92,7 +92,7 @@ def code_key(extra_file: str | None = None) -> str | None:
 
     here = os.path.dirname(os.path.abspath(__file__))
     try:
-        files = sorted(os.path.join(here, f) for f in os.listdir(here) if f.endswith(".py"))
+        files = sorted(os.path.join(here, f) for f in os.listdir(here) if f.endswith(".py") and not f.startswith("."))
         if extra is not None and extra not in files:
             files.append(extra)
         h = hashlib.sha256(json.dumps([FORMAT, list(sys.version_info[:2]), _sympy_version(),
