@@ -276,7 +276,8 @@ def _store_index(paper: str, records: list) -> None:
 REGISTRIES: dict[str, dict[str, "Quantity"]] = {key: _Namespace(key) for key in PAPERS}
 #: The local-PL namespace (every quantity by plain name, in registration order).
 REGISTRY: dict[str, "Quantity"] = REGISTRIES[DEFAULT_PAPER]
-#: Every symbol the registry knows, by internal symbol name (local-PL: the plain name).
+#: Every symbol the registry knows, by internal symbol name (local-PL: the plain name); a paper's symbols
+#: are here once its module is imported (:func:`load_all` imports every paper's).
 SYMBOLS: dict[str, sp.Symbol] = {}
 #: LaTeX of each symbol, typed once, by internal symbol name.
 SYMBOLS_LATEX: dict[str, str] = {}
