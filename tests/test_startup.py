@@ -48,6 +48,7 @@ def warm_cache(tmp_path_factory):
     """A cache folder filled by one cold ``convtool constants``: (folder, its table, the modules it imported)."""
     folder = tmp_path_factory.mktemp("startup-cache")
     table, mods = _cli(folder, "constants")
+    _cli(folder, "schedule", "--steps", "5")  # adds the per-step polynomials, residuals of every equation
     return folder, table, mods
 
 
@@ -58,6 +59,8 @@ def test_warm_constants_imports_no_sympy_and_prints_the_cold_output(warm_cache, 
     assert warm_mods == [] and warm == cold
     warm_json, mods = _cli(folder, "constants", "--json")
     assert mods == []
+    _, mods = _cli(folder, "schedule", "--steps", "5")  # a GD run: polynomial step equations from the cache too
+    assert mods == ["convtool.cli.cmd_run"]  # schedule shares run's progress bar
 
     # a tampered start-up index (its checksum no longer matches) is ignored, the module imported, the index rewritten
     shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
@@ -163,3 +166,23 @@ def test_brentq_falls_back_to_scipy_optimize():
     from scipy.optimize import brentq as scipy_brentq
 
     assert out.split() == ["scipy.optimize", repr(scipy_brentq(lambda x: x * x - 2, 0, 2)), "True"]
+
+
+def test_cached_polynomial_coefficients_are_the_sympy_ones():
+    from convtool.analysis import evaluate as ev
+    from convtool.analysis import formcache
+    from convtool.analysis.evaluate import polynomial
+
+    if formcache.cache_dir() is None:  # pragma: no cover - the test session always has a cache folder
+        pytest.fail("no cache folder")
+    rng = np.random.default_rng(1)
+    for name in ("eta_local", "eta_hat"):
+        polynomial(name)  # fills the cache (or reads it)
+        ev._polynomial.cache_clear()
+        argnames, funcs = polynomial(name)  # from the cache now
+        fresh_args, fresh = ev._poly_fresh("local-pl", name)
+        assert argnames == fresh_args and len(funcs) == len(fresh)
+        assert any("<convtool formcache" in f.__code__.co_filename for f in funcs)
+        args = rng.uniform(0.1, 3.0, size=len(argnames))
+        assert [f(*args) for f in funcs] == [g(*args) for g in fresh]
+    assert ev._poly_shape("local-pl", "eta0_1")["argnames"] is None  # eq. (87) is not polynomial in eta0

@@ -250,6 +250,42 @@ def polynomial(name: str, paper: str | None = None) -> tuple[tuple[str, ...], tu
 
 @lru_cache(maxsize=None)
 def _polynomial(paper: str, name: str) -> tuple[tuple[str, ...], tuple]:
+    shape = _poly_shape(paper, name)
+    if shape["argnames"] is None:  # not polynomial in its unknown: sympy's PolynomialError, as it says
+        return _poly_fresh(paper, name)
+    funcs = []
+    for k in range(shape["n"]):
+        def build(k=k):
+            argnames, fs = _poly_fresh(paper, name)
+            return fs[k], argnames
+
+        funcs.append(cached_compile(paper, f"poly:{name}:{k}", build)[0])
+    return tuple(shape["argnames"]), tuple(funcs)
+
+
+def _poly_shape(paper: str, name: str) -> dict:
+    """``{"argnames": [...], "n": number of coefficients}`` of equation ``name``'s polynomial in its unknown
+    (``argnames`` None when it is not one), through the user cache (no sympy when warm)."""
+    from convtool.analysis import formcache
+
+    code = formcache.code_key() if formcache.cache_dir() else None
+    key = formcache.entry_key(code, f"{paper}:polyshape:{name}") if code else None
+    v = formcache.load_value(paper, f"polyshape:{name}", key) if key else None
+    if not (isinstance(v, dict) and isinstance(v.get("n"), int)
+            and (v.get("argnames") is None or isinstance(v.get("argnames"), list))):
+        try:
+            argnames, funcs = _poly_fresh(paper, name)
+            v = {"argnames": list(argnames), "n": len(funcs)}
+        except sp.PolynomialError:
+            v = {"argnames": None, "n": 0}
+        if key:
+            formcache.store_value(paper, f"polyshape:{name}", key, v)
+    return v
+
+
+@lru_cache(maxsize=None)
+def _poly_fresh(paper: str, name: str) -> tuple[tuple[str, ...], tuple]:
+    """The coefficients of ``name``'s polynomial derived with sympy (what the user cache stores)."""
     reg = REGISTRIES[paper]
     q = reg[name]
     var = q.unknown
@@ -315,7 +351,5 @@ def warm_up(paper: str | None = DEFAULT_PAPER) -> None:
             _compiled(p, n)
         for n in names(kind="equation", paper=p):
             _residual(p, n)
-            try:
+            if _poly_shape(p, n)["argnames"] is not None:  # eq. (87), (88) are not polynomial in their unknown
                 _polynomial(p, n)
-            except sp.PolynomialError:  # eq. (87), (88) are not polynomial in their unknown
-                pass

@@ -46,7 +46,7 @@ import sys
 import threading
 
 __all__ = ["FORMAT", "cache_dir", "code_key", "entry_key", "load", "store", "load_index", "store_index",
-           "imports_of", "function_from_source"]
+           "load_value", "store_value", "imports_of", "function_from_source"]
 
 #: bump when the stable-form derivation or the stored layout changes
 FORMAT = 2
@@ -183,6 +183,24 @@ def store(paper: str, name: str, key: str, source: str, argnames, imports: dict 
     """Add an entry and rewrite the paper's file atomically (errors ignored: the cache is an optimization)."""
     _write(paper, {name: {"key": key, "source": source, "sha256": _sha(source), "argnames": list(argnames),
                           "imports": dict(imports or {})}})
+
+
+def load_value(paper: str, name: str, key: str):
+    """A verified JSON value stored by :func:`store_value` (a fact about a formula, e.g. a polynomial's degree),
+    or None."""
+    e = _read(paper).get(name)
+    if not isinstance(e, dict) or e.get("key") != key or not isinstance(e.get("value"), str) \
+            or _sha(e["value"]) != e.get("sha256"):
+        return None
+    try:
+        return json.loads(e["value"])
+    except ValueError:
+        return None
+
+
+def store_value(paper: str, name: str, key: str, value) -> None:
+    text = json.dumps(value)
+    _write(paper, {name: {"key": key, "value": text, "sha256": _sha(text)}})
 
 
 #: fields of one index record and their types (a record of another shape is refused)
