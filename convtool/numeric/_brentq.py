@@ -100,7 +100,7 @@ def _load_zeros():
 _zeros = _load_zeros()
 
 if _zeros is None:  # pragma: no cover - exercised with CONVTOOL_SCIPY_BRENTQ=1 in tests/test_startup.py
-    from scipy.optimize import RootResults, brentq  # noqa: F811
+    from scipy.optimize import brentq
 
     SOURCE = "scipy.optimize"
 else:
