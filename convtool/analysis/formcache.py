@@ -12,6 +12,8 @@ What is cached
   derived flag and unknown of every quantity, in registration order
   (:class:`convtool.analysis.registry._Namespace` builds :class:`~convtool.analysis.registry.Quantity`
   objects from it, and imports the paper's module, with sympy, only when a formula is read).
+* **Facts about a formula** (:func:`store_value`): the argument names and number of coefficients of an
+  equation's polynomial in its unknown, or that it is not one (:func:`convtool.analysis.evaluate.polynomial`).
 
 The key, and why it needs no registry
 -------------------------------------
