@@ -24,8 +24,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import sympy as sp
 
+from convtool._lazy import sympy as sp
 from convtool.analysis.graph import evaluation_order, resolve_targets
 from convtool.analysis.registry import _OWNER, DEFAULT_PAPER, REGISTRIES, display, get
 
@@ -87,18 +87,20 @@ def compiled(name: str, paper: str | None = None):
 
 def cached_compile(paper: str, label: str, build, modules: str = "numpy"):
     """``build() -> (f, argnames)`` (a lambdified function of ``paper``'s formulas), through the user-level
-    cache of :mod:`convtool.analysis.formcache` keyed by ``label``, the registry's content and sympy's
-    version: the stable-form derivation runs once per machine, not once per process."""
+    cache of :mod:`convtool.analysis.formcache`, keyed by ``label`` and :func:`~convtool.analysis.formcache.code_key`
+    (convtool.analysis's sources, the file of ``build``, sympy's and numpy's versions): the stable-form
+    derivation runs once per machine, and a warm start neither imports sympy nor builds the registry."""
     from convtool.analysis import formcache
 
     entry = f"{modules}:{label}"
-    key = formcache.entry_key(_registry_sha(paper), entry) if formcache.cache_dir() else None
+    code = formcache.code_key(build.__code__.co_filename) if formcache.cache_dir() else None
+    key = formcache.entry_key(code, f"{paper}:{entry}") if code else None
     hit = formcache.load(paper, entry, key) if key else None
     if hit is not None:
         try:
             f = formcache.function_from_source(hit[0], f"<convtool formcache {paper}:{entry}>", hit[2], modules)
             return f, hit[1]
-        except (SyntaxError, ValueError, NameError, ImportError, AttributeError):
+        except (SyntaxError, ValueError, NameError, ImportError, AttributeError, TypeError):
             pass  # rebuilt below, and the entry rewritten
     f, argnames = build()
     imports = formcache.imports_of(f, modules) if key else None
@@ -122,13 +124,6 @@ def _compiled(paper: str, name: str):
     f, argnames = cached_compile(paper, name, build)
     f.argnames = tuple(argnames)
     return f
-
-
-@lru_cache(maxsize=None)
-def _registry_sha(paper: str) -> str:
-    from convtool.analysis.formcache import registry_sha
-
-    return registry_sha(REGISTRIES[paper])
 
 
 def _compile_fresh(paper: str, name: str):
@@ -255,6 +250,42 @@ def polynomial(name: str, paper: str | None = None) -> tuple[tuple[str, ...], tu
 
 @lru_cache(maxsize=None)
 def _polynomial(paper: str, name: str) -> tuple[tuple[str, ...], tuple]:
+    shape = _poly_shape(paper, name)
+    if shape["argnames"] is None:  # not polynomial in its unknown: sympy's PolynomialError, as it says
+        return _poly_fresh(paper, name)
+    funcs = []
+    for k in range(shape["n"]):
+        def build(k=k):
+            argnames, fs = _poly_fresh(paper, name)
+            return fs[k], argnames
+
+        funcs.append(cached_compile(paper, f"poly:{name}:{k}", build)[0])
+    return tuple(shape["argnames"]), tuple(funcs)
+
+
+def _poly_shape(paper: str, name: str) -> dict:
+    """``{"argnames": [...], "n": number of coefficients}`` of equation ``name``'s polynomial in its unknown
+    (``argnames`` None when it is not one), through the user cache (no sympy when warm)."""
+    from convtool.analysis import formcache
+
+    code = formcache.code_key() if formcache.cache_dir() else None
+    key = formcache.entry_key(code, f"{paper}:polyshape:{name}") if code else None
+    v = formcache.load_value(paper, f"polyshape:{name}", key) if key else None
+    if not (isinstance(v, dict) and isinstance(v.get("n"), int)
+            and (v.get("argnames") is None or isinstance(v.get("argnames"), list))):
+        try:
+            argnames, funcs = _poly_fresh(paper, name)
+            v = {"argnames": list(argnames), "n": len(funcs)}
+        except sp.PolynomialError:
+            v = {"argnames": None, "n": 0}
+        if key:
+            formcache.store_value(paper, f"polyshape:{name}", key, v)
+    return v
+
+
+@lru_cache(maxsize=None)
+def _poly_fresh(paper: str, name: str) -> tuple[tuple[str, ...], tuple]:
+    """The coefficients of ``name``'s polynomial derived with sympy (what the user cache stores)."""
     reg = REGISTRIES[paper]
     q = reg[name]
     var = q.unknown
@@ -327,9 +358,9 @@ def warm_up(paper: str | None = DEFAULT_PAPER) -> None:
 def _polynomial_or_none(paper: str, name: str):
     """:func:`_polynomial`, or None for an equation that is not polynomial in its unknown (eqs. 87, 88).
 
-    The failure is cached too: lru_cache does not keep exceptions, and sympy's attempt costs ~9 ms, which
-    every run (each :meth:`LocalPL.warm_up`) paid again before issue 13."""
-    try:
-        return _polynomial(paper, name)
-    except sp.PolynomialError:
+    Which it is comes from :func:`_poly_shape` (the user cache when warm), and the answer is kept per process:
+    sympy's failed attempt costs ~9 ms, which every run (each :meth:`LocalPL.warm_up`) paid again before
+    issue 13."""
+    if _poly_shape(paper, name)["argnames"] is None:
         return None
+    return _polynomial(paper, name)

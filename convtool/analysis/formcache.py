@@ -1,16 +1,42 @@
-"""A user-level cache of the compiled stable forms, so that a command does not re-derive them at every start.
+"""A user-level cache of what start-up would otherwise rebuild with sympy: compiled stable forms and each
+paper's start-up index, so that a command neither imports sympy nor re-derives formulas at every start.
 
-Deriving a quantity's stable form (:func:`convtool.analysis.evaluate.stable_form`: sympy's ``factor`` inside
-``optimize``) and lambdifying it with common-subexpression elimination costs seconds for a registry, on
-every process start. The result is pure: it depends only on the quantity's expression, its stable
-variable, sympy's version and this module's :data:`FORMAT`. So the generated Python source is cached,
-one JSON file per paper, under ``$CONVTOOL_CACHE_DIR`` (default ``$XDG_CACHE_HOME/convtool`` or
-``~/.cache/convtool``), keyed by a SHA-256 of exactly those inputs.
+What is cached
+--------------
+* **Compiled formulas.** Deriving a quantity's stable form (:func:`convtool.analysis.evaluate.stable_form`:
+  sympy's ``factor`` inside ``optimize``) and lambdifying it with common-subexpression elimination costs
+  seconds for a registry. The generated Python source is cached with, for every global name it uses, the
+  module attribute that name is bound to (``exp`` -> ``numpy.exp``), so a warm start compiles the source in
+  a namespace rebuilt from those imports alone: no sympy.
+* **The start-up index** of each paper: name, kind, LaTeX, description, reference, inputs, stable variable,
+  derived flag and unknown of every quantity, in registration order
+  (:class:`convtool.analysis.registry._Namespace` builds :class:`~convtool.analysis.registry.Quantity`
+  objects from it, and imports the paper's module, with sympy, only when a formula is read).
+* **Facts about a formula** (:func:`store_value`): the argument names and number of coefficients of an
+  equation's polynomial in its unknown, or that it is not one (:func:`convtool.analysis.evaluate.polynomial`).
 
-Verification on load: an entry is used only when its key is the key of the current expression and its
-source's SHA-256 matches the stored one (a truncated, edited or stale file is recompiled and rewritten);
-the source is then compiled in lambdify's own numpy namespace. The cache is written atomically and only
-ever read back by convtool; ``CONVTOOL_CACHE_DIR=off`` disables it. Nothing a user types reaches it.
+The key, and why it needs no registry
+-------------------------------------
+Every entry is keyed by :func:`code_key`: a SHA-256 of this :data:`FORMAT`, the Python version, sympy's
+version (its ``release.py``), numpy's version, and the bytes of every ``.py`` file of the
+``convtool.analysis`` package, plus, for a formula compiled elsewhere (``convtool.numeric.roots`` builds
+its mpmath twins and eq. 88's scaled residual), the file that holds the build function. These are all
+the inputs of the result: each paper's registry is built only by its module in ``convtool/analysis``
+from sympy (the paper modules import nothing else of convtool), the stable forms by ``evaluate.py``,
+and a build function is in the file hashed with it. So the key is computed from a dozen small file
+reads (about a millisecond) without importing sympy or building any registry, and any edit of a formula,
+of the stable-form code or of a build function, or another sympy, changes it. The previous layout keyed
+by the registry's content (``srepr`` of every expression), which needed the registry (and sympy) to be
+built on every start just to look up the cache.
+
+Verification on load: an entry is used only when its key is the current one and the SHA-256 of its
+payload matches the stored one; a compiled source must define exactly one function whose every global
+name is bound by its recorded imports, from :data:`_IMPORT_OK` modules only. A truncated, edited, stale
+or foreign entry is rebuilt (by the sympy path) and rewritten. Files are written atomically, one JSON
+file per paper, under ``$CONVTOOL_CACHE_DIR`` (default ``$XDG_CACHE_HOME/convtool`` or
+``~/.cache/convtool``); ``CONVTOOL_CACHE_DIR=off`` disables the cache (every start then takes the sympy
+path). An installation without source files (no ``.py`` of convtool.analysis readable) has no key and
+no cache. Nothing a user types reaches the cache.
 """
 
 from __future__ import annotations
@@ -18,14 +44,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
 
-__all__ = ["FORMAT", "cache_dir", "entry_key", "registry_sha", "load", "store", "function_from_source"]
+__all__ = ["FORMAT", "cache_dir", "code_key", "entry_key", "load", "store", "load_index", "store_index",
+           "load_value", "store_value", "imports_of", "function_from_source"]
 
 #: bump when the stable-form derivation or the stored layout changes
-FORMAT = 1
+FORMAT = 2
 _LOCK = threading.Lock()
 _MEMO: dict = {}
+_KEYS: dict = {}
+
+#: modules whose attributes a cached source may bind
+_IMPORT_OK = ("numpy", "mpmath", "functools", "math", "operator", "itertools", "builtins")
 
 
 def cache_dir() -> str | None:
@@ -36,25 +68,51 @@ def cache_dir() -> str | None:
     return os.path.join(base, "convtool")
 
 
-def entry_key(registry_sha: str, name: str) -> str:
-    """The key of quantity ``name``: the paper's registry content (every expression, :func:`registry_sha`),
-    the name, sympy's version and :data:`FORMAT` (a stable form may substitute other quantities' formulas)."""
-    import sympy as sp
+def _sympy_version() -> str:
+    """sympy's ``release.py`` (where its ``__version__`` is written), read without importing sympy."""
+    import importlib.util
 
-    return hashlib.sha256(json.dumps([FORMAT, sp.__version__, registry_sha, name]).encode()).hexdigest()
+    spec = importlib.util.find_spec("sympy")
+    origin = getattr(spec, "origin", None)
+    if origin:
+        try:
+            with open(os.path.join(os.path.dirname(origin), "release.py"), "rb") as fh:
+                return hashlib.sha256(fh.read()).hexdigest()
+        except OSError:
+            pass
+    from importlib import metadata  # pragma: no cover - a sympy without release.py
+
+    return metadata.version("sympy")  # pragma: no cover
 
 
-def registry_sha(reg: dict) -> str:
-    """SHA-256 of a registry's content: each quantity's name, kind, expression (srepr), inputs, stable variable."""
-    import sympy as sp
+def code_key(extra_file: str | None = None) -> str | None:
+    """SHA-256 of everything a cached entry is derived from (module doc); None when a source is unreadable."""
+    extra = os.path.abspath(extra_file) if extra_file else None
+    if extra in _KEYS:
+        return _KEYS[extra]
+    import numpy as np
 
-    h = hashlib.sha256()
-    for name in sorted(reg):
-        q = reg[name]
-        expr = getattr(q, "expr", None)
-        h.update(json.dumps([name, q.kind, None if expr is None else sp.srepr(expr), list(q.inputs),
-                             getattr(q, "stable_in", None)]).encode())
-    return h.hexdigest()
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        files = sorted(os.path.join(here, f) for f in os.listdir(here) if f.endswith(".py") and not f.startswith("."))
+        if extra is not None and extra not in files:
+            files.append(extra)
+        h = hashlib.sha256(json.dumps([FORMAT, list(sys.version_info[:2]), _sympy_version(),
+                                       np.__version__]).encode())
+        for path in files:
+            with open(path, "rb") as fh:
+                data = fh.read()
+            h.update(os.path.basename(path).encode() + b"\0" + hashlib.sha256(data).digest())
+        key = h.hexdigest()
+    except (OSError, ImportError, ValueError):
+        key = None
+    _KEYS[extra] = key
+    return key
+
+
+def entry_key(code: str, name: str) -> str:
+    """The key of entry ``name`` (``"numpy:alpha1"``, ``"index"``) under code key ``code``."""
+    return hashlib.sha256(json.dumps([FORMAT, code, name]).encode()).hexdigest()
 
 
 def _path(paper: str) -> str | None:
@@ -66,9 +124,10 @@ def _path(paper: str) -> str | None:
 
 
 def _read(paper: str) -> dict:
-    if paper in _MEMO:
-        return _MEMO[paper]
     path = _path(paper)
+    memo = _MEMO.get(paper)
+    if memo is not None and memo[0] == path:
+        return memo[1]
     data = {}
     if path and os.path.isfile(path):
         try:
@@ -78,8 +137,12 @@ def _read(paper: str) -> dict:
                 data = {}
         except (OSError, ValueError):
             data = {}
-    _MEMO[paper] = data
+    _MEMO[paper] = (path, data)
     return data
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load(paper: str, name: str, key: str) -> tuple | None:
@@ -88,64 +151,26 @@ def load(paper: str, name: str, key: str) -> tuple | None:
     if not isinstance(e, dict) or e.get("key") != key:
         return None
     src = e.get("source")
-    if not isinstance(src, str) or hashlib.sha256(src.encode()).hexdigest() != e.get("sha256"):
+    if not isinstance(src, str) or _sha(src) != e.get("sha256"):
         return None
     imports = e.get("imports", {})
-    if not isinstance(imports, dict) or any(str(v).split(".")[0] not in _IMPORT_OK for v in imports.values()):
+    if not isinstance(imports, dict) or any(str(v).partition(":")[0].split(".")[0] not in _IMPORT_OK
+                                            for v in imports.values()):
         return None
-    return src, tuple(e.get("argnames", ())), imports
+    argnames = e.get("argnames", ())
+    if not isinstance(argnames, list) or not all(isinstance(a, str) for a in argnames):
+        return None
+    return src, tuple(argnames), imports
 
 
-#: modules whose functions a cached source may import besides lambdify's numpy namespace
-_IMPORT_OK = ("functools", "math", "numpy", "operator", "itertools", "builtins", "mpmath")
-
-
-def _probe_namespace(modules: str = "numpy") -> dict:
-    """The namespace lambdify gives a function for ``modules`` (``numpy`` or ``mpmath``)."""
-    if modules not in _NAMESPACES:
-        import sympy as sp
-
-        probe = sp.lambdify([sp.Symbol("x")], sp.Symbol("x"), modules=modules)
-        _NAMESPACES[modules] = dict(probe.__globals__)
-    return _NAMESPACES[modules]
-
-
-def _names(code) -> set:
-    out = set(code.co_names)
-    for c in code.co_consts:
-        if hasattr(c, "co_names"):
-            out |= _names(c)
-    return out
-
-
-def imports_of(f, modules: str = "numpy") -> dict | None:
-    """``{global name: "module.attr"}`` that ``f`` (a lambdified function) uses beyond the numpy namespace;
-    None when one of them comes from a module outside :data:`_IMPORT_OK` (then it is not cached)."""
-    ns = _probe_namespace(modules)
-    out = {}
-    for n in sorted(_names(f.__code__)):
-        if n in ns or n not in f.__globals__:
-            continue
-        obj = f.__globals__[n]
-        mod, attr = getattr(obj, "__module__", None), getattr(obj, "__name__", None)
-        if mod is None and hasattr(obj, "__name__") and hasattr(obj, "__spec__"):  # a module itself
-            mod, attr = obj.__name__, None
-        if mod not in _IMPORT_OK:
-            return None
-        out[n] = mod if attr is None else f"{mod}.{attr}"
-    return out
-
-
-def store(paper: str, name: str, key: str, source: str, argnames, imports: dict | None = None) -> None:
-    """Add an entry and rewrite the paper's file atomically (errors ignored: the cache is an optimization)."""
+def _write(paper: str, update: dict) -> None:
     path = _path(paper)
     if path is None:
         return
     with _LOCK:
         data = dict(_read(paper))
-        data[name] = {"key": key, "source": source, "sha256": hashlib.sha256(source.encode()).hexdigest(),
-                      "argnames": list(argnames), "imports": dict(imports or {})}
-        _MEMO[paper] = data
+        data.update(update)
+        _MEMO[paper] = (path, data)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             from convtool.files import atomic_write
@@ -153,36 +178,163 @@ def store(paper: str, name: str, key: str, source: str, argnames, imports: dict 
             text = json.dumps(data, sort_keys=True)
             atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
         except OSError:
-            pass
+            pass  # the cache is an optimization: a read-only home directory only costs start-up time
 
 
-_NAMESPACES: dict = {}
+def store(paper: str, name: str, key: str, source: str, argnames, imports: dict | None = None) -> None:
+    """Add an entry and rewrite the paper's file atomically (errors ignored: the cache is an optimization)."""
+    _write(paper, {name: {"key": key, "source": source, "sha256": _sha(source), "argnames": list(argnames),
+                          "imports": dict(imports or {})}})
+
+
+def load_value(paper: str, name: str, key: str):
+    """A verified JSON value stored by :func:`store_value` (a fact about a formula, e.g. a polynomial's degree),
+    or None."""
+    e = _read(paper).get(name)
+    if not isinstance(e, dict) or e.get("key") != key or not isinstance(e.get("value"), str) \
+            or _sha(e["value"]) != e.get("sha256"):
+        return None
+    try:
+        return json.loads(e["value"])
+    except ValueError:
+        return None
+
+
+def store_value(paper: str, name: str, key: str, value) -> None:
+    text = json.dumps(value)
+    _write(paper, {name: {"key": key, "value": text, "sha256": _sha(text)}})
+
+
+#: fields of one index record and their types (a record of another shape is refused)
+_RECORD = {"name": str, "kind": str, "latex": str, "description": str, "reference": str, "inputs": list,
+           "stable_in": (str, type(None)), "derived": bool, "unknown_name": (str, type(None))}
+
+
+def load_index(paper: str) -> list | None:
+    """The verified start-up index of ``paper`` (list of records, registration order), or None."""
+    code = code_key()
+    if code is None or cache_dir() is None:
+        return None
+    e = _read(paper).get("index")
+    if not isinstance(e, dict) or e.get("key") != entry_key(code, "index"):
+        return None
+    text = e.get("records")
+    if not isinstance(text, str) or _sha(text) != e.get("sha256"):
+        return None
+    try:
+        records = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(records, list) or not records:
+        return None
+    for r in records:
+        if not isinstance(r, dict) or set(r) != set(_RECORD) or \
+                not all(isinstance(r[k], t) for k, t in _RECORD.items()):
+            return None
+    return records
+
+
+def store_index(paper: str, records: list) -> None:
+    """Write the start-up index of ``paper`` (records as :meth:`Quantity._record` gives them)."""
+    code = code_key()
+    if code is None or cache_dir() is None or not records:
+        return
+    text = json.dumps(records)
+    _write(paper, {"index": {"key": entry_key(code, "index"), "records": text, "sha256": _sha(text)}})
+
+
+def _co_names(code) -> set:
+    out = set(code.co_names)
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            out |= _co_names(c)
+    return out
+
+
+def _global_names(code) -> set:
+    """Names ``code`` (and the code objects nested in it) loads as globals."""
+    import dis
+
+    out = set()
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            out.add(ins.argval)
+    for c in code.co_consts:
+        if hasattr(c, "co_code"):
+            out |= _global_names(c)
+    return out
+
+
+def _resolve(path: str):
+    import importlib
+
+    mod, _, attr = path.partition(":")
+    if mod.split(".")[0] not in _IMPORT_OK:
+        raise ValueError(f"cached source imports {path}")
+    m = importlib.import_module(mod)
+    return getattr(m, attr) if attr else m
+
+
+def imports_of(f, modules: str = "numpy") -> dict | None:
+    """``{global name: "module:attr"}`` (``"module"`` for a module itself) binding every global ``f`` uses,
+    checked to give back the very objects ``f`` sees; None when one cannot be named from an
+    :data:`_IMPORT_OK` module (then ``f`` is not cached). ``modules`` is lambdify's (unused: the names say it)."""
+    import builtins
+    import types
+
+    out = {}
+    g = f.__globals__
+    for n in sorted(_global_names(f.__code__)):
+        if n not in g:
+            if hasattr(builtins, n):
+                continue
+            return None
+        obj = g[n]
+        if isinstance(obj, types.ModuleType):
+            cands = [obj.__name__]
+        else:
+            cands = [f"{m}:{n}" for m in _IMPORT_OK]
+            mod, name = getattr(obj, "__module__", None), getattr(obj, "__name__", None)
+            if isinstance(mod, str) and isinstance(name, str):
+                cands.append(f"{mod}:{name}")
+        for path in cands:
+            try:
+                if _resolve(path) is obj:
+                    out[n] = path
+                    break
+            except (ImportError, AttributeError, ValueError):
+                continue
+        else:
+            return None
+    return out
 
 
 def function_from_source(source: str, label: str = "<convtool formcache>", imports: dict | None = None,
                          modules: str = "numpy"):
-    """Compile lambdify-generated source in lambdify's numpy namespace (plus ``imports``, from
+    """Compile cached lambdify source in a namespace of ``imports`` alone (``{name: "module:attr"}``, from
     :data:`_IMPORT_OK` modules only); returns the function it defines (its source stays readable by
-    ``inspect.getsource`` under ``label``)."""
-    import importlib
+    ``inspect.getsource`` under ``label``). Raises ``ValueError`` for a foreign import, a source that does
+    not define exactly one function, or a global name that nothing binds."""
+    import builtins
     import linecache
 
-    ns = dict(_probe_namespace(modules))
+    ns = {}
     for n, path in (imports or {}).items():
-        mod, _, attr = str(path).rpartition(".") if "." in str(path) else (str(path), "", "")
-        if mod.split(".")[0] not in _IMPORT_OK:
-            raise ValueError(f"cached source imports {path}")
-        ns[n] = getattr(importlib.import_module(mod), attr) if attr else importlib.import_module(mod)
+        try:
+            ns[n] = _resolve(str(path))
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cached source imports {path}: {exc}") from None
     code = compile(source, label, "exec")
     exec(code, ns)  # noqa: S102 - source generated by sympy.lambdify and verified by its SHA-256 (module doc)
-    linecache.cache[label] = (len(source), None, source.splitlines(True), label)
     fns = [v for k, v in ns.items() if callable(v) and getattr(v, "__code__", None) is not None
            and v.__code__.co_filename == label]
     if len(fns) != 1:
         raise ValueError("cached source does not define exactly one function")
-    import builtins
-
-    unknown = [n for n in _names(fns[0].__code__) if n not in ns and not hasattr(builtins, n)]
+    # every name the code mentions (co_names: globals and attributes) bound? else look at its global loads only
+    unknown = sorted(n for n in _co_names(fns[0].__code__) if n not in ns and not hasattr(builtins, n))
+    if unknown:
+        unknown = sorted(n for n in _global_names(fns[0].__code__) if n not in ns and not hasattr(builtins, n))
     if unknown:  # verified now, not as a NameError at the first call
         raise ValueError(f"cached source uses undefined names {unknown}")
+    linecache.cache[label] = (len(source), None, source.splitlines(True), label)
     return fns[0]

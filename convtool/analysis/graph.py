@@ -1,4 +1,4 @@
-"""Dependency graphs of the registered quantities (networkx), one per paper.
+"""Dependency graphs of the registered quantities (networkx, imported when a graph is asked for), one per paper.
 
 Edges run from an input to the quantity that uses it, so a topological order
 is an evaluation order and the ancestors of a node are everything its value
@@ -22,11 +22,11 @@ True
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import networkx as nx
-
+from convtool._lazy import networkx as nx
 from convtool.analysis.registry import _OWNER, DEFAULT_PAPER, REGISTRIES, _check_paper, get, names, split_name
 
 __all__ = ["dependency_graph", "evaluation_order", "explain", "ExplainNode", "primitives_of", "resolve_targets"]
@@ -84,17 +84,43 @@ def evaluation_order(targets=None, paper: str | None = None) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _order(paper: str, targets: frozenset | None) -> tuple[str, ...]:
-    g = _graph(paper)
+    # networkx's lexicographical_topological_sort of the dependency DAG keyed by registration rank, written
+    # out (Kahn's algorithm, smallest rank first) on the namespace's inputs: evaluation plans need neither
+    # networkx nor sympy (tests/test_startup.py checks it gives networkx's order)
+    reg = _check_paper(paper)
     if targets is None:
-        needed = set(g.nodes)
+        needed = set(reg)
     else:
         needed = set()
+        stack = []
         for tname in sorted(targets):
             get(tname, paper)
-            needed |= nx.ancestors(g, tname) | {tname}
-    rank = {n: i for i, n in enumerate(REGISTRIES[paper])}
-    sub = g.subgraph(needed)
-    return tuple(nx.lexicographical_topological_sort(sub, key=lambda n: rank[n]))
+            stack.append(tname)
+        while stack:
+            n = stack.pop()
+            if n not in needed:
+                needed.add(n)
+                stack.extend(reg[n].inputs)
+    rank = {n: i for i, n in enumerate(reg)}
+    indegree = {n: 0 for n in needed}
+    users: dict[str, list[str]] = {n: [] for n in needed}
+    for n in needed:
+        for i in set(reg[n].inputs):
+            indegree[n] += 1
+            users[i].append(n)
+    ready = [(rank[n], n) for n, d in indegree.items() if d == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, n = heapq.heappop(ready)
+        out.append(n)
+        for u in users[n]:
+            indegree[u] -= 1
+            if indegree[u] == 0:
+                heapq.heappush(ready, (rank[u], u))
+    if len(out) != len(needed):  # pragma: no cover - register() only accepts registered inputs, tests check acyclicity
+        raise RuntimeError(f"dependency cycle in {paper}")
+    return tuple(out)
 
 
 def primitives_of(name: str, paper: str | None = None) -> list[str]:

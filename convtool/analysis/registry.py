@@ -46,12 +46,14 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from dataclasses import dataclass, field
+import sys
+import threading
+from dataclasses import dataclass
 
-import sympy as sp
+from convtool._lazy import sympy as sp
 
 __all__ = ["Quantity", "Paper", "PAPERS", "DEFAULT_PAPER", "REGISTRY", "REGISTRIES", "SYMBOLS", "AmbiguousNameError",
-           "display", "get", "register", "symbol", "names", "papers", "papers_defining", "split_name"]
+           "display", "get", "load_all", "register", "symbol", "names", "papers", "papers_defining", "split_name"]
 
 #: The paper whose plain names need no qualification (backward compatible).
 DEFAULT_PAPER = "local-pl"
@@ -135,11 +137,150 @@ PAPERS: dict[str, Paper] = {
     ),
 }
 
-#: Every quantity of every paper: paper key -> name -> Quantity, in registration order.
-REGISTRIES: dict[str, dict[str, "Quantity"]] = {key: {} for key in PAPERS}
+_LOCK = threading.RLock()
+_EMPTY, _INDEX, _LOADING, _FULL = "empty", "index", "loading", "full"
+
+
+class _Namespace(dict):
+    """One paper's quantities by plain name, in registration order, filled on first use.
+
+    A paper's module (``PAPERS[paper].module``) registers its quantities when imported; that takes
+    sympy and builds every expression. Most commands only need the names, kinds, inputs and
+    references, so the first read of a namespace loads the paper's *start-up index* from the user
+    cache (:func:`convtool.analysis.formcache.load_index`: those fields for every quantity, verified
+    by a key of convtool.analysis's source and sympy's version) and makes :class:`Quantity` objects
+    without sympy; the module is imported only when a sympy attribute (``expr``, ``symbol``,
+    ``unknown``) is first read, and fills in those same objects. Without a valid index (cold cache,
+    cache off, stale or corrupted file) the first read imports the module, which writes the index.
+    """
+
+    def __init__(self, paper: str):
+        super().__init__()
+        self.paper = paper
+        self._state = _EMPTY
+        self._order: list[str] = []  # names in the order the module registered them
+        self._from_index = False
+
+    # every read makes sure the namespace is filled; writes (register) go straight to the dict
+    def _ensure(self):
+        if self._state != _FULL and self._state != _INDEX:
+            self._slow_ensure()
+        return self
+
+    def _slow_ensure(self) -> None:
+        with _LOCK:
+            if self._state == _EMPTY:
+                records = _load_index(self.paper)
+                if records is None:
+                    self._load_module()
+                    return
+                for rec in records:
+                    dict.__setitem__(self, rec["name"], Quantity._from_record(self.paper, rec))
+                self._from_index = True
+                self._state = _INDEX
+            elif self._state == _LOADING and not getattr(self, "_importing", False) and self._module_complete():
+                self._finish()  # the paper module was imported directly (``import convtool.analysis.x``)
+
+    def _module_complete(self) -> bool:
+        mod = sys.modules.get(PAPERS[self.paper].module) if self.paper in PAPERS else None
+        spec = getattr(mod, "__spec__", None)
+        return mod is not None and spec is not None and getattr(spec, "_initializing", True) is False
+
+    def _load_module(self) -> None:
+        """Import the paper's module (sympy, every expression), filling the quantities in place."""
+        if self._state == _FULL:
+            return
+        with _LOCK:
+            if self._state == _FULL or getattr(self, "_importing", False):
+                return
+            if self.paper not in PAPERS:
+                self._state = _FULL
+                return
+            if self._state != _LOADING:
+                self._state = _LOADING
+            self._importing = True
+            try:
+                importlib.import_module(PAPERS[self.paper].module)
+            except BaseException:
+                self._state = _INDEX if self._from_index else _EMPTY
+                raise
+            finally:
+                self._importing = False
+            if self._module_complete():
+                self._finish()
+
+    def _finish(self) -> None:
+        """The module has registered everything: drop what a stale index held, keep the module's order,
+        and write the start-up index where it did not come from a valid one."""
+        stale = [n for n, q in dict.items(self) if not q._filled]
+        for n in stale:
+            dict.__delitem__(self, n)
+        if list(dict.keys(self)) != self._order and sorted(self._order) == sorted(dict.keys(self)):
+            items = [(n, dict.__getitem__(self, n)) for n in self._order]
+            dict.clear(self)
+            dict.update(self, items)
+        self._state = _FULL
+        if stale or not self._from_index:
+            _store_index(self.paper, [q._record() for q in dict.values(self)])
+
+    def __getitem__(self, key):
+        return dict.__getitem__(self._ensure(), key)
+
+    def __contains__(self, key):
+        return dict.__contains__(self._ensure(), key)
+
+    def __iter__(self):
+        return dict.__iter__(self._ensure())
+
+    def __len__(self):
+        return dict.__len__(self._ensure())
+
+    def __eq__(self, other):
+        return dict.__eq__(self._ensure(), other)
+
+    def __ne__(self, other):
+        return dict.__ne__(self._ensure(), other)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return dict.__repr__(self._ensure())
+
+    def get(self, key, default=None):
+        return dict.get(self._ensure(), key, default)
+
+    def keys(self):
+        return dict.keys(self._ensure())
+
+    def values(self):
+        return dict.values(self._ensure())
+
+    def items(self):
+        return dict.items(self._ensure())
+
+    def copy(self):
+        return dict(self.items())
+
+
+def _load_index(paper: str):
+    from convtool.analysis import formcache
+
+    return formcache.load_index(paper)
+
+
+def _store_index(paper: str, records: list) -> None:
+    from convtool.analysis import formcache
+
+    formcache.store_index(paper, records)
+
+
+#: Every quantity of every paper: paper key -> name -> Quantity, in registration order
+#: (each namespace is filled on first use, see :class:`_Namespace`).
+REGISTRIES: dict[str, dict[str, "Quantity"]] = {key: _Namespace(key) for key in PAPERS}
 #: The local-PL namespace (every quantity by plain name, in registration order).
 REGISTRY: dict[str, "Quantity"] = REGISTRIES[DEFAULT_PAPER]
-#: Every symbol the registry knows, by internal symbol name (local-PL: the plain name).
+#: Every symbol the registry knows, by internal symbol name (local-PL: the plain name); a paper's symbols
+#: are here once its module is imported (:func:`load_all` imports every paper's).
 SYMBOLS: dict[str, sp.Symbol] = {}
 #: LaTeX of each symbol, typed once, by internal symbol name.
 SYMBOLS_LATEX: dict[str, str] = {}
@@ -155,7 +296,6 @@ class AmbiguousNameError(KeyError):
     """A plain name defined by several papers, looked up without saying which."""
 
 
-@dataclass(frozen=True)
 class Quantity:
     """One paper quantity.
 
@@ -191,20 +331,76 @@ class Quantity:
     derived : bool
         True for a constant that the paper does not print (worked out from its proofs,
         or beyond the paper); its reference or description then says "derived".
+
+    Read-only. A quantity read from the start-up index (:func:`convtool.analysis.formcache.load_index`)
+    has every attribute but ``symbol``, ``expr`` and ``unknown`` at once; reading one of those imports
+    sympy and the paper's module, which fills them in on this same object.
     """
 
-    name: str
-    symbol: sp.Symbol
-    kind: str
-    expr: sp.Expr | None
-    latex: str
-    description: str
-    reference: str
-    unknown: sp.Symbol | None = None
-    paper: str = DEFAULT_PAPER
-    inputs: tuple[str, ...] = field(default=())
-    stable_in: str | None = None
-    derived: bool = False
+    __slots__ = ("name", "kind", "latex", "description", "reference", "paper", "inputs", "stable_in", "derived",
+                 "unknown_name", "_symbol", "_expr", "_unknown", "_filled")
+
+    #: the metadata kept in the start-up index, in its record order
+    META = ("name", "kind", "latex", "description", "reference", "inputs", "stable_in", "derived", "unknown_name")
+
+    def __init__(self, name: str, symbol, kind: str, expr, latex: str, description: str, reference: str,
+                 unknown=None, paper: str = DEFAULT_PAPER, inputs: tuple[str, ...] = (), stable_in: str | None = None,
+                 derived: bool = False):
+        self._set(name=name, kind=kind, latex=latex, description=description, reference=reference, paper=paper,
+                  inputs=tuple(inputs), stable_in=stable_in, derived=bool(derived),
+                  unknown_name=None if unknown is None else _OWNER.get(str(unknown), (None, str(unknown)))[1])
+        self._fill(symbol, expr, unknown)
+
+    def _set(self, **attrs) -> None:
+        for k, v in attrs.items():
+            object.__setattr__(self, k, v)
+
+    def _fill(self, symbol, expr, unknown) -> None:
+        self._set(_symbol=symbol, _expr=expr, _unknown=unknown, _filled=True)
+
+    @classmethod
+    def _from_record(cls, paper: str, record: dict) -> "Quantity":
+        """A quantity of the start-up index: metadata now, its sympy objects when first read."""
+        q = cls.__new__(cls)
+        q._set(paper=paper, **{k: record[k] for k in cls.META})
+        q._set(inputs=tuple(q.inputs), derived=bool(q.derived), _symbol=None, _expr=None, _unknown=None,
+               _filled=False)
+        return q
+
+    def _record(self) -> dict:
+        return {k: (list(self.inputs) if k == "inputs" else getattr(self, k)) for k in self.META}
+
+    def _sympy(self, attr: str):
+        if not self._filled:
+            ns = REGISTRIES.get(self.paper)
+            if isinstance(ns, _Namespace):
+                ns._load_module()
+            if not self._filled:
+                raise RuntimeError(f"{self.key}: no longer registered by {PAPERS[self.paper].module} "
+                                   "(a stale start-up index; it has been rewritten)")
+        return getattr(self, attr)
+
+    symbol = property(lambda self: self._sympy("_symbol"), doc="The sympy symbol of this quantity.")
+    expr = property(lambda self: self._sympy("_expr"), doc="The defining sympy expression (None for a primitive).")
+    unknown = property(lambda self: self._sympy("_unknown"), doc="An equation's unknown (sympy symbol), else None.")
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Quantity is read-only (cannot set {name!r})")
+
+    def __eq__(self, other):
+        if not isinstance(other, Quantity):
+            return NotImplemented
+        return self is other or (self.paper == other.paper and self._record() == other._record())
+
+    def __hash__(self):
+        return hash((self.paper, self.name))
+
+    def __reduce__(self):  # pickle / copy: the registered quantity of that name (one object per quantity)
+        return get, (self.key,)
+
+    def __repr__(self) -> str:
+        return (f"Quantity(name={self.name!r}, paper={self.paper!r}, kind={self.kind!r}, "
+                f"reference={self.reference!r})")
 
     @property
     def key(self) -> str:
@@ -283,9 +479,13 @@ def register(
     itself a registered quantity of its paper, or the equation's unknown).
     """
     reg = _check_paper(paper)
+    lazy = isinstance(reg, _Namespace)
+    if lazy and reg._state in (_EMPTY, _INDEX):  # the paper's module is being imported (directly, or by _load_module)
+        reg._state = _LOADING
     if not name.isidentifier():
         raise ValueError(f"quantity name {name!r} must be an identifier (no ':' or '-')")
-    if name in reg:
+    stub = dict.get(reg, name)
+    if stub is not None and (stub._filled or not lazy):
         raise ValueError(f"quantity {name!r} is registered twice in paper {paper!r}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -305,25 +505,21 @@ def register(
                 where = f" (a symbol of paper {owner[0]!r})" if owner is not None else ""
                 raise ValueError(f"{name}: input {str(s)!r}{where} is not a registered quantity of {paper!r}")
             plain = owner[1]
-            if plain not in reg and not (unknown is not None and s == unknown):
+            if not dict.__contains__(reg, plain) and not (unknown is not None and s == unknown):
                 raise ValueError(f"{name}: input {plain!r} is not a registered quantity of {paper!r}")
             if unknown is None or s != unknown:
                 used.append(plain)
         inputs = tuple(sorted(used))
-    reg[name] = Quantity(
-        name=name,
-        symbol=sym,
-        kind=kind,
-        expr=expr,
-        latex=SYMBOLS_LATEX[str(sym)],
-        description=description,
-        reference=reference,
-        unknown=unknown,
-        paper=paper,
-        inputs=inputs,
-        stable_in=stable_in,
-        derived=derived,
-    )
+    q = Quantity(name=name, symbol=sym, kind=kind, expr=expr, latex=SYMBOLS_LATEX[str(sym)],
+                 description=description, reference=reference, unknown=unknown, paper=paper, inputs=inputs,
+                 stable_in=stable_in, derived=derived)
+    if stub is not None:  # the start-up index's object: filled in place, so every holder of it sees the formula
+        stub._set(**{k: getattr(q, k) for k in Quantity.META})
+        stub._fill(sym, expr, unknown)
+    else:
+        dict.__setitem__(reg, name, q)
+    if lazy:
+        reg._order.append(name)
     return sym
 
 
@@ -373,13 +569,14 @@ def get(name: str, paper: str | None = None, *, strict: bool = False) -> Quantit
         case-insensitively as well); :class:`AmbiguousNameError` for a plain name
         that several papers define, naming them.
     """
-    _ensure_loaded()
-    paper, plain = split_name(name, paper)
+    paper, plain = split_name(name, paper)  # only the namespaces the name needs are filled
     if paper is not None:
         reg = REGISTRIES[paper]
         if plain in reg:
             return reg[plain]
         raise KeyError(f"unknown quantity {plain!r} in paper {paper!r}{_hint(plain, paper)}")
+    if not strict and plain in REGISTRIES[DEFAULT_PAPER]:  # local-PL first: no other paper needs loading
+        return REGISTRIES[DEFAULT_PAPER][plain]
     owners = papers_defining(plain)
     if len(owners) > 1 and (strict or DEFAULT_PAPER not in owners):
         choices = ", ".join(owners)
@@ -424,8 +621,8 @@ def names(kind: str | None = None, paper: str | None = DEFAULT_PAPER) -> list[st
     ``"local-pl:alpha1"``), in :data:`PAPERS` order; a paper's plain names are only
     unique within that paper.
     """
-    _ensure_loaded()
     if paper is None:
+        _ensure_loaded()
         return [q.key for p in PAPERS for q in REGISTRIES[p].values() if kind is None or q.kind == kind]
     reg = _check_paper(paper)
     return [q.name for q in reg.values() if kind is None or q.kind == kind]
@@ -437,14 +634,15 @@ def papers() -> list[str]:
     return [p for p in PAPERS if REGISTRIES[p]]
 
 
-_LOADED = False
-
-
 def _ensure_loaded() -> None:
-    # The paper modules register their quantities on import (once; later calls are free).
-    global _LOADED
-    if _LOADED:
-        return
-    for p in PAPERS.values():
-        importlib.import_module(p.module)
-    _LOADED = True
+    # every paper's namespace filled (from its start-up index, or by importing its module); cheap once done
+    for reg in REGISTRIES.values():
+        if isinstance(reg, _Namespace):
+            reg._ensure()
+
+
+def load_all() -> None:
+    """Import every paper's module now (sympy and every expression; the start-up index alone has no formulas)."""
+    for reg in REGISTRIES.values():
+        if isinstance(reg, _Namespace):
+            reg._load_module()

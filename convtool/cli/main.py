@@ -1,10 +1,12 @@
 """The ``convtool`` command group (console script ``convtool = convtool.cli.main:cli``).
 
 The group only assembles: each command lives in its own ``cmd_<name>.py``
-module and is added below. To add a command, write ``cmd_<name>.py`` with a
+module, named in :data:`COMMANDS` and imported only when that command runs
+(click's "lazy loading subcommands" pattern; ``convtool --help`` imports them all
+for their one-line help). To add a command, write ``cmd_<name>.py`` with a
 ``click.command`` that uses the shared decorators of
 :mod:`convtool.cli.options` and :func:`~convtool.cli.errors.handle_user_errors`,
-import heavy modules inside its body, and add it here with ``cli.add_command``.
+import heavy modules inside its body, and add it to :data:`COMMANDS`.
 
 Importing this module imports click and convtool's light modules only (no
 numpy, sympy, scipy, networkx or rich), so ``--help`` and ``--version`` are fast.
@@ -15,18 +17,12 @@ from __future__ import annotations
 import click
 
 from convtool import __version__
-from convtool.cli.cmd_compare import compare
-from convtool.cli.cmd_constants import constants
-from convtool.cli.cmd_explain import explain
-from convtool.cli.cmd_generate import generate
-from convtool.cli.cmd_run import run
-from convtool.cli.cmd_schedule import schedule
-from convtool.cli.cmd_show import show
-from convtool.cli.cmd_stress import stress
-from convtool.cli.cmd_sweep import sweep
-from convtool.cli.cmd_widths import widths
 
-__all__ = ["cli"]
+__all__ = ["cli", "COMMANDS"]
+
+#: command name -> "module:attribute" of its click command, imported when the command is looked up
+COMMANDS = {name: f"convtool.cli.cmd_{name}:{name}" for name in (
+    "constants", "explain", "generate", "run", "schedule", "compare", "widths", "stress", "sweep", "show")}
 
 
 class OneLineGroup(click.Group):
@@ -37,6 +33,17 @@ class OneLineGroup(click.Group):
     click in non-standalone mode and prints the error itself, naming the ``--help`` to try.
     Everything else (``--help``, ``--version``, Ctrl-C, a closed pipe) behaves as in click.
     """
+
+    def list_commands(self, ctx):
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import importlib
+
+            module, attr = COMMANDS[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return self.commands.get(cmd_name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         import sys
@@ -79,17 +86,6 @@ def cli(ctx, quiet):
     """
     ctx.meta["convtool_quiet"] = bool(quiet)
 
-
-cli.add_command(constants)
-cli.add_command(explain)
-cli.add_command(generate)
-cli.add_command(run)
-cli.add_command(schedule)
-cli.add_command(compare)
-cli.add_command(widths)
-cli.add_command(stress)
-cli.add_command(sweep)
-cli.add_command(show)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -52,13 +52,13 @@ from typing import NamedTuple
 
 import mpmath
 import numpy as np
-import sympy as sp
-from scipy.optimize import brentq
 
+from convtool._lazy import sympy as sp
 from convtool.analysis.evaluate import evaluate, expanded, polynomial, residual, stable_form
 from convtool.analysis.registry import REGISTRIES, display, get
 from convtool.numeric.certificate import (LD_EXTENDED, Unsupported, interval_from_lambdified, interval_sign,
                                           vector_from_lambdified, vector_sign)
+from convtool.numeric._brentq import brentq  # scipy.optimize.brentq without the scipy.optimize import
 
 __all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve", "solve_eta0_1", "solve_eta0_2",
            "eq88_sign_change_point", "positive_root", "STEP_EQUATIONS",
