@@ -61,7 +61,7 @@ def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json
             from convtool.cli.errors import ConvtoolInputError
 
             raise ConvtoolInputError(f"compare does not take --model {opts['model']}; use convtool run")
-        return mod.compare(data, {**opts, "fmt": fmt, "digits": digits}, schedules=schedules, steps=steps, seeds=seeds, tol=tol, as_json=as_json,
+        return mod.compare(data, {**opts, "fmt": fmt, "digits": digits, "dpi": dpi}, schedules=schedules, steps=steps, seeds=seeds, tol=tol, as_json=as_json,
                            plot=plot)
     if opts.get("model") == "deep-linear":
         if out is not None:
