@@ -21,7 +21,8 @@ the median over seeds (thick); distinct line styles as well as colours; a step-s
 log quantities, the y range set by the observed curves (a bound may extend it, at most 1e4 times further);
 mathtext labels.
 
-The file format follows the extension (:data:`PLOT_FORMATS`: .png, .pdf, .svg); ``dpi`` for .png.
+The file format follows the extension (:data:`PLOT_FORMATS`: .png, .pdf, .svg); ``dpi`` for .png. Every
+function returns the matplotlib ``Figure``; with ``path=None`` it writes no file.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ def plot_format(path) -> str:
 
 
 def _save(fig, path, dpi: int | None = None) -> None:
+    """Write ``fig`` to ``path`` in the format of its extension; ``path=None`` writes nothing (the figure is
+    returned for a notebook, or for inspecting its artists)."""
+    if path is None:
+        return
     from convtool.files import atomic_write
 
     fmt = plot_format(path)
