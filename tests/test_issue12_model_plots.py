@@ -114,7 +114,7 @@ def test_deep_linear_plot_draws_theorem_1_where_it_applies_and_chains_its_rate(d
         chain[:, a:b + 1] = E[:, a:a + 1] * r1 ** np.arange(b - a + 1)[None, :]
     np.testing.assert_allclose(y, np.median(chain, axis=0), rtol=1e-12)
     assert np.isnan(y[[5, 10]]).all()
-    assert "not drawn on the other 6 steps" in omitted(fig.axes[0], "Thm 1 bound not drawn")
+    assert "not drawn on the other 6 steps: eta_* differs from 1/beta there" in omitted(fig.axes[0], "Thm 1 bound not")
     assert "on 14 of 20 steps, 2 seeds together" in line(fig.axes[0], "Thm 1:").get_label()
     # no step: no line under Theorem 1's label, an entry with the reason
     fig = plot_deep_linear_run(Masked(res, thm1_applies=np.zeros_like(app)), None)

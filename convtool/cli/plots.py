@@ -406,10 +406,11 @@ def _observed(ax, arr, color, label: str, ls="-", marker=None, every=None):
 
 
 def _bound(ax, values, name: str, label: str, why: str, total: int, covered=None, n_steps=None, omit_entry=True,
-           **style):
+           why_partial: str | None = None, **style):
     """Draw a bound (R, T+1 state values) on the states in ``covered`` only (median over seeds), labelled
     ``label`` with the number of steps it covers. Where it covers no step, a legend entry ``NAME omitted: why``;
-    where it covers some steps only, ``NAME not drawn on the other k steps: why``. Returns ``(line, values)``
+    where it covers some steps only, ``NAME not drawn on the other k steps: why_partial`` (default ``why``).
+    Returns ``(line, values)``
     or None (``omit_entry=False``: no omitted entry, the caller writes one for several bounds)."""
     import numpy as np
 
@@ -423,7 +424,7 @@ def _bound(ax, values, name: str, label: str, why: str, total: int, covered=None
         part = f" ({part}" + (f", {b.shape[0]} seeds together)" if b.shape[0] > 1 else ")")
         (line,) = ax.plot(np.arange(med.shape[0]), med, lw=1.3, label=label + part, **style)
         if n < total:
-            _omitted(ax, f"{name} not drawn on the other {total - n} steps: {why}")
+            _omitted(ax, f"{name} not drawn on the other {total - n} steps: {why_partial or why}")
         return line, b
     if omit_entry:
         _omitted(ax, f"{name} omitted: {why}")
@@ -495,6 +496,13 @@ DLN_WHY = {"thm1": "eta_* = 1/beta (Theorem 1's step) at no step",
            "cvx_q": "eta_* >= 2/beta at every step"}
 
 
+#: why a bound is not drawn on the other steps when it covers some (the conditions are per step there)
+DLN_WHY_PARTIAL = {"thm1": "eta_* differs from 1/beta there",
+                   "thm2": "q + 7 tau >= 1 there (q, tau: their running maxima), or q outside (0, 1)",
+                   "lemma5": "q + 7 tau >= 1 there (q, tau: their running maxima)",
+                   "cvx_q": "eta_* >= 2/beta there"}
+
+
 def _dln_why(key: str, viol: dict, z: dict) -> str:
     return viol.get(f"{key}_not_applicable") or (z.get("thm1_not_applicable") if key == "thm1" else None) \
         or DLN_WHY[key]
@@ -527,15 +535,16 @@ def plot_deep_linear_run(result, path, title: str = "", dpi: int | None = None) 
     r1 = z.get("rate_thm1")
     chain = thm31_chain(a["loss"], np.full(app1.shape, np.nan if r1 is None else float(r1)), app1)
     b1 = _bound(ax_e, chain, "Thm 1 bound", r"Thm 1: $E_{DLN}(a)\,(1 - (1-\epsilon)/\kappa)^{t-a}$",
-                _dln_why("thm1", viol, z), total, n_steps=app1.sum(), color="C3", ls=":")
+                _dln_why("thm1", viol, z), total, why_partial=DLN_WHY_PARTIAL["thm1"], n_steps=app1.sum(),
+                color="C3", ls=":")
     _finish_log_axis(ax_e, obs, [b1], ylabel="excess loss")
     ax_e.set_title(title or f"convtool run --model deep-linear: {result.schedule.get('name')}", fontsize=10)
 
     dist = _observed(ax_2, a["dist_X_sq"], "C0", r"$\|V(t) - W(t)\|_X^2$")
     app2 = _bool2d(a["thm2_applies"])
     b2 = _bound(ax_2, _states(a["thm2_bound"]), "Thm 2 bound", r"Thm 2: $D_R(t)\,\|V(0) - W^*\|_X^2$",
-                _dln_why("thm2", viol, z), total, covered=_cover(app2, first=False), n_steps=app2.sum(),
-                color="C3", ls="--")
+                _dln_why("thm2", viol, z), total, why_partial=DLN_WHY_PARTIAL["thm2"],
+                covered=_cover(app2, first=False), n_steps=app2.sum(), color="C3", ls="--")
     _finish_log_axis(ax_2, [dist], [b2], ylabel=r"$\|V - W\|_X^2$ (Theorem 2)")
 
     dln = _as2d(a["dln_X_sq"])
@@ -545,11 +554,11 @@ def plot_deep_linear_run(result, path, title: str = "", dpi: int | None = None) 
     app5 = _bool2d(a["lemma5_applies"])
     b5 = _bound(ax_5, _states(a["lemma5_bound"], dln[:, 0]), "Lemma 5 bound",
                 r"Lemma 5: $(q + 7\tau)^t\,\|V(0) - W^*\|_X^2$", _dln_why("lemma5", viol, z), total,
-                covered=_cover(app5), n_steps=app5.sum(), color="C2", ls=":")
+                why_partial=DLN_WHY_PARTIAL["lemma5"], covered=_cover(app5), n_steps=app5.sum(), color="C2", ls=":")
     appq = _bool2d(a["cvx_q_applies"])
     bq = _bound(ax_5, thm31_chain(cvx, a["q"], appq), "eq. (10) bound",
                 r"eq. (10): $\|W(a) - W^*\|_X^2 \prod_{s \geq a} q_s$", _dln_why("cvx_q", viol, z), total,
-                n_steps=appq.sum(), color="C4", ls="-.")
+                why_partial=DLN_WHY_PARTIAL["cvx_q"], n_steps=appq.sum(), color="C4", ls="-.")
     _finish_log_axis(ax_5, o5, [b5, bq], ylabel="squared $X$-distance to $W^*$")
 
     beta = z.get("beta")
@@ -609,6 +618,7 @@ def plot_width_compare(cmp, path, title: str = "", dpi: int | None = None) -> "F
         why = _dln_why("thm2", viol, z)
         b = _bound(ax_d, _states(_as2d(a["thm2_bound"]) / d0), f"width {w}: Thm 2 bound",
                    rf"width {w}: Thm 2, $D_R(t)$", why, _total(res), covered=_cover(app2, first=False),
+                   why_partial=DLN_WHY_PARTIAL["thm2"],
                    n_steps=app2.sum(), omit_entry=False, color=color, ls=":")
         if b is None:
             omitted.setdefault(why, []).append(str(w))
