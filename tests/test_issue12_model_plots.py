@@ -186,6 +186,16 @@ def test_width_compare_plot_is_appendix_g_figure_1_by_width(dln_data, tmp_path):
     assert not any(lab.startswith("width") and "Thm 2, " in lab for lab in labels(ax_d))
     assert "Thm 2 bound omitted at widths 10, 30: q + 7 tau >= 1" in omitted(ax_d, "Thm 2 bound omitted")
     assert ax_e.get_yscale() == ax_d.get_yscale() == ax_s.get_yscale() == "log"
+    # compare --out's file gives the same figure again (convtool show)
+    from convtool.cli.cmd_compare import save_width_compare
+    from convtool.cli.cmd_show import load_saved, saved_width_compare
+
+    save_width_compare(cmp, str(tmp_path / "w.npz"), {}, X, Y)
+    again = plot_width_compare(saved_width_compare("w.npz", *load_saved(str(tmp_path / "w.npz"))), None)
+    for ax0, ax1 in zip(fig.axes, again.axes):
+        assert labels(ax0) == labels(ax1)
+        for l0, l1 in zip(ax0.get_lines(), ax1.get_lines()):
+            np.testing.assert_array_equal(l0.get_ydata(), l1.get_ydata())
 
 
 # ------------------------------------------------------------------ linear ResNet
@@ -315,6 +325,23 @@ def test_show_re_renders_a_saved_run_of_every_model(model, tmp_path):
     assert not missing, missing
     assert "…" not in shown and max(len(ln) for ln in shown.splitlines()) <= 80
     assert (tmp_path / "again.png").read_bytes().startswith(PNG)
+
+
+def test_show_re_renders_a_deep_linear_width_comparison(tmp_path):
+    args = ("compare", _zx(tmp_path), "--model", "deep-linear", "--compare-widths", "8,16", "--steps", "4",
+            "--seeds", "2")
+    out = tmp_path / "c.npz"
+    js = strict_json(ok(invoke(*args, "--out", out, "--json")).stdout)
+    assert strict_json(ok(invoke("show", out, "--json")).stdout)["rows"] == js["rows"]
+    printed = ok(invoke(*args, "--out", out)).stdout
+    shown = ok(invoke("show", out, "--plot", tmp_path / "c.svg")).stdout
+    assert all(ln in shown.splitlines() for ln in printed.splitlines())
+    assert (tmp_path / "c.svg").read_bytes().startswith(SVG)
+    with np.load(out, allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if k != "w16__loss"}
+    np.savez(tmp_path / "p.npz", **arrays)
+    assert_user_error(invoke("show", tmp_path / "p.npz"), "not a complete saved deep-linear width comparison",
+                      "w16__loss")
 
 
 def test_show_plot_draws_the_same_curves_as_the_run(dln_data, tmp_path):

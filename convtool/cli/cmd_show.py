@@ -4,8 +4,8 @@
 constants, and since issue 12 the provenance, the source and the verdict); ``compare --out`` writes each
 schedule's ``NAME__loss`` / ``NAME__eta`` and its rows. ``show`` reads those back (``allow_pickle=False``)
 and hands them to the same renderers and plot functions as the commands that wrote them: two-layer runs and
-compares, and the runs of ``--model deep-linear``, ``resnet``, ``mlp`` and ``shallow`` (the model is
-``config["saved"]["model"]``, see :func:`model_of`).
+compares, the runs of ``--model deep-linear``, ``resnet``, ``mlp`` and ``shallow`` (the model is
+``config["saved"]["model"]``, see :func:`model_of`), and ``compare --model deep-linear --out``'s widths.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from convtool.cli.errors import handle_user_errors
 from convtool.cli.formats import format_options
 from convtool.cli.options import dpi_option, plot_option
 
-__all__ = ["show", "load_saved", "model_of"]
+__all__ = ["show", "load_saved", "model_of", "saved_width_compare"]
 
 
 def load_saved(path: str) -> tuple[dict, dict]:
@@ -226,6 +226,46 @@ def _show_compare(path, meta, arrays, plot, dpi, fmt, digits) -> None:
         emit(render_compare(cmp, verdicts=verdicts), fmt, stdout_console())
 
 
+def saved_width_compare(path, meta: dict, arrays: dict):
+    """The :class:`~convtool.numeric.dln_experiments.WidthCompareResult` of a ``compare --model deep-linear --out``
+    file (rows from the metadata, each width's records as a run for the figure); one-line error if incomplete."""
+    from convtool.cli.errors import ConvtoolInputError
+    from convtool.numeric.dln_experiments import WidthCompareResult, WidthCompareRow
+
+    try:
+        rows = [WidthCompareRow(**{k: d.get(k) for k in WidthCompareRow.__dataclass_fields__}) for d in meta["rows"]]
+        runs = {}
+        for r in rows:
+            info = meta["width_runs"][str(r.width)]
+            recs = {k.split("__", 1)[1]: v for k, v in arrays.items() if k.startswith(f"w{r.width}__")}
+            if "loss" not in recs:
+                raise KeyError(f"w{r.width}__loss")
+            runs[r.width] = _Saved({"summary": info, "schedule": info.get("schedule")}, recs)
+        return WidthCompareResult(rows=rows, source=meta.get("source", "?"), depth=meta["depth"], init=meta["init"],
+                                  schedule=meta["schedule"], steps=meta["steps"], seeds=meta["seeds"], runs=runs)
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ConvtoolInputError(f"{path}: not a complete saved deep-linear width comparison (missing or short: "
+                                 f"{exc}); show --json prints its metadata") from None
+
+
+def _show_width_compare(path, meta, arrays, plot, dpi, fmt, digits) -> None:
+    """``show`` of ``compare --model deep-linear --out``: the width table (and Appendix G's figure) again."""
+    from rich.console import Group
+
+    from convtool.cli.console import stdout_console
+    from convtool.cli.formats import digits as digits_ctx, emit
+    from convtool.cli.render import render_width_compare
+
+    cmp = saved_width_compare(path, meta, arrays)
+    if plot:
+        from convtool.cli.plots import plot_width_compare
+
+        plot_width_compare(cmp, plot, dpi=dpi, title=f"DLN vs convex GD by width ({cmp.init} init, {cmp.schedule}; "
+                                                     f"from {path})")
+    with digits_ctx(digits, fmt):
+        emit(Group(_head(meta.get("provenance") or {}), render_width_compare(cmp)), fmt, stdout_console())
+
+
 @click.command("show", short_help="A saved run's or compare's summary (and plot) again, without rerunning.")
 @click.argument("file", metavar="FILE.npz", type=click.Path(path_type=str))
 @plot_option("Draw the saved run's (or compare's) figure again; the format follows the extension.")
@@ -252,6 +292,8 @@ def show(file, plot, dpi, fmt, digits, as_json):
 
         click.echo(json.dumps(meta, allow_nan=False, indent=2))
         return
+    if "rows" in meta and "width_runs" in meta:
+        return _show_width_compare(file, meta, arrays, plot, dpi, fmt, digits)
     if "rows" in meta:
         return _show_compare(file, meta, arrays, plot, dpi, fmt, digits)
     if "summary" not in meta:
