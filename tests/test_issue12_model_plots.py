@@ -53,6 +53,18 @@ def cover(app):
     return c
 
 
+def test_a_far_bound_does_not_squash_the_observed_curves_and_says_it_leaves_the_axis():
+    from convtool.cli.plots import _bound, _figure, _finish_log_axis, _observed
+
+    fig, (ax,) = _figure(1, 3.0)
+    obs = _observed(ax, np.array([[1.0, 0.1, 0.01]]), "C0", "$L$")
+    b = _bound(ax, np.array([[1.0, 1e9, 1e12]]), "B", "$B$", "never", 2, n_steps=2)
+    _finish_log_axis(ax, [obs], [b])
+    lo, hi = ax.get_ylim()
+    assert lo <= 0.01 / 2 and 1.0 * 1e4 <= hi <= 1.0 * 1e4 * 3 * 1.0001  # at most 1e4 above the observed range
+    assert line(ax, "$B$").get_label().endswith("; leaves the axis")
+
+
 # ------------------------------------------------------------------ deep linear network
 
 @pytest.fixture(scope="module")
