@@ -306,6 +306,8 @@ SHOW_CASES = {
     "resnet": ((20, 3, 2), ("--model", "resnet", "--depth", "2", "--steps", "6")),
     "mlp": ((20, 3, 2), ("--model", "mlp", "--steps", "5", "--eta", "0.001", "--widths", "10")),
     "shallow": ((10, 3, 1), ("--model", "shallow", "--steps", "5", "--width", "30")),
+    # several seeds: the file keeps the seed axis (SGD, Algorithm 1)
+    "resnet-sgd": ((20, 3, 2), ("--model", "resnet", "--depth", "2", "--steps", "5", "--batch", "5", "--seeds", "2")),
 }
 
 
@@ -328,7 +330,7 @@ def test_show_re_renders_a_saved_run_of_every_model(model, tmp_path):
     meta = strict_json(ok(invoke("show", out, "--json")).stdout)
     assert meta["summary"] == js["summary"]  # every number of the run, as it printed them
     assert {k: v for k, v in meta["config"].items() if k not in ("provenance", "saved")} == js["config"]
-    assert meta["config"]["saved"]["model"] == model
+    assert meta["config"]["saved"]["model"] == model.split("-sgd")[0]
     assert meta["config"]["provenance"]["command"].startswith("convtool run")
     printed = ok(invoke(*args, "--out", out)).stdout  # the table at 80 columns
     shown = ok(invoke("show", out, "--plot", tmp_path / "again.png", "--dpi", "20")).stdout

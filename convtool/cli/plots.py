@@ -600,8 +600,6 @@ def plot_width_compare(cmp, path, title: str = "", dpi: int | None = None) -> "F
     paper plots "the logarithm of loss"; here it is the excess loss E = L - L* on a log axis (the loss itself
     flattens at L* > 0 on Appendix G's noisy data, about 4275.7, which hides the comparison).
     """
-    import numpy as np
-
     fig, (ax_e, ax_d, ax_s) = _figure(3, 10.0)
     obs_e, obs_d, bounds, steps, omitted = [], [], [], [], {}
     for i, (w, res) in enumerate(cmp.runs.items()):
@@ -732,7 +730,7 @@ def plot_mlp_run(result, path, title: str = "", dpi: int | None = None) -> "Figu
 
     a = result.arrays
     s = result.summary()
-    bal, viol = s.get("balancedness") or {}, s.get("violations") or {}
+    bal = s.get("balancedness") or {}
     total = _total(result)
     fig, (ax_l, ax_b, ax_s) = _figure(3, 9.5)
     obs = [_observed(ax_l, a["loss"], "C0", r"$L(t) = \frac{1}{2}\|F(t) - Y\|_F^2$")]
