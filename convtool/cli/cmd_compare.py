@@ -61,15 +61,11 @@ def compare(data, schedules, steps, seeds, tol, no_reduce, no_reference, as_json
             from convtool.cli.errors import ConvtoolInputError
 
             raise ConvtoolInputError(f"compare does not take --model {opts['model']}; use convtool run")
-        return mod.compare(data, {**opts, "fmt": fmt, "digits": digits}, schedules=schedules, steps=steps, seeds=seeds, tol=tol, as_json=as_json,
+        return mod.compare(data, {**opts, "fmt": fmt, "digits": digits, "dpi": dpi}, schedules=schedules, steps=steps, seeds=seeds, tol=tol, as_json=as_json,
                            plot=plot)
     if opts.get("model") == "deep-linear":
-        if out is not None:
-            from convtool.cli.errors import ConvtoolInputError
-
-            raise ConvtoolInputError("compare --out applies to the two-layer schedules comparison; use --json")
         return _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, dpi=dpi, fmt=fmt, digits=digits,
-                               **opts)
+                               out=out, **opts)
     if opts.get("compare_widths") is not None:
         from convtool.cli.errors import ConvtoolInputError
 
@@ -186,8 +182,40 @@ def save_compare(cmp, batch, path: str, payload: dict) -> None:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+#: the records of each width that ``compare --model deep-linear --out`` saves (what its figure draws)
+WIDTH_RECORDS = ("loss", "E_cvx", "dist_X_sq", "dln_X_sq", "thm2_bound", "thm2_applies", "eta", "eta_star")
+
+
+def save_width_compare(cmp, path: str, prov: dict, X, Y) -> None:
+    """``compare --model deep-linear --out``: per width ``w{n}__{record}`` (R, ...) for :data:`WIDTH_RECORDS` and
+    ``w{n}__steps``, the data X, Y, and ``metadata``: the rows (as ``--json``), each width's Zhao & Xu summary
+    and violations (what the figure's legend reads), the provenance. ``convtool show`` re-renders it."""
+    import json
+
+    import numpy as np
+
+    from convtool.errors import InputError
+    from convtool.files import atomic_write
+    from convtool.results import jsonable
+
+    arrays, runs = {"X": np.asarray(X), "Y": np.asarray(Y)}, {}
+    for w, res in cmp.runs.items():
+        for key in WIDTH_RECORDS:
+            arrays[f"w{w}__{key}"] = res.arrays[key]
+        arrays[f"w{w}__steps"] = np.asarray(res.steps)
+        s = res.summary()
+        runs[str(w)] = {"zhao_xu": s.get("zhao_xu"), "violations": s.get("violations"), "steps": s.get("steps"),
+                        "schedule": res.schedule}
+    meta = {**cmp.to_dict(), "width_runs": jsonable(runs), "provenance": prov}
+    arrays["metadata"] = np.array(json.dumps(meta, allow_nan=False))
+    try:
+        atomic_write(npz_path(path), lambda fh: np.savez(fh, **arrays))
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, dpi=None, fmt="table", digits=None,
-                    **opts) -> None:
+                    out=None, **opts) -> None:
     """``compare --model deep-linear``: the DLN against convex GD at several hidden widths (Theorem 2)."""
     from convtool.cli.cmd_run import progress_bar
     from convtool.cli.console import report_warnings, stderr_console, stdout_console
@@ -218,9 +246,13 @@ def _compare_widths(data, schedules, steps, seeds, tol, as_json, plot, dpi=None,
             cmp = compare_widths(X, Y, widths, depth=len(layers), init=init, seeds=seeds,
                                  seed=int(opts.get("seed") or 0), schedule=schedules[0], steps=steps, tol=tol,
                                  source=source.split(";")[0], progress=update, **deep_linear_settings(opts))
-    if plot:
-        from rich.text import Text
+    if out:
+        from convtool.cli.console import info
+        from convtool.cli.options import provenance_of
 
+        save_width_compare(cmp, out, provenance_of(opts, init), X, Y)
+        info(err, f"saved compare arrays to {npz_path(out)}")
+    if plot:
         from convtool.cli.plots import plot_width_compare
 
         plot_width_compare(cmp, plot, title=f"DLN vs convex GD by width ({init} init, {schedules[0]})", dpi=dpi)

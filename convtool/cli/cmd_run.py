@@ -104,7 +104,7 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, dpi, f
 
     if opts.get("model") in PLUGIN_MODULES:
         check_output_paths((data,), out=out, plot=plot)
-        return plugin(opts["model"]).run(data, {**opts, "fmt": fmt, "digits": digits}, schedule=schedule, steps=steps, seeds=seeds, tol=tol,
+        return plugin(opts["model"]).run(data, {**opts, "fmt": fmt, "digits": digits, "dpi": dpi}, schedule=schedule, steps=steps, seeds=seeds, tol=tol,
                                          out=out, as_json=as_json, plot=plot)
     dln = opts.get("model") == "deep-linear"
     schedule = schedule or ("thm1" if dln else "adaptive")
@@ -211,10 +211,15 @@ def _init_of(data, opts: dict) -> str:
         return "file" if {"W1", "W2"} <= set(f.files) else str(opts.get("init"))
 
 
-def save_run(result, out, prov: dict, batch=None, verdict=None, source: str | None = None) -> None:
+def save_run(result, out, prov: dict, batch=None, verdict=None, source: str | None = None,
+             model: str | None = None) -> None:
     """``result.save(out)`` with the provenance (and the verdict) in the metadata's config, and, for one seed,
     the initial weights as ``W1``, ``W2`` next to the data arrays: the file then loads again as DATA
-    (``convtool constants run.npz`` is the run's instance; ``convtool show run.npz`` re-renders it)."""
+    (``convtool constants run.npz`` is the run's instance; ``convtool show run.npz`` re-renders it).
+
+    ``config["saved"]`` holds what ``show`` needs besides the summary: the source line, the verdict, the
+    ``--model`` key and the names of the recorded arrays (``records``; with one seed the file drops their seed
+    axis, which ``show`` puts back)."""
     data_arrays = result.extra.get("data_arrays")
     added = False
     if result.R == 1 and result.W1_0 is not None and isinstance(data_arrays, dict) \
@@ -222,7 +227,8 @@ def save_run(result, out, prov: dict, batch=None, verdict=None, source: str | No
         data_arrays["W1"], data_arrays["W2"] = result.W1_0[0], result.W2_0[0]
         added = True
     result.config["provenance"] = prov
-    result.config["saved"] = {"source": getattr(batch, "source", None) or source, "verdict": verdict or None}
+    result.config["saved"] = {"source": getattr(batch, "source", None) or source, "verdict": verdict or None,
+                              "model": model or "two-layer", "records": sorted(result.arrays)}
     try:
         result.save(out)
     finally:
@@ -276,7 +282,7 @@ def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts
     prov = provenance_of(opts, init=init)
     if out:
         result.extra["data_arrays"] = {"X": X, "Y": Y}
-        save_run(result, out, prov, source=source)
+        save_run(result, out, prov, source=source, model="deep-linear")
         info(err, f"saved run arrays to {npz_path(out)}")
     if plot:
         from convtool.cli.plots import plot_deep_linear_run

@@ -136,8 +136,6 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
     from convtool.cli.options import schedule_options_from
     from convtool.numeric.mlp import MLP_SCHEDULES, run_mlp
 
-    if plot:
-        raise ConvtoolInputError("--plot is not available for --model mlp (use --out and plot the arrays)")
     act, slope = _activation(opts)
     schedule = schedule or ("constant" if opts.get("eta") is not None else "backtracking")
     if schedule not in MLP_SCHEDULES:
@@ -152,9 +150,18 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
                              steps=steps, tol=tol, record_neurons=True, schedule_options=sched_opts or None,
                              progress=lambda t, T: update(schedule, t, T), phase=update)
     if out:
+        from convtool.cli.cmd_run import save_run
+        from convtool.cli.options import provenance_of
+
         result.extra["data_arrays"] = {"X": X, "Y": Y}
-        result.save(out)
+        save_run(result, out, provenance_of(opts, init="file" if "Gaussian" not in source else "gaussian"),
+                 source=source, model=KEY)
         err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
+    if plot:
+        from convtool.cli.plots import plot_mlp_run
+
+        plot_mlp_run(result, plot, title=f"convtool run --model mlp: {schedule}", dpi=opts.get("dpi"))
+        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
     if as_json:
         import json
 

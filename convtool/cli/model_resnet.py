@@ -218,12 +218,15 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
                              batch=batch, sgd_seed=int(opts.get("sgd_seed") or 0),
                              per_epoch=bool(opts.get("per_epoch")), progress=lambda t, T: update(schedule, t, T))
     if out:
-        res.save(out)
+        from convtool.cli.cmd_run import save_run
+        from convtool.cli.options import provenance_of
+
+        save_run(res, out, provenance_of(opts, init=transform), source=source, model=KEY)
         err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
     if plot:
-        from convtool.cli.render_resnet import plot_resnet_run
+        from convtool.cli.plots import plot_resnet_run
 
-        plot_resnet_run(res, plot, title=f"convtool run --model resnet: {schedule}")
+        plot_resnet_run(res, plot, title=f"convtool run --model resnet: {schedule}", dpi=opts.get("dpi"))
         err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
     if as_json:
         import json

@@ -147,8 +147,6 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
     if schedule not in (None, "constant"):
         raise ConvtoolInputError(f"--schedule {schedule}: the shallow model runs Theorem 2's constant step "
                                  f"(eta_explicit or --eta)")
-    if plot:
-        raise ConvtoolInputError("--plot is not available for --model shallow (use --out and the arrays)")
     X, Y, W, V, act, w1, w2, how, source = instance(data, opts, seeds)
     err = stderr_console()
     try:
@@ -161,8 +159,16 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
     res.extra["data_arrays"] = {"X": X, "Y": Y}
     res.config["init"] = how
     if out:
-        res.save(out)
+        from convtool.cli.cmd_run import save_run
+        from convtool.cli.options import provenance_of
+
+        save_run(res, out, provenance_of(opts, init=how), source=source, model=KEY)
         err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
+    if plot:
+        from convtool.cli.plots import plot_shallow_run
+
+        plot_shallow_run(res, plot, title=f"convtool run --model shallow: {act.name}", dpi=opts.get("dpi"))
+        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
     if as_json:
         import json
 

@@ -136,26 +136,8 @@ def render_depth_compare(cmp, source: str = "") -> Group:
     return Group(t, foot)
 
 
-def plot_resnet_run(result, path: str, title: str = "") -> None:
-    """log10 gap against Theorem 3.1's curve (and Theorem 3.8's envelope for SGD) to a PNG."""
-    import numpy as np
+def plot_resnet_run(result, path: str, title: str = "", dpi: int | None = None):
+    """``run --model resnet --plot``: :func:`convtool.cli.plots.plot_resnet_run` (the figure lives with the others)."""
+    from convtool.cli.plots import plot_resnet_run as plot
 
-    from convtool.cli.plots import require_matplotlib
-
-    require_matplotlib()
-    from matplotlib.figure import Figure
-
-    a = result.arrays
-    fig = Figure(figsize=(7, 4))
-    ax = fig.subplots()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for r in range(result.R):
-            ax.plot(np.log10(a["loss"][r]), lw=1, label="L(t) - L*" if r == 0 else None)
-        ax.plot(np.log10(a["pred_thm31"][0]), "k--", lw=1, label="(1 - rho)^t Delta0")
-    ax.set_xlabel("t")
-    ax.set_ylabel("log10")
-    ax.set_title(title)
-    ax.legend()
-    from convtool.files import atomic_write
-
-    atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
+    return plot(result, path, title=title, dpi=dpi)
