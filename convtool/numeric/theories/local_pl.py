@@ -159,6 +159,14 @@ class LocalPL(Theory):
         self._eta_hat_prev = np.full(R, np.nan)
         return self.env0
 
+    def fused_loop(self, ctx: RunContext, env0: dict, steps: int):
+        """The whole run loop as one compiled call where it applies (numba; two-layer model, built-in squared
+        losses, schedules constant / adaptive / local), else None: :func:`convtool.numeric.theories.
+        local_pl_fused.fused_loop`. Same records as :meth:`observe` and the engine's loop, to round-off."""
+        from convtool.numeric.theories.local_pl_fused import fused_loop
+
+        return fused_loop(self, ctx, env0, steps)
+
     # -- in the loop --------------------------------------------------------------------------------
     def observe(self, t: int, obs: Observation):
         state, W, Gl = obs.state, obs.W, obs.Gl
