@@ -296,6 +296,7 @@ def fused_loop(theory, ctx, env0: dict, steps: int):
         dref = np.full((R, 4), np.nan)
         hint = np.full(R, np.nan)
         t = 0
+        last = 0
         while True:
             t1 = min(t + CHUNK, T + 1)
             if t1 > recS.shape[2]:  # the engine's doubling growth (memory follows the steps taken)
@@ -306,8 +307,9 @@ def fused_loop(theory, ctx, env0: dict, steps: int):
                                          float(divergence), L0, K, active, status, nsteps, counters, recS, recP,
                                          D0, Dbuf, gAs, gBs, gF0, gV, gref, dM0, dV, dref, trk,
                                          track_g, track_d, qpad, cpad, hint, syrk, symv)
-            if progress is not None:
+            if progress is not None and int(t_end) != last:
                 progress(int(t_end), T)
+                last = int(t_end)
             if done:
                 break
             t = int(t_end)

@@ -120,6 +120,13 @@ def sym_matvec2(symv, D, V, U, Vt, Ut, ints, flts, chars):
         U[i, 1] = Ut[1, i]
 
 
+def axpy_step(X, G, eta):
+    """``X = X - eta G`` in place (``TwoLayerLinear.step``: the same operation per element, no temporary)."""
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            X[i, j] = X[i, j] - eta * G[i, j]
+
+
 def nmax(a, b):
     """``np.maximum``: NaN if either is NaN."""
     if a != a or b != b:
@@ -562,8 +569,8 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
                 recP[P_ETA, r, t] = eta
             else:
                 eta = 0.0
-            A[r] -= eta * gAs[r]
-            B[r] -= eta * gBs[r]
+            axpy_step(A[r], gAs[r], eta)
+            axpy_step(B[r], gBs[r], eta)
     return t1, False
 
 
