@@ -16,8 +16,11 @@ Four parts; every ratio is measured in this one run (interleaved rounds, BLAS th
 
         W = A @ B.T;  G = XtX @ (W - W*);  gA = G @ B;  gB = G.T @ A;  A -= eta gA;  B -= eta gB
 
-    Per-step cost = the 10th percentile of the step intervals pooled over rounds (bench/README.md,
-    "How the scripts measure"). Targets: recorded / bare <= 3x at n = m = 20, <= 2x at n = m = 100.
+    Each recorded run twice: the engine's numpy loop (``CONVTOOL_JIT=0``) and the compiled loop
+    (``CONVTOOL_JIT=1``, convtool/numeric/theories/local_pl_fused.py). Per-step cost = the 10th percentile,
+    pooled over rounds, of the time of windows of 256 steps (the compiled loop's progress interval) divided by
+    256, the same windows for all three (bench/README.md, section of this script). Targets: recorded / bare
+    <= 3x at n = m = 20, <= 2x at n = m = 100.
 (b) flat in N: n = 50, m = 10, h = 1000, N in {1e2, 1e3, 1e4, 1e5}, ``adaptive``; one problem at every N
     (``X = Q_N R`` with orthonormal Q_N, the same R and ``X^T Y``, l* > 0), so only N changes.
     Target: largest / smallest per-step cost <= 1.3x. Printed next to it: the per-step cost of the

@@ -358,6 +358,11 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
     Records are allocated :data:`RECORD_CHUNK` steps at a time, so memory is O(steps taken): the
     returned (R, T'+1) / (R, T') arrays stop at ``T' = max(steps)``, the last step any seed took.
 
+    A single attached theory may run the whole loop itself (its ``fused_loop(ctx, env0, steps)`` returns a
+    callable, or None): the local-PL theory on the two-layer model does, compiled with numba where it applies
+    (:mod:`convtool.numeric.theories.local_pl_fused`), with the same records, stopping rules and clipping, and
+    ``progress`` called after every chunk of steps instead of every step. ``CONVTOOL_JIT=0`` keeps this loop.
+
     Returns
     -------
     RunResult

@@ -15,7 +15,8 @@ and steps. The rounding band of "held" is described in :mod:`convtool.numeric.en
 The reduced imbalance ``Q^T D(t) Q`` is formed once per step by :func:`observed_imbalance`, which caches it
 in ``Observation.cache``; another theory of the two-layer model (balancedness) imports and calls the same
 function and gets the same array. The per-step spectra keep their warm start (``self._tracker``, issue 13)
-from step to step.
+from step to step. Where numba is installed, :meth:`LocalPL.fused_loop` gives the engine the whole loop as
+one compiled call (:mod:`convtool.numeric.theories.local_pl_fused`: the same in-loop records, to round-off).
 
 This is what :func:`convtool.numeric.engine.run_gd` attached to every run before the engine became
 model-neutral; the records, flags and summary it had then are unchanged (``tests/test_golden.py``); the Lemma E.4

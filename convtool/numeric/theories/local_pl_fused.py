@@ -59,9 +59,10 @@ POLYNOMIALS = ("eta_hat", "eta_local")
 #: step-context slots the loop fills per step (besides the per-seed constants of the theory's env0)
 DYNAMIC_SLOTS = ("L_t", "t", "s1_min_sq", "s1_max_sq", "s2_min_sq", "s2_max_sq", "sigma_max_W", "sigma_min_W",
                  "W_fro", "lambda_max_D", "lambda_max_negD", "grad_l_norm", "sigma_max_T_sq", "growth_cap", "eta_hat")
-#: ``steps * R`` from which the compiled loop is used by default (importing numba and loading the cached
-#: kernel cost ~0.5-1 s; the numpy loop costs ~0.3 ms a step at n = m = 20)
-JIT_MIN_WORK = 4000
+#: ``steps * R`` (the step budget) from which the compiled loop is used by default: importing numba and loading
+#: the cached kernel cost ~0.5-1 s, the numpy loop ~0.3 ms a step at n = m = 20, and most runs stop far before
+#: their budget (``CONVTOOL_JIT=1`` forces it)
+JIT_MIN_WORK = 10000
 #: steps per compiled call (the progress callback runs after each)
 CHUNK = 256
 #: the template's module
