@@ -207,3 +207,22 @@ def test_golden_runs_through_the_compiled_loop(monkeypatch, tmp_path_factory, tm
         (tmp_path / str(i)).mkdir()
         test_golden.test_golden_output_unchanged(name, paths, tmp_path / str(i))
     assert local_pl_fused.RUNS[0] > before
+
+
+def test_kernel_failure_leaves_the_numpy_loop(monkeypatch):
+    """A kernel that does not compile (here: raises) is reported as a warning and the numpy loop runs."""
+    from convtool.errors import ConvtoolWarning
+
+    class Broken:
+        @staticmethod
+        def run_chunk(*args):
+            raise TypeError("no compile")
+
+    monkeypatch.setattr(local_pl_fused, "load_kernel", lambda slots: Broken)
+    monkeypatch.setenv("CONVTOOL_JIT", "1")
+    d = fig1(n=4, h=30, seed=9)
+    before = local_pl_fused.RUNS[0]
+    with pytest.warns(ConvtoolWarning, match="compiled run loop is not available"):
+        res = run_gd(SquaredLoss(d["X"], d["Y"]), d["W1"], d["W2"], schedule="adaptive", steps=20)
+    assert local_pl_fused.RUNS[0] == before
+    assert len(res.arrays["loss"][0]) == res.steps[0] + 1 and np.isfinite(res.arrays["s1_max"]).all()

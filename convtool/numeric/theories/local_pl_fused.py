@@ -267,57 +267,68 @@ def fused_loop(theory, ctx, env0: dict, steps: int):
     L0 = np.ascontiguousarray(np.broadcast_to(np.asarray(env0["L0"], dtype=float), (R,)))
     K = np.ascontiguousarray(np.broadcast_to(np.asarray(env0["K"], dtype=float), (R,)))
 
-    def loop(state, tol, divergence, progress):
-        from numba.extending import get_cython_function_address
+    from numba.extending import get_cython_function_address
 
+    blas = (get_cython_function_address("scipy.linalg.cython_blas", "dsyrk"),
+            get_cython_function_address("scipy.linalg.cython_blas", "dsymv"))
+
+    def work(T):
+        """The loop's state besides the weights: run flags and counters, records, the trackers' references."""
         from convtool.numeric.engine import RECORD_CHUNK
 
-        RUNS[0] += 1
-        syrk = get_cython_function_address("scipy.linalg.cython_blas", "dsyrk")
-        symv = get_cython_function_address("scipy.linalg.cython_blas", "dsymv")
+        cap = min(T + 1, RECORD_CHUNK)
+        return dict(active=np.ones(R, dtype=np.bool_), status=np.zeros(R, dtype=np.int64),
+                    nsteps=np.full(R, T, dtype=np.int64), counters=np.zeros(3, dtype=np.int64),
+                    recS=np.full((len(STATE_KEYS), R, cap), np.nan), recP=np.full((len(STEP_KEYS), R, cap), np.nan),
+                    D0=np.zeros((R, k, k)), Dbuf=np.zeros((2, R, k, k)),  # D(t) and D(t - 1), alternating
+                    gAs=np.zeros((R, n, k)), gBs=np.zeros((R, m, k)), gF0=np.full((3, R, qpad, cpad), np.nan),
+                    gV=np.zeros((3, R, qpad, 2)), gref=np.full((3, R, 4), np.nan), dM0=np.full((R, k, k), np.nan),
+                    dV=np.zeros((R, k, 2)), dref=np.full((R, 4), np.nan), trk=np.zeros(6, dtype=np.int64),
+                    hint=np.full(R, np.nan))
 
+    def chunk(t, t1, T, A, B, tol, divergence, w):
+        return kern.run_chunk(t, t1, T, A, B, Wstar, Xr, G, kind, code[0], env, float(tol), float(divergence), L0, K,
+                              w["active"], w["status"], w["nsteps"], w["counters"], w["recS"], w["recP"], w["D0"],
+                              w["Dbuf"], w["gAs"], w["gBs"], w["gF0"], w["gV"], w["gref"], w["dM0"], w["dV"],
+                              w["dref"], w["trk"], track_g, track_d, qpad, cpad, w["hint"], *blas)
+
+    try:  # compiled (or loaded from the cache) now, on an empty range of steps: a failure leaves the numpy loop
+        chunk(0, 0, 0, np.zeros((R, n, k)), np.zeros((R, m, k)), 0.5, 2.0, work(0))
+    except Exception as exc:  # noqa: BLE001 - numba's errors have no common public base; any means: do not use it
+        import warnings
+
+        from convtool.errors import ConvtoolWarning
+
+        warnings.warn(f"the compiled run loop is not available ({type(exc).__name__}: {str(exc)[:200]}); "
+                      "running the numpy loop", ConvtoolWarning, stacklevel=2)
+        return None
+
+    def loop(state, tol, divergence, progress):
+        RUNS[0] += 1
         A, B = (np.ascontiguousarray(x, dtype=np.float64).copy() for x in state)
         T = int(steps)
-        active = np.ones(R, dtype=np.bool_)
-        status = np.zeros(R, dtype=np.int64)
-        nsteps = np.full(R, T, dtype=np.int64)
-        counters = np.zeros(3, dtype=np.int64)
-        trk = np.zeros(6, dtype=np.int64)
-        cap = min(T + 1, RECORD_CHUNK)
-        recS = np.full((len(STATE_KEYS), R, cap), np.nan)
-        recP = np.full((len(STEP_KEYS), R, cap), np.nan)
-        D0 = np.zeros((R, k, k))
-        Dbuf = np.zeros((2, R, k, k))  # D(t) and D(t - 1), alternating
-        gAs, gBs = np.zeros((R, n, k)), np.zeros((R, m, k))
-        gF0 = np.full((3, R, qpad, cpad), np.nan)
-        gV = np.zeros((3, R, qpad, 2))
-        gref = np.full((3, R, 4), np.nan)
-        dM0 = np.full((R, k, k), np.nan)
-        dV = np.zeros((R, k, 2))
-        dref = np.full((R, 4), np.nan)
-        hint = np.full(R, np.nan)
+        w = work(T)
         t = 0
         last = 0
         while True:
             t1 = min(t + CHUNK, T + 1)
-            if t1 > recS.shape[2]:  # the engine's doubling growth (memory follows the steps taken)
-                new = min(T + 1, max(t1, 2 * recS.shape[2]))
-                recS = np.concatenate([recS, np.full((len(STATE_KEYS), R, new - recS.shape[2]), np.nan)], axis=2)
-                recP = np.concatenate([recP, np.full((len(STEP_KEYS), R, new - recP.shape[2]), np.nan)], axis=2)
-            t_end, done = kern.run_chunk(t, t1, T, A, B, Wstar, Xr, G, kind, code[0], env, float(tol),
-                                         float(divergence), L0, K, active, status, nsteps, counters, recS, recP,
-                                         D0, Dbuf, gAs, gBs, gF0, gV, gref, dM0, dV, dref, trk,
-                                         track_g, track_d, qpad, cpad, hint, syrk, symv)
+            cap = w["recS"].shape[2]
+            if t1 > cap:  # the engine's doubling growth (memory follows the steps taken)
+                new = min(T + 1, max(t1, 2 * cap))
+                for key in ("recS", "recP"):
+                    w[key] = np.concatenate([w[key], np.full(w[key].shape[:2] + (new - cap,), np.nan)], axis=2)
+            t_end, done = chunk(t, t1, T, A, B, tol, divergence, w)
             if progress is not None and int(t_end) != last:
                 progress(int(t_end), T)
                 last = int(t_end)
             if done:
                 break
             t = int(t_end)
-        rec = {key: recS[i] for i, key in enumerate(STATE_KEYS)}
-        rec.update({key: recP[i] for i, key in enumerate(STEP_KEYS)})
-        st = np.array([STATUS_NAMES[s] for s in status], dtype=object)
+        rec = {key: w["recS"][i] for i, key in enumerate(STATE_KEYS)}
+        rec.update({key: w["recP"][i] for i, key in enumerate(STEP_KEYS)})
+        st = np.array([STATUS_NAMES[s] for s in w["status"]], dtype=object)
+        counters = w["counters"]
         theory._fused_stats = {"warm": int(counters[1]), "dense": int(counters[2])}
-        return rec, st, nsteps, int(counters[0]), (A, B)
+        return rec, st, w["nsteps"], int(counters[0]), (A, B)
 
     return loop
