@@ -19,6 +19,14 @@ if "CONVTOOL_CACHE_DIR" not in os.environ or os.environ.get("CONVTOOL_TEST_KEEP_
 
     os.environ["CONVTOOL_CACHE_DIR"] = tempfile.mkdtemp(prefix="convtool-test-cache-")
 
+# the compiled local-PL loop (convtool.numeric.theories.local_pl_fused) keeps its numba cache in one temporary
+# folder shared by test sessions (compiled once per machine, ~30 s; never the user's ~/.cache/convtool)
+if "CONVTOOL_JIT_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["CONVTOOL_JIT_CACHE_DIR"] = os.path.join(tempfile.gettempdir(),
+                                                        f"convtool-test-jit-{getattr(os, 'getuid', lambda: 0)()}")
+
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")

@@ -360,6 +360,11 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
     Records are allocated :data:`RECORD_CHUNK` steps at a time, so memory is O(steps taken): the
     returned (R, T'+1) / (R, T') arrays stop at ``T' = max(steps)``, the last step any seed took.
 
+    A single attached theory may run the whole loop itself (its ``fused_loop(ctx, env0, steps)`` returns a
+    callable, or None): the local-PL theory on the two-layer model does, compiled with numba where it applies
+    (:mod:`convtool.numeric.theories.local_pl_fused`), with the same records, stopping rules and clipping, and
+    ``progress`` called after every chunk of steps instead of every step. ``CONVTOOL_JIT=0`` keeps this loop.
+
     Returns
     -------
     RunResult
@@ -416,81 +421,90 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
     excess_grad = getattr(bl, "excess_grad", None) or (lambda W: (bl.excess(W), bl.grad(W)))
     quiet = None  # after step 0: (tol L0, divergence L0), the stopping thresholds
 
+    # a theory may run the whole loop itself, compiled (local-PL on the two-layer model: issue 13), where it
+    # applies; it returns what this loop would leave
+    fused = None
+    if stochastic is None and len(ths) == 1 and not hasattr(sched, "bind"):
+        make = getattr(ths[0], "fused_loop", None)
+        fused = make(ctx, env0, T) if make is not None else None
     # the model's measured BLAS thread count, through threadpoolctl when installed (models.BLAS_THREADS)
     with blas_threads(getattr(model, "blas_threads", None)):
-        for t in range(T + 1):
-            _grow(rec, t + 1, T + 1)
-            W = model.product(state)
-            L, Gl = excess_grad(W)  # W - W* formed once for both
-            L = np.asarray(L, dtype=float).reshape(R)
-            neg = L < 0
-            if neg.any():
-                clipped += int((neg & active).sum())
-                L = np.where(neg, 0.0, L)
-            grads = model.param_grads(state, Gl)
-            grad_sq = model.grad_sq(state, grads)
-            act = active
-            obs = Observation(t=t, state=state, W=W, loss=L, Gl=Gl, grads=grads, grad_sq=grad_sq, active=act)
-            vals = {"loss": L, "grad_sq": grad_sq}
-            prev = {}
-            for th in ths:
-                v, p = th.observe(t, obs)
-                vals.update(v)
-                prev.update(p)
-            if act.all():  # one test for all records (each _put would test the mask again)
-                for key, val in vals.items():
-                    rec[key][:, t] = val
-                for key, val in prev.items():
-                    rec[key][:, t - 1] = val
-            else:
-                for key, val in vals.items():
-                    _put(rec, key, t, val, act)
-                for key, val in prev.items():
-                    _put(rec, key, t - 1, val, act)
-            # stopping rules; L(0) within the rounding band of the product is a minimizer already
-            # (after step 0, a seed with L0 <= 0 has stopped already; L0 NaN keeps every step on the full test)
-            if quiet is None or not ((L > quiet[0]) & (L <= quiet[1]) | ~act).all():
-                if t == 0:
-                    if L0 is None:
-                        L0 = L.copy()
-                    delta = _round_off(model, state)
-                    at_min = L <= np.sqrt(2 * K * L) * delta + 0.5 * K * delta ** 2
+        if fused is not None:  # a theory's compiled loop for this model and schedule (same records)
+            rec, status, nsteps, clipped, state = fused(state, tol, divergence, progress)
+        else:
+            for t in range(T + 1):
+                _grow(rec, t + 1, T + 1)
+                W = model.product(state)
+                L, Gl = excess_grad(W)  # W - W* formed once for both
+                L = np.asarray(L, dtype=float).reshape(R)
+                neg = L < 0
+                if neg.any():
+                    clipped += int((neg & active).sum())
+                    L = np.where(neg, 0.0, L)
+                grads = model.param_grads(state, Gl)
+                grad_sq = model.grad_sq(state, grads)
+                act = active
+                obs = Observation(t=t, state=state, W=W, loss=L, Gl=Gl, grads=grads, grad_sq=grad_sq, active=act)
+                vals = {"loss": L, "grad_sq": grad_sq}
+                prev = {}
+                for th in ths:
+                    v, p = th.observe(t, obs)
+                    vals.update(v)
+                    prev.update(p)
+                if act.all():  # one test for all records (each _put would test the mask again)
+                    for key, val in vals.items():
+                        rec[key][:, t] = val
+                    for key, val in prev.items():
+                        rec[key][:, t - 1] = val
                 else:
-                    at_min = False
-                zero = act & ((L0 <= 0) | at_min)
-                bad = act & ~np.isfinite(L)
-                div = act & np.isfinite(L) & (L > divergence * L0) & ~zero
-                conv = act & np.isfinite(L) & (L <= tol * L0) & ~zero
-                for mask, name in ((zero, "zero_loss"), (bad, "non_finite"), (div, "diverged"), (conv, "converged")):
-                    status[mask & active] = name
-                    nsteps[mask & active] = t
-                    active = active & ~mask
-                if quiet is None:
-                    quiet = (tol * L0, np.minimum(divergence * L0, np.finfo(float).max))  # inf L: the full test
-            # else every active seed goes on (finite, in (tol L0, divergence L0]): all the tests above are False
-            if t == T or not active.any():
-                break
-            # what the schedule looks at
-            env = dict(env0)
-            env.update(L_t=L, t=np.full(R, float(t)))
-            for th in ths:
-                th.schedule_env(t, obs, env, sched)
+                    for key, val in vals.items():
+                        _put(rec, key, t, val, act)
+                    for key, val in prev.items():
+                        _put(rec, key, t - 1, val, act)
+                # stopping rules; L(0) within the rounding band of the product is a minimizer already
+                # (after step 0, a seed with L0 <= 0 has stopped already; L0 NaN keeps every step on the full test)
+                if quiet is None or not ((L > quiet[0]) & (L <= quiet[1]) | ~act).all():
+                    if t == 0:
+                        if L0 is None:
+                            L0 = L.copy()
+                        delta = _round_off(model, state)
+                        at_min = L <= np.sqrt(2 * K * L) * delta + 0.5 * K * delta ** 2
+                    else:
+                        at_min = False
+                    zero = act & ((L0 <= 0) | at_min)
+                    bad = act & ~np.isfinite(L)
+                    div = act & np.isfinite(L) & (L > divergence * L0) & ~zero
+                    conv = act & np.isfinite(L) & (L <= tol * L0) & ~zero
+                    for mask, name in ((zero, "zero_loss"), (bad, "non_finite"), (div, "diverged"), (conv, "converged")):
+                        status[mask & active] = name
+                        nsteps[mask & active] = t
+                        active = active & ~mask
+                    if quiet is None:
+                        quiet = (tol * L0, np.minimum(divergence * L0, np.finfo(float).max))  # inf L: the full test
+                # else every active seed goes on (finite, in (tol L0, divergence L0]): all the tests above are False
+                if t == T or not active.any():
+                    break
+                # what the schedule looks at
+                env = dict(env0)
+                env.update(L_t=L, t=np.full(R, float(t)))
+                for th in ths:
+                    th.schedule_env(t, obs, env, sched)
 
-            def trial(eta, state=state, grads=grads):
-                return excess(model.step(state, grads, eta))
+                def trial(eta, state=state, grads=grads):
+                    return excess(model.step(state, grads, eta))
 
-            params_v, grads_v = (_schedule_view(model, state, grads) if getattr(sched, "needs_params", True)
-                                 else (tuple(state), tuple(grads)))
-            info = StepInfo(t=t, env=env, grad_sq=grad_sq, trial=trial, params=params_v, grads=grads_v,
-                            active=active.copy())
-            eta = np.where(active, np.asarray(sched(info), dtype=float).reshape(R), 0.0)
-            _put(rec, "eta", t, eta, active)
-            obs.update_grads = grads if stochastic is None else stochastic(t, obs)
-            for th in ths:
-                th.after_step(t, obs, eta)
-            state = model.step(state, obs.update_grads, eta)
-            if progress is not None:
-                progress(t + 1, T)
+                params_v, grads_v = (_schedule_view(model, state, grads) if getattr(sched, "needs_params", True)
+                                     else (tuple(state), tuple(grads)))
+                info = StepInfo(t=t, env=env, grad_sq=grad_sq, trial=trial, params=params_v, grads=grads_v,
+                                active=active.copy())
+                eta = np.where(active, np.asarray(sched(info), dtype=float).reshape(R), 0.0)
+                _put(rec, "eta", t, eta, active)
+                obs.update_grads = grads if stochastic is None else stochastic(t, obs)
+                for th in ths:
+                    th.after_step(t, obs, eta)
+                state = model.step(state, obs.update_grads, eta)
+                if progress is not None:
+                    progress(t + 1, T)
     Tm = int(nsteps.max())  # the last step any seed took: state records 0..Tm, step records 0..Tm-1
     for k in state_keys:
         rec[k] = rec[k][:, : Tm + 1].copy()

@@ -15,7 +15,8 @@ and steps. The rounding band of "held" is described in :mod:`convtool.numeric.en
 The reduced imbalance ``Q^T D(t) Q`` is formed once per step by :func:`observed_imbalance`, which caches it
 in ``Observation.cache``; another theory of the two-layer model (balancedness) imports and calls the same
 function and gets the same array. The per-step spectra keep their warm start (``self._tracker``, issue 13)
-from step to step.
+from step to step. Where numba is installed, :meth:`LocalPL.fused_loop` gives the engine the whole loop as
+one compiled call (:mod:`convtool.numeric.theories.local_pl_fused`: the same in-loop records, to round-off).
 
 This is what :func:`convtool.numeric.engine.run_gd` attached to every run before the engine became
 model-neutral; the records, flags and summary it had then are unchanged (``tests/test_golden.py``); the Lemma E.4
@@ -163,6 +164,14 @@ class LocalPL(Theory):
         self._tracker = {}  # warm starts of the per-step extreme eigenvalues (models.spectra_batch)
         self._eta_hat_prev = np.full(R, np.nan)
         return self.env0
+
+    def fused_loop(self, ctx: RunContext, env0: dict, steps: int):
+        """The whole run loop as one compiled call where it applies (numba; two-layer model, built-in squared
+        losses, schedules constant / adaptive / local), else None: :func:`convtool.numeric.theories.
+        local_pl_fused.fused_loop`. Same records as :meth:`observe` and the engine's loop, to round-off."""
+        from convtool.numeric.theories.local_pl_fused import fused_loop
+
+        return fused_loop(self, ctx, env0, steps)
 
     # -- in the loop --------------------------------------------------------------------------------
     def observe(self, t: int, obs: Observation):

@@ -1,0 +1,599 @@
+"""Template of the compiled (numba) local-PL run loop on the width-reduced two-layer model (issue 13).
+
+This file is not imported as it is: :mod:`convtool.numeric.theories.local_pl_fused` reads its text, appends
+the registry's formulas it needs (``reg_*`` / ``need_*`` / ``poly_*`` functions and the ``S_*`` slot indices,
+generated from the lambdified sympy expressions of :mod:`convtool.analysis.local_pl`: the single source of
+truth; nothing of the paper is written here), compiles every function with ``numba.njit(cache=True,
+error_model="numpy")`` and calls :func:`run_chunk`. Plain Python that numba can compile, mirroring step for
+step what :func:`convtool.numeric.engine.run` does with :class:`~convtool.numeric.theories.local_pl.LocalPL`
+(its :meth:`observe`, :meth:`schedule_env`, :meth:`after_step`), the model
+:class:`~convtool.numeric.models.TwoLayerLinear` (reduced state A (R, n, k), B (R, m, k)), the loss's
+``excess_grad`` (``SquaredLoss``: ``1/2 ||Xr E||^2`` and ``G E``; ``FactorizationLoss``: ``1/2 ||E||^2``, ``E``)
+and the schedules ``constant`` / ``adaptive`` / ``local``. The spectra are
+:func:`convtool.numeric.models.spectra_batch`'s: certified from the previous eigenvectors as
+:class:`convtool.numeric.spectra.ExtremeEigs` does (Weyl against the last dense decomposition, then
+Kato-Temple, accepted at ``CERT_ULPS q eps`` of the scale), else dense (``eigh``, the SVD redo for a Gram's
+small value), with the same back-off. Step roots: :func:`convtool.numeric.roots.convex_poly_root` (Newton from
+the right on the proven bracket ``[0, min_j (|a0|/a_j)^(1/j)]``, the warm start used only where ``p >= 0``).
+"""
+# ruff: noqa
+import numpy as np
+
+try:  # numba is optional: the generated module is only built where it imports (local_pl_fused.jit_mode)
+    from llvmlite import ir
+    from numba import types
+    from numba.extending import intrinsic
+except ImportError:  # pragma: no cover - the text is then never compiled
+    def intrinsic(f):
+        return f
+
+EPS = 2.220446049250313e-16
+CERT_ULPS = 4.0
+GRAM_SV_RTOL = 1e-4
+MAX_SKIP = 16
+#: record rows of ``recS`` (state t) and ``recP`` (step t), in the order of local_pl_fused.STATE_KEYS / STEP_KEYS
+R_LOSS, R_GSQ, R_S1MIN, R_S1MAX, R_S2MIN, R_S2MAX, R_SWMIN, R_SWMAX, R_LD, R_LND, R_DRIFT, R_GLN, R_WF, R_WFP = \
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
+P_ETA, P_DSTEP = 0, 1
+#: plain sums whose order may be rearranged (vectorized): compiled with ``fastmath={"reassoc", "nsz", "contract"}``
+#: (their results move at round-off, as numpy's pairwise sums differ from a sequential loop); never NaN-blind
+REASSOC = ("frob2", "diff_frob", "sym_diffs", "sym_frob", "cert_factored", "cert_sym")
+#: status codes (local_pl_fused.STATUS_NAMES)
+ST_MAX, ST_CONV, ST_DIV, ST_NONFIN, ST_ZERO = 0, 1, 2, 3, 4
+
+
+@intrinsic
+def _blas10(typingctx, addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9):
+    """Call the BLAS routine at address ``addr`` (scipy's ``cython_blas``, passed at run time so that the
+    compiled code can be cached) with the data pointers of the ten arrays ``p0 .. p9`` (Fortran convention:
+    every argument by reference; a scalar argument is a one-element array or slice)."""
+    sig = types.void(addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9)
+
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i8p] * 10)
+        fptr = builder.inttoptr(args[0], fnty.as_pointer())
+        ptrs = [builder.bitcast(context.make_array(signature.args[i])(context, builder, args[i]).data, i8p)
+                for i in range(1, 11)]
+        builder.call(fptr, ptrs)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def imbalance(syrk, A, B, D, chars, ia, ib, fa, fb):
+    """The upper triangle (``D[i, j]``, j >= i) of ``D = A^T A - B^T B`` (k, k) for C-ordered A (n, k), B (m, k):
+    two BLAS rank-k updates (half a product's flops each, as numpy's ``A.T @ A``). The lower triangle is not
+    touched; every use below reads the upper one (:func:`mirror` where a full matrix is needed)."""
+    _blas10(syrk, chars[0:1], chars[1:2], ia[0:1], ia[1:2], fa[0:1], A, ia[2:3], fa[1:2], D, ia[3:4])
+    _blas10(syrk, chars[0:1], chars[1:2], ib[0:1], ib[1:2], fb[0:1], B, ib[2:3], fb[1:2], D, ib[3:4])
+
+
+def mirror(D):
+    k = D.shape[0]
+    for i in range(k):
+        for j in range(i + 1, k):
+            D[j, i] = D[i, j]
+
+
+def sym_diffs(D, X, Y, Z, out):
+    """``||D - X||_F, ||D - Y||_F, ||D - Z||_F`` of symmetric matrices from their upper triangles (one pass)."""
+    k = D.shape[0]
+    sx = 0.0
+    sy = 0.0
+    sz = 0.0
+    for i in range(k):
+        a = D[i, i] - X[i, i]
+        b = D[i, i] - Y[i, i]
+        c = D[i, i] - Z[i, i]
+        sx += 0.5 * a * a
+        sy += 0.5 * b * b
+        sz += 0.5 * c * c
+        for j in range(i + 1, k):
+            a = D[i, j] - X[i, j]
+            b = D[i, j] - Y[i, j]
+            c = D[i, j] - Z[i, j]
+            sx += a * a
+            sy += b * b
+            sz += c * c
+    out[0] = np.sqrt(2.0 * sx)
+    out[1] = np.sqrt(2.0 * sy)
+    out[2] = np.sqrt(2.0 * sz)
+
+
+def sym_frob(D):
+    k = D.shape[0]
+    s = 0.0
+    for i in range(k):
+        s += 0.5 * D[i, i] * D[i, i]
+        for j in range(i + 1, k):
+            s += D[i, j] * D[i, j]
+    return np.sqrt(2.0 * s)
+
+
+def sym_matvec2(symv, D, V, U, Vt, Ut, ints, flts, chars):
+    """``U = D V`` (k, 2) from D's upper triangle: BLAS ``dsymv`` on each column (``Vt``, ``Ut``: (2, k)
+    work arrays; ``ints`` = [k, 1], ``flts`` = [1, 0], ``chars[0]`` = "L", the upper triangle in row-major terms)."""
+    k = D.shape[0]
+    for i in range(k):
+        Vt[0, i] = V[i, 0]
+        Vt[1, i] = V[i, 1]
+    for c in range(2):
+        _blas10(symv, chars[0:1], ints[0:1], flts[0:1], D, ints[0:1], Vt[c], ints[1:2], flts[1:2], Ut[c], ints[1:2])
+    for i in range(k):
+        U[i, 0] = Ut[0, i]
+        U[i, 1] = Ut[1, i]
+
+
+def axpy_step(X, G, eta):
+    """``X = X - eta G`` in place (``TwoLayerLinear.step``: the same operation per element, no temporary)."""
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            X[i, j] = X[i, j] - eta * G[i, j]
+
+
+def nmax(a, b):
+    """``np.maximum``: NaN if either is NaN."""
+    if a != a or b != b:
+        return np.nan
+    return a if a >= b else b
+
+
+def nmin(a, b):
+    """``np.minimum``: NaN if either is NaN."""
+    if a != a or b != b:
+        return np.nan
+    return a if a <= b else b
+
+
+def frob2(M):
+    s = 0.0
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            s += M[i, j] * M[i, j]
+    return s
+
+
+def diff_frob(M, M0):
+    s = 0.0
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            d = M[i, j] - M0[i, j]
+            s += d * d
+    return np.sqrt(s)
+
+
+def all_finite(M):
+    for i in range(M.shape[0]):
+        for j in range(M.shape[1]):
+            if not np.isfinite(M[i, j]):
+                return False
+    return True
+
+
+def polyval(C, deg, x):
+    """``roots._polyval``: Horner from ``C[0] + 0 x``."""
+    out = C[0] + 0.0 * x
+    for k in range(1, deg + 1):
+        out = out * x + C[k]
+    return out
+
+
+def convex_root(C, deg, hint, dC):
+    """``roots.convex_poly_root`` of one row ``C`` (highest degree first, signed so that ``C[deg] < 0``)."""
+    a0 = -C[deg]
+    hi = np.inf
+    for j in range(1, deg + 1):
+        a = C[deg - j]
+        cand = (a0 / a) ** (1.0 / j) if a > 0 else np.inf
+        hi = nmin(hi, cand)
+    if not a0 > 0:
+        hi = 0.0
+    x = hi
+    if hint == hint and np.isfinite(hint) and hint > 0 and hint < hi:
+        if polyval(C, deg, hint) >= 0:
+            x = hint
+    for k in range(deg):
+        dC[k] = C[k] * (deg - k)
+    conv = (not np.isfinite(x)) or x == 0
+    for _ in range(100):
+        if conv:
+            break
+        p = polyval(C, deg, x)
+        dp = polyval(dC, deg - 1, x)
+        if dp <= 0:
+            step = 0.0
+        else:
+            step = p / dp
+        step = nmax(step, 0.0)
+        x = x - step
+        conv = step <= 4 * EPS * abs(x)
+    return x
+
+
+def signed_coeffs(C, deg):
+    """``roots._step_coeffs``' sign: the constant made negative."""
+    if C[deg] > 0:
+        for k in range(deg + 1):
+            C[k] = -C[k]
+
+
+def cert_factored(F, F0, V, lam2, lamq1, smax0, qpad, cpad, need_low, out):
+    """One row of ``ExtremeEigs.__call__`` with ``factored=True``: F (p, c) the factor of the Gram ``F F^T``,
+    F0 / V the reference factor and extreme eigenvectors (padded sizes qpad, cpad enter the tolerances as in
+    the padded stack). Writes ``out[0], out[1]`` = (lo, hi) and returns whether certified."""
+    p, c = F.shape
+    s = 0.0
+    for i in range(p):
+        for j in range(c):
+            d = F[i, j] - F0[i, j]
+            s += d * d
+    dn = np.sqrt(s)
+    Vp = V[:p]
+    FtV = np.dot(F.T, Vp)
+    U = np.dot(F, FtV)
+    th0 = 0.0
+    th1 = 0.0
+    for j in range(c):
+        th0 += FtV[j, 0] * FtV[j, 0]
+        th1 += FtV[j, 1] * FtV[j, 1]
+    big = smax0 + dn
+    delta = dn * (smax0 + big)
+    allow = (EPS * (qpad + cpad)) * big * big
+    r0 = 0.0
+    r1 = 0.0
+    for i in range(p):
+        e0 = U[i, 0] - Vp[i, 0] * th0
+        e1 = U[i, 1] - Vp[i, 1] * th1
+        r0 += e0 * e0
+        r1 += e1 * e1
+    rho0 = np.sqrt(r0) + allow
+    rho1 = np.sqrt(r1) + allow
+    gap0 = (th0 - lamq1) * -1.0 - delta
+    gap1 = (th1 - lam2) * 1.0 - delta
+    scale = nmax(abs(th0), abs(th1))
+    sc0 = np.sqrt(scale * nmax(th0, 0.0))
+    sc1 = scale
+    tolc = CERT_ULPS * qpad * EPS
+    good0 = (gap0 > rho0) and (rho0 * rho0 <= tolc * sc0 * gap0)
+    good1 = (gap1 > rho1) and (rho1 * rho1 <= tolc * sc1 * gap1)
+    ok = good1 and (good0 or not need_low) and np.isfinite(delta)
+    out[0] = th0 if (ok and need_low) else np.nan
+    out[1] = th1 if ok else np.nan
+    return ok
+
+
+def cert_sym(M, dn, V, lam2, lamq1, fro0, U, out, symv, Vt, Ut, sints, sflts, chars):
+    """One row of ``ExtremeEigs.__call__`` for a symmetric matrix M (q, q) (upper triangle), ``dn`` its
+    Frobenius distance to the reference."""
+    q = M.shape[0]
+    sym_matvec2(symv, M, V, U, Vt, Ut, sints, sflts, chars)
+    th0 = 0.0
+    th1 = 0.0
+    for i in range(q):
+        th0 += V[i, 0] * U[i, 0]
+        th1 += V[i, 1] * U[i, 1]
+    delta = dn
+    allow = (EPS * q) * (fro0 + dn)
+    r0 = 0.0
+    r1 = 0.0
+    for i in range(q):
+        e0 = U[i, 0] - V[i, 0] * th0
+        e1 = U[i, 1] - V[i, 1] * th1
+        r0 += e0 * e0
+        r1 += e1 * e1
+    rho0 = np.sqrt(r0) + allow
+    rho1 = np.sqrt(r1) + allow
+    gap0 = (th0 - lamq1) * -1.0 - delta
+    gap1 = (th1 - lam2) * 1.0 - delta
+    scale = nmax(abs(th0), abs(th1))
+    tolc = CERT_ULPS * q * EPS
+    good0 = (gap0 > rho0) and (rho0 * rho0 <= tolc * scale * gap0)
+    good1 = (gap1 > rho1) and (rho1 * rho1 <= tolc * scale * gap1)
+    ok = good1 and good0 and np.isfinite(delta)
+    out[0] = th0 if ok else np.nan
+    out[1] = th1 if ok else np.nan
+    return ok
+
+
+def gram_dense(F, need_low, track, F0, V, ref, out):
+    """Dense route of one factor (``models._dense_grams`` / ``_gram_extremes_dense``): the Gram ``F F^T``'s
+    extreme eigenvalues clipped at 0, the SVD's where its smallest is below ``GRAM_SV_RTOL`` its largest;
+    with ``track`` the reference (F0, V, ref = [lam2, lamq1, smax0, fro0]) from the same decomposition."""
+    p, c = F.shape
+    G = np.dot(F, F.T)
+    if not all_finite(G):
+        out[0] = np.nan
+        out[1] = np.nan
+        return
+    if track:
+        e, v = np.linalg.eigh(G)
+        for i in range(p):
+            for j in range(c):
+                F0[i, j] = F[i, j]
+        ref[0] = e[p - 2] if p > 1 else np.inf
+        ref[1] = e[1] if p > 1 else -np.inf
+        ref[2] = np.sqrt(nmax(e[p - 1], 0.0))
+        ref[3] = np.sqrt(frob2(F))
+        for i in range(V.shape[0]):
+            V[i, 0] = 0.0
+            V[i, 1] = 0.0
+        for i in range(p):
+            V[i, 0] = v[i, 0]
+            V[i, 1] = v[i, p - 1]
+    else:  # (the numpy path takes eigvalsh here: the same values to round-off; one LAPACK routine less to compile)
+        e, v = np.linalg.eigh(G)
+    hi = nmax(e[p - 1], 0.0)
+    lo = nmax(e[0], 0.0)
+    if need_low:
+        if lo < GRAM_SV_RTOL * hi:
+            sv = np.linalg.svd(F)[1]
+            hi = sv[0] * sv[0]
+            lo = sv[p - 1] * sv[p - 1]
+        out[0] = lo
+    else:
+        out[0] = 0.0
+    out[1] = hi
+
+
+def sym_dense(M, track, M0, V, ref, out):
+    """Dense route of the imbalance (``models._tracked`` / ``_eigvalsh_finite``): (lo, hi), and the reference."""
+    q = M.shape[0]
+    mirror(M)
+    if not all_finite(M):
+        out[0] = np.nan
+        out[1] = np.nan
+        return
+    if track:
+        e, v = np.linalg.eigh(M)
+        for i in range(q):
+            for j in range(q):
+                M0[i, j] = M[i, j]
+        ref[0] = e[q - 2] if q > 1 else np.inf
+        ref[1] = e[1] if q > 1 else -np.inf
+        ref[2] = np.sqrt(nmax(e[q - 1], 0.0))
+        ref[3] = sym_frob(M)
+        for i in range(q):
+            V[i, 0] = v[i, 0]
+            V[i, 1] = v[i, q - 1]
+    else:
+        e, v = np.linalg.eigh(M)
+    out[0] = e[0]
+    out[1] = e[q - 1]
+
+
+def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, divergence, L0, K, active, status,
+              nsteps, counters, recS, recP, D0, Dbuf, gAs, gBs, gF0, gV, gref, dM0, dV, dref, trk,
+              track_g, track_d, qpad, cpad, hint_prev, syrk, symv):
+    """Steps ``t0 .. t1 - 1`` of the run (state t recorded, then the step to t + 1). Returns
+    ``(t, done)``: the step it stopped at and whether the run is over (``t == T`` or no seed active).
+
+    ``counters``: [clipped, warm, dense] (int64); ``trk``: [has_ref_g, skip_g, backoff_g, has_ref_d, skip_d,
+    backoff_d] (int64), the two trackers' state (grams of the three factors, and D); ``gref`` (3, R, 4) and
+    ``dref`` (R, 4): [lam2, lamq1, smax0, fro0] of each reference."""
+    R, n, k = A.shape
+    m = B.shape[1]
+    W = np.empty((n, m))
+    E = np.empty((n, m))
+    XE = np.empty((Xr.shape[1], m))
+    Gl = np.empty((n, m))
+    chars = np.array([76, 78], dtype=np.uint8)  # "L", "N": in column-major terms C = A A^T, lower
+    ia = np.array([k, n, k, k], dtype=np.int32)
+    ib = np.array([k, m, k, k], dtype=np.int32)
+    fa = np.array([1.0, 0.0])
+    fb = np.array([-1.0, 1.0])
+    Ubuf = np.empty((k, 2))
+    Vt = np.empty((2, k))
+    Ut = np.empty((2, k))
+    sints = np.array([k, 1], dtype=np.int32)
+    sflts = np.array([1.0, 0.0])
+    d3 = np.empty(3)
+    C = np.empty(8)
+    dC = np.empty(8)
+    out = np.empty(2)
+    lo3 = np.empty(3)
+    hi3 = np.empty(3)
+    low_a = k >= n
+    low_b = k >= m
+    for t in range(t0, t1):
+        # the two trackers: this step's certificate attempt (ExtremeEigs.__call__'s first branch)
+        try_g = False
+        if track_g:
+            if trk[0] == 0 or qpad < 3 or trk[1] > 0:
+                trk[1] = max(trk[1] - 1, 0)
+            else:
+                try_g = True
+        try_d = False
+        if track_d:
+            if trk[3] == 0 or k < 3 or trk[4] > 0:
+                trk[4] = max(trk[4] - 1, 0)
+            else:
+                try_d = True
+        nok_g = 0
+        nok_d = 0
+        dense_g = False
+        dense_d = False
+        was = active.copy()
+        for r in range(R):
+            if not was[r]:
+                continue
+            Ar = A[r]
+            Br = B[r]
+            np.dot(Ar, Br.T, W)
+            for i in range(n):
+                for j in range(m):
+                    E[i, j] = W[i, j] - Wstar[r, i, j]
+            if loss_kind == 0:
+                np.dot(Xr[r], E, XE)
+                L = 0.5 * frob2(XE)
+                np.dot(G[r], E, Gl)
+            else:
+                L = 0.5 * frob2(E)
+                Gl[:, :] = E
+            if L < 0:
+                counters[0] += 1
+                L = 0.0
+            gA = gAs[r]
+            gB = gBs[r]
+            np.dot(Gl, Br, gA)
+            np.dot(Gl.T, Ar, gB)
+            gsq = frob2(gA) + frob2(gB)
+            # LocalPL.observe: the reduced imbalance, the spectra, drift
+            D = Dbuf[t % 2, r]
+            imbalance(syrk, Ar, Br, D, chars, ia, ib, fa, fb)
+            if t == 0:
+                D0[r] = D
+            # ||D - D0||, ||D - D(t-1)||, ||D - reference|| (drift, drift_step, the certificate's Weyl delta)
+            sym_diffs(D, D0[r], Dbuf[(t + 1) % 2, r], dM0[r], d3)
+            for f in range(3):
+                if f == 0:
+                    F = Ar if n <= k else Ar.T.copy()
+                    need = low_a
+                elif f == 1:
+                    F = Br if m <= k else Br.T.copy()
+                    need = low_b
+                else:
+                    F = W if n <= m else W.T.copy()
+                    need = True
+                ok = False
+                if try_g:
+                    ok = cert_factored(F, gF0[f, r], gV[f, r], gref[f, r, 0], gref[f, r, 1], gref[f, r, 2],
+                                       qpad, cpad, need, out)
+                if ok:
+                    nok_g += 1
+                    counters[1] += 1
+                else:
+                    gram_dense(F, need, track_g, gF0[f, r], gV[f, r], gref[f, r], out)
+                    if track_g and all_finite(F):
+                        dense_g = True
+                        counters[2] += 1
+                lo3[f] = nmax(out[0], 0.0) if need else 0.0
+                hi3[f] = nmax(out[1], 0.0)
+            if k == 0:
+                dlo = 0.0
+                dhi = 0.0
+            else:
+                ok = False
+                if try_d:
+                    ok = cert_sym(D, d3[2], dV[r], dref[r, 0], dref[r, 1], dref[r, 3], Ubuf, out, symv, Vt, Ut,
+                                  sints, sflts, chars)
+                if ok:
+                    nok_d += 1
+                    counters[1] += 1
+                else:
+                    sym_dense(D, track_d, dM0[r], dV[r], dref[r], out)
+                    if track_d and all_finite(D):
+                        dense_d = True
+                        counters[2] += 1
+                dlo = out[0]
+                dhi = out[1]
+            a2 = frob2(Ar)
+            b2 = frob2(Br)
+            wfp = np.sqrt(a2 * b2)
+            gln = np.sqrt(frob2(Gl))
+            s1min = lo3[0] if low_a else 0.0
+            s2min = lo3[1] if low_b else 0.0
+            swmax = np.sqrt(hi3[2])
+            swmin = np.sqrt(lo3[2])
+            wf = np.sqrt(frob2(W))
+            ldd = nmax(dhi, 0.0)
+            lnd = nmax(-dlo, 0.0)
+            recS[R_LOSS, r, t] = L
+            recS[R_GSQ, r, t] = gsq
+            recS[R_S1MIN, r, t] = s1min
+            recS[R_S1MAX, r, t] = hi3[0]
+            recS[R_S2MIN, r, t] = s2min
+            recS[R_S2MAX, r, t] = hi3[1]
+            recS[R_SWMIN, r, t] = swmin
+            recS[R_SWMAX, r, t] = swmax
+            recS[R_LD, r, t] = ldd
+            recS[R_LND, r, t] = lnd
+            recS[R_DRIFT, r, t] = d3[0] if t > 0 else 0.0
+            recS[R_GLN, r, t] = gln
+            recS[R_WF, r, t] = wf
+            recS[R_WFP, r, t] = wfp
+            if t > 0:
+                recP[P_DSTEP, r, t - 1] = d3[1]
+            # the engine's stopping rules (engine.run), in its order: zero_loss, non_finite, diverged, converged
+            if t == 0:
+                delta = 64 * EPS * wfp
+                at_min = L <= np.sqrt(2 * K[r] * L) * delta + 0.5 * K[r] * delta ** 2
+            else:
+                at_min = False
+            zero = (L0[r] <= 0) or at_min
+            fin = np.isfinite(L)
+            if zero:
+                st = ST_ZERO
+            elif not fin:
+                st = ST_NONFIN
+            elif L > divergence * L0[r]:
+                st = ST_DIV
+            elif L <= tol * L0[r]:
+                st = ST_CONV
+            else:
+                st = -1
+            if st >= 0:
+                status[r] = st
+                nsteps[r] = t
+                active[r] = False
+            # what the schedule looks at (LocalPL.schedule_env)
+            env[r, S_L_t] = L
+            env[r, S_t] = float(t)
+            env[r, S_s1_min_sq] = s1min
+            env[r, S_s1_max_sq] = hi3[0]
+            env[r, S_s2_min_sq] = s2min
+            env[r, S_s2_max_sq] = hi3[1]
+            env[r, S_sigma_max_W] = swmax
+            env[r, S_sigma_min_W] = swmin
+            env[r, S_W_fro] = wf
+            env[r, S_lambda_max_D] = ldd
+            env[r, S_lambda_max_negD] = lnd
+            env[r, S_grad_l_norm] = gln
+        # ExtremeEigs' back-off: after a call that certified nothing, skip the next calls (doubling)
+        if try_g:
+            trk[2] = 0 if nok_g > 0 else min(2 * trk[2] if trk[2] > 0 else 1, MAX_SKIP)
+            trk[1] = trk[2]
+        if try_d:
+            trk[5] = 0 if nok_d > 0 else min(2 * trk[5] if trk[5] > 0 else 1, MAX_SKIP)
+            trk[4] = trk[5]
+        if dense_g:
+            trk[0] = 1
+        if dense_d:
+            trk[3] = 1
+        any_active = False
+        for r in range(R):
+            if active[r]:
+                any_active = True
+        if t == T or not any_active:
+            return t, True
+        for r in range(R):
+            if not was[r]:
+                continue
+            if active[r]:
+                eta = schedule_eta(sched, env[r], C, dC, hint_prev, r)
+                recP[P_ETA, r, t] = eta
+            else:
+                eta = 0.0
+            axpy_step(A[r], gAs[r], eta)
+            axpy_step(B[r], gBs[r], eta)
+    return t1, False
+
+
+def schedule_eta(sched, env, C, dC, hint_prev, r):
+    """The schedule's step (schedules.Constant / Adaptive / Local) from the step context ``env`` (one seed)."""
+    if sched == 0:  # constant: eta0
+        return env[S_eta0]
+    if sched == 1:  # adaptive: needs sigma_max_T_sq, growth_cap, eta_hat; eq. (19) with rho
+        env[S_sigma_max_T_sq] = need_sigma_max_T_sq(env)
+        env[S_growth_cap] = need_growth_cap(env)
+        deg = poly_eta_hat(env, C)
+        signed_coeffs(C, deg)
+        hat = convex_root(C, deg, hint_prev[r] * 1.01, dC)
+        hint_prev[r] = hat
+        env[S_eta_hat] = hat
+        return nmax(env[S_eta0], nmin(env[S_growth_cap], hat))
+    # local: needs sigma_max_T_sq; the root of eta_local
+    env[S_sigma_max_T_sq] = need_sigma_max_T_sq(env)
+    deg = poly_eta_local(env, C)
+    signed_coeffs(C, deg)
+    return convex_root(C, deg, np.nan, dC)
