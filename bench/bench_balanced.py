@@ -48,6 +48,9 @@ from _threads import pin_blas_threads  # bench/ is on sys.path when a script is 
 from _results import report
 
 BLAS_THREADS = pin_blas_threads()
+# both sides on the engine's numpy loop: the compiled two-layer loop (issue 13) runs local-PL alone, so without
+# this the "without" side (run_gd, no extra theory) would be compiled and the "with" side not
+os.environ["CONVTOOL_JIT"] = "0"
 
 import numpy as np  # noqa: E402
 
