@@ -185,6 +185,20 @@ def test_progress_per_chunk(monkeypatch):
     assert calls == [(256, 600), (512, 600), (600, 600)]
 
 
+def test_compile_is_reported_as_a_phase(monkeypatch):
+    """The kernel's compile (or cache load, 10-30 s the first time) is a phase of the run, so the CLI shows it
+    instead of a silent pause; without the compiled loop there is no such phase."""
+    from convtool.numeric.theories.local_pl_fused import COMPILE_PHASE
+
+    d = fig1(n=4, h=30, seed=8)
+    for mode, expect in (("1", [(COMPILE_PHASE, 0, 1), (COMPILE_PHASE, 1, 1)]), ("0", [])):
+        seen = []
+        monkeypatch.setenv("CONVTOOL_JIT", mode)
+        run_gd(SquaredLoss(d["X"], d["Y"]), d["W1"], d["W2"], schedule="constant", steps=20,
+               phase=lambda name, i, n: seen.append((name, i, n)))
+        assert [p for p in seen if p[0] == COMPILE_PHASE] == expect
+
+
 def test_help_does_not_import_numba():
     """Start-up stays lean: the CLI and the engine import numba only when a run takes the compiled loop."""
     code = ("import sys; import convtool.cli.main, convtool.numeric.engine; "

@@ -41,7 +41,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["fused_loop", "jit_mode", "STATE_KEYS", "STEP_KEYS", "JIT_MIN_WORK", "CHUNK", "load_kernel"]
+__all__ = ["COMPILE_PHASE", "fused_loop", "jit_mode", "STATE_KEYS", "STEP_KEYS", "JIT_MIN_WORK", "CHUNK", "load_kernel"]
 
 #: record rows of the template (its ``R_*`` / ``P_*`` constants), the LocalPL/engine keys
 STATE_KEYS = ("loss", "grad_sq", "s1_min_sq", "s1_max_sq", "s2_min_sq", "s2_max_sq", "sW_min", "sW_max",
@@ -59,6 +59,8 @@ POLYNOMIALS = ("eta_hat", "eta_local")
 #: step-context slots the loop fills per step (besides the per-seed constants of the theory's env0)
 DYNAMIC_SLOTS = ("L_t", "t", "s1_min_sq", "s1_max_sq", "s2_min_sq", "s2_max_sq", "sigma_max_W", "sigma_min_W",
                  "W_fro", "lambda_max_D", "lambda_max_negD", "grad_l_norm", "sigma_max_T_sq", "growth_cap", "eta_hat")
+#: the phase name reported (``RunContext.phase``) while the kernel is compiled or loaded from its cache
+COMPILE_PHASE = "compiled loop (numba; compiled on first use, then cached)"
 #: ``steps * R`` (the step budget) from which the compiled loop is used by default: importing numba and loading
 #: the cached kernel cost ~0.5-1 s, the numpy loop ~0.3 ms a step at n = m = 20, and most runs stop far before
 #: their budget (``CONVTOOL_JIT=1`` forces it)
@@ -292,8 +294,12 @@ def fused_loop(theory, ctx, env0: dict, steps: int):
                               w["Dbuf"], w["gAs"], w["gBs"], w["gF0"], w["gV"], w["gref"], w["dM0"], w["dV"],
                               w["dref"], w["trk"], track_g, track_d, qpad, cpad, w["hint"], *blas)
 
+    if ctx.phase is not None:  # the first compile takes 10-30 s: the CLI shows it as a phase of the run
+        ctx.phase(COMPILE_PHASE, 0, 1)
     try:  # compiled (or loaded from the cache) now, on an empty range of steps: a failure leaves the numpy loop
         chunk(0, 0, 0, np.zeros((R, n, k)), np.zeros((R, m, k)), 0.5, 2.0, work(0))
+        if ctx.phase is not None:
+            ctx.phase(COMPILE_PHASE, 1, 1)
     except Exception as exc:  # noqa: BLE001 - numba's errors have no common public base; any means: do not use it
         import warnings
 
