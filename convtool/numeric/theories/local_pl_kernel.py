@@ -218,6 +218,27 @@ def signed_coeffs(C, deg):
             C[k] = -C[k]
 
 
+def kato_temple2(U, V, th0, th1, p, allow, delta, lam2, lamq1, sc0, sc1, tolc):
+    """The certificate of ``ExtremeEigs.__call__`` for the pair (lowest, highest) Ritz values ``th0, th1`` with
+    products ``U = M V`` over the first ``p`` rows: residuals (plus the rounding ``allow``), the gaps to the
+    reference's neighbouring eigenvalues ``lamq1`` / ``lam2`` less the Weyl shift ``delta``, and Kato-Temple's
+    bound ``rho^2 / gap <= tolc * scale``. Returns (low certified, high certified)."""
+    r0 = 0.0
+    r1 = 0.0
+    for i in range(p):
+        e0 = U[i, 0] - V[i, 0] * th0
+        e1 = U[i, 1] - V[i, 1] * th1
+        r0 += e0 * e0
+        r1 += e1 * e1
+    rho0 = np.sqrt(r0) + allow
+    rho1 = np.sqrt(r1) + allow
+    gap0 = (th0 - lamq1) * -1.0 - delta
+    gap1 = (th1 - lam2) * 1.0 - delta
+    good0 = (gap0 > rho0) and (rho0 * rho0 <= tolc * sc0 * gap0)
+    good1 = (gap1 > rho1) and (rho1 * rho1 <= tolc * sc1 * gap1)
+    return good0, good1
+
+
 def cert_factored(F, F0, V, lam2, lamq1, smax0, qpad, cpad, need_low, out):
     """One row of ``ExtremeEigs.__call__`` with ``factored=True``: F (p, c) the factor of the Gram ``F F^T``,
     F0 / V the reference factor and extreme eigenvectors (padded sizes qpad, cpad enter the tolerances as in
@@ -240,23 +261,9 @@ def cert_factored(F, F0, V, lam2, lamq1, smax0, qpad, cpad, need_low, out):
     big = smax0 + dn
     delta = dn * (smax0 + big)
     allow = (EPS * (qpad + cpad)) * big * big
-    r0 = 0.0
-    r1 = 0.0
-    for i in range(p):
-        e0 = U[i, 0] - Vp[i, 0] * th0
-        e1 = U[i, 1] - Vp[i, 1] * th1
-        r0 += e0 * e0
-        r1 += e1 * e1
-    rho0 = np.sqrt(r0) + allow
-    rho1 = np.sqrt(r1) + allow
-    gap0 = (th0 - lamq1) * -1.0 - delta
-    gap1 = (th1 - lam2) * 1.0 - delta
     scale = nmax(abs(th0), abs(th1))
-    sc0 = np.sqrt(scale * nmax(th0, 0.0))
-    sc1 = scale
-    tolc = CERT_ULPS * qpad * EPS
-    good0 = (gap0 > rho0) and (rho0 * rho0 <= tolc * sc0 * gap0)
-    good1 = (gap1 > rho1) and (rho1 * rho1 <= tolc * sc1 * gap1)
+    good0, good1 = kato_temple2(U, Vp, th0, th1, p, allow, delta, lam2, lamq1,
+                                np.sqrt(scale * nmax(th0, 0.0)), scale, CERT_ULPS * qpad * EPS)
     ok = good1 and (good0 or not need_low) and np.isfinite(delta)
     out[0] = th0 if (ok and need_low) else np.nan
     out[1] = th1 if ok else np.nan
@@ -275,21 +282,8 @@ def cert_sym(M, dn, V, lam2, lamq1, fro0, U, out, symv, Vt, Ut, sints, sflts, ch
         th1 += V[i, 1] * U[i, 1]
     delta = dn
     allow = (EPS * q) * (fro0 + dn)
-    r0 = 0.0
-    r1 = 0.0
-    for i in range(q):
-        e0 = U[i, 0] - V[i, 0] * th0
-        e1 = U[i, 1] - V[i, 1] * th1
-        r0 += e0 * e0
-        r1 += e1 * e1
-    rho0 = np.sqrt(r0) + allow
-    rho1 = np.sqrt(r1) + allow
-    gap0 = (th0 - lamq1) * -1.0 - delta
-    gap1 = (th1 - lam2) * 1.0 - delta
     scale = nmax(abs(th0), abs(th1))
-    tolc = CERT_ULPS * q * EPS
-    good0 = (gap0 > rho0) and (rho0 * rho0 <= tolc * scale * gap0)
-    good1 = (gap1 > rho1) and (rho1 * rho1 <= tolc * scale * gap1)
+    good0, good1 = kato_temple2(U, V, th0, th1, q, allow, delta, lam2, lamq1, scale, scale, CERT_ULPS * q * EPS)
     ok = good1 and good0 and np.isfinite(delta)
     out[0] = th0 if ok else np.nan
     out[1] = th1 if ok else np.nan
