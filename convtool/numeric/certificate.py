@@ -55,6 +55,18 @@ class Unsupported(ValueError):
     """The expression holds a function the interval evaluator does not know (no certificate then)."""
 
 
+def _int_literal(e):
+    """The value of an integer literal node (``3``, ``-2``) of an expression's ``ast``, or None."""
+    import ast
+
+    if isinstance(e, ast.Constant) and isinstance(e.value, int) and not isinstance(e.value, bool):
+        return e.value
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+        v = _int_literal(e.operand)
+        return None if v is None else -v
+    return None
+
+
 def _down(v: float) -> float:
     return _dn(v, -_INF)
 
@@ -244,13 +256,7 @@ def interval_function(expression: str, argnames):
         lines.append(f"{lo}, {hi} = {code}")
         return lo, hi
 
-    def int_literal(e):
-        if isinstance(e, ast.Constant) and isinstance(e.value, int) and not isinstance(e.value, bool):
-            return e.value
-        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
-            v = int_literal(e.operand)
-            return None if v is None else -v
-        return None
+    int_literal = _int_literal
 
     def add(x, y):
         lo, hi = fresh()
@@ -485,13 +491,7 @@ def vector_interval_function(expression: str, argnames):
     tree = ast.parse(expression.strip(), mode="eval").body
     index = {a: i for i, a in enumerate(argnames)}
 
-    def int_literal(e):
-        if isinstance(e, ast.Constant) and isinstance(e.value, int) and not isinstance(e.value, bool):
-            return e.value
-        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
-            v = int_literal(e.operand)
-            return None if v is None else -v
-        return None
+    int_literal = _int_literal
 
     def const(v):
         lo, hi = _const(v)

@@ -290,6 +290,23 @@ def cert_sym(M, dn, V, lam2, lamq1, fro0, U, out, symv, Vt, Ut, sints, sflts, ch
     return ok
 
 
+def set_reference(e, v, fro, V, ref):
+    """A dense decomposition (ascending eigenvalues ``e``, eigenvectors ``v`` of a p x p matrix) as the warm
+    start's reference: ``ref = [lam2, lamq1, smax0, fro0]`` and the extreme eigenvectors in ``V``'s first p
+    rows (the padding rows zero)."""
+    p = e.shape[0]
+    ref[0] = e[p - 2] if p > 1 else np.inf
+    ref[1] = e[1] if p > 1 else -np.inf
+    ref[2] = np.sqrt(nmax(e[p - 1], 0.0))
+    ref[3] = fro
+    for i in range(V.shape[0]):
+        V[i, 0] = 0.0
+        V[i, 1] = 0.0
+    for i in range(p):
+        V[i, 0] = v[i, 0]
+        V[i, 1] = v[i, p - 1]
+
+
 def gram_dense(F, need_low, track, F0, V, ref, out):
     """Dense route of one factor (``models._dense_grams`` / ``_gram_extremes_dense``): the Gram ``F F^T``'s
     extreme eigenvalues clipped at 0, the SVD's where its smallest is below ``GRAM_SV_RTOL`` its largest;
@@ -300,23 +317,11 @@ def gram_dense(F, need_low, track, F0, V, ref, out):
         out[0] = np.nan
         out[1] = np.nan
         return
+    # (untracked, the numpy path takes eigvalsh: the same values to round-off; one LAPACK routine less to compile)
+    e, v = np.linalg.eigh(G)
     if track:
-        e, v = np.linalg.eigh(G)
-        for i in range(p):
-            for j in range(c):
-                F0[i, j] = F[i, j]
-        ref[0] = e[p - 2] if p > 1 else np.inf
-        ref[1] = e[1] if p > 1 else -np.inf
-        ref[2] = np.sqrt(nmax(e[p - 1], 0.0))
-        ref[3] = np.sqrt(frob2(F))
-        for i in range(V.shape[0]):
-            V[i, 0] = 0.0
-            V[i, 1] = 0.0
-        for i in range(p):
-            V[i, 0] = v[i, 0]
-            V[i, 1] = v[i, p - 1]
-    else:  # (the numpy path takes eigvalsh here: the same values to round-off; one LAPACK routine less to compile)
-        e, v = np.linalg.eigh(G)
+        F0[:p, :c] = F
+        set_reference(e, v, np.sqrt(frob2(F)), V, ref)
     hi = nmax(e[p - 1], 0.0)
     lo = nmax(e[0], 0.0)
     if need_low:
@@ -338,20 +343,10 @@ def sym_dense(M, track, M0, V, ref, out):
         out[0] = np.nan
         out[1] = np.nan
         return
+    e, v = np.linalg.eigh(M)
     if track:
-        e, v = np.linalg.eigh(M)
-        for i in range(q):
-            for j in range(q):
-                M0[i, j] = M[i, j]
-        ref[0] = e[q - 2] if q > 1 else np.inf
-        ref[1] = e[1] if q > 1 else -np.inf
-        ref[2] = np.sqrt(nmax(e[q - 1], 0.0))
-        ref[3] = sym_frob(M)
-        for i in range(q):
-            V[i, 0] = v[i, 0]
-            V[i, 1] = v[i, q - 1]
-    else:
-        e, v = np.linalg.eigh(M)
+        M0[:, :] = M
+        set_reference(e, v, sym_frob(M), V, ref)
     out[0] = e[0]
     out[1] = e[q - 1]
 
