@@ -82,8 +82,10 @@ def test_layers_from_the_file_and_constants(invoke, tmp_path):
     assert d["B"][0] == pytest.approx(np.sum(layers[0] ** 2) - np.sum(layers[1] ** 2), rel=1e-12)
     assert d["D_fro"][1] == pytest.approx(np.linalg.norm(layers[1] @ layers[1].T - layers[2].T @ layers[2]),
                                           rel=1e-12)
+    assert {"command", "seed", "init", "timestamp", "versions"} <= set(d["provenance"])  # issue 12: every --json
     d = strict_json(ok(invoke("run", path, "--model", "mlp", "--steps", "5", "--json")).stdout)
     assert d["summary"]["schedule"] == "backtracking" and d["config"]["widths"] == [4, 5, 3, 2]
+    assert {"convtool", "numpy", "scipy", "sympy"} <= set(d["provenance"]["versions"])
     assert_user_error(invoke("run", path, "--model", "mlp", "--widths", "4"), "--widths applies only")
 
 

@@ -92,7 +92,6 @@ def constants(data, opts, as_json):
     """``constants --model mlp``: the initial invariants (all conserved by gradient flow)."""
     import numpy as np
 
-    from convtool.cli.console import stdout_console
     from convtool.numeric.mlp import expected_sq_norms, make_mlp
     from convtool.numeric.theories.balanced import pair_invariants
 
@@ -112,11 +111,10 @@ def constants(data, opts, as_json):
             "D_fro": [float(np.linalg.norm(D[0])) if linear else None for D in inv["D"]],
             "D_reason": None if linear else f"not applicable: activation {net.act.name} is not linear (Theorem 2.2)"}
     if as_json:
-        import json
-
+        from convtool.cli.plugins import emit_json
         from convtool.results import jsonable
 
-        click.echo(json.dumps(jsonable({"source": source, **info}), allow_nan=False, indent=2))
+        emit_json(jsonable({"source": source, **info}), opts)
         return
     from convtool.cli.render_balanced import render_mlp_constants
 
@@ -128,10 +126,8 @@ def constants(data, opts, as_json):
 
 def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
     """``run --model mlp``: GD with the balancedness theory; the run summary and the Balancedness table."""
-    from rich.text import Text
-
-    from convtool.cli.cmd_run import npz_path, progress_bar
-    from convtool.cli.console import report_warnings, stderr_console, stdout_console
+    from convtool.cli.cmd_run import progress_bar
+    from convtool.cli.console import report_warnings, stderr_console
     from convtool.cli.errors import ConvtoolInputError
     from convtool.cli.options import schedule_options_from
     from convtool.numeric.mlp import MLP_SCHEDULES, run_mlp
@@ -149,27 +145,12 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
             result = run_mlp(X, Y, layers, activation=act, slope=slope, schedule=schedule, eta=opts.get("eta"),
                              steps=steps, tol=tol, record_neurons=True, schedule_options=sched_opts or None,
                              progress=lambda t, T: update(schedule, t, T), phase=update)
-    if out:
-        from convtool.cli.cmd_run import save_run
-        from convtool.cli.options import provenance_of
-
-        result.extra["data_arrays"] = {"X": X, "Y": Y}
-        save_run(result, out, provenance_of(opts, init="file" if "Gaussian" not in source else "gaussian"),
-                 source=source, model=KEY)
-        err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
-    if plot:
-        from convtool.cli.plots import plot_mlp_run
-
-        plot_mlp_run(result, plot, title=f"convtool run --model mlp: {schedule}", dpi=opts.get("dpi"))
-        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
-    if as_json:
-        import json
-
-        click.echo(json.dumps({"source": source, **result.to_dict()}, allow_nan=False, indent=2))
-        return
+    from convtool.cli.plots import plot_mlp_run
+    from convtool.cli.plugins import finish_run
     from convtool.cli.render_balanced import render_mlp_run
 
-    from convtool.cli.plugins import emit_table
-
-
-    emit_table(lambda: render_mlp_run(result, source=source), opts)
+    if out:
+        result.extra["data_arrays"] = {"X": X, "Y": Y}
+    finish_run(result, opts, key=KEY, source=source, out=out, plot=plot, as_json=as_json,
+               init="file" if "Gaussian" not in source else "gaussian", plot_fn=plot_mlp_run,
+               title=f"convtool run --model mlp: {schedule}", render=render_mlp_run)

@@ -158,7 +158,7 @@ def instance_from_options(data, opts: dict, seeds: int = 1):
 
 def constants(data, opts, as_json):
     """``convtool constants --model resnet``."""
-    from convtool.cli.console import report_warnings, stderr_console, stdout_console
+    from convtool.cli.console import report_warnings, stderr_console
     from convtool.numeric.resnet_constants import compute_resnet_constants
 
     err = stderr_console()
@@ -168,11 +168,9 @@ def constants(data, opts, as_json):
                                        delta=0.1 if opts.get("delta") is None else opts["delta"],
                                        batch=opts.get("batch"), steps=1000, transform=transform)
     if as_json:
-        import json
+        from convtool.cli.plugins import emit_json
 
-        from convtool.cli.options import with_provenance
-
-        click.echo(json.dumps(with_provenance({"source": source, **res.to_dict()}, opts), allow_nan=False, indent=2))
+        emit_json({"source": source, **res.to_dict()}, opts)
         return
     from convtool.cli.render_resnet import render_resnet_constants
 
@@ -184,10 +182,8 @@ def constants(data, opts, as_json):
 
 def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
     """``convtool run --model resnet``: GD (thm31, constant --eta, backtracking, adgd) or SGD (--batch b)."""
-    from rich.text import Text
-
-    from convtool.cli.cmd_run import npz_path, progress_bar
-    from convtool.cli.console import report_warnings, stderr_console, stdout_console
+    from convtool.cli.cmd_run import progress_bar
+    from convtool.cli.console import report_warnings, stderr_console
     from convtool.numeric.resnet_experiments import run_resnet
 
     batch = opts.get("batch")
@@ -217,36 +213,18 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
                              eps=opts.get("eps"), delta=0.1 if opts.get("delta") is None else opts["delta"],
                              batch=batch, sgd_seed=int(opts.get("sgd_seed") or 0),
                              per_epoch=bool(opts.get("per_epoch")), progress=lambda t, T: update(schedule, t, T))
-    if out:
-        from convtool.cli.cmd_run import save_run
-        from convtool.cli.options import provenance_of
-
-        save_run(res, out, provenance_of(opts, init=transform), source=source, model=KEY)
-        err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
-    if plot:
-        from convtool.cli.plots import plot_resnet_run
-
-        plot_resnet_run(res, plot, title=f"convtool run --model resnet: {schedule}", dpi=opts.get("dpi"))
-        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
-    if as_json:
-        import json
-
-        from convtool.cli.options import with_provenance
-
-        click.echo(json.dumps(with_provenance({"source": source, **res.to_dict()}, opts), allow_nan=False, indent=2))
-        return
+    from convtool.cli.plots import plot_resnet_run
+    from convtool.cli.plugins import finish_run
     from convtool.cli.render_resnet import render_resnet_run
 
-    from convtool.cli.plugins import emit_table
-
-
-    emit_table(lambda: render_resnet_run(res, source=source), opts)
+    finish_run(res, opts, key=KEY, source=source, out=out, plot=plot, as_json=as_json, init=transform,
+               plot_fn=plot_resnet_run, title=f"convtool run --model resnet: {schedule}", render=render_resnet_run)
 
 
 def compare(data, opts, *, schedules, steps, seeds, tol, as_json, plot):
     """``convtool compare --model resnet --depths 2,5,10,20``: iterations to eps at Theorem 3.1's step by depth."""
     from convtool.cli.cmd_run import progress_bar
-    from convtool.cli.console import report_warnings, stderr_console, stdout_console
+    from convtool.cli.console import report_warnings, stderr_console
     from convtool.numeric.resnet_experiments import compare_depths
 
     if schedules not in (None, ["thm31"]):
@@ -283,11 +261,9 @@ def compare(data, opts, *, schedules, steps, seeds, tol, as_json, plot):
                                  hidden_std=opts.get("hidden_std"), seed=int(opts.get("seed") or 0), steps=steps,
                                  eps=opts.get("eps"), baseline=True, progress=update)
     if as_json:
-        import json
+        from convtool.cli.plugins import emit_json
 
-        from convtool.cli.options import with_provenance
-
-        click.echo(json.dumps(with_provenance({"source": source, **cmp.to_dict()}, opts), allow_nan=False, indent=2))
+        emit_json({"source": source, **cmp.to_dict()}, opts)
         return
     from convtool.cli.render_resnet import render_depth_compare
 

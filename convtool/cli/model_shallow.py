@@ -107,7 +107,6 @@ def _deltas(opts):
 
 def constants(data, opts, as_json):
     """``convtool constants --model shallow``."""
-    from convtool.cli.console import stdout_console
     from convtool.cli.errors import ConvtoolInputError
     from convtool.errors import InputError
     from convtool.numeric.shallow_constants import compute_shallow_constants
@@ -120,11 +119,9 @@ def constants(data, opts, as_json):
     except InputError as exc:
         raise ConvtoolInputError(str(exc)) from None
     if as_json:
-        import json
+        from convtool.cli.plugins import emit_json
 
-        from convtool.cli.options import with_provenance
-
-        click.echo(json.dumps(with_provenance({"source": source, **res.to_dict()}, opts), allow_nan=False, indent=2))
+        emit_json({"source": source, **res.to_dict()}, opts)
         return
     from convtool.cli.render_shallow import render_shallow_constants
 
@@ -136,10 +133,8 @@ def constants(data, opts, as_json):
 
 def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
     """``convtool run --model shallow``: full-batch GD with a constant step (eta_explicit or --eta)."""
-    from rich.text import Text
-
-    from convtool.cli.cmd_run import npz_path, progress_bar
-    from convtool.cli.console import stderr_console, stdout_console
+    from convtool.cli.cmd_run import progress_bar
+    from convtool.cli.console import stderr_console
     from convtool.cli.errors import ConvtoolInputError
     from convtool.errors import InputError
     from convtool.numeric.shallow import run_shallow
@@ -158,27 +153,9 @@ def run(data, opts, *, schedule, steps, seeds, tol, out, as_json, plot):
         raise ConvtoolInputError(str(exc)) from None
     res.extra["data_arrays"] = {"X": X, "Y": Y}
     res.config["init"] = how
-    if out:
-        from convtool.cli.cmd_run import save_run
-        from convtool.cli.options import provenance_of
-
-        save_run(res, out, provenance_of(opts, init=how), source=source, model=KEY)
-        err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
-    if plot:
-        from convtool.cli.plots import plot_shallow_run
-
-        plot_shallow_run(res, plot, title=f"convtool run --model shallow: {act.name}", dpi=opts.get("dpi"))
-        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
-    if as_json:
-        import json
-
-        from convtool.cli.options import with_provenance
-
-        click.echo(json.dumps(with_provenance({"source": source, **res.to_dict()}, opts), allow_nan=False, indent=2))
-        return
+    from convtool.cli.plots import plot_shallow_run
+    from convtool.cli.plugins import finish_run
     from convtool.cli.render_shallow import render_shallow_run
 
-    from convtool.cli.plugins import emit_table
-
-
-    emit_table(lambda: render_shallow_run(res, source=source), opts)
+    finish_run(res, opts, key=KEY, source=source, out=out, plot=plot, as_json=as_json, init=how,
+               plot_fn=plot_shallow_run, title=f"convtool run --model shallow: {act.name}", render=render_shallow_run)

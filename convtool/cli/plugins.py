@@ -65,6 +65,40 @@ def emit_table(build, opts: dict) -> None:
         emit(build(), fmt, stdout_console())
 
 
+def emit_json(payload: dict, opts: dict) -> None:
+    """``--json``: ``payload`` with the provenance (:func:`convtool.cli.options.with_provenance`), strict JSON."""
+    import json
+
+    from convtool.cli.options import with_provenance
+
+    click.echo(json.dumps(with_provenance(payload, opts), allow_nan=False, indent=2))
+
+
+def finish_run(result, opts: dict, *, key: str, source: str, out, plot, as_json: bool, init: str, plot_fn,
+               title: str, render) -> None:
+    """What every plugin's ``run`` does after its run: ``--out`` (:func:`convtool.cli.cmd_run.save_run`, with the
+    provenance), ``--plot`` (``plot_fn(result, path, title=..., dpi=...)``), then ``--json`` or the tables
+    ``render(result, source=...)`` through :func:`emit_table`."""
+    from rich.text import Text
+
+    from convtool.cli.console import stderr_console
+
+    err = stderr_console()
+    if out:
+        from convtool.cli.cmd_run import npz_path, save_run
+        from convtool.cli.options import provenance_of
+
+        save_run(result, out, provenance_of(opts, init=init), source=source, model=key)
+        err.print(Text(f"saved run arrays to {npz_path(out)}"), soft_wrap=True)
+    if plot:
+        plot_fn(result, plot, title=title, dpi=opts.get("dpi"))
+        err.print(Text(f"saved plot to {plot}"), soft_wrap=True)
+    if as_json:
+        emit_json({"source": source, **result.to_dict()}, opts)
+        return
+    emit_table(lambda: render(result, source=source), opts)
+
+
 def plugin_keys() -> tuple:
     return tuple(PLUGIN_MODULES)
 
