@@ -102,3 +102,24 @@ def test_lock_step_signs_equal_seed_by_seed():
         one = compute_constants(b.losses[r], m.W1_0[r], m.W2_0[r], reduction=m.reductions[r])
         _same(res[r].to_dict(), one.to_dict(), f"seed {r}")
         _same(res[r].values, one.values, f"seed {r} values")
+
+
+def test_drive_batch_reports_each_seed_as_it_finishes(monkeypatch):
+    """``done(k)`` fires when the k-th search finishes (the CLI's bar over the per-seed constants moves during
+    the batch, not all at its end), with k = 1 .. R once each, and the values come back in seed order."""
+    from convtool.numeric import roots
+
+    monkeypatch.setattr(roots, "_vector_answers", lambda queries: [1] * len(queries))
+    order: list = []
+
+    def search(n, value):
+        for _ in range(n):
+            yield roots.SignQuery("toy", 0.0, {}, 0.0, True)
+        order.append(value)
+        return value
+
+    log: list = []
+    out = roots.drive_batch([search(3, "a"), search(0, "b"), search(1, "c")],
+                            done=lambda k: log.append((k, list(order))))
+    assert out == ["a", "b", "c"]
+    assert log == [(1, ["b"]), (2, ["b", "c"]), (3, ["b", "c", "a"])]

@@ -445,7 +445,7 @@ def _vector_answers(queries: list) -> list:
     return out
 
 
-def drive_batch(gens: list, caught: list | None = None) -> list:
+def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     """Run the generator searches of a batch (one per seed) in lock-step; returns their values, in order.
 
     At each round every unfinished search has one :class:`SignQuery` pending; the queries of one kind are
@@ -455,12 +455,15 @@ def drive_batch(gens: list, caught: list | None = None) -> list:
     and returns what :func:`_drive` returns for it alone. An exception is raised as a loop over the seeds
     would raise it: the lowest seed's, once the seeds before it have finished. ``caught``, the list of a
     ``warnings.catch_warnings(record=True)`` around the call, is reordered seed by seed (as the loop emits them).
+    ``done(k)``, if given, is called each time a search finishes, with the number finished so far (1 .. R): a
+    progress bar over the seeds.
     """
     R = len(gens)
     out: list = [None] * R
     errors: dict = {}
     pending: dict = {}
     per_seed: list = [[] for _ in range(R)]
+    finished = [0]
 
     def advance(r, answer, first=False):
         n0 = len(caught) if caught is not None else 0
@@ -468,6 +471,9 @@ def drive_batch(gens: list, caught: list | None = None) -> list:
             pending[r] = next(gens[r]) if first else gens[r].send(answer)
         except StopIteration as stop:
             out[r] = stop.value
+            finished[0] += 1
+            if done is not None:
+                done(finished[0])
         except Exception as exc:  # noqa: BLE001 - re-raised below, in loop order
             errors[r] = exc
         if caught is not None:

@@ -79,10 +79,7 @@ def _per_seed_constants(losses, W1, W2, c, d, eta0, reductions, phase=None):
         gens = [_compute_constants_gen(losses[r], W1[r], W2[r], c=c, d=d, eta0=eta0, reduction=reductions[r],
                                        primitives=None if prims is None else prims[r], stacklevel=4)
                 for r in range(R)]
-        out = drive_batch(gens, caught)
-    if phase is not None:
-        for r in range(R):
-            phase(SETUP_PHASE, r + 1, R)
+        out = drive_batch(gens, caught, done=None if phase is None else (lambda k: phase(SETUP_PHASE, k, R)))
     return out, [str(w.message) for w in caught]
 
 
