@@ -155,18 +155,14 @@ def run(data, schedule, steps, seeds, tol, no_reduce, out, as_json, plot, dpi, f
 
     from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_run
-    from convtool.cli.render_balanced import balancedness_table, factorization_table, rank1_table
+    from convtool.cli.render_balanced import du_hu_lee_tables
 
     fails = result.extra.get("backtracking_failures")
     notes = [f"backtracking hit max_backtracks on {sum(fails)} step(s)"] if fails and sum(fails) else []
     summary = result.summary()
     with digits_ctx(digits, fmt):  # numbers are formatted when the tables are built: inside the context
         parts = [render_run(summary, source=batch.source, schedule=result.schedule, config=result.config,
-                            warnings=notes, verdict=verdict), balancedness_table(summary["balancedness"])]
-        if "factorization" in summary:
-            parts.append(factorization_table(summary["factorization"]))
-            if "rank1" in summary["factorization"]:
-                parts.append(rank1_table(summary["factorization"]["rank1"]))
+                            warnings=notes, verdict=verdict), *du_hu_lee_tables(summary)]
         emit(Group(*parts), fmt, stdout_console())
 
 
@@ -300,8 +296,8 @@ def _run_deep_linear(data, schedule, steps, seeds, tol, out, as_json, sched_opts
 
     from convtool.cli.formats import digits as digits_ctx, emit
     from convtool.cli.render import render_deep_linear_run
-    from convtool.cli.render_balanced import balancedness_table
+    from convtool.cli.render_balanced import du_hu_lee_tables
 
     with digits_ctx(digits, fmt):
-        emit(Group(render_deep_linear_run(result, source=source), balancedness_table(result.summary()["balancedness"])),
+        emit(Group(render_deep_linear_run(result, source=source), *du_hu_lee_tables(result.summary())),
              fmt, stdout_console())

@@ -133,16 +133,10 @@ def _show_run(path, meta, arrays, plot, dpi, fmt, digits) -> None:
         from rich.console import Group
 
         summary = res.summary()
-        parts = [_head(prov), render_run(summary, source=source, schedule=res.schedule, config=res.config,
-                                         verdict=saved.get("verdict"))]
-        if "balancedness" in summary:  # the tables convtool run prints after the summary (Du, Hu & Lee)
-            from convtool.cli.render_balanced import balancedness_table, factorization_table, rank1_table
+        from convtool.cli.render_balanced import du_hu_lee_tables
 
-            parts.append(balancedness_table(summary["balancedness"]))
-            if "factorization" in summary:
-                parts.append(factorization_table(summary["factorization"]))
-                if "rank1" in summary["factorization"]:
-                    parts.append(rank1_table(summary["factorization"]["rank1"]))
+        parts = [_head(prov), render_run(summary, source=source, schedule=res.schedule, config=res.config,
+                                         verdict=saved.get("verdict")), *du_hu_lee_tables(summary)]
         emit(Group(*parts), fmt, stdout_console())
 
 
@@ -150,9 +144,9 @@ def _model_tables(model: str, res, source: str):
     """The renderables ``convtool run --model MODEL`` prints, from a saved run (the same functions)."""
     if model == "deep-linear":
         from convtool.cli.render import render_deep_linear_run
-        from convtool.cli.render_balanced import balancedness_table
+        from convtool.cli.render_balanced import du_hu_lee_tables
 
-        return [render_deep_linear_run(res, source=source), balancedness_table(res.summary()["balancedness"])]
+        return [render_deep_linear_run(res, source=source), *du_hu_lee_tables(res.summary())]
     if model == "resnet":
         from convtool.cli.render_resnet import render_resnet_run
 

@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["balancedness_table", "render_mlp_run", "render_mlp_constants", "factorization_table", "rank1_table",
+__all__ = ["du_hu_lee_tables", "balancedness_table", "render_mlp_run", "render_mlp_constants", "factorization_table", "rank1_table",
            "factorization_constants_table"]
 
 
@@ -182,3 +182,17 @@ def factorization_constants_table(c: dict) -> Table:
     for p in c.get("preconditions", []):
         table.add_row(Text(p["name"]), Text(p["value"]), Text(("holds" if p["ok"] else "FAILS") + f" [{p['reference']}]"))
     return table
+
+
+def du_hu_lee_tables(summary: dict) -> list:
+    """The tables ``convtool run`` (and ``show``) prints after a run's own summary for Du, Hu & Lee: the
+    Balancedness table, and for matrix factorization Theorem 3.1's and, where it ran, the rank-1 case's (none
+    for a summary without balancedness records, e.g. a file saved before they existed)."""
+    if "balancedness" not in summary:
+        return []
+    parts = [balancedness_table(summary["balancedness"])]
+    if "factorization" in summary:
+        parts.append(factorization_table(summary["factorization"]))
+        if "rank1" in summary["factorization"]:
+            parts.append(rank1_table(summary["factorization"]["rank1"]))
+    return parts

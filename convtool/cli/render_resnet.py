@@ -113,12 +113,10 @@ def render_resnet_run(result, source: str = "") -> Group:
     viol = s["violations"]
     for key, what in RESNET_CHECKS:
         c.add_row(Text(key), Text(_check_cell(viol, key), overflow="fold"), Text(what, overflow="fold"))
-    parts = [Text(f"source: {source}", overflow="fold"), t, c]
-    if "balancedness" in s:  # Du, Hu & Lee: the no-skip baseline's invariants, or why they do not apply
-        from convtool.cli.render_balanced import balancedness_table
+    from convtool.cli.render_balanced import du_hu_lee_tables
 
-        parts.append(balancedness_table(s["balancedness"]))
-    return Group(*parts)
+    # Du, Hu & Lee: the no-skip baseline's invariants, or why they do not apply
+    return Group(Text(f"source: {source}", overflow="fold"), t, c, *du_hu_lee_tables(s))
 
 
 def render_depth_compare(cmp, source: str = "") -> Group:
