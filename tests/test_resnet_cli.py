@@ -241,6 +241,8 @@ def test_run_shows_balancedness_not_applicable_with_skips_and_held_without(invok
     t = " ".join(ok(invoke("run", path, "--model", "resnet", "--depth", "3", "--steps", "10",
                            env={"COLUMNS": "250"})).stdout.split())
     assert "Balancedness" in t and "not applicable: skip connections" in t
+    narrow = ok(invoke("run", path, "--model", "resnet", "--depth", "3", "--steps", "10", env={"COLUMNS": "80"})).stdout
+    assert "Balancedness" in narrow and "…" not in narrow and max(map(len, narrow.splitlines())) <= 80
     j = strict_json(ok(invoke("run", path, "--model", "resnet", "--depth", "3", "--steps", "10", "--schedule",
                               "constant", "--eta", "1e-4", "--no-skip", "--hidden-std", "0.1", "--json")).stdout)
     rows = [r for r in j["summary"]["balancedness"]["rows"] if r.get("step")]
