@@ -240,3 +240,67 @@ def test_kernel_failure_leaves_the_numpy_loop(monkeypatch):
         res = run_gd(SquaredLoss(d["X"], d["Y"]), d["W1"], d["W2"], schedule="adaptive", steps=20)
     assert local_pl_fused.RUNS[0] == before
     assert len(res.arrays["loss"][0]) == res.steps[0] + 1 and np.isfinite(res.arrays["s1_max"]).all()
+
+
+def _kernel_module(monkeypatch):
+    """The compiled kernel module of a run (its njit functions callable from Python)."""
+    monkeypatch.setenv("CONVTOOL_JIT", "1")
+    d = fig1(n=20, h=60, seed=0)
+    run_gd(SquaredLoss(d["X"], d["Y"]), d["W1"], d["W2"], schedule="adaptive", steps=2)
+    return next(iter(local_pl_fused._KERNELS.values()))
+
+
+def test_reference_distance_bounds_dominate_the_distances(monkeypatch):
+    """The certificates' Weyl shifts are bounds accumulated from the steps (local_pl_kernel.run_chunk): on a
+    real GD trajectory (numpy's update, steps from small to twice eta_max, so the iterates move far), the
+    summed ``move_bounds`` exceed ``||A(t) - A(s)||_F``, ``||B(t) - B(s)||_F`` and, with ``product_rounding``,
+    ``||W(t) - W(s)||_F`` of the computed products, for every pair s < t; and one step's bound is tight (within
+    0.1% plus the update's own rounding), so a certificate is not lost to a loose shift."""
+    kern = _kernel_module(monkeypatch)
+    from convtool.numeric.models import TwoLayerLinear
+
+    rng = np.random.default_rng(3)
+    n, m, h = 20, 12, 80
+    loss = _squared(rng, 50, n, m, 0.2)
+    A, B = (x[0] for x in TwoLayerLinear(rng.normal(size=(n, h)) / h ** 0.25,
+                                         rng.normal(size=(m, h)) / h ** 0.25).init_state())
+    n, k = A.shape
+    m = B.shape[0]
+    sa, sb = 1.0 + (n * k + 8) * EPS, 1.0 + (m * k + 8) * EPS
+    eta_max = 1.0 / (loss.K * (np.linalg.norm(A, 2) ** 2 + np.linalg.norm(B, 2) ** 2))
+    etas = eta_max * np.r_[np.geomspace(1e-3, 2.0, 30), np.full(30, 1.0)]
+    states, moves = [(A.copy(), B.copy())], []
+    mv = np.empty(3)
+    tight = []
+    for eta in etas:
+        W = A @ B.T
+        G = loss.G @ (W - loss.Wstar)
+        gA, gB = G @ B, G.T @ A
+        kern.move_bounds(eta, float(np.sum(gA * gA)), float(np.sum(gB * gB)), float(np.sum(A * A)),
+                         float(np.sum(B * B)), sa, sb, mv)
+        A2, B2 = A - eta * gA, B - eta * gB
+        tight.append((mv[0], np.linalg.norm(A2 - A), EPS * np.linalg.norm(A)))
+        A, B = A2, B2
+        moves.append(mv.copy())
+        states.append((A.copy(), B.copy()))
+    for s in range(len(states) - 1):
+        As, Bs = states[s]
+        bound = np.zeros(3)  # the kernel's accumulator, reset at the reference s
+        for t in range(s + 1, len(states)):
+            bound = (bound + moves[t - 1]) * (1 + 2 * EPS)
+            At, Bt = states[t]
+            Wt = At @ Bt.T
+            assert np.linalg.norm(At - As) <= bound[0], (s, t)
+            assert np.linalg.norm(Bt - Bs) <= bound[1], (s, t)
+            wround = kern.product_rounding(k, np.linalg.norm(At) * np.linalg.norm(Bt),
+                                           np.linalg.norm(As) * np.linalg.norm(Bs))
+            assert np.linalg.norm(Wt - As @ Bs.T) <= bound[2] + wround, (s, t)
+    for b, actual, rnd in tight:
+        assert actual <= b <= 1.001 * actual + 2 * rnd
+    # the iterates moved (a fifth of their norm), and the whole run's bounds stay within a small factor of the
+    # distances they bound (GD moves mostly one way: the sum of the steps is not far above the distance; the
+    # product's bound takes Frobenius norms for spectral ones, 4.6x here)
+    A0, B0 = states[0]
+    total = np.sum(moves, axis=0)
+    assert np.linalg.norm(A - A0) > 0.2 * np.linalg.norm(A0)
+    assert total[0] <= 1.5 * np.linalg.norm(A - A0) and total[2] <= 10 * np.linalg.norm(A @ B.T - A0 @ B0.T)

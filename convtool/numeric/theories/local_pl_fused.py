@@ -154,7 +154,8 @@ def _generated(slots: tuple) -> str:
               "for _name in [k for k, v in list(globals().items()) if callable(v) and getattr(v, '__module__', None)"
               " == __name__ and not k.startswith('_')]:",
               "    globals()[_name] = _njit(cache=True, error_model='numpy', fastmath=({'reassoc', 'nsz', 'contract'} "
-              "if _name in REASSOC else False))(globals()[_name])", ""]
+              "if _name in REASSOC else {'reassoc', 'nsz'} if _name in REASSOC_NO_FMA else False))(globals()[_name])",
+              ""]
     return "\n".join(lines)
 
 
@@ -283,16 +284,16 @@ def fused_loop(theory, ctx, env0: dict, steps: int):
                     nsteps=np.full(R, T, dtype=np.int64), counters=np.zeros(3, dtype=np.int64),
                     recS=np.full((len(STATE_KEYS), R, cap), np.nan), recP=np.full((len(STEP_KEYS), R, cap), np.nan),
                     D0=np.zeros((R, k, k)), Dbuf=np.zeros((2, R, k, k)),  # D(t) and D(t - 1), alternating
-                    gAs=np.zeros((R, n, k)), gBs=np.zeros((R, m, k)), gF0=np.full((3, R, qpad, cpad), np.nan),
-                    gV=np.zeros((3, R, qpad, 2)), gref=np.full((3, R, 4), np.nan), dM0=np.full((R, k, k), np.nan),
+                    gAs=np.zeros((R, n, k)), gBs=np.zeros((R, m, k)), gacc=np.zeros((3, R)), wref=np.zeros(R),
+                    gV=np.zeros((3, R, qpad, 2)), gref=np.full((3, R, 4), np.nan), dacc=np.zeros(R),
                     dV=np.zeros((R, k, 2)), dref=np.full((R, 4), np.nan), trk=np.zeros(6, dtype=np.int64),
-                    hint=np.full(R, np.nan))
+                    nrm=np.full((R, 2), np.nan), hint=np.full(R, np.nan))
 
     def chunk(t, t1, T, A, B, tol, divergence, w):
         return kern.run_chunk(t, t1, T, A, B, Wstar, Xr, G, kind, code[0], env, float(tol), float(divergence), L0, K,
                               w["active"], w["status"], w["nsteps"], w["counters"], w["recS"], w["recP"], w["D0"],
-                              w["Dbuf"], w["gAs"], w["gBs"], w["gF0"], w["gV"], w["gref"], w["dM0"], w["dV"],
-                              w["dref"], w["trk"], track_g, track_d, qpad, cpad, w["hint"], *blas)
+                              w["Dbuf"], w["gAs"], w["gBs"], w["gacc"], w["wref"], w["gV"], w["gref"], w["dacc"],
+                              w["dV"], w["dref"], w["trk"], w["nrm"], track_g, track_d, qpad, cpad, w["hint"], *blas)
 
     if ctx.phase is not None:  # the first compile takes 10-30 s: the CLI shows it as a phase of the run
         ctx.phase(COMPILE_PHASE, 0, 1)

@@ -12,8 +12,9 @@ step what :func:`convtool.numeric.engine.run` does with :class:`~convtool.numeri
 and the schedules ``constant`` / ``adaptive`` / ``local``. The spectra are
 :func:`convtool.numeric.models.spectra_batch`'s: certified from the previous eigenvectors as
 :class:`convtool.numeric.spectra.ExtremeEigs` does (Weyl against the last dense decomposition, then
-Kato-Temple, accepted at ``CERT_ULPS q eps`` of the scale), else dense (``eigh``, the SVD redo for a Gram's
-small value), with the same back-off. Step roots: :func:`convtool.numeric.roots.convex_poly_root` (Newton from
+Kato-Temple, accepted at ``CERT_ULPS q eps`` of the scale; the Weyl shift here is a bound accumulated from the
+steps instead of a distance to a stored copy, :func:`run_chunk`), else dense (``eigh`` where it sets a reference,
+``eigvalsh`` where nothing is tracked, the SVD redo for a Gram's small value), with the same back-off. Step roots: :func:`convtool.numeric.roots.convex_poly_root` (Newton from
 the right on the proven bracket ``[0, min_j (|a0|/a_j)^(1/j)]``, the warm start used only where ``p >= 0``).
 """
 # ruff: noqa
@@ -37,7 +38,10 @@ R_LOSS, R_GSQ, R_S1MIN, R_S1MAX, R_S2MIN, R_S2MAX, R_SWMIN, R_SWMAX, R_LD, R_LND
 P_ETA, P_DSTEP = 0, 1
 #: plain sums whose order may be rearranged (vectorized): compiled with ``fastmath={"reassoc", "nsz", "contract"}``
 #: (their results move at round-off, as numpy's pairwise sums differ from a sequential loop); never NaN-blind
-REASSOC = ("frob2", "diff_frob", "sym_diffs", "sym_frob", "cert_factored", "cert_sym")
+REASSOC = ("frob2", "sym_diffs", "sym_frob", "cert_factored", "cert_sym")
+#: the update ``X - eta G`` must round as numpy's (a product, then a difference: no fused multiply-add), while
+#: its norms are sums: reassociation without contraction
+REASSOC_NO_FMA = ("axpy_step",)
 #: status codes (local_pl_fused.STATUS_NAMES)
 ST_MAX, ST_CONV, ST_DIV, ST_NONFIN, ST_ZERO = 0, 1, 2, 3, 4
 
@@ -76,29 +80,23 @@ def mirror(D):
             D[j, i] = D[i, j]
 
 
-def sym_diffs(D, X, Y, Z, out):
-    """``||D - X||_F, ||D - Y||_F, ||D - Z||_F`` of symmetric matrices from their upper triangles (one pass)."""
+def sym_diffs(D, X, Y, out):
+    """``||D - X||_F, ||D - Y||_F`` of symmetric matrices from their upper triangles (one pass)."""
     k = D.shape[0]
     sx = 0.0
     sy = 0.0
-    sz = 0.0
     for i in range(k):
         a = D[i, i] - X[i, i]
         b = D[i, i] - Y[i, i]
-        c = D[i, i] - Z[i, i]
         sx += 0.5 * a * a
         sy += 0.5 * b * b
-        sz += 0.5 * c * c
         for j in range(i + 1, k):
             a = D[i, j] - X[i, j]
             b = D[i, j] - Y[i, j]
-            c = D[i, j] - Z[i, j]
             sx += a * a
             sy += b * b
-            sz += c * c
     out[0] = np.sqrt(2.0 * sx)
     out[1] = np.sqrt(2.0 * sy)
-    out[2] = np.sqrt(2.0 * sz)
 
 
 def sym_frob(D):
@@ -113,7 +111,8 @@ def sym_frob(D):
 
 def sym_matvec2(symv, D, V, U, Vt, Ut, ints, flts, chars):
     """``U = D V`` (k, 2) from D's upper triangle: BLAS ``dsymv`` on each column (``Vt``, ``Ut``: (2, k)
-    work arrays; ``ints`` = [k, 1], ``flts`` = [1, 0], ``chars[0]`` = "L", the upper triangle in row-major terms)."""
+    work arrays; ``ints`` = [k, 1], ``flts`` = [1, 0], ``chars[0]`` = "L", the upper triangle in row-major terms).
+    (One ``dsymm`` for both columns was measured 3x slower than the two ``dsymv``: 30 against 9 us at k = 200.)"""
     k = D.shape[0]
     for i in range(k):
         Vt[0, i] = V[i, 0]
@@ -126,10 +125,15 @@ def sym_matvec2(symv, D, V, U, Vt, Ut, ints, flts, chars):
 
 
 def axpy_step(X, G, eta):
-    """``X = X - eta G`` in place (``TwoLayerLinear.step``: the same operation per element, no temporary)."""
+    """``X = X - eta G`` in place (``TwoLayerLinear.step``: the same operation per element, no temporary);
+    returns ``||X_new||_F^2`` from the same pass."""
+    s = 0.0
     for i in range(X.shape[0]):
         for j in range(X.shape[1]):
-            X[i, j] = X[i, j] - eta * G[i, j]
+            x = X[i, j] - eta * G[i, j]
+            X[i, j] = x
+            s += x * x
+    return s
 
 
 def nmax(a, b):
@@ -152,15 +156,6 @@ def frob2(M):
         for j in range(M.shape[1]):
             s += M[i, j] * M[i, j]
     return s
-
-
-def diff_frob(M, M0):
-    s = 0.0
-    for i in range(M.shape[0]):
-        for j in range(M.shape[1]):
-            d = M[i, j] - M0[i, j]
-            s += d * d
-    return np.sqrt(s)
 
 
 def all_finite(M):
@@ -239,17 +234,12 @@ def kato_temple2(U, V, th0, th1, p, allow, delta, lam2, lamq1, sc0, sc1, tolc):
     return good0, good1
 
 
-def cert_factored(F, F0, V, lam2, lamq1, smax0, qpad, cpad, need_low, out):
+def cert_factored(F, dn, V, lam2, lamq1, smax0, qpad, cpad, need_low, out):
     """One row of ``ExtremeEigs.__call__`` with ``factored=True``: F (p, c) the factor of the Gram ``F F^T``,
-    F0 / V the reference factor and extreme eigenvectors (padded sizes qpad, cpad enter the tolerances as in
-    the padded stack). Writes ``out[0], out[1]`` = (lo, hi) and returns whether certified."""
+    ``dn`` a bound on ``||F - F_ref||_F`` (:func:`run_chunk` accumulates it from the steps), V the reference's
+    extreme eigenvectors (padded sizes qpad, cpad enter the tolerances as in the padded stack). Writes
+    ``out[0], out[1]`` = (lo, hi) and returns whether certified."""
     p, c = F.shape
-    s = 0.0
-    for i in range(p):
-        for j in range(c):
-            d = F[i, j] - F0[i, j]
-            s += d * d
-    dn = np.sqrt(s)
     Vp = V[:p]
     FtV = np.dot(F.T, Vp)
     U = np.dot(F, FtV)
@@ -271,8 +261,9 @@ def cert_factored(F, F0, V, lam2, lamq1, smax0, qpad, cpad, need_low, out):
 
 
 def cert_sym(M, dn, V, lam2, lamq1, fro0, U, out, symv, Vt, Ut, sints, sflts, chars):
-    """One row of ``ExtremeEigs.__call__`` for a symmetric matrix M (q, q) (upper triangle), ``dn`` its
-    Frobenius distance to the reference."""
+    """One row of ``ExtremeEigs.__call__`` for a symmetric matrix M (q, q) (upper triangle), ``dn`` a bound on
+    its Frobenius distance to the reference (:func:`run_chunk`: the sum of the steps' ``||D(s) - D(s-1)||_F``
+    since then)."""
     q = M.shape[0]
     sym_matvec2(symv, M, V, U, Vt, Ut, sints, sflts, chars)
     th0 = 0.0
@@ -288,6 +279,33 @@ def cert_sym(M, dn, V, lam2, lamq1, fro0, U, out, symv, Vt, Ut, sints, sflts, ch
     out[0] = th0 if ok else np.nan
     out[1] = th1 if ok else np.nan
     return ok
+
+
+def move_bounds(eta, ga2, gb2, a2, b2, slack_a, slack_b, out):
+    """Bounds on what the update ``A - eta gA``, ``B - eta gB`` (rounded as numpy rounds it) moves, from the
+    squared norms ``ga2 = ||gA||_F^2``, ``gb2``, ``a2 = ||A||_F^2``, ``b2`` of state t: ``out`` = (``||A(t+1) -
+    A(t)||_F``, ``||B(t+1) - B(t)||_F``, ``||A(t+1) B(t+1)^T - A(t) B(t)^T||_F`` of the exact products).
+
+    Per element ``fl(a - fl(eta g)) - a`` is at most ``|eta g| (1 + eps)^2 + eps |a|`` in magnitude, so
+    ``dA <= eta ||gA|| (1 + eps)^2 + eps ||A||``; ``slack_a``, ``slack_b`` cover the computed norms' own rounding
+    (``1 + (entries + 8) eps``). The product moves by ``dA B(t+1)^T + A(t) dB^T``: at most
+    ``dA (||B|| + dB) + ||A|| dB``. tests/test_fused.py checks them against the distances of real runs."""
+    an = np.sqrt(a2)
+    bn = np.sqrt(b2)
+    dA = (eta * np.sqrt(ga2) * (1.0 + 2.0 * EPS) + EPS * an) * slack_a
+    dB = (eta * np.sqrt(gb2) * (1.0 + 2.0 * EPS) + EPS * bn) * slack_b
+    out[0] = dA
+    out[1] = dB
+    out[2] = (dA * (bn + dB) + an * dB) * (1.0 + 4.0 * EPS)
+
+
+def product_rounding(k, wfp, wref):
+    """A bound on ``||W - A B^T||_F + ||W_ref - A_ref B_ref^T||_F`` of the two computed k-term products
+    (``|fl(A B^T) - A B^T| <= gamma_k |A| |B|^T`` elementwise, whose Frobenius norm is at most
+    ``gamma_k ||A||_F ||B||_F``), ``gamma_k`` enlarged to ``k + 4`` terms; ``wfp``, ``wref``: the two
+    ``||A||_F ||B||_F``."""
+    gam = (k + 4) * EPS / (1.0 - (k + 4) * EPS)
+    return gam * (wfp + wref) * (1.0 + 4.0 * EPS)
 
 
 def set_reference(e, v, fro, V, ref):
@@ -307,21 +325,23 @@ def set_reference(e, v, fro, V, ref):
         V[i, 1] = v[i, p - 1]
 
 
-def gram_dense(F, need_low, track, F0, V, ref, out):
+def gram_dense(F, need_low, track, V, ref, out):
     """Dense route of one factor (``models._dense_grams`` / ``_gram_extremes_dense``): the Gram ``F F^T``'s
     extreme eigenvalues clipped at 0, the SVD's where its smallest is below ``GRAM_SV_RTOL`` its largest;
-    with ``track`` the reference (F0, V, ref = [lam2, lamq1, smax0, fro0]) from the same decomposition."""
+    with ``track`` the reference (V, ref = [lam2, lamq1, smax0, fro0]) from the same decomposition (``eigh``),
+    else the eigenvalues alone (``eigvalsh``, as the numpy path). Returns whether the reference was set."""
     p, c = F.shape
     G = np.dot(F, F.T)
     if not all_finite(G):
         out[0] = np.nan
         out[1] = np.nan
-        return
-    # (untracked, the numpy path takes eigvalsh: the same values to round-off; one LAPACK routine less to compile)
-    e, v = np.linalg.eigh(G)
+        return False
     if track:
-        F0[:p, :c] = F
+        e, v = np.linalg.eigh(G)
         set_reference(e, v, np.sqrt(frob2(F)), V, ref)
+    else:
+        e = np.linalg.eigvalsh(G)
+    set_ref = track
     hi = nmax(e[p - 1], 0.0)
     lo = nmax(e[0], 0.0)
     if need_low:
@@ -333,33 +353,48 @@ def gram_dense(F, need_low, track, F0, V, ref, out):
     else:
         out[0] = 0.0
     out[1] = hi
+    return set_ref
 
 
-def sym_dense(M, track, M0, V, ref, out):
-    """Dense route of the imbalance (``models._tracked`` / ``_eigvalsh_finite``): (lo, hi), and the reference."""
+def sym_dense(M, track, V, ref, out):
+    """Dense route of the imbalance (``models._tracked`` / ``_eigvalsh_finite``): (lo, hi), and with ``track``
+    the reference (``eigh``; else ``eigvalsh``). Returns whether the reference was set."""
     q = M.shape[0]
     mirror(M)
     if not all_finite(M):
         out[0] = np.nan
         out[1] = np.nan
-        return
-    e, v = np.linalg.eigh(M)
+        return False
     if track:
-        M0[:, :] = M
+        e, v = np.linalg.eigh(M)
         set_reference(e, v, sym_frob(M), V, ref)
+    else:
+        e = np.linalg.eigvalsh(M)
     out[0] = e[0]
     out[1] = e[q - 1]
+    return track
 
 
 def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, divergence, L0, K, active, status,
-              nsteps, counters, recS, recP, D0, Dbuf, gAs, gBs, gF0, gV, gref, dM0, dV, dref, trk,
+              nsteps, counters, recS, recP, D0, Dbuf, gAs, gBs, gacc, wref, gV, gref, dacc, dV, dref, trk, nrm,
               track_g, track_d, qpad, cpad, hint_prev, syrk, symv):
     """Steps ``t0 .. t1 - 1`` of the run (state t recorded, then the step to t + 1). Returns
     ``(t, done)``: the step it stopped at and whether the run is over (``t == T`` or no seed active).
 
     ``counters``: [clipped, warm, dense] (int64); ``trk``: [has_ref_g, skip_g, backoff_g, has_ref_d, skip_d,
     backoff_d] (int64), the two trackers' state (grams of the three factors, and D); ``gref`` (3, R, 4) and
-    ``dref`` (R, 4): [lam2, lamq1, smax0, fro0] of each reference."""
+    ``dref`` (R, 4): [lam2, lamq1, smax0, fro0] of each reference.
+
+    The certificates' Weyl shifts are bounds accumulated from the steps, not distances formed from stored
+    copies of the references (issue 13: no pass over a reference matrix per step): ``dacc`` (R,) bounds
+    ``||D(t) - D_ref||_F`` by the sum of the recorded ``||D(s) - D(s-1)||_F`` since the reference (triangle
+    inequality; each term enlarged for its own rounding); ``gacc`` (3, R) bounds ``||A(t) - A_ref||_F``,
+    ``||B(t) - B_ref||_F`` by the sums of ``eta ||gA||_F (1 + eps)^2 + eps ||A||_F`` (the update's rounding
+    included), and the exact products' ``||A(t) B(t)^T - A_ref B_ref^T||_F`` by the sums of
+    ``dA (||B|| + dB) + ||A|| dB``; the computed W adds ``gamma_k (||A|| ||B|| + wref)`` (a k-term product's
+    rounding, ``wref`` = ``||A_ref||_F ||B_ref||_F``). A bound only shrinks the certified gap: a loose one
+    sends a step to the dense route, never a wrong value through. ``nrm`` (R, 2): ``||A||_F^2, ||B||_F^2`` of the
+    current state, from the update's own pass (NaN: not known yet)."""
     R, n, k = A.shape
     m = B.shape[1]
     W = np.empty((n, m))
@@ -376,7 +411,12 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
     Ut = np.empty((2, k))
     sints = np.array([k, 1], dtype=np.int32)
     sflts = np.array([1.0, 0.0])
-    d3 = np.empty(3)
+    d3 = np.empty(2)
+    gn = np.empty((R, 2))  # ||gA||_F^2, ||gB||_F^2 of this step, per seed
+    mv = np.empty(3)
+    slack_d = 1.0 + (k * k + 4) * EPS  # a computed norm of a k x k difference
+    slack_a = 1.0 + (n * k + 8) * EPS
+    slack_b = 1.0 + (m * k + 8) * EPS
     C = np.empty(8)
     dC = np.empty(8)
     out = np.empty(2)
@@ -426,14 +466,25 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
             gB = gBs[r]
             np.dot(Gl, Br, gA)
             np.dot(Gl.T, Ar, gB)
-            gsq = frob2(gA) + frob2(gB)
+            ga2 = frob2(gA)
+            gb2 = frob2(gB)
+            gsq = ga2 + gb2
+            a2 = nrm[r, 0] if nrm[r, 0] == nrm[r, 0] else frob2(Ar)
+            b2 = nrm[r, 1] if nrm[r, 1] == nrm[r, 1] else frob2(Br)
+            nrm[r, 0] = a2
+            nrm[r, 1] = b2
+            gn[r, 0] = ga2
+            gn[r, 1] = gb2
+            wfp = np.sqrt(a2 * b2)
             # LocalPL.observe: the reduced imbalance, the spectra, drift
             D = Dbuf[t % 2, r]
             imbalance(syrk, Ar, Br, D, chars, ia, ib, fa, fb)
             if t == 0:
                 D0[r] = D
-            # ||D - D0||, ||D - D(t-1)||, ||D - reference|| (drift, drift_step, the certificate's Weyl delta)
-            sym_diffs(D, D0[r], Dbuf[(t + 1) % 2, r], dM0[r], d3)
+            # ||D - D0||, ||D - D(t-1)|| (drift, drift_step); the latter also bounds D's move from its reference
+            sym_diffs(D, D0[r], Dbuf[(t + 1) % 2, r], d3)
+            if t > 0:
+                dacc[r] = (dacc[r] + d3[1] * slack_d) * (1.0 + 2.0 * EPS)
             for f in range(3):
                 if f == 0:
                     F = Ar if n <= k else Ar.T.copy()
@@ -446,16 +497,19 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
                     need = True
                 ok = False
                 if try_g:
-                    ok = cert_factored(F, gF0[f, r], gV[f, r], gref[f, r, 0], gref[f, r, 1], gref[f, r, 2],
+                    dn = gacc[f, r] if f < 2 else gacc[2, r] + product_rounding(k, wfp, wref[r])
+                    ok = cert_factored(F, dn, gV[f, r], gref[f, r, 0], gref[f, r, 1], gref[f, r, 2],
                                        qpad, cpad, need, out)
                 if ok:
                     nok_g += 1
                     counters[1] += 1
                 else:
-                    gram_dense(F, need, track_g, gF0[f, r], gV[f, r], gref[f, r], out)
-                    if track_g and all_finite(F):
+                    if gram_dense(F, need, track_g, gV[f, r], gref[f, r], out):
                         dense_g = True
                         counters[2] += 1
+                        gacc[f, r] = 0.0
+                        if f == 2:
+                            wref[r] = wfp
                 lo3[f] = nmax(out[0], 0.0) if need else 0.0
                 hi3[f] = nmax(out[1], 0.0)
             if k == 0:
@@ -464,21 +518,18 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
             else:
                 ok = False
                 if try_d:
-                    ok = cert_sym(D, d3[2], dV[r], dref[r, 0], dref[r, 1], dref[r, 3], Ubuf, out, symv, Vt, Ut,
+                    ok = cert_sym(D, dacc[r], dV[r], dref[r, 0], dref[r, 1], dref[r, 3], Ubuf, out, symv, Vt, Ut,
                                   sints, sflts, chars)
                 if ok:
                     nok_d += 1
                     counters[1] += 1
                 else:
-                    sym_dense(D, track_d, dM0[r], dV[r], dref[r], out)
-                    if track_d and all_finite(D):
+                    if sym_dense(D, track_d, dV[r], dref[r], out):
                         dense_d = True
                         counters[2] += 1
+                        dacc[r] = 0.0
                 dlo = out[0]
                 dhi = out[1]
-            a2 = frob2(Ar)
-            b2 = frob2(Br)
-            wfp = np.sqrt(a2 * b2)
             gln = np.sqrt(frob2(Gl))
             s1min = lo3[0] if low_a else 0.0
             s2min = lo3[1] if low_b else 0.0
@@ -563,8 +614,12 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
                 recP[P_ETA, r, t] = eta
             else:
                 eta = 0.0
-            axpy_step(A[r], gAs[r], eta)
-            axpy_step(B[r], gBs[r], eta)
+            # the references' distance bounds (run_chunk's docstring), from state t's norms and this step
+            move_bounds(eta, gn[r, 0], gn[r, 1], nrm[r, 0], nrm[r, 1], slack_a, slack_b, mv)
+            for f in range(3):
+                gacc[f, r] = (gacc[f, r] + mv[f]) * (1.0 + 2.0 * EPS)
+            nrm[r, 0] = axpy_step(A[r], gAs[r], eta)
+            nrm[r, 1] = axpy_step(B[r], gBs[r], eta)
     return t1, False
 
 
