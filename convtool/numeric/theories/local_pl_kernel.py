@@ -81,32 +81,41 @@ def mirror(D):
 
 
 def sym_diffs(D, X, Y, out):
-    """``||D - X||_F, ||D - Y||_F`` of symmetric matrices from their upper triangles (one pass)."""
+    """``||D - X||_F, ||D - Y||_F`` of symmetric matrices from their upper triangles (one pass). Each row's part
+    right of the diagonal is taken as a 1-d slice indexed from 0, which LLVM vectorizes (indexing ``D[i, j]`` for
+    ``j`` in ``range(i + 1, k)`` it does not: 25 against 9 us at k = 200, measured)."""
     k = D.shape[0]
     sx = 0.0
     sy = 0.0
+    dx = 0.0
+    dy = 0.0
     for i in range(k):
         a = D[i, i] - X[i, i]
         b = D[i, i] - Y[i, i]
-        sx += 0.5 * a * a
-        sy += 0.5 * b * b
-        for j in range(i + 1, k):
-            a = D[i, j] - X[i, j]
-            b = D[i, j] - Y[i, j]
+        dx += a * a
+        dy += b * b
+        d = D[i, i + 1:]
+        x = X[i, i + 1:]
+        y = Y[i, i + 1:]
+        for j in range(d.shape[0]):
+            a = d[j] - x[j]
+            b = d[j] - y[j]
             sx += a * a
             sy += b * b
-    out[0] = np.sqrt(2.0 * sx)
-    out[1] = np.sqrt(2.0 * sy)
+    out[0] = np.sqrt(2.0 * sx + dx)
+    out[1] = np.sqrt(2.0 * sy + dy)
 
 
 def sym_frob(D):
     k = D.shape[0]
     s = 0.0
+    dg = 0.0
     for i in range(k):
-        s += 0.5 * D[i, i] * D[i, i]
-        for j in range(i + 1, k):
-            s += D[i, j] * D[i, j]
-    return np.sqrt(2.0 * s)
+        dg += D[i, i] * D[i, i]
+        d = D[i, i + 1:]
+        for j in range(d.shape[0]):
+            s += d[j] * d[j]
+    return np.sqrt(2.0 * s + dg)
 
 
 def sym_matvec2(symv, D, V, U, Vt, Ut, ints, flts, chars):
