@@ -488,3 +488,25 @@ def test_reference_loss_is_problem_one_gd():
         W = W - (X.T @ (X @ W - Y)) / K
     np.testing.assert_allclose(res.arrays["reference_loss"][0], want, rtol=1e-8)
     assert res.summary()["reference_rate"] < 1
+
+
+def test_reference_losses_stacked_equal_seed_by_seed():
+    """engine.reference_losses runs a batch of losses as one stacked GD (issue 13): every seed's row equals
+    its own ``run_reference`` bit for bit, cut where that seed reached tol, NaN after it."""
+    from convtool.numeric.engine import reference_losses, run_reference
+    from convtool.numeric.losses import SquaredLoss
+
+    rng = np.random.default_rng(3)
+    losses = []
+    for r in range(6):  # conditioning from mild to poor: the seeds reach tol at different steps
+        X = rng.normal(size=(30, 10)) * np.geomspace(1, 10 ** (r / 3), 10)
+        losses.append(SquaredLoss(X, X @ rng.normal(size=(10, 5)) + 0.1 * rng.normal(size=(30, 5))))
+    W1, W2 = rng.normal(size=(6, 10, 40)) / 40 ** 0.25, rng.normal(size=(6, 5, 40)) / 40 ** 0.25
+    for tol in (1e-14, 1e-6, 1e-3):
+        ref, _ = reference_losses(losses, W1, W2, 150, tol)
+        rows = [run_reference(L, w1 @ w2.T, 150, tol=tol)[0] for L, w1, w2 in zip(losses, W1, W2)]
+        assert ref.shape == (6, max(r.size for r in rows))
+        assert len({r.size for r in rows}) >= 2  # seeds stop at different steps (or run to the end)
+        for r, row in enumerate(rows):
+            assert np.array_equal(ref[r, : row.size], row)
+            assert np.isnan(ref[r, row.size:]).all()

@@ -409,7 +409,9 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
     if hasattr(sched, "bind"):  # a rule that reads the data itself (xu2023: X, Y of each seed's loss)
         sched.bind(losses)
     state = model.init_state()
-    state_0 = model.full_weights(state)
+    # the full weights at the start: the model's own copy of what it was given where it keeps one (exact, and
+    # no expansion back to full width), else expanded from the state
+    state_0 = model.initial_weights() if hasattr(model, "initial_weights") else model.full_weights(state)
     L0 = env0.get("L0")
     K = env0.get("K")
     if K is None:
@@ -619,7 +621,18 @@ def reference_losses(losses, W1, W2, steps: int, tol: float = 1e-14) -> tuple[np
     """:func:`run_reference` for each seed r from ``W1[r] W2[r]^T``: (R, T' + 1) losses (NaN after a seed
     reached ``tol``; T' the longest seed's steps) and the wall time."""
     t0 = time.perf_counter()
-    rows = [run_reference(L, a @ b.T, steps, tol=tol)[0] for L, a, b in zip(losses, W1, W2)]
+    try:  # one stacked run (a seed's row is cut where it reached tol, as its own run stops there)
+        stacked = stack_losses(list(losses)) if len(losses) > 1 else None
+    except (TypeError, ValueError):
+        stacked = None
+    if stacked is not None:
+        W0 = np.asarray(W1) @ np.swapaxes(np.asarray(W2), -1, -2)
+        rows = []
+        for r, row in enumerate(run_reference(stacked, W0, steps, tol=tol)):
+            hit = np.flatnonzero(row <= tol * row[0])
+            rows.append(row[: hit[0] + 1] if hit.size else row)
+    else:
+        rows = [run_reference(L, a @ b.T, steps, tol=tol)[0] for L, a, b in zip(losses, W1, W2)]
     ref = np.full((len(rows), max(r.size for r in rows)), np.nan)
     for i, r in enumerate(rows):
         ref[i, : r.size] = r

@@ -291,6 +291,11 @@ class TwoLayerLinear:
         """``(A, B)``: the (reduced) initial weights, fresh copies."""
         return self._A0.copy(), self._B0.copy()
 
+    def initial_weights(self) -> tuple:
+        """The full-width weights the model was given, ``(W1(0), W2(0))`` (R, n, h), (R, m, h): what
+        :meth:`full_weights` of :meth:`init_state` gives up to round-off, without the expansion."""
+        return self.W1_0, self.W2_0
+
     @staticmethod
     def product(state, *rest):
         """``W = A B^T`` (R, n, m); ``product((A, B))`` (also ``product(A, B)``)."""
