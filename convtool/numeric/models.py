@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convtool.numeric.spectra import GRAM_SV_RTOL, ExtremeEigs, reduce_width, reduced_imbalance
+from convtool.numeric.spectra import GRAM_SV_RTOL, ExtremeEigs, reduce_width, reduce_width_batch, reduced_imbalance
 
 __all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch", "blas_threads", "BLAS_THREADS"]
 
@@ -273,7 +273,7 @@ class TwoLayerLinear:
         self.R, self.n, self.h = W1.shape
         self.m = W2.shape[1]
         with blas_threads(self.blas_threads):
-            reds = [reduce_width(a, b) for a, b in zip(W1, W2)]
+            reds = reduce_width_batch(W1, W2) if self.R > 1 else [reduce_width(W1[0], W2[0])]
         self.reductions = reds
         self.ranks = np.array([r.rank for r in reds])
         k = int(max(1, self.ranks.max()))

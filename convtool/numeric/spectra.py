@@ -44,8 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["WidthReduction", "reduce_width", "ImbalanceSpectrum", "imbalance_spectrum", "reduced_imbalance",
-           "singular_values_sq", "extreme_sv_sq", "ExtremeEigs", "RANK_RTOL", "GRAM_SV_RTOL"]
+__all__ = ["WidthReduction", "reduce_width", "reduce_width_batch", "ImbalanceSpectrum", "imbalance_spectrum",
+           "reduced_imbalance", "singular_values_sq", "extreme_sv_sq", "ExtremeEigs", "RANK_RTOL", "GRAM_SV_RTOL"]
 
 #: Relative tolerance of the numerical rank of Z(0): singular values of Z below
 #: ``RANK_RTOL * max(n + m, h) * sigma_max(Z)`` count as zero (numpy's matrix_rank default).
@@ -97,6 +97,34 @@ def reduce_width(W1: np.ndarray, W2: np.ndarray) -> WidthReduction:
     r = int(np.sum(s > tol))
     Q = Q0 @ U[:, :r]
     return WidthReduction(Q=Q, S1=W1 @ Q, S2=W2 @ Q, h=h, rank=r, tol=float(tol))
+
+
+def reduce_width_batch(W1: np.ndarray, W2: np.ndarray) -> list:
+    """:func:`reduce_width` of every seed of a batch, ``W1`` (R, n, h), ``W2`` (R, m, h): the same
+    reductions bit for bit (numpy's stacked ``qr``, ``svd`` and ``matmul`` run the same LAPACK / BLAS routine
+    on each matrix; tests/test_reduction.py), in three stacked calls instead of R of each (issue 13: 100 seeds
+    at h = 500 paid ~0.3 ms a seed in Python and call overhead). A seed whose rank is below n + m is reduced
+    on its own (its basis keeps r of the columns)."""
+    W1 = np.asarray(W1, dtype=np.float64)
+    W2 = np.asarray(W2, dtype=np.float64)
+    R, n, h = W1.shape
+    Z = np.concatenate([W1, W2], axis=1)  # (R, n+m, h)
+    Q0, Rf = np.linalg.qr(np.swapaxes(Z, -1, -2), mode="reduced")
+    U, s, _ = np.linalg.svd(Rf, full_matrices=False)
+    tol = RANK_RTOL * max(Z.shape[1:]) * (s[:, 0] if s.shape[1] else np.zeros(R))
+    ranks = np.sum(s > tol[:, None], axis=1)
+    k = s.shape[1]
+    full = ranks == k
+    Q = Q0 @ U if full.any() else None
+    S1 = W1 @ Q if Q is not None else None
+    S2 = W2 @ Q if Q is not None else None
+    out = []
+    for i in range(R):
+        if full[i]:
+            out.append(WidthReduction(Q=Q[i], S1=S1[i], S2=S2[i], h=h, rank=int(k), tol=float(tol[i])))
+        else:
+            out.append(reduce_width(W1[i], W2[i]))
+    return out
 
 
 @dataclass
