@@ -32,6 +32,8 @@ EPS = 2.220446049250313e-16
 CERT_ULPS = 4.0
 GRAM_SV_RTOL = 1e-4
 MAX_SKIP = 16
+#: the largest matrix whose untracked extreme eigenvalues :func:`extreme_eigvalsh` computes (else ``eigvalsh``)
+SMALL_EIG_MAX = 32
 #: record rows of ``recS`` (state t) and ``recP`` (step t), in the order of local_pl_fused.STATE_KEYS / STEP_KEYS
 R_LOSS, R_GSQ, R_S1MIN, R_S1MAX, R_S2MIN, R_S2MAX, R_SWMIN, R_SWMAX, R_LD, R_LND, R_DRIFT, R_GLN, R_WF, R_WFP = \
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
@@ -317,6 +319,162 @@ def product_rounding(k, wfp, wref):
     return gam * (wfp + wref) * (1.0 + 4.0 * EPS)
 
 
+def tridiagonalize(M, a, b, p):
+    """Householder reduction of the symmetric ``M`` (q, q; both triangles, overwritten) to the tridiagonal
+    ``T = H^T M H`` with diagonal ``a`` (q) and off-diagonal ``b`` (q - 1); ``p`` (q) is work space. Backward
+    stable (``T`` is exactly similar to ``M + E``, ``||E|| = O(q eps ||M||)``), as LAPACK's ``dsytrd``."""
+    q = M.shape[0]
+    for k in range(q - 2):
+        s2 = 0.0
+        for i in range(k + 1, q):
+            s2 += M[i, k] * M[i, k]
+        x0 = M[k + 1, k]
+        a[k] = M[k, k]
+        if s2 == 0.0:
+            b[k] = 0.0
+            continue
+        alpha = -np.sqrt(s2) if x0 >= 0 else np.sqrt(s2)
+        M[k + 1, k] = x0 - alpha
+        beta = 2.0 / (s2 - x0 * x0 + (x0 - alpha) * (x0 - alpha))
+        for i in range(k + 1, q):
+            t = 0.0
+            for j in range(k + 1, q):
+                t += M[i, j] * M[j, k]
+            p[i] = beta * t
+        kk = 0.0
+        for i in range(k + 1, q):
+            kk += M[i, k] * p[i]
+        kk *= 0.5 * beta
+        for i in range(k + 1, q):
+            p[i] -= kk * M[i, k]
+        for i in range(k + 1, q):
+            for j in range(k + 1, q):
+                M[i, j] -= M[i, k] * p[j] + p[i] * M[j, k]
+        b[k] = alpha
+    if q >= 2:
+        a[q - 2] = M[q - 2, q - 2]
+        b[q - 2] = M[q - 1, q - 2]
+    a[q - 1] = M[q - 1, q - 1]
+
+
+def sturm_count(a, b2, q, x, pivmin):
+    """The number of eigenvalues of the tridiagonal (``a``, ``b2`` = squared off-diagonal) below ``x``: the
+    negative pivots of ``T - x I = L D L^T`` (LAPACK ``dlaneg``'s recurrence; a pivot of magnitude below
+    ``pivmin`` is taken as ``-pivmin``)."""
+    c = 0
+    d = a[0] - x
+    if abs(d) < pivmin:
+        d = -pivmin
+    if d < 0:
+        c += 1
+    for i in range(1, q):
+        d = a[i] - x - b2[i - 1] / d
+        if abs(d) < pivmin:
+            d = -pivmin
+        if d < 0:
+            c += 1
+    return c
+
+
+def laguerre_extreme(a, b2, q, x, side, pivmin, tol):
+    """Laguerre's iteration on ``det(T - x I)`` from ``x`` outside the spectrum (``side`` +1: above it, -1:
+    below) to the nearest eigenvalue: the pivots of :func:`sturm_count`'s recurrence with their first two
+    derivatives give ``G = sum 1/(x - lambda_i)``, ``H = sum 1/(x - lambda_i)^2``; for a polynomial with real
+    roots the iterates move monotonically toward the extreme root (cubically near a simple one). Stops when a
+    step is below ``tol`` or would move outward (rounding)."""
+    for _ in range(60):
+        d = a[0] - x
+        if abs(d) < pivmin:
+            d = -pivmin * side
+        dp = -1.0
+        dpp = 0.0
+        r = 1.0 / d
+        g = dp * r
+        h = g * g
+        for i in range(1, q):
+            bb = b2[i - 1]
+            nd = a[i] - x - bb * r
+            if abs(nd) < pivmin:
+                nd = -pivmin * side
+            ndp = -1.0 + bb * dp * r * r
+            ndpp = bb * r * r * (dpp - 2.0 * dp * dp * r)
+            d = nd
+            dp = ndp
+            dpp = ndpp
+            r = 1.0 / d
+            u = dp * r
+            g += u
+            h += u * u - dpp * r
+        disc = (q - 1) * (q * h - g * g)
+        if disc < 0:
+            disc = 0.0
+        den = g + side * np.sqrt(disc)
+        if den == 0 or den != den:
+            return x
+        step = q / den
+        xn = x - step
+        if side * (xn - x) > 0:  # the monotone iteration never moves outward: converged at rounding
+            return x
+        if abs(step) <= tol:
+            return xn
+        x = xn
+    return x
+
+
+def extreme_eigvalsh(M, a, b, p, out):
+    """The smallest and largest eigenvalue of the symmetric ``M`` (q, q; both triangles; overwritten) into
+    ``out`` = (lo, hi), for small q, where a LAPACK call's overhead is most of its cost (numba's ``eigvalsh``
+    of a 10 x 10: 7 us; this: ~3.5 us, measured): ``M`` scaled by a power of two to ``max |M_ij|`` in [1, 2),
+    :func:`tridiagonalize`, :func:`laguerre_extreme` from the Gershgorin bounds, then each value verified by
+    two :func:`sturm_count` calls (an eigenvalue within ``eps ||T|| + 4 ulps`` on the inner side, none
+    beyond it on the outer). Returns False where a verification fails (clusters, a multiple extreme
+    eigenvalue): the caller then takes ``eigvalsh``. The error is the reduction's, ``O(q eps ||M||)``, as
+    ``eigvalsh``'s (tests/test_fused.py compares them on random, graded, clustered, low-rank and tiny or huge
+    matrices)."""
+    q = M.shape[0]
+    amax = 0.0
+    for i in range(q):
+        for j in range(q):
+            amax = max(amax, abs(M[i, j]))
+    if amax == 0.0:
+        out[0] = 0.0
+        out[1] = 0.0
+        return True
+    if not (1e-290 < amax < 1e290):  # the power-of-two scale itself would over- or underflow: eigvalsh
+        return False
+    sc = 2.0 ** -np.floor(np.log2(amax))  # exact power of two: max |M| in [1, 2)
+    for i in range(q):
+        for j in range(q):
+            M[i, j] *= sc
+    tridiagonalize(M, a, b, p)
+    gl = np.inf
+    gu = -np.inf
+    for i in range(q):
+        r = 0.0
+        if i > 0:
+            r += abs(b[i - 1])
+        if i < q - 1:
+            r += abs(b[i])
+        gl = min(gl, a[i] - r)
+        gu = max(gu, a[i] + r)
+    for i in range(q - 1):
+        p[i] = b[i] * b[i]
+    pivmin = 1e-290
+    span = max(abs(gl), abs(gu))
+    atol = 0.5 * EPS * span
+    gl -= 2 * atol + pivmin
+    gu += 2 * atol + pivmin
+    hi = laguerre_extreme(a, p, q, gu, 1.0, pivmin, atol)
+    lo = laguerre_extreme(a, p, q, gl, -1.0, pivmin, atol)
+    dl = 2 * atol + 4 * EPS * abs(lo) + pivmin
+    dh = 2 * atol + 4 * EPS * abs(hi) + pivmin
+    ok = (sturm_count(a, p, q, hi + dh, pivmin) == q and sturm_count(a, p, q, hi - dh, pivmin) <= q - 1
+          and sturm_count(a, p, q, lo - dl, pivmin) == 0 and sturm_count(a, p, q, lo + dl, pivmin) >= 1)
+    out[0] = lo / sc
+    out[1] = hi / sc
+    return ok
+
+
 def set_reference(e, v, fro, V, ref):
     """A dense decomposition (ascending eigenvalues ``e``, eigenvectors ``v`` of a p x p matrix) as the warm
     start's reference: ``ref = [lam2, lamq1, smax0, fro0]`` and the extreme eigenvectors in ``V``'s first p
@@ -334,11 +492,12 @@ def set_reference(e, v, fro, V, ref):
         V[i, 1] = v[i, p - 1]
 
 
-def gram_dense(F, need_low, track, V, ref, out):
+def gram_dense(F, need_low, track, V, ref, out, eig_a, eig_b, eig_p, eig_o):
     """Dense route of one factor (``models._dense_grams`` / ``_gram_extremes_dense``): the Gram ``F F^T``'s
     extreme eigenvalues clipped at 0, the SVD's where its smallest is below ``GRAM_SV_RTOL`` its largest;
     with ``track`` the reference (V, ref = [lam2, lamq1, smax0, fro0]) from the same decomposition (``eigh``),
-    else the eigenvalues alone (``eigvalsh``, as the numpy path). Returns whether the reference was set."""
+    else the extreme eigenvalues alone (:func:`extreme_eigvalsh` up to size ``SMALL_EIG_MAX``, else ``eigvalsh``,
+    as the numpy path). Returns whether the reference was set."""
     p, c = F.shape
     G = np.dot(F, F.T)
     if not all_finite(G):
@@ -348,11 +507,18 @@ def gram_dense(F, need_low, track, V, ref, out):
     if track:
         e, v = np.linalg.eigh(G)
         set_reference(e, v, np.sqrt(frob2(F)), V, ref)
+        elo = e[0]
+        ehi = e[p - 1]
+    elif p <= SMALL_EIG_MAX and extreme_eigvalsh(G, eig_a[:p], eig_b[:p], eig_p[:p], eig_o):
+        elo = eig_o[0]
+        ehi = eig_o[1]
     else:
-        e = np.linalg.eigvalsh(G)
+        e = np.linalg.eigvalsh(np.dot(F, F.T))
+        elo = e[0]
+        ehi = e[p - 1]
     set_ref = track
-    hi = nmax(e[p - 1], 0.0)
-    lo = nmax(e[0], 0.0)
+    hi = nmax(ehi, 0.0)
+    lo = nmax(elo, 0.0)
     if need_low:
         if lo < GRAM_SV_RTOL * hi:
             sv = np.linalg.svd(F)[1]
@@ -365,9 +531,10 @@ def gram_dense(F, need_low, track, V, ref, out):
     return set_ref
 
 
-def sym_dense(M, track, V, ref, out):
+def sym_dense(M, track, V, ref, out, eig_a, eig_b, eig_p, eig_o):
     """Dense route of the imbalance (``models._tracked`` / ``_eigvalsh_finite``): (lo, hi), and with ``track``
-    the reference (``eigh``; else ``eigvalsh``). Returns whether the reference was set."""
+    the reference (``eigh``; else :func:`extreme_eigvalsh` up to ``SMALL_EIG_MAX``, or ``eigvalsh``). Returns
+    whether the reference was set."""
     q = M.shape[0]
     mirror(M)
     if not all_finite(M):
@@ -377,11 +544,19 @@ def sym_dense(M, track, V, ref, out):
     if track:
         e, v = np.linalg.eigh(M)
         set_reference(e, v, sym_frob(M), V, ref)
-    else:
-        e = np.linalg.eigvalsh(M)
+        out[0] = e[0]
+        out[1] = e[q - 1]
+        return True
+    if q <= SMALL_EIG_MAX:
+        Mc = M.copy()
+        if extreme_eigvalsh(Mc, eig_a[:q], eig_b[:q], eig_p[:q], eig_o):
+            out[0] = eig_o[0]
+            out[1] = eig_o[1]
+            return False
+    e = np.linalg.eigvalsh(M)
     out[0] = e[0]
     out[1] = e[q - 1]
-    return track
+    return False
 
 
 def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, divergence, L0, K, active, status,
@@ -423,6 +598,11 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
     d3 = np.empty(2)
     gn = np.empty((R, 2))  # ||gA||_F^2, ||gB||_F^2 of this step, per seed
     mv = np.empty(3)
+    qe = max(n, m, k)  # work space of extreme_eigvalsh
+    eig_a = np.empty(qe)
+    eig_b = np.empty(qe)
+    eig_p = np.empty(qe)
+    eig_o = np.empty(2)
     slack_d = 1.0 + (k * k + 4) * EPS  # a computed norm of a k x k difference
     slack_a = 1.0 + (n * k + 8) * EPS
     slack_b = 1.0 + (m * k + 8) * EPS
@@ -513,7 +693,7 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
                     nok_g += 1
                     counters[1] += 1
                 else:
-                    if gram_dense(F, need, track_g, gV[f, r], gref[f, r], out):
+                    if gram_dense(F, need, track_g, gV[f, r], gref[f, r], out, eig_a, eig_b, eig_p, eig_o):
                         dense_g = True
                         counters[2] += 1
                         gacc[f, r] = 0.0
@@ -533,7 +713,7 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
                     nok_d += 1
                     counters[1] += 1
                 else:
-                    if sym_dense(D, track_d, dV[r], dref[r], out):
+                    if sym_dense(D, track_d, dV[r], dref[r], out, eig_a, eig_b, eig_p, eig_o):
                         dense_d = True
                         counters[2] += 1
                         dacc[r] = 0.0
