@@ -542,6 +542,7 @@ def vector_interval_function(expression: str, argnames):
         return slot[key]
 
     compile_(tree)
+    tape = _specialize(tape)
 
     def f(*arrays):
         env = [np.asarray(a, dtype=LD) for a in arrays]
@@ -559,6 +560,19 @@ def vector_interval_function(expression: str, argnames):
                     out = (-x[1], -x[0])
                 elif op == "pos":
                     out = val[ins[1]]
+                elif op == "mul_pp":  # two exact points: one product, rounded outward
+                    p = val[ins[1]][0] * val[ins[2]][0]
+                    out = (_vdn(p), _vup(p))
+                elif op == "mul_pi":  # an exact point times an interval: two products
+                    x, y = val[ins[1]][0], val[ins[2]]
+                    p, q = x * y[0], x * y[1]
+                    out = (_vdn(np.minimum(p, q)), _vup(np.maximum(p, q)))
+                elif op == "mul_ci":  # a positive literal times an interval: order kept
+                    x, y = ins[1], val[ins[2]]
+                    out = (_vdn(x * y[0]), _vup(x * y[1]))
+                elif op == "add_pp":
+                    p = val[ins[1]][0] + val[ins[2]][0]
+                    out = (_vdn(p), _vup(p))
                 elif op == "add":
                     out = _vadd(*val[ins[1]], *val[ins[2]])
                 elif op == "sub":
@@ -585,6 +599,41 @@ def vector_interval_function(expression: str, argnames):
 
     f.tape = tape
     return f
+
+
+def _specialize(tape: list) -> list:
+    """The tape with cheaper, equally valid rules where an operand is an exact point (an input, or a literal
+    exactly representable, or the negation of one): a product or sum of two points is one rounded operation
+    widened by a long double ulp each way (what the general rules give for degenerate intervals, with 1 of
+    their 4 products), a point times an interval takes 2 products, a positive literal keeps the order. The
+    general rules handle NaN and infinities the same way (a NaN stays NaN, so the element stays inconclusive)."""
+    point: list = []
+    out: list = []
+    for ins in tape:
+        op = ins[0]
+        is_point = False
+        if op == "arg":
+            is_point = True
+        elif op == "const":
+            is_point = bool(ins[1][0] == ins[1][1])
+        elif op in ("neg", "pos"):
+            is_point = point[ins[1]]
+        elif op == "mul":
+            a, b = ins[1], ins[2]
+            if point[a] and point[b]:
+                ins = ("mul_pp", a, b)
+            elif point[a] or point[b]:
+                pt, iv = (a, b) if point[a] else (b, a)
+                c = tape[pt]
+                if c[0] == "const" and c[1][0] > 0:
+                    ins = ("mul_ci", c[1][0], iv)
+                else:
+                    ins = ("mul_pi", pt, iv)
+        elif op == "add" and point[ins[1]] and point[ins[2]]:
+            ins = ("add_pp", ins[1], ins[2])
+        point.append(is_point)
+        out.append(ins)
+    return out
 
 
 def vector_from_lambdified(source: str):
