@@ -346,8 +346,9 @@ def evaluate_many(values_list: list, targets=None, paper: str | None = None) -> 
     R = len(values_list)
     keys = list(values_list[0]) if R else []
     real = (int, float, np.floating, np.integer)
-    if R < 2 or any(len(v) != len(keys) or any(k not in v for k in keys) for v in values_list[1:]) or \
-            not all(isinstance(v[k], real) for v in values_list for k in keys):
+    k0 = values_list[0].keys() if R else None
+    if R < 2 or any(v.keys() != k0 for v in values_list[1:]) or \
+            not all(type(x) is float or isinstance(x, real) for v in values_list for x in v.values()):
         return [evaluate(v, targets, paper) for v in values_list]
     paper, plain_targets = resolve_targets(targets, paper)
     arrays = {k: np.array([v[k] for v in values_list], dtype=np.float64) for k in keys}

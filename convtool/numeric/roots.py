@@ -47,6 +47,7 @@ Examples
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import NamedTuple
@@ -643,11 +644,27 @@ def _answer_evaluations(pending: dict, advance, errors: dict) -> None:
             advance(k, a)
 
 
+_PACK_D, _PACK_Q = struct.Struct("<d"), struct.Struct("<q")
+
+
+def _bits(x: float) -> int:
+    """The IEEE 754 bits of the double ``x`` as a signed 64-bit integer (``np.float64(x).view(np.int64)``)."""
+    return _PACK_Q.unpack(_PACK_D.pack(x))[0]
+
+
+def _from_bits(i: int) -> float:
+    """The double whose bits are the signed 64-bit integer ``i`` (``np.int64(i).view(np.float64)``)."""
+    return _PACK_D.unpack(_PACK_Q.pack(i))[0]
+
+
+_MAX_BITS = _bits(float(np.finfo(np.float64).max))
+
+
 def _ulp_shift(x: float, k: int) -> float:
     """The float ``k`` representable positive doubles above (k > 0) or below ``x >= 0``; clamped to [0, max]."""
-    i = int(np.float64(x).view(np.int64)) + k
-    i = min(max(i, 0), int(np.float64(np.finfo(np.float64).max).view(np.int64)))
-    return float(np.int64(i).view(np.float64))
+    i = _bits(x) + k
+    i = min(max(i, 0), _MAX_BITS)
+    return _from_bits(i)
 
 
 def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -> tuple[float, float | None, int]:
@@ -691,15 +708,15 @@ def _admissible_side_gen(ok, x: float, *, lo: float = 0.0, hi: float | None = No
                 break
             b = cand
             k *= 2
-    ia, ib = int(np.float64(a).view(np.int64)), int(np.float64(b).view(np.int64))
+    ia, ib = _bits(a), _bits(b)
     while ib - ia > 1:
         im = (ia + ib) // 2
         calls += 1
-        if (yield from ok(float(np.int64(im).view(np.float64)))):
+        if (yield from ok(_from_bits(im))):
             ia = im
         else:
             ib = im
-    return float(np.int64(ia).view(np.float64)), float(np.int64(ib).view(np.float64)), calls
+    return _from_bits(ia), _from_bits(ib), calls
 
 
 def solve_eta0_3(values: dict) -> tuple[float, float, str]:
