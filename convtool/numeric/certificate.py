@@ -418,6 +418,8 @@ def _vadd(a, b, c, d):
 
 
 def _vmul(a, b, c, d):
+    if (a >= 0).all() and (c >= 0).all():  # both intervals non-negative (no NaN): the ends multiply
+        return _vdn(a * c), _vup(b * d)
     p = (a * c, a * d, b * c, b * d)
     return _vdn(_vmin4(*p)), _vup(_vmax4(*p))
 
@@ -566,7 +568,10 @@ def vector_interval_function(expression: str, argnames):
                 elif op == "mul_pi":  # an exact point times an interval: two products
                     x, y = val[ins[1]][0], val[ins[2]]
                     p, q = x * y[0], x * y[1]
-                    out = (_vdn(np.minimum(p, q)), _vup(np.maximum(p, q)))
+                    if (x >= 0).all():  # (no NaN in x) the order is kept
+                        out = (_vdn(p), _vup(q))
+                    else:
+                        out = (_vdn(np.minimum(p, q)), _vup(np.maximum(p, q)))
                 elif op == "mul_ci":  # a positive literal times an interval: order kept
                     x, y = ins[1], val[ins[2]]
                     out = (_vdn(x * y[0]), _vup(x * y[1]))
@@ -575,9 +580,9 @@ def vector_interval_function(expression: str, argnames):
                     out = (_vdn(p), _vup(p))
                 elif op == "add":
                     out = _vadd(*val[ins[1]], *val[ins[2]])
-                elif op == "sub":
-                    y = val[ins[2]]
-                    out = _vadd(*val[ins[1]], -y[1], -y[0])
+                elif op == "sub":  # [a - d, b - c]: the same floats as a + (-d), b + (-c)
+                    x, y = val[ins[1]], val[ins[2]]
+                    out = (_vdn(x[0] - y[1]), _vup(x[1] - y[0]))
                 elif op == "mul":
                     out = _vmul(*val[ins[1]], *val[ins[2]])
                 elif op == "div":
