@@ -192,3 +192,28 @@ def _fr(v):
     """The exact value of an mpf (its own mantissa and exponent, not re-rounded to the working precision)."""
     sign, man, exp, _ = v._mpf_
     return (-1) ** sign * Fr(int(man)) * (Fr(2) ** int(exp))
+
+
+def test_drive_batch_defers_evaluations_and_keeps_loop_order(monkeypatch):
+    """Evaluations wait until every search waits on one, then go in one evaluate_many per target set; a seed
+    whose evaluation fails raises as the loop would (the lowest failing seed), the others are unaffected."""
+    calls: list = []
+    real = ev.evaluate_many
+
+    def counting(dicts, targets=None, paper=None):
+        calls.append((len(dicts), targets))
+        return real(dicts, targets, paper)
+
+    monkeypatch.setattr(ev, "evaluate_many", counting)
+
+    def search(r, signs, bad=False):
+        for _ in range(signs):  # a different number of sign rounds per seed before the evaluation
+            yield roots.SignQuery("mubar", 0.5, {"alpha1": 1.0, "alpha2": 1.0, "c": 0.5, "mu": 1.0}, 0.0, True)
+        vals = {"K": 4.0, "mu": 1.0 if not bad else None}
+        out = yield roots.EvalQuery(vals, ("kappa",))
+        return r, out["kappa"]
+
+    assert roots.drive_batch([search(r, r % 3) for r in range(5)]) == [(r, 4.0) for r in range(5)]
+    assert calls == [(5, ["kappa"])]
+    with pytest.raises(TypeError):
+        roots.drive_batch([search(0, 1), search(1, 0, bad=True), search(2, 2)])
