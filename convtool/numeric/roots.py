@@ -790,7 +790,18 @@ def _args(name: str, values: dict):
     if missing:
         raise KeyError(f"{name} needs {', '.join(missing)}")
     args = [float(values[a]) for a in argnames]
-    return (lambda x: f(x, *args)), f, args
+    memo: dict = {}
+
+    def g(x):
+        """``f(x, *args)`` at a scalar ``x``, each point once (by its bits): the bracket checks, Brent's method and
+        the side verification evaluate the same ends again, and the residual is a deterministic function."""
+        k = _bits(x)
+        v = memo.get(k)
+        if v is None:
+            v = memo[k] = f(x, *args)
+        return v
+
+    return g, f, args
 
 
 def solve_eta0_1(values: dict) -> RootResult:
