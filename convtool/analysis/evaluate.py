@@ -361,11 +361,12 @@ def evaluate_many(values_list: list, targets=None, paper: str | None = None) -> 
                 v = _array_twin(f)(*[arrays[i] for i in f.argnames])
                 arrays[n] = np.broadcast_to(np.asarray(v, dtype=np.float64), (R,))
                 new.append(n)
+    cols = [(n, arrays[n].tolist()) for n in new]  # Python floats, the arrays' values
     out = []
     for r, v in enumerate(values_list):
         d = dict(v)
-        for n in new:
-            d[n] = float(arrays[n][r])
+        for n, col in cols:
+            d[n] = col[r]
         out.append(d)
     return out
 

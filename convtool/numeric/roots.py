@@ -24,7 +24,10 @@ a float interval enclosure (:mod:`convtool.numeric.certificate`); at a root +- a
 verifications happen, double precision cannot decide. The searches are generators of
 :class:`SignQuery`: one seed answers them one by one (:func:`_drive`), a batch in lock-step with one long
 double enclosure per round and kind over all seeds (:func:`drive_batch`), mpmath only where that is
-inconclusive; the answers, hence the results, are the same (issue 13).
+inconclusive; the answers, hence the results, are the same (issue 13). The constants' generator also asks
+for values (:class:`ValueQuery`: mubar and eq. 103's bound at eta0, the float nearest the exact value,
+:func:`certified_value`) and for evaluations (:class:`EvalQuery`), which a batch answers for all seeds at once
+(one long double pass; :func:`convtool.analysis.evaluate.evaluate_many`), with the floats one seed gets alone.
 
 Results are :class:`RootResult` objects in the style of
 ``scipy.optimize.RootResults`` and ``find_root``: they report non-convergence
@@ -65,8 +68,8 @@ from convtool.numeric._brentq import brentq  # scipy.optimize.brentq without the
 __all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve", "solve_eta0_1", "solve_eta0_2",
            "eq88_sign_change_point", "positive_root", "STEP_EQUATIONS",
            "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR", "FLOAT_FLOOR", "MP_DPS",
-           "mp_value", "admissible_side", "solve_eta0_3", "certified_sign", "SIGN_COUNTS", "SignQuery",
-           "drive_batch"]
+           "mp_value", "admissible_side", "solve_eta0_3", "certified_sign", "certified_value", "SIGN_COUNTS",
+           "SignQuery", "ValueQuery", "EvalQuery", "ask_value", "ask_evaluate", "drive_batch"]
 
 EPS = np.finfo(np.float64).eps
 XTOL = 1e-300
