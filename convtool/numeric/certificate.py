@@ -465,6 +465,13 @@ def _vpow(a, b, c, d):
             np.where(ok, _vwu(_vmax4(*p)), _LINF))
 
 
+def _vpow_pp(a, c):
+    """:func:`_vpow` of two exact points (its four corner powers are one)."""
+    p = np.power(a, c)
+    ok = a > 0
+    return np.where(ok, np.maximum(_vwl(p), LD(0)), _LNINF), np.where(ok, _vwu(p), _LINF)
+
+
 def _vipow(x, n):
     """``x^n`` for an integer n >= 1 by repeated squaring of intervals (an enclosure, maybe a little wide)."""
     result, base = None, x
@@ -589,6 +596,8 @@ def vector_interval_function(expression: str, argnames):
                     out = _vdiv(*val[ins[1]], *val[ins[2]])
                 elif op == "pow":
                     out = _vpow(*val[ins[1]], *val[ins[2]])
+                elif op == "pow_pp":
+                    out = _vpow_pp(val[ins[1]][0], val[ins[2]][0])
                 elif op == "ipow":
                     x, n = val[ins[1]], ins[2]
                     if n == 0:
@@ -611,7 +620,8 @@ def _specialize(tape: list) -> list:
     exactly representable, or the negation of one): a product or sum of two points is one rounded operation
     widened by a long double ulp each way (what the general rules give for degenerate intervals, with 1 of
     their 4 products), a point times an interval takes 2 products, a positive literal keeps the order. The
-    general rules handle NaN and infinities the same way (a NaN stays NaN, so the element stays inconclusive)."""
+    general rules handle NaN and infinities the same way (a NaN stays NaN, so the element stays inconclusive).
+    A power of two points is one ``pow`` (the general rule's four corners coincide)."""
     point: list = []
     out: list = []
     for ins in tape:
@@ -636,6 +646,8 @@ def _specialize(tape: list) -> list:
                     ins = ("mul_pi", pt, iv)
         elif op == "add" and point[ins[1]] and point[ins[2]]:
             ins = ("add_pp", ins[1], ins[2])
+        elif op == "pow" and point[ins[1]] and point[ins[2]]:  # the four corners coincide: one pow
+            ins = ("pow_pp", ins[1], ins[2])
         point.append(is_point)
         out.append(ins)
     return out
