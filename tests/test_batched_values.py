@@ -55,7 +55,8 @@ def seed_values():
 
 def test_evaluate_many_equals_evaluate_on_real_seeds(seed_values):
     prims = [{k: v[k] for k in PRIMS} for v in seed_values]
-    later = [{k: v[k] for k in (*PRIMS, *FIRST, "eta0_1", "eta0_2", "eta0", "eta", "L_t", "mubar")} for v in seed_values]
+    keys = (*PRIMS, *FIRST, "eta0_1", "eta0_2", "eta0", "eta", "L_t", "mubar")
+    later = [{k: v[k] for k in keys} for v in seed_values]
     for dicts, targets in ((prims, FIRST), (prims, None), (later, ["eta_max"]), (later, None)):
         many = ev.evaluate_many(dicts, targets)
         for d, got in zip(dicts, many):

@@ -454,7 +454,7 @@ def _ask(name: str, x: float, values: dict, threshold: float = 0.0, near_root: b
 
 
 def ask_value(name: str, x: float, values: dict):
-    """``yield from`` in a search: :class:`ValueQuery` ``name`` at ``x``; returns the float (see :func:`certified_value`)."""
+    """``yield from`` in a search: :class:`ValueQuery` ``name`` at ``x``; the float (:func:`certified_value`)."""
     return (yield ValueQuery(name, float(x), values))
 
 
@@ -515,7 +515,9 @@ VECTOR_MIN = 8
 
 def _vector_answers(queries: list) -> list:
     """Signs for ``queries`` (one per seed), those of a kind in one long double enclosure where at least
-    :data:`VECTOR_MIN` are pending; None where undecided (or left to :func:`certified_sign`)."""
+    :data:`VECTOR_MIN` are pending; None where undecided (or left to :func:`certified_sign`). A
+    :class:`ValueQuery` gets ``("value", float)`` where :func:`certified_value`'s pass decides it, for its whole
+    group at once."""
     out: list = [None] * len(queries)
     if not LD_EXTENDED:
         return out
@@ -556,8 +558,12 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     decided together by a long double enclosure (:func:`convtool.numeric.certificate.vector_interval_function`,
     one numpy pass for all seeds), the few it leaves undecided (a float within ~1e-3 ulps of a root) by
     :func:`certified_sign` one by one. Each search gets the exact sign either way, so it takes the same steps
-    and returns what :func:`_drive` returns for it alone. An exception is raised as a loop over the seeds
-    would raise it: the lowest seed's, once the seeds before it have finished. ``caught``, the list of a
+    and returns what :func:`_drive` returns for it alone. Values (:class:`ValueQuery`) are answered the same
+    way (:func:`certified_value`'s long double pass over the group); evaluations (:class:`EvalQuery`) wait until
+    every unfinished search waits on one, then go in one :func:`~convtool.analysis.evaluate.evaluate_many` per
+    target set (the floats :func:`~convtool.analysis.evaluate.evaluate` gives each seed). An exception is
+    raised as a loop over the seeds would raise it: the lowest seed's, once the seeds before it have finished
+    (the seeds after it are dropped). ``caught``, the list of a
     ``warnings.catch_warnings(record=True)`` around the call, is reordered seed by seed (as the loop emits them).
     ``done(k)``, if given, is called each time a search finishes, with the number finished so far (1 .. R): a
     progress bar over the seeds.
