@@ -420,6 +420,11 @@ def _vadd(a, b, c, d):
 def _vmul(a, b, c, d):
     if (a >= 0).all() and (c >= 0).all():  # both intervals non-negative (no NaN): the ends multiply
         return _vdn(a * c), _vup(b * d)
+    return _vmul4(a, b, c, d)
+
+
+def _vmul4(a, b, c, d):
+    """The general product rule: the extremes of the four corner products (a NaN stays NaN)."""
     p = (a * c, a * d, b * c, b * d)
     return _vdn(_vmin4(*p)), _vup(_vmax4(*p))
 
@@ -556,6 +561,14 @@ def vector_interval_function(expression: str, argnames):
     def f(*arrays):
         env = [np.asarray(a, dtype=LD) for a in arrays]
         val: list = []
+        nn: dict = {}  # slot -> its lower end is >= 0 everywhere (no NaN), checked once per call
+
+        def nonneg(k):
+            v = nn.get(k)
+            if v is None:
+                v = nn[k] = bool((val[k][0] >= 0).all())
+            return v
+
         with np.errstate(all="ignore"):
             for ins in tape:
                 op = ins[0]
@@ -575,7 +588,7 @@ def vector_interval_function(expression: str, argnames):
                 elif op == "mul_pi":  # an exact point times an interval: two products
                     x, y = val[ins[1]][0], val[ins[2]]
                     p, q = x * y[0], x * y[1]
-                    if (x >= 0).all():  # (no NaN in x) the order is kept
+                    if nonneg(ins[1]):  # (no NaN in x) the order is kept
                         out = (_vdn(p), _vup(q))
                     else:
                         out = (_vdn(np.minimum(p, q)), _vup(np.maximum(p, q)))
@@ -591,7 +604,11 @@ def vector_interval_function(expression: str, argnames):
                     x, y = val[ins[1]], val[ins[2]]
                     out = (_vdn(x[0] - y[1]), _vup(x[1] - y[0]))
                 elif op == "mul":
-                    out = _vmul(*val[ins[1]], *val[ins[2]])
+                    x, y = val[ins[1]], val[ins[2]]
+                    if nonneg(ins[1]) and nonneg(ins[2]):  # both non-negative (no NaN): the ends multiply
+                        out = (_vdn(x[0] * y[0]), _vup(x[1] * y[1]))
+                    else:
+                        out = _vmul4(*x, *y)
                 elif op == "div":
                     out = _vdiv(*val[ins[1]], *val[ins[2]])
                 elif op == "pow":
