@@ -157,7 +157,8 @@ def test_point_rules_enclose_the_exact_value(xyz):
     x, y, z = xyz
     exact = {"x*y": Fr(x) * Fr(y), "3*x*y": 3 * Fr(x) * Fr(y), "x + y": Fr(x) + Fr(y),
              "x*(y + z)": Fr(x) * (Fr(y) + Fr(z)), "(x*y)*(y*z) + x": Fr(x) * Fr(y) * Fr(y) * Fr(z) + Fr(x),
-             "-x*(z*y)": -Fr(x) * Fr(z) * Fr(y)}
+             "-x*(z*y)": -Fr(x) * Fr(z) * Fr(y), "x**2 - y": Fr(x) ** 2 - Fr(y),
+             "x**2*(y + z)**2": Fr(x) ** 2 * (Fr(y) + Fr(z)) ** 2}
     for expr, val in exact.items():
         f = vector_interval_function(expr, ["x", "y", "z"])
         lo, hi = f(np.array([x]), np.array([y]), np.array([z]))

@@ -638,7 +638,8 @@ def _specialize(tape: list) -> list:
     widened by a long double ulp each way (what the general rules give for degenerate intervals, with 1 of
     their 4 products), a point times an interval takes 2 products, a positive literal keeps the order. The
     general rules handle NaN and infinities the same way (a NaN stays NaN, so the element stays inconclusive).
-    A power of two points is one ``pow`` (the general rule's four corners coincide)."""
+    A power of two points is one ``pow`` (the general rule's four corners coincide), the square of a point one
+    product."""
     point: list = []
     out: list = []
     for ins in tape:
@@ -665,6 +666,8 @@ def _specialize(tape: list) -> list:
             ins = ("add_pp", ins[1], ins[2])
         elif op == "pow" and point[ins[1]] and point[ins[2]]:  # the four corners coincide: one pow
             ins = ("pow_pp", ins[1], ins[2])
+        elif op == "ipow" and ins[2] == 2 and point[ins[1]]:  # the square of a point: one product
+            ins = ("mul_pp", ins[1], ins[1])
         point.append(is_point)
         out.append(ins)
     return out
