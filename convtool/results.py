@@ -48,6 +48,17 @@ def is_value(x) -> bool:
 
 def jsonable(obj):
     """Plain, strict-JSON-safe data: inf/nan and NotApplicable to None, arrays to lists."""
+    t = type(obj)  # the exact plain types first (most of a result; issue 13: 100 seeds' constants at a run's end)
+    if t is float:
+        return obj if math.isfinite(obj) else None
+    if t is str or obj is None or t is bool:
+        return obj
+    if t is int:
+        return obj
+    if t is dict:
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if t is list or t is tuple:
+        return [jsonable(v) for v in obj]
     if isinstance(obj, NotApplicable):
         return None
     if hasattr(obj, "to_dict") and not isinstance(obj, type):

@@ -20,6 +20,7 @@ from convtool.numeric.models import TwoLayerLinear
 from convtool.numeric.roots import solve_eta0_2, solve_eta0_3
 from convtool.numeric.spectra import reduce_width
 from convtool.numeric.theories.local_pl import _per_seed_constants
+from convtool.results import NotApplicable
 
 
 def _same(a, b, where=""):
@@ -123,3 +124,42 @@ def test_drive_batch_reports_each_seed_as_it_finishes(monkeypatch):
                             done=lambda k: log.append((k, list(order))))
     assert out == ["a", "b", "c"]
     assert log == [(1, ["b"]), (2, ["b", "c"]), (3, ["b", "c", "a"])]
+
+
+def test_heterogeneous_batch_equals_seed_by_seed():
+    """A batch whose seeds take different paths (enough of them for the long double passes): mu = 0 (rank-deficient
+    X: the evaluations' dicts differ from the others', so evaluate_many answers those seeds apart), a lower reduced
+    rank (the primitives seed by seed), user eta0's above eta_max (the warning; Delta >= 1: eq. 103's bound not
+    applicable), and ordinary seeds: every result and every warning as one seed at a time."""
+    import warnings
+
+    from convtool.numeric import roots
+    from convtool.numeric.losses import SquaredLoss
+
+    R = roots.VECTOR_MIN + 4
+    b = default_batch(seeds=R, seed=8, h=30)
+    losses = list(b.losses)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(b.losses[0].N, b.losses[0].n))
+    X[:, -1] = X[:, 0]  # rank deficient: mu = 0
+    losses[2] = SquaredLoss(X, b.losses[2].Y)
+    W1, W2 = b.W1.copy(), b.W2.copy()
+    W2[3] = W1[3, : W2.shape[1]]  # a lower reduced rank
+    m = TwoLayerLinear(W1, W2)
+    for eta0 in (None, 7e-4, 0.05):  # 7e-4: 1 - Delta <= 0 (the bound not applicable) on all but one seed
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            res, warn = _per_seed_constants(losses, m.W1_0, m.W2_0, 0.5, 2.0, eta0, m.reductions)
+        one_warn = []
+        for r in range(R):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                one = compute_constants(losses[r], m.W1_0[r], m.W2_0[r], reduction=m.reductions[r], eta0=eta0)
+            one_warn += [str(w.message) for w in caught]
+            _same(res[r].to_dict(), one.to_dict(), f"seed {r}, eta0 {eta0}")
+            _same(res[r].values, one.values, f"seed {r} values")
+        assert warn == one_warn
+        assert not res[2].theorem_applies and "mu" in str(res[2].quantities["eta_max"])
+        if eta0 == 7e-4:
+            assert sum(isinstance(r.quantities["drift_total_bound"], NotApplicable) for r in res) >= R // 2
+    assert m.reductions[3].rank < m.reductions[0].rank

@@ -29,7 +29,8 @@ from convtool._lazy import sympy as sp
 from convtool.analysis.graph import evaluation_order, resolve_targets
 from convtool.analysis.registry import _OWNER, DEFAULT_PAPER, REGISTRIES, display, get
 
-__all__ = ["cached_compile", "compiled", "evaluate", "expanded", "polynomial", "residual", "source", "warm_up"]
+__all__ = ["cached_compile", "compiled", "evaluate", "evaluate_many", "expanded", "polynomial", "residual", "source",
+           "warm_up"]
 
 
 def stable_form(expr: sp.Expr, var: sp.Symbol | None = None) -> sp.Expr:
@@ -328,6 +329,104 @@ def evaluate(values: dict, targets=None, paper: str | None = None) -> dict:
                 v = f(*args)
             out[n] = float(v) if np.ndim(v) == 0 else v
     return out
+
+
+def evaluate_many(values_list: list, targets=None, paper: str | None = None) -> list:
+    """``[evaluate(v, targets, paper) for v in values_list]``, bit for bit, in one array pass per quantity (issue 13).
+
+    The seeds of a batch evaluate the same plan on different numbers: where every dict has the same keys and
+    only real numbers, each quantity is evaluated once on arrays over the dicts (its :func:`_array_twin`, whose
+    powers are the scalar path's libm ``pow`` element by element; every other operation numpy uses is the same
+    for a scalar and an array element: ``+ - * /`` and ``sqrt`` are correctly rounded, and a numpy scalar's
+    ``exp``, ``expm1``, ``log``, ``log1p`` run the array loop on one element). Otherwise (other keys, a value
+    that is not a number, fewer than two dicts) the dicts are evaluated one by one. Each returned dict is a new
+    one, ``values`` extended by plain Python floats, in :func:`evaluate`'s key order.
+    """
+    values_list = list(values_list)
+    R = len(values_list)
+    keys = list(values_list[0]) if R else []
+    real = (int, float, np.floating, np.integer)
+    k0 = values_list[0].keys() if R else None
+    if R < 2 or any(v.keys() != k0 for v in values_list[1:]) or \
+            not all(type(x) is float or isinstance(x, real) for v in values_list for x in v.values()):
+        return [evaluate(v, targets, paper) for v in values_list]
+    paper, plain_targets = resolve_targets(targets, paper)
+    arrays = {k: np.array([v[k] for v in values_list], dtype=np.float64) for k in keys}
+    new: list[str] = []
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for n, inputs, f in _plan(paper, None if plain_targets is None else frozenset(plain_targets)):
+            if n in arrays:
+                continue
+            if all(i in arrays for i in inputs):
+                v = _array_twin(f)(*[arrays[i] for i in f.argnames])
+                arrays[n] = np.broadcast_to(np.asarray(v, dtype=np.float64), (R,))
+                new.append(n)
+    cols = [(n, arrays[n].tolist()) for n in new]  # Python floats, the arrays' values
+    out = []
+    for r, v in enumerate(values_list):
+        d = dict(v)
+        for n, col in cols:
+            d[n] = col[r]
+        out.append(d)
+    return out
+
+
+def _libm_pow(a, b):
+    """``a ** b`` as the scalar path computes it (a numpy float64 scalar's ``**``: libm ``pow``), elementwise on
+    arrays (numpy's array ``power`` may use another implementation, SVML on AVX-512, which differs by an ulp)."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        return a ** b
+    A, B = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    if A.size and bool(np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
+        import math
+
+        try:  # on finite inputs math.pow returns the C library's pow, or raises where that overflows or is NaN
+            return np.array(list(map(math.pow, A.ravel().tolist(), B.ravel().tolist())),
+                            dtype=np.float64).reshape(A.shape)
+        except (OverflowError, ValueError):
+            pass
+    out = np.empty(A.shape)
+    with np.errstate(all="ignore"):
+        for i, (x, y) in enumerate(zip(A.ravel().tolist(), B.ravel().tolist())):
+            out.flat[i] = np.float64(x) ** np.float64(y)
+    return out
+
+
+_ARRAY_TWINS: dict = {}
+
+
+def _array_twin(f):
+    """``f`` (a lambdified numpy function) with every ``a ** b`` computed by :func:`_libm_pow` (AST rewrite of
+    its source, cached per function): the scalar path's values, element by element, on arrays."""
+    g = _ARRAY_TWINS.get(f)
+    if g is not None:
+        return g
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        mod = ast.parse(textwrap.dedent(inspect.getsource(f)))
+    except (OSError, TypeError, SyntaxError):  # pragma: no cover - lambdified sources are kept
+        mod = None
+
+    class _Pow(ast.NodeTransformer):
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            if isinstance(node.op, ast.Pow):
+                return ast.Call(ast.Name("_convtool_libm_pow", ast.Load()), [node.left, node.right], [])
+            return node
+
+    g = f
+    if mod is not None and len(mod.body) == 1 and isinstance(mod.body[0], ast.FunctionDef):
+        mod = ast.fix_missing_locations(_Pow().visit(mod))
+        env = dict(f.__globals__)
+        env["_convtool_libm_pow"] = _libm_pow
+        exec(compile(mod, f"<convtool array twin of {f.__name__}>", "exec"), env)  # noqa: S102 - our own rewrite
+        g = env[mod.body[0].name]
+        g.argnames = getattr(f, "argnames", None)
+    _ARRAY_TWINS[f] = g
+    return g
 
 
 @lru_cache(maxsize=4096)

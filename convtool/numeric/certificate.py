@@ -418,6 +418,13 @@ def _vadd(a, b, c, d):
 
 
 def _vmul(a, b, c, d):
+    if (a >= 0).all() and (c >= 0).all():  # both intervals non-negative (no NaN): the ends multiply
+        return _vdn(a * c), _vup(b * d)
+    return _vmul4(a, b, c, d)
+
+
+def _vmul4(a, b, c, d):
+    """The general product rule: the extremes of the four corner products (a NaN stays NaN)."""
     p = (a * c, a * d, b * c, b * d)
     return _vdn(_vmin4(*p)), _vup(_vmax4(*p))
 
@@ -461,6 +468,13 @@ def _vpow(a, b, c, d):
     ok = a > 0
     return (np.where(ok, np.maximum(_vwl(_vmin4(*p)), LD(0)), _LNINF),
             np.where(ok, _vwu(_vmax4(*p)), _LINF))
+
+
+def _vpow_pp(a, c):
+    """:func:`_vpow` of two exact points (its four corner powers are one)."""
+    p = np.power(a, c)
+    ok = a > 0
+    return np.where(ok, np.maximum(_vwl(p), LD(0)), _LNINF), np.where(ok, _vwu(p), _LINF)
 
 
 def _vipow(x, n):
@@ -542,10 +556,19 @@ def vector_interval_function(expression: str, argnames):
         return slot[key]
 
     compile_(tree)
+    tape = _specialize(tape)
 
     def f(*arrays):
         env = [np.asarray(a, dtype=LD) for a in arrays]
         val: list = []
+        nn: dict = {}  # slot -> its lower end is >= 0 everywhere (no NaN), checked once per call
+
+        def nonneg(k):
+            v = nn.get(k)
+            if v is None:
+                v = nn[k] = bool((val[k][0] >= 0).all())
+            return v
+
         with np.errstate(all="ignore"):
             for ins in tape:
                 op = ins[0]
@@ -559,17 +582,39 @@ def vector_interval_function(expression: str, argnames):
                     out = (-x[1], -x[0])
                 elif op == "pos":
                     out = val[ins[1]]
+                elif op == "mul_pp":  # two exact points: one product, rounded outward
+                    p = val[ins[1]][0] * val[ins[2]][0]
+                    out = (_vdn(p), _vup(p))
+                elif op == "mul_pi":  # an exact point times an interval: two products
+                    x, y = val[ins[1]][0], val[ins[2]]
+                    p, q = x * y[0], x * y[1]
+                    if nonneg(ins[1]):  # (no NaN in x) the order is kept
+                        out = (_vdn(p), _vup(q))
+                    else:
+                        out = (_vdn(np.minimum(p, q)), _vup(np.maximum(p, q)))
+                elif op == "mul_ci":  # a positive literal times an interval: order kept
+                    x, y = ins[1], val[ins[2]]
+                    out = (_vdn(x * y[0]), _vup(x * y[1]))
+                elif op == "add_pp":
+                    p = val[ins[1]][0] + val[ins[2]][0]
+                    out = (_vdn(p), _vup(p))
                 elif op == "add":
                     out = _vadd(*val[ins[1]], *val[ins[2]])
-                elif op == "sub":
-                    y = val[ins[2]]
-                    out = _vadd(*val[ins[1]], -y[1], -y[0])
+                elif op == "sub":  # [a - d, b - c]: the same floats as a + (-d), b + (-c)
+                    x, y = val[ins[1]], val[ins[2]]
+                    out = (_vdn(x[0] - y[1]), _vup(x[1] - y[0]))
                 elif op == "mul":
-                    out = _vmul(*val[ins[1]], *val[ins[2]])
+                    x, y = val[ins[1]], val[ins[2]]
+                    if nonneg(ins[1]) and nonneg(ins[2]):  # both non-negative (no NaN): the ends multiply
+                        out = (_vdn(x[0] * y[0]), _vup(x[1] * y[1]))
+                    else:
+                        out = _vmul4(*x, *y)
                 elif op == "div":
                     out = _vdiv(*val[ins[1]], *val[ins[2]])
                 elif op == "pow":
                     out = _vpow(*val[ins[1]], *val[ins[2]])
+                elif op == "pow_pp":
+                    out = _vpow_pp(val[ins[1]][0], val[ins[2]][0])
                 elif op == "ipow":
                     x, n = val[ins[1]], ins[2]
                     if n == 0:
@@ -585,6 +630,47 @@ def vector_interval_function(expression: str, argnames):
 
     f.tape = tape
     return f
+
+
+def _specialize(tape: list) -> list:
+    """The tape with cheaper, equally valid rules where an operand is an exact point (an input, or a literal
+    exactly representable, or the negation of one): a product or sum of two points is one rounded operation
+    widened by a long double ulp each way (what the general rules give for degenerate intervals, with 1 of
+    their 4 products), a point times an interval takes 2 products, a positive literal keeps the order. The
+    general rules handle NaN and infinities the same way (a NaN stays NaN, so the element stays inconclusive).
+    A power of two points is one ``pow`` (the general rule's four corners coincide), the square of a point one
+    product."""
+    point: list = []
+    out: list = []
+    for ins in tape:
+        op = ins[0]
+        is_point = False
+        if op == "arg":
+            is_point = True
+        elif op == "const":
+            is_point = bool(ins[1][0] == ins[1][1])
+        elif op in ("neg", "pos"):
+            is_point = point[ins[1]]
+        elif op == "mul":
+            a, b = ins[1], ins[2]
+            if point[a] and point[b]:
+                ins = ("mul_pp", a, b)
+            elif point[a] or point[b]:
+                pt, iv = (a, b) if point[a] else (b, a)
+                c = tape[pt]
+                if c[0] == "const" and c[1][0] > 0:
+                    ins = ("mul_ci", c[1][0], iv)
+                else:
+                    ins = ("mul_pi", pt, iv)
+        elif op == "add" and point[ins[1]] and point[ins[2]]:
+            ins = ("add_pp", ins[1], ins[2])
+        elif op == "pow" and point[ins[1]] and point[ins[2]]:  # the four corners coincide: one pow
+            ins = ("pow_pp", ins[1], ins[2])
+        elif op == "ipow" and ins[2] == 2 and point[ins[1]]:  # the square of a point: one product
+            ins = ("mul_pp", ins[1], ins[1])
+        point.append(is_point)
+        out.append(ins)
+    return out
 
 
 def vector_from_lambdified(source: str):

@@ -26,15 +26,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 
-import mpmath
 import numpy as np
 
-from convtool.analysis.evaluate import evaluate
 from convtool.analysis.registry import get
 from convtool.errors import ConvtoolWarning, InputError
 from convtool.numeric.losses import Loss
-from convtool.numeric.roots import (MP_DPS, RootResult, _drive, _solve_eta0_1_gen, _solve_eta0_2_gen, _solve_eta0_3_gen,
-                                    mp_value)
+from convtool.numeric.roots import (RootResult, _ask, _drive, _solve_eta0_1_gen, _solve_eta0_2_gen, _solve_eta0_3_gen,
+                                    ask_evaluate, ask_value, mp_value)
 from convtool.numeric.spectra import (ImbalanceSpectrum, extreme_sv_sq, imbalance_spectrum, reduce_width,
                                       reduced_imbalance, singular_values_sq)
 from convtool.results import NotApplicable, jsonable
@@ -296,8 +294,9 @@ def compute_constants(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 
 def _compute_constants_gen(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: float = 0.5, d: float = 2.0,
                            eta0: float | None = None, reduction=None, primitives: dict | None = None,
                            stacklevel: int = 2):
-    """:func:`compute_constants` as a generator of the root-side sign queries (:class:`~convtool.numeric.roots.
-    SignQuery`), so a batch of seeds can be answered together (:func:`~convtool.numeric.roots.drive_batch`);
+    """:func:`compute_constants` as a generator of queries (root-side signs, :class:`~convtool.numeric.roots.
+    SignQuery`; certified values, ``ValueQuery``; evaluations, ``EvalQuery``), so a batch of seeds can be
+    answered together (:func:`~convtool.numeric.roots.drive_batch`) with the answers one seed gets alone;
     ``stacklevel`` makes the warnings point at the caller of the driver."""
     W1 = np.asarray(W1)
     W2 = np.asarray(W2)
@@ -325,13 +324,14 @@ def _compute_constants_gen(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: flo
             na[k] = NotApplicable(reason)
         if eta0 is not None:  # the user's step is used as given; only Theorem 3.2 is out of reach
             del na["eta0"]
-        vals = evaluate(prim, targets=["sigma_min_T_sq", "sigma_max_T_sq", "lambda_plus", "lambda_minus",
-                                       "Delta_low", "Delta_plus", "Delta_minus"])
+        vals = yield from ask_evaluate(prim, targets=["sigma_min_T_sq", "sigma_max_T_sq", "lambda_plus",
+                                                      "lambda_minus", "Delta_low", "Delta_plus", "Delta_minus"])
         vals["eta0"] = None if eta0 is None else float(eta0)
         eta0_source = "user" if eta0 is not None else "none"
     else:
-        vals = evaluate(prim, targets=["alpha1", "alpha2", "alpha_ratio", "eta0_3", "kappa", "rate_nonoverparam",
-                                       "local_rate_limit", "sigma_min_T_sq", "sigma_max_T_sq"])
+        vals = yield from ask_evaluate(prim, targets=["alpha1", "alpha2", "alpha_ratio", "eta0_3", "kappa",
+                                                      "rate_nonoverparam", "local_rate_limit", "sigma_min_T_sq",
+                                                      "sigma_max_T_sq"])
         # the closed form amplifies rounding by 1/c: take the float where mubar >= 0 is verified (issue 14)
         vals["eta0_3"], eta0_3_above, _ = yield from _solve_eta0_3_gen(vals)
         roots["eta0_1"] = yield from _solve_eta0_1_gen(vals)
@@ -353,7 +353,7 @@ def _compute_constants_gen(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: flo
                 bad = "eta0_1" if "eta0_1" in na else "eta0_2"
                 eta_max = NotApplicable(f"{bad} is not available: {na[bad].reason}")
             else:
-                eta_max = evaluate(vals, targets=["eta_max"])["eta_max"]
+                eta_max = (yield from ask_evaluate(vals, targets=["eta_max"]))["eta_max"]
                 vals["eta_max"] = eta_max
         if "eta0_1" not in na and roots["eta0_1"].converged:
             vals["eta0_1"] = roots["eta0_1"].root
@@ -377,11 +377,12 @@ def _compute_constants_gen(loss: Loss, W1: np.ndarray, W2: np.ndarray, *, c: flo
             vals["eta"] = float(eta0)
             vals["L_t"] = prim["L0"]
             if mu > 0 and vals.get("alpha1", 0) > 0:
-                # mubar cancels near eta0^(3); 50 digits on the float inputs give its sign right
-                vals["mubar"] = float(mp_value("mubar", eta0, vals))
-            vals = evaluate(vals)
+                # mubar cancels near eta0^(3): the float nearest its exact value at the float inputs (its sign
+                # right), from a long double enclosure where that decides, else 50 digits (roots.certified_value)
+                vals["mubar"] = yield from ask_value("mubar", eta0, vals)
+            vals = yield from ask_evaluate(vals)
             if mu > 0 and vals.get("alpha1", 0) > 0:
-                db = _drift_total_bound(vals, roots.get("eta0_2"))
+                db = yield from _drift_total_bound_gen(vals, roots.get("eta0_2"))
                 if isinstance(db, NotApplicable):
                     na["drift_total_bound"] = db
                     vals.pop("drift_total_bound", None)
@@ -426,26 +427,30 @@ def l0_precision(K: float, L0: float, W1_fro: float, W2_fro: float) -> dict:
 
 
 def _drift_total_bound(vals: dict, root88: RootResult | None):
+    """:func:`_drift_total_bound_gen`, run to its end."""
+    return _drive(_drift_total_bound_gen(vals, root88))
+
+
+def _drift_total_bound_gen(vals: dict, root88: RootResult | None):
     """Eq. (103)'s bound on ||D(t) - D(0)||_F at eta0, never from a cancelled ``1 - Delta``.
 
     At eta0 = eta0^(2) (the root of eq. 88 on its verified side, F(eta0) >= 0) the bound is
     at most ``alpha2 (exp(eta0^c) - 1) / 2`` (eq. 110), with equality at the exact root: that
-    closed form is used. Elsewhere ``1 - Delta`` (expanded so its 1's cancel) is evaluated in
-    50-digit mpmath on the float inputs; ``1 - Delta <= 0`` (eta0 outside the theorem's range)
-    makes the bound not applicable.
+    closed form is used. Elsewhere the sign of ``1 - Delta`` (expanded so its 1's cancel) is certified
+    (:class:`~convtool.numeric.roots.SignQuery`: an enclosure, else 50-digit mpmath, on the float inputs);
+    ``1 - Delta <= 0`` (eta0 outside the theorem's range) makes the bound not applicable, otherwise the
+    registered ``drift_total_bound`` in the same expanded form is the float nearest its exact value
+    (:func:`~convtool.numeric.roots.certified_value`; until issue 13 it was the quotient of a hand-written
+    50-digit numerator and ``1 - Delta``, the same float but for a 50-digit rounding tie).
     """
     eta0 = vals["eta0"]
     if root88 is not None and root88.converged and root88.root == eta0:
         return float(vals["drift_total_bound_eq110"])
-    one_minus_Delta = mp_value("one_minus_Delta", eta0, vals)
-    if not one_minus_Delta > 0:
+    if not (yield from _ask("one_minus_Delta", eta0, vals, near_root=False)) > 0:
+        one_minus_Delta = mp_value("one_minus_Delta", eta0, vals)
         return NotApplicable(f"Delta = 1 - ({float(one_minus_Delta):.3g}) >= 1 at eta0 = {eta0:.6g}: eq. 103's "
                              "geometric sum does not converge (the proof needs Delta < 1, which holds up to eta_max)")
-    with mpmath.workdps(MP_DPS):
-        K, a2, L0, c = (mpmath.mpf(float(vals[k])) for k in ("K", "alpha2", "L0", "c"))
-        e = mpmath.mpf(float(eta0))
-        bound = 2 * K * e ** 2 * a2 * mpmath.exp(e ** c) * L0 / one_minus_Delta
-    return float(bound)
+    return (yield from ask_value("drift_total_bound", eta0, vals))
 
 
 def _missing_reason(fname: str, na: dict) -> str:

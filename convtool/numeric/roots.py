@@ -24,7 +24,10 @@ a float interval enclosure (:mod:`convtool.numeric.certificate`); at a root +- a
 verifications happen, double precision cannot decide. The searches are generators of
 :class:`SignQuery`: one seed answers them one by one (:func:`_drive`), a batch in lock-step with one long
 double enclosure per round and kind over all seeds (:func:`drive_batch`), mpmath only where that is
-inconclusive; the answers, hence the results, are the same (issue 13).
+inconclusive; the answers, hence the results, are the same (issue 13). The constants' generator also asks
+for values (:class:`ValueQuery`: mubar and eq. 103's bound at eta0, the float nearest the exact value,
+:func:`certified_value`) and for evaluations (:class:`EvalQuery`), which a batch answers for all seeds at once
+(one long double pass; :func:`convtool.analysis.evaluate.evaluate_many`), with the floats one seed gets alone.
 
 Results are :class:`RootResult` objects in the style of
 ``scipy.optimize.RootResults`` and ``find_root``: they report non-convergence
@@ -46,7 +49,9 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+import struct
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -63,8 +68,8 @@ from convtool.numeric._brentq import brentq  # scipy.optimize.brentq without the
 __all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve", "solve_eta0_1", "solve_eta0_2",
            "eq88_sign_change_point", "positive_root", "STEP_EQUATIONS",
            "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR", "FLOAT_FLOOR", "MP_DPS",
-           "mp_value", "admissible_side", "solve_eta0_3", "certified_sign", "SIGN_COUNTS", "SignQuery",
-           "drive_batch"]
+           "mp_value", "admissible_side", "solve_eta0_3", "certified_sign", "certified_value", "SIGN_COUNTS",
+           "SignQuery", "ValueQuery", "EvalQuery", "ask_value", "ask_evaluate", "drive_batch"]
 
 EPS = np.finfo(np.float64).eps
 XTOL = 1e-300
@@ -142,13 +147,20 @@ class RootResult:
         return STATUS_FLAGS[self.status]
 
     def to_dict(self) -> dict:
-        """Plain dict; non-finite floats become None (strict JSON)."""
-        d = asdict(self)
+        """Plain dict; non-finite floats become None (strict JSON). (The fields are plain data, so the field
+        values themselves, rebuilt by :func:`_finite_or_none`, give what ``dataclasses.asdict`` gave, at a
+        fraction of its deep copy's cost.)"""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["flag"] = self.flag
         return _finite_or_none(d)
 
 
 def _finite_or_none(obj):
+    t = type(obj)
+    if t is float:
+        return obj if math.isfinite(obj) else None
+    if t is str or t is int or t is bool or obj is None:
+        return obj
     if isinstance(obj, dict):
         return {k: _finite_or_none(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -161,14 +173,15 @@ def _finite_or_none(obj):
 
 
 class _Counted:
+    """``f`` counted, NaN raising; called inside :func:`bracketed_root`'s one ``errstate`` (not one per call)."""
+
     def __init__(self, f, name):
         self.f, self.calls, self.name = f, 0, name
 
     def __call__(self, x):
         self.calls += 1
-        with np.errstate(all="ignore"):
-            v = float(self.f(x))
-        if np.isnan(v):
+        v = float(self.f(x))
+        if v != v:
             raise FloatingPointError(f"{self.name}: the function value at x={x!r} is NaN; "
                                      f"solver cannot continue (call {self.calls})")
         return v
@@ -311,9 +324,10 @@ def _interval_twin(name: str, var: str):
     return iv
 
 
-#: how many signs :func:`certified_sign` settled by the float certificate and how many by mpmath, and how many
-#: :func:`drive_batch` settled by its long double enclosure
-SIGN_COUNTS = {"float": 0, "mpmath": 0, "vector": 0}
+#: how many signs :func:`certified_sign` settled by the float certificate and how many by mpmath, how many
+#: :func:`drive_batch` settled by its long double enclosure, and how many values :func:`certified_value` took from
+#: a long double enclosure (``value_ld``) and from mpmath
+SIGN_COUNTS = {"float": 0, "mpmath": 0, "vector": 0, "value_ld": 0, "value_mpmath": 0}
 
 
 def certified_sign(name: str, x: float, values: dict, var: str = "eta0", threshold: float = 0.0, *,
@@ -353,6 +367,56 @@ def mp_value(name: str, x: float, values: dict, var: str = "eta0", dps: int = MP
         return +f(mpmath.mpf(float(x)), *[mpmath.mpf(float(values[a])) for a in others])
 
 
+def certified_value(name: str, x: float, values: dict, var: str = "eta0") -> float:
+    """``name`` at ``var = x`` as the float nearest its exact value, all inputs the exact binary values of their
+    floats: :func:`_ld_rounded` of the long double enclosure where it decides, else ``float(mp_value(...))``.
+
+    The enclosure decides where it (widened by one long double ulp each way) rounds to one double: the exact
+    value then rounds to that double, and so does the :data:`MP_DPS`-digit value (its error, at most the
+    condition number times 1e-50, is far below a long double ulp wherever the enclosure, whose width is about the
+    condition number times a long double ulp, is that narrow), so the float is the one ``mp_value`` gave before
+    issue 13. One seed and a batch (:func:`drive_batch`) take the same elementwise pass, hence the same float.
+    """
+    if var == "eta0" and LD_EXTENDED:
+        v = _vector_values(name, [x], [values])
+        if v is not None and v[0] is not None:
+            SIGN_COUNTS["value_ld"] += 1
+            return v[0]
+    SIGN_COUNTS["value_mpmath"] += 1
+    return float(mp_value(name, x, values, var))
+
+
+def _ld_rounded(lo, hi):
+    """The doubles that long double enclosures ``[lo, hi]`` (arrays) round to, NaN where they do not decide.
+
+    Decided: ``lo`` one long double ulp lower and ``hi`` one higher round to the same finite normal double
+    (so no rounding boundary lies within a long double ulp of the enclosure; zero and subnormals are left to
+    mpmath, whose conversion of those is not a plain rounding)."""
+    from convtool.numeric.certificate import LD
+
+    with np.errstate(all="ignore"):
+        a = np.nextafter(np.asarray(lo, dtype=LD), LD(-np.inf)).astype(np.float64)
+        b = np.nextafter(np.asarray(hi, dtype=LD), LD(np.inf)).astype(np.float64)
+        ok = (a == b) & np.isfinite(a) & (np.abs(a) >= FLOAT_FLOOR)
+    return np.where(ok, a, np.nan)
+
+
+def _vector_values(name: str, xs: list, values_list: list):
+    """:func:`certified_value`'s long double pass for one kind: a float or None per point; None (all) where the
+    quantity has no vectorized enclosure or an input is missing (the per-point path then says why)."""
+    iv = _vector_twin(name, "eta0")
+    if iv is None:  # pragma: no cover - every quantity asked for has one
+        return None
+    _, others = _mp_function(name, "eta0")
+    try:
+        cols = [np.array(xs, dtype=float)] + [np.array([float(v[a]) for v in values_list], dtype=float)
+                                              for a in others]
+    except (KeyError, TypeError, ValueError):
+        return None
+    f = _ld_rounded(*iv(*cols))
+    return [None if fv != fv else float(fv) for fv in f.tolist()]
+
+
 class SignQuery(NamedTuple):
     """A sign the root-side searches need: that of ``name(x) - threshold`` (see :func:`certified_sign`).
 
@@ -368,8 +432,35 @@ class SignQuery(NamedTuple):
     near_root: bool
 
 
+class ValueQuery(NamedTuple):
+    """A value the searches need: registered ``name`` at ``eta0 = x``, as the float nearest its exact value at the
+    float inputs (:func:`certified_value`); a batch answers those of one kind with one long double pass."""
+
+    name: str
+    x: float
+    values: dict
+
+
+class EvalQuery(NamedTuple):
+    """An :func:`~convtool.analysis.evaluate.evaluate` of ``values`` (``targets``) that the constants need; a batch
+    answers the pending ones together (:func:`~convtool.analysis.evaluate.evaluate_many`, the same floats)."""
+
+    values: dict
+    targets: tuple | None
+
+
 def _ask(name: str, x: float, values: dict, threshold: float = 0.0, near_root: bool = True):
     return (yield SignQuery(name, float(x), values, float(threshold), near_root))
+
+
+def ask_value(name: str, x: float, values: dict):
+    """``yield from`` in a search: :class:`ValueQuery` ``name`` at ``x``; the float (:func:`certified_value`)."""
+    return (yield ValueQuery(name, float(x), values))
+
+
+def ask_evaluate(values: dict, targets=None):
+    """``yield from`` in a search: :func:`~convtool.analysis.evaluate.evaluate` of ``values`` (``targets``)."""
+    return (yield EvalQuery(values, None if targets is None else tuple(targets)))
 
 
 def _sign_test(name: str, values: dict, pred, threshold: float = 0.0, near_root: bool = True):
@@ -385,7 +476,11 @@ def _now(value):
     yield  # pragma: no cover - makes this a generator
 
 
-def _answer(q: SignQuery) -> int:
+def _answer(q):
+    if isinstance(q, EvalQuery):
+        return evaluate(q.values, None if q.targets is None else list(q.targets))
+    if isinstance(q, ValueQuery):
+        return certified_value(q.name, q.x, q.values)
     return certified_sign(q.name, q.x, q.values, threshold=q.threshold, near_root=q.near_root)
 
 
@@ -420,15 +515,26 @@ VECTOR_MIN = 8
 
 def _vector_answers(queries: list) -> list:
     """Signs for ``queries`` (one per seed), those of a kind in one long double enclosure where at least
-    :data:`VECTOR_MIN` are pending; None where undecided (or left to :func:`certified_sign`)."""
+    :data:`VECTOR_MIN` are pending; None where undecided (or left to :func:`certified_sign`). A
+    :class:`ValueQuery` gets ``("value", float)`` where :func:`certified_value`'s pass decides it, for its whole
+    group at once."""
     out: list = [None] * len(queries)
     if not LD_EXTENDED:
         return out
     groups: dict = {}
     for i, q in enumerate(queries):
-        groups.setdefault((q.name, q.threshold), []).append(i)
+        if isinstance(q, ValueQuery):
+            groups.setdefault((q.name, None), []).append(i)
+        elif isinstance(q, SignQuery):
+            groups.setdefault((q.name, q.threshold), []).append(i)
     for (name, threshold), idx in groups.items():
         if len(idx) < VECTOR_MIN:
+            continue
+        if threshold is None:  # values: certified_value's pass, for the whole group at once
+            vals = _vector_values(name, [queries[i].x for i in idx], [queries[i].values for i in idx])
+            for i, v in zip(idx, vals or []):
+                if v is not None:
+                    out[i] = ("value", v)
             continue
         iv = _vector_twin(name, "eta0")
         if iv is None:  # pragma: no cover
@@ -452,8 +558,12 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     decided together by a long double enclosure (:func:`convtool.numeric.certificate.vector_interval_function`,
     one numpy pass for all seeds), the few it leaves undecided (a float within ~1e-3 ulps of a root) by
     :func:`certified_sign` one by one. Each search gets the exact sign either way, so it takes the same steps
-    and returns what :func:`_drive` returns for it alone. An exception is raised as a loop over the seeds
-    would raise it: the lowest seed's, once the seeds before it have finished. ``caught``, the list of a
+    and returns what :func:`_drive` returns for it alone. Values (:class:`ValueQuery`) are answered the same
+    way (:func:`certified_value`'s long double pass over the group); evaluations (:class:`EvalQuery`) wait until
+    every unfinished search waits on one, then go in one :func:`~convtool.analysis.evaluate.evaluate_many` per
+    target set (the floats :func:`~convtool.analysis.evaluate.evaluate` gives each seed). An exception is
+    raised as a loop over the seeds would raise it: the lowest seed's, once the seeds before it have finished
+    (the seeds after it are dropped). ``caught``, the list of a
     ``warnings.catch_warnings(record=True)`` around the call, is reordered seed by seed (as the loop emits them).
     ``done(k)``, if given, is called each time a search finishes, with the number finished so far (1 .. R): a
     progress bar over the seeds.
@@ -485,9 +595,14 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
         if errors and min(errors) < r:
             break
     while pending:
-        live = sorted(k for k in pending if not (errors and k > min(errors)))
+        for k in [k for k in pending if errors and k > min(errors)]:
+            del pending[k]
+        # evaluations wait until every search waits on one, then go together (one array pass per quantity)
+        live = sorted(k for k in pending if not isinstance(pending[k], EvalQuery))
+        if not live:
+            _answer_evaluations(pending, advance, errors)
+            continue
         queries = [pending.pop(k) for k in live]
-        pending.clear()
         answers = _vector_answers(queries)
         for k, q, a in zip(live, queries, answers):
             if a is None:
@@ -496,6 +611,9 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
                 except Exception as exc:  # noqa: BLE001 - as _drive would have raised it
                     errors[k] = exc
                     continue
+            elif isinstance(a, tuple):  # a value from the long double pass
+                SIGN_COUNTS["value_ld"] += 1
+                a = a[1]
             else:
                 SIGN_COUNTS["vector"] += 1
             advance(k, a)
@@ -507,11 +625,55 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     return out
 
 
+def _answer_evaluations(pending: dict, advance, errors: dict) -> None:
+    """Answer every pending :class:`EvalQuery` (all of ``pending``), those with the same targets together
+    (:func:`~convtool.analysis.evaluate.evaluate_many`); an error is recorded per seed, as :func:`_drive` meets it."""
+    from convtool.analysis.evaluate import evaluate_many
+
+    groups: dict = {}
+    for k in sorted(pending):
+        groups.setdefault(pending[k].targets, []).append(k)
+    queries = dict(pending)
+    pending.clear()
+    for targets, ks in groups.items():
+        tg = None if targets is None else list(targets)
+        try:
+            results = evaluate_many([queries[k].values for k in ks], tg)
+        except Exception:  # noqa: BLE001 - seed by seed below, so each seed meets its own error
+            results = None
+        for i, k in enumerate(ks):
+            if results is None:
+                try:
+                    a = _answer(queries[k])
+                except Exception as exc:  # noqa: BLE001 - as _drive would have raised it
+                    errors[k] = exc
+                    continue
+            else:
+                a = results[i]
+            advance(k, a)
+
+
+_PACK_D, _PACK_Q = struct.Struct("<d"), struct.Struct("<q")
+
+
+def _bits(x: float) -> int:
+    """The IEEE 754 bits of the double ``x`` as a signed 64-bit integer (``np.float64(x).view(np.int64)``)."""
+    return _PACK_Q.unpack(_PACK_D.pack(x))[0]
+
+
+def _from_bits(i: int) -> float:
+    """The double whose bits are the signed 64-bit integer ``i`` (``np.int64(i).view(np.float64)``)."""
+    return _PACK_D.unpack(_PACK_Q.pack(i))[0]
+
+
+_MAX_BITS = _bits(float(np.finfo(np.float64).max))
+
+
 def _ulp_shift(x: float, k: int) -> float:
     """The float ``k`` representable positive doubles above (k > 0) or below ``x >= 0``; clamped to [0, max]."""
-    i = int(np.float64(x).view(np.int64)) + k
-    i = min(max(i, 0), int(np.float64(np.finfo(np.float64).max).view(np.int64)))
-    return float(np.int64(i).view(np.float64))
+    i = _bits(x) + k
+    i = min(max(i, 0), _MAX_BITS)
+    return _from_bits(i)
 
 
 def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -> tuple[float, float | None, int]:
@@ -555,15 +717,15 @@ def _admissible_side_gen(ok, x: float, *, lo: float = 0.0, hi: float | None = No
                 break
             b = cand
             k *= 2
-    ia, ib = int(np.float64(a).view(np.int64)), int(np.float64(b).view(np.int64))
+    ia, ib = _bits(a), _bits(b)
     while ib - ia > 1:
         im = (ia + ib) // 2
         calls += 1
-        if (yield from ok(float(np.int64(im).view(np.float64)))):
+        if (yield from ok(_from_bits(im))):
             ia = im
         else:
             ib = im
-    return float(np.int64(ia).view(np.float64)), float(np.int64(ib).view(np.float64)), calls
+    return _from_bits(ia), _from_bits(ib), calls
 
 
 def solve_eta0_3(values: dict) -> tuple[float, float, str]:
@@ -599,6 +761,11 @@ def bracketed_root(f, a: float, b: float, *, name: str, why: str = "", maxiter: 
     ``f(a)`` and ``f(b)`` must have different signs (or one be zero); otherwise the
     result has status -1 and a message giving both values (toms748 style).
     """
+    with np.errstate(all="ignore"):
+        return _bracketed_root(f, a, b, name=name, why=why, maxiter=maxiter)
+
+
+def _bracketed_root(f, a: float, b: float, *, name: str, why: str, maxiter: int) -> RootResult:
     fc = _Counted(f, name)
     try:
         fa, fb = fc(a), fc(b)
@@ -632,7 +799,18 @@ def _args(name: str, values: dict):
     if missing:
         raise KeyError(f"{name} needs {', '.join(missing)}")
     args = [float(values[a]) for a in argnames]
-    return (lambda x: f(x, *args)), f, args
+    memo: dict = {}
+
+    def g(x):
+        """``f(x, *args)`` at a scalar ``x``, each point once (by its bits): the bracket checks, Brent's method and
+        the side verification evaluate the same ends again, and the residual is a deterministic function."""
+        k = _bits(x)
+        v = memo.get(k)
+        if v is None:
+            v = memo[k] = f(x, *args)
+        return v
+
+    return g, f, args
 
 
 def solve_eta0_1(values: dict) -> RootResult:
