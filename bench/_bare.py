@@ -4,9 +4,9 @@
 import time
 
 
-def bare_gd(XtX, Wstar, W1, W2, eta: float, T: int, stamps: list | None = None, clock=time.perf_counter):
+def bare_gd(XtX, Wstar, W1, W2, eta: float, T: int, stamps: list | None = None):
     """Plain-numpy GD on ``1/2 ||X (W1 W2^T - W*)||^2`` through its Gram ``XtX``, nothing recorded; appends
-    ``clock()`` (default ``time.perf_counter``) to ``stamps`` after each step when given. Returns the final (W1, W2) (copies)."""
+    ``time.perf_counter()`` to ``stamps`` after each step when given. Returns the final (W1, W2) (copies)."""
     W1 = W1.copy()
     W2 = W2.copy()
     for _ in range(T):
@@ -17,5 +17,5 @@ def bare_gd(XtX, Wstar, W1, W2, eta: float, T: int, stamps: list | None = None, 
         W1 -= eta * g1
         W2 -= eta * g2
         if stamps is not None:
-            stamps.append(clock())
+            stamps.append(time.perf_counter())
     return W1, W2
