@@ -492,33 +492,39 @@ def set_reference(e, v, fro, V, ref):
         V[i, 1] = v[i, p - 1]
 
 
+def dense_extremes(M, track, fro, V, ref, eig_a, eig_b, eig_p, eig_o):
+    """The extreme eigenvalues (lo, hi) of the symmetric ``M`` (q, q; both triangles; not modified) into
+    ``eig_o``: with ``track`` from ``eigh``, whose decomposition also becomes the reference (V, ref, ``fro`` its
+    Frobenius entry; :func:`set_reference`); else :func:`extreme_eigvalsh` on a copy up to size
+    ``SMALL_EIG_MAX`` and ``eigvalsh`` where that is larger or its verification fails. Returns ``track``
+    (whether the reference was set)."""
+    q = M.shape[0]
+    if track:
+        e, v = np.linalg.eigh(M)
+        set_reference(e, v, fro, V, ref)
+    elif q <= SMALL_EIG_MAX and extreme_eigvalsh(M.copy(), eig_a[:q], eig_b[:q], eig_p[:q], eig_o):
+        return False
+    else:
+        e = np.linalg.eigvalsh(M)
+    eig_o[0] = e[0]
+    eig_o[1] = e[q - 1]
+    return track
+
+
 def gram_dense(F, need_low, track, V, ref, out, eig_a, eig_b, eig_p, eig_o):
     """Dense route of one factor (``models._dense_grams`` / ``_gram_extremes_dense``): the Gram ``F F^T``'s
-    extreme eigenvalues clipped at 0, the SVD's where its smallest is below ``GRAM_SV_RTOL`` its largest;
-    with ``track`` the reference (V, ref = [lam2, lamq1, smax0, fro0]) from the same decomposition (``eigh``),
-    else the extreme eigenvalues alone (:func:`extreme_eigvalsh` up to size ``SMALL_EIG_MAX``, else ``eigvalsh``,
-    as the numpy path). Returns whether the reference was set."""
+    extreme eigenvalues (:func:`dense_extremes`) clipped at 0, the SVD's where its smallest is below
+    ``GRAM_SV_RTOL`` its largest; with ``track`` the reference (V, ref = [lam2, lamq1, smax0, fro0]) from the
+    same decomposition. Returns whether the reference was set."""
     p, c = F.shape
     G = np.dot(F, F.T)
     if not all_finite(G):
         out[0] = np.nan
         out[1] = np.nan
         return False
-    if track:
-        e, v = np.linalg.eigh(G)
-        set_reference(e, v, np.sqrt(frob2(F)), V, ref)
-        elo = e[0]
-        ehi = e[p - 1]
-    elif p <= SMALL_EIG_MAX and extreme_eigvalsh(G, eig_a[:p], eig_b[:p], eig_p[:p], eig_o):
-        elo = eig_o[0]
-        ehi = eig_o[1]
-    else:
-        e = np.linalg.eigvalsh(np.dot(F, F.T))
-        elo = e[0]
-        ehi = e[p - 1]
-    set_ref = track
-    hi = nmax(ehi, 0.0)
-    lo = nmax(elo, 0.0)
+    set_ref = dense_extremes(G, track, np.sqrt(frob2(F)) if track else 0.0, V, ref, eig_a, eig_b, eig_p, eig_o)
+    hi = nmax(eig_o[1], 0.0)
+    lo = nmax(eig_o[0], 0.0)
     if need_low:
         if lo < GRAM_SV_RTOL * hi:
             sv = np.linalg.svd(F)[1]
@@ -532,31 +538,17 @@ def gram_dense(F, need_low, track, V, ref, out, eig_a, eig_b, eig_p, eig_o):
 
 
 def sym_dense(M, track, V, ref, out, eig_a, eig_b, eig_p, eig_o):
-    """Dense route of the imbalance (``models._tracked`` / ``_eigvalsh_finite``): (lo, hi), and with ``track``
-    the reference (``eigh``; else :func:`extreme_eigvalsh` up to ``SMALL_EIG_MAX``, or ``eigvalsh``). Returns
-    whether the reference was set."""
-    q = M.shape[0]
+    """Dense route of the imbalance (``models._tracked`` / ``_eigvalsh_finite``): (lo, hi) (:func:`dense_extremes`),
+    and with ``track`` the reference. Returns whether the reference was set."""
     mirror(M)
     if not all_finite(M):
         out[0] = np.nan
         out[1] = np.nan
         return False
-    if track:
-        e, v = np.linalg.eigh(M)
-        set_reference(e, v, sym_frob(M), V, ref)
-        out[0] = e[0]
-        out[1] = e[q - 1]
-        return True
-    if q <= SMALL_EIG_MAX:
-        Mc = M.copy()
-        if extreme_eigvalsh(Mc, eig_a[:q], eig_b[:q], eig_p[:q], eig_o):
-            out[0] = eig_o[0]
-            out[1] = eig_o[1]
-            return False
-    e = np.linalg.eigvalsh(M)
-    out[0] = e[0]
-    out[1] = e[q - 1]
-    return False
+    set_ref = dense_extremes(M, track, sym_frob(M) if track else 0.0, V, ref, eig_a, eig_b, eig_p, eig_o)
+    out[0] = eig_o[0]
+    out[1] = eig_o[1]
+    return set_ref
 
 
 def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, divergence, L0, K, active, status,
