@@ -426,11 +426,6 @@ def l0_precision(K: float, L0: float, W1_fro: float, W2_fro: float) -> dict:
     return {"L0_band": band, "L0_rel_precision": float(rel)}
 
 
-def _drift_total_bound(vals: dict, root88: RootResult | None):
-    """:func:`_drift_total_bound_gen`, run to its end."""
-    return _drive(_drift_total_bound_gen(vals, root88))
-
-
 def _drift_total_bound_gen(vals: dict, root88: RootResult | None):
     """Eq. (103)'s bound on ||D(t) - D(0)||_F at eta0, never from a cancelled ``1 - Delta``.
 

@@ -613,7 +613,6 @@ def run_gd(loss, W1, W2, *, schedule="adaptive", steps: int = 1000, eta0: float 
         extra["data_arrays"] = data_arrays
     res.extra = extra
     res.W1_0, res.W2_0, res.W1_T, res.W2_T = model.W1_0, model.W2_0, W1_T, W2_T
-    res.state_0 = (model.W1_0, model.W2_0)
     return res
 
 
