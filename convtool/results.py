@@ -51,9 +51,7 @@ def jsonable(obj):
     t = type(obj)  # the exact plain types first (most of a result; issue 13: 100 seeds' constants at a run's end)
     if t is float:
         return obj if math.isfinite(obj) else None
-    if t is str or obj is None or t is bool:
-        return obj
-    if t is int:
+    if t is str or t is int or t is bool or obj is None:
         return obj
     if t is dict:
         return {str(k): jsonable(v) for k, v in obj.items()}

@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -378,8 +379,6 @@ def _libm_pow(a, b):
         return a ** b
     A, B = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
     if A.size and bool(np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
-        import math
-
         try:  # on finite inputs math.pow returns the C library's pow, or raises where that overflows or is NaN
             return np.array(list(map(math.pow, A.ravel().tolist(), B.ravel().tolist())),
                             dtype=np.float64).reshape(A.shape)
