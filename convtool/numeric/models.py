@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convtool.numeric.spectra import GRAM_SV_RTOL, ExtremeEigs, reduce_width, reduce_width_batch, reduced_imbalance
+from convtool.numeric.spectra import GRAM_SV_RTOL, ExtremeEigs, reduce_width_stack, reduced_imbalance
 
 __all__ = ["TwoLayerLinear", "ProblemOne", "spectra_batch", "blas_threads", "BLAS_THREADS"]
 
@@ -273,19 +273,16 @@ class TwoLayerLinear:
         self.R, self.n, self.h = W1.shape
         self.m = W2.shape[1]
         with blas_threads(self.blas_threads):
-            reds = reduce_width_batch(W1, W2) if self.R > 1 else [reduce_width(W1[0], W2[0])]
-        self.reductions = reds
-        self.ranks = np.array([r.rank for r in reds])
-        k = int(max(1, self.ranks.max()))
-        Q = np.zeros((self.R, self.h, k))
-        for i, r in enumerate(reds):
-            Q[i, :, : r.rank] = r.Q  # zero columns for seeds of lower rank stay zero under GD
-        self.Q = Q
+            stack = reduce_width_stack(W1, W2)
+        self.reductions = stack.reductions
+        self.ranks = stack.ranks
+        # (R, h, k), k the largest rank: zero columns for seeds of lower rank stay zero under GD
+        self.Q = stack.Q
         self.reduced = bool(self.h > self.n + self.m) if reduce == "auto" else bool(reduce)
         self.W1_0, self.W2_0 = W1, W2
-        self.k = k if self.reduced else self.h
-        self._A0 = W1 @ Q if self.reduced else W1.copy()
-        self._B0 = W2 @ Q if self.reduced else W2.copy()
+        self.k = self.Q.shape[2] if self.reduced else self.h
+        self._A0 = stack.S1 if self.reduced else W1.copy()  # W1 Q, the reduction's own product
+        self._B0 = stack.S2 if self.reduced else W2.copy()
 
     def init_state(self) -> tuple:
         """``(A, B)``: the (reduced) initial weights, fresh copies."""

@@ -44,8 +44,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["WidthReduction", "reduce_width", "reduce_width_batch", "ImbalanceSpectrum", "imbalance_spectrum",
-           "reduced_imbalance", "singular_values_sq", "extreme_sv_sq", "ExtremeEigs", "RANK_RTOL", "GRAM_SV_RTOL"]
+__all__ = ["WidthReduction", "reduce_width", "reduce_width_batch", "reduce_width_stack", "StackedReduction",
+           "ImbalanceSpectrum", "imbalance_spectrum", "reduced_imbalance", "singular_values_sq", "extreme_sv_sq",
+           "ExtremeEigs", "RANK_RTOL", "GRAM_SV_RTOL"]
 
 #: Relative tolerance of the numerical rank of Z(0): singular values of Z below
 #: ``RANK_RTOL * max(n + m, h) * sigma_max(Z)`` count as zero (numpy's matrix_rank default).
@@ -99,15 +100,34 @@ def reduce_width(W1: np.ndarray, W2: np.ndarray) -> WidthReduction:
     return WidthReduction(Q=Q, S1=W1 @ Q, S2=W2 @ Q, h=h, rank=r, tol=float(tol))
 
 
-def reduce_width_batch(W1: np.ndarray, W2: np.ndarray) -> list:
+@dataclass
+class StackedReduction:
+    """:func:`reduce_width` of every seed of a batch, with the stacked arrays the engine runs on.
+
+    ``Q`` (R, h, k), ``S1 = W1 Q`` (R, n, k), ``S2 = W2 Q`` (R, m, k), k = max(1, largest rank): a seed of
+    lower rank r has zero columns from r on (they stay zero under GD). ``reductions[i]`` is seed i's
+    :class:`WidthReduction`, its arrays views of the stacks where the seed has full rank."""
+
+    reductions: list
+    Q: np.ndarray
+    S1: np.ndarray
+    S2: np.ndarray
+
+    @property
+    def ranks(self) -> np.ndarray:
+        return np.array([r.rank for r in self.reductions])
+
+
+def reduce_width_stack(W1: np.ndarray, W2: np.ndarray) -> StackedReduction:
     """:func:`reduce_width` of every seed of a batch, ``W1`` (R, n, h), ``W2`` (R, m, h): the same
     reductions bit for bit (numpy's stacked ``qr``, ``svd`` and ``matmul`` run the same LAPACK / BLAS routine
     on each matrix; tests/test_reduction.py), in three stacked calls instead of R of each (issue 13: 100 seeds
-    at h = 500 paid ~0.3 ms a seed in Python and call overhead). A seed whose rank is below n + m is reduced
-    on its own (its basis keeps r of the columns)."""
+    at h = 500 paid ~0.3 ms a seed in Python and call overhead), and the stacks the engine starts from. A seed
+    whose rank is below n + m is reduced on its own (its basis keeps r of the columns)."""
     W1 = np.asarray(W1, dtype=np.float64)
     W2 = np.asarray(W2, dtype=np.float64)
     R, n, h = W1.shape
+    m = W2.shape[1]
     Z = np.concatenate([W1, W2], axis=1)  # (R, n+m, h)
     Q0, Rf = np.linalg.qr(np.swapaxes(Z, -1, -2), mode="reduced")
     U, s, _ = np.linalg.svd(Rf, full_matrices=False)
@@ -115,16 +135,28 @@ def reduce_width_batch(W1: np.ndarray, W2: np.ndarray) -> list:
     ranks = np.sum(s > tol[:, None], axis=1)
     k = s.shape[1]
     full = ranks == k
-    Q = Q0 @ U if full.any() else None
-    S1 = W1 @ Q if Q is not None else None
-    S2 = W2 @ Q if Q is not None else None
+    kmax = int(max(1, k if full.any() else ranks.max()))
+    if full.any():
+        Q = Q0 @ U
+        S1, S2 = W1 @ Q, W2 @ Q
+    else:
+        Q, S1, S2 = np.zeros((R, h, kmax)), np.zeros((R, n, kmax)), np.zeros((R, m, kmax))
     out = []
     for i in range(R):
         if full[i]:
             out.append(WidthReduction(Q=Q[i], S1=S1[i], S2=S2[i], h=h, rank=int(k), tol=float(tol[i])))
-        else:
-            out.append(reduce_width(W1[i], W2[i]))
-    return out
+            continue
+        red = reduce_width(W1[i], W2[i])
+        out.append(red)
+        for stack, part in ((Q, red.Q), (S1, red.S1), (S2, red.S2)):
+            stack[i] = 0.0
+            stack[i, :, : red.rank] = part
+    return StackedReduction(reductions=out, Q=Q, S1=S1, S2=S2)
+
+
+def reduce_width_batch(W1: np.ndarray, W2: np.ndarray) -> list:
+    """Each seed's :class:`WidthReduction` of :func:`reduce_width_stack`."""
+    return reduce_width_stack(W1, W2).reductions
 
 
 @dataclass
