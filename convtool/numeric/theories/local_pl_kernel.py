@@ -34,6 +34,8 @@ GRAM_SV_RTOL = 1e-4
 MAX_SKIP = 16
 #: the largest matrix whose untracked extreme eigenvalues :func:`extreme_eigvalsh` computes (else ``eigvalsh``)
 SMALL_EIG_MAX = 32
+#: the largest matrix whose warm-start reference :func:`extreme_pairs` computes (else ``eigh``)
+PAIR_EIG_MAX = 48
 #: record rows of ``recS`` (state t) and ``recP`` (step t), in the order of local_pl_fused.STATE_KEYS / STEP_KEYS
 R_LOSS, R_GSQ, R_S1MIN, R_S1MAX, R_S2MIN, R_S2MAX, R_SWMIN, R_SWMAX, R_LD, R_LND, R_DRIFT, R_GLN, R_WF, R_WFP = \
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
@@ -322,7 +324,10 @@ def product_rounding(k, wfp, wref):
 def tridiagonalize(M, a, b, p):
     """Householder reduction of the symmetric ``M`` (q, q; both triangles, overwritten) to the tridiagonal
     ``T = H^T M H`` with diagonal ``a`` (q) and off-diagonal ``b`` (q - 1); ``p`` (q) is work space. Backward
-    stable (``T`` is exactly similar to ``M + E``, ``||E|| = O(q eps ||M||)``), as LAPACK's ``dsytrd``."""
+    stable (``T`` is exactly similar to ``M + E``, ``||E|| = O(q eps ||M||)``), as LAPACK's ``dsytrd``.
+    ``H = H_0 H_1 ... H_{q-3}``, ``H_k = I - beta_k v_k v_k^T`` acting on rows k+1 .. q-1: ``v_k`` is left in
+    ``M[k+1:, k]`` and ``beta_k`` on the diagonal, ``M[k, k]`` (0: no reflection), for :func:`back_transform`.
+    ``b[q-1]`` is left as work space."""
     q = M.shape[0]
     for k in range(q - 2):
         s2 = 0.0
@@ -332,24 +337,30 @@ def tridiagonalize(M, a, b, p):
         a[k] = M[k, k]
         if s2 == 0.0:
             b[k] = 0.0
+            M[k, k] = 0.0
             continue
         alpha = -np.sqrt(s2) if x0 >= 0 else np.sqrt(s2)
         M[k + 1, k] = x0 - alpha
         beta = 2.0 / (s2 - x0 * x0 + (x0 - alpha) * (x0 - alpha))
+        M[k, k] = beta
+        for i in range(k + 1, q):  # v_k contiguous in b[k+1:] (free until their own steps): row-wise loops below
+            b[i] = M[i, k]
         for i in range(k + 1, q):
             t = 0.0
             for j in range(k + 1, q):
-                t += M[i, j] * M[j, k]
+                t += M[i, j] * b[j]
             p[i] = beta * t
         kk = 0.0
         for i in range(k + 1, q):
-            kk += M[i, k] * p[i]
+            kk += b[i] * p[i]
         kk *= 0.5 * beta
         for i in range(k + 1, q):
-            p[i] -= kk * M[i, k]
+            p[i] -= kk * b[i]
         for i in range(k + 1, q):
+            vi = b[i]
+            pi = p[i]
             for j in range(k + 1, q):
-                M[i, j] -= M[i, k] * p[j] + p[i] * M[j, k]
+                M[i, j] -= vi * p[j] + pi * b[j]
         b[k] = alpha
     if q >= 2:
         a[q - 2] = M[q - 2, q - 2]
@@ -376,12 +387,15 @@ def sturm_count(a, b2, q, x, pivmin):
     return c
 
 
-def laguerre_extreme(a, b2, q, x, side, pivmin, tol):
+def laguerre_extreme(a, b2, q, x, side, pivmin, tol, lam):
     """Laguerre's iteration on ``det(T - x I)`` from ``x`` outside the spectrum (``side`` +1: above it, -1:
     below) to the nearest eigenvalue: the pivots of :func:`sturm_count`'s recurrence with their first two
     derivatives give ``G = sum 1/(x - lambda_i)``, ``H = sum 1/(x - lambda_i)^2``; for a polynomial with real
     roots the iterates move monotonically toward the extreme root (cubically near a simple one). Stops when a
-    step is below ``tol`` or would move outward (rounding)."""
+    step is below ``tol`` or would move outward (rounding). ``lam`` (not NaN): an extreme eigenvalue on the
+    ``side`` already found, deflated (``det(T - x I) / (lam - x)``, its terms taken out of G and H), so the
+    iteration goes to the next one."""
+    nq = q if lam != lam else q - 1
     for _ in range(60):
         d = a[0] - x
         if abs(d) < pivmin:
@@ -405,13 +419,19 @@ def laguerre_extreme(a, b2, q, x, side, pivmin, tol):
             u = dp * r
             g += u
             h += u * u - dpp * r
-        disc = (q - 1) * (q * h - g * g)
+        if nq < q:
+            u = 1.0 / (x - lam)
+            g -= u
+            h -= u * u
+            if side * g <= 0:  # x reached the next root in rounding (G has one sign beyond all the roots)
+                return x
+        disc = (nq - 1) * (nq * h - g * g)
         if disc < 0:
             disc = 0.0
         den = g + side * np.sqrt(disc)
         if den == 0 or den != den:
             return x
-        step = q / den
+        step = nq / den
         xn = x - step
         if side * (xn - x) > 0:  # the monotone iteration never moves outward: converged at rounding
             return x
@@ -464,8 +484,8 @@ def extreme_eigvalsh(M, a, b, p, out):
     atol = 0.5 * EPS * span
     gl -= 2 * atol + pivmin
     gu += 2 * atol + pivmin
-    hi = laguerre_extreme(a, p, q, gu, 1.0, pivmin, atol)
-    lo = laguerre_extreme(a, p, q, gl, -1.0, pivmin, atol)
+    hi = laguerre_extreme(a, p, q, gu, 1.0, pivmin, atol, np.nan)
+    lo = laguerre_extreme(a, p, q, gl, -1.0, pivmin, atol, np.nan)
     dl = 2 * atol + 4 * EPS * abs(lo) + pivmin
     dh = 2 * atol + 4 * EPS * abs(hi) + pivmin
     ok = (sturm_count(a, p, q, hi + dh, pivmin) == q and sturm_count(a, p, q, hi - dh, pivmin) <= q - 1
@@ -473,6 +493,161 @@ def extreme_eigvalsh(M, a, b, p, out):
     out[0] = lo / sc
     out[1] = hi / sc
     return ok
+
+
+def tridiag_inverse_iteration(a, b, q, sigma, tnorm, y):
+    """``y`` (q): an eigenvector of the tridiagonal (``a``, ``b``) for the eigenvalue nearest ``sigma``, by three
+    steps of inverse iteration (LAPACK ``dstein``'s method): ``T - sigma I`` factored once with partial pivoting
+    (``dgttrf``; a pivot below ``eps ||T||`` raised to it, a perturbation of that size), then solved
+    (``dgtts2``) from a fixed start, normalized after each solve. Returns False where the vector is not finite."""
+    d = np.empty(q)
+    dl = np.empty(q)
+    du = np.empty(q)
+    du2 = np.zeros(q)
+    piv = np.zeros(q, dtype=np.int64)
+    tiny = EPS * tnorm + 1e-300
+    for i in range(q):
+        d[i] = a[i] - sigma
+    for i in range(q - 1):
+        dl[i] = b[i]
+        du[i] = b[i]
+    for i in range(q - 1):
+        if abs(d[i]) >= abs(dl[i]):
+            if abs(d[i]) < tiny:
+                d[i] = tiny if d[i] >= 0 else -tiny
+            fact = dl[i] / d[i]
+            dl[i] = fact
+            d[i + 1] -= fact * du[i]
+        else:
+            piv[i] = 1
+            fact = d[i] / dl[i]
+            d[i] = dl[i]
+            dl[i] = fact
+            temp = du[i]
+            du[i] = d[i + 1]
+            d[i + 1] = temp - fact * d[i + 1]
+            if i < q - 2:
+                du2[i] = du[i + 1]
+                du[i + 1] = -fact * du[i + 1]
+    if abs(d[q - 1]) < tiny:
+        d[q - 1] = tiny if d[q - 1] >= 0 else -tiny
+    for i in range(q):  # a fixed start with no special structure (the golden-ratio sequence)
+        y[i] = 0.5 + ((i + 1) * 0.6180339887498949) % 1.0
+    for _ in range(3):
+        for i in range(q - 1):
+            if piv[i] == 0:
+                y[i + 1] -= dl[i] * y[i]
+            else:
+                temp = y[i]
+                y[i] = y[i + 1]
+                y[i + 1] = temp - dl[i] * y[i]
+        y[q - 1] /= d[q - 1]
+        if q > 1:
+            y[q - 2] = (y[q - 2] - du[q - 2] * y[q - 1]) / d[q - 2]
+        for i in range(q - 3, -1, -1):
+            y[i] = (y[i] - du[i] * y[i + 1] - du2[i] * y[i + 2]) / d[i]
+        big = 0.0
+        for i in range(q):
+            big = max(big, abs(y[i]))
+        if not (0.0 < big < np.inf):
+            return False
+        for i in range(q):
+            y[i] /= big
+    nrm = 0.0
+    for i in range(q):
+        nrm += y[i] * y[i]
+    nrm = np.sqrt(nrm)
+    for i in range(q):
+        y[i] /= nrm
+    return True
+
+
+def back_transform(M, y):
+    """``y <- H y`` for the reflectors :func:`tridiagonalize` left in ``M``: an eigenvector of T to one of M."""
+    q = M.shape[0]
+    for k in range(q - 3, -1, -1):
+        beta = M[k, k]
+        if beta == 0.0:
+            continue
+        t = 0.0
+        for i in range(k + 1, q):
+            t += M[i, k] * y[i]
+        t *= beta
+        for i in range(k + 1, q):
+            y[i] -= t * M[i, k]
+
+
+def extreme_pairs(M, a, b, p, out, V):
+    """The reference of a warm start without LAPACK (issue 13: ``eigh`` of a 20 x 20 takes ~41 us in the loop):
+    ``out`` = (lo, hi, second lowest, second highest) eigenvalues of the symmetric ``M`` (q, q >= 3; both
+    triangles; overwritten) and the eigenvectors of lo and hi in ``V[:q, 0]``, ``V[:q, 1]``. As
+    :func:`extreme_eigvalsh` (power-of-two scaling, :func:`tridiagonalize`, :func:`laguerre_extreme` from the
+    Gershgorin bounds); the second ones by the same iteration with the extreme one deflated (started a spread
+    beyond it); each of the four
+    verified by two :func:`sturm_count` calls (the j-th eigenvalue within ``eps ||T|| + 4 ulps``); the vectors by
+    :func:`tridiag_inverse_iteration` and :func:`back_transform`. Returns False where a verification fails or a
+    vector is not finite (the caller then takes ``eigh``). Accuracy that of ``eigh``, ``O(q eps ||M||)`` in the
+    values (tests/test_fused.py compares both on graded, clustered, low-rank, tiny and huge matrices)."""
+    q = M.shape[0]
+    amax = 0.0
+    for i in range(q):
+        for j in range(q):
+            amax = max(amax, abs(M[i, j]))
+    if not (1e-290 < amax < 1e290):
+        return False
+    sc = 2.0 ** -np.floor(np.log2(amax))
+    for i in range(q):
+        for j in range(q):
+            M[i, j] *= sc
+    tridiagonalize(M, a, b, p)
+    gl = np.inf
+    gu = -np.inf
+    tnorm = 0.0
+    for i in range(q):
+        r = 0.0
+        if i > 0:
+            r += abs(b[i - 1])
+        if i < q - 1:
+            r += abs(b[i])
+        gl = min(gl, a[i] - r)
+        gu = max(gu, a[i] + r)
+        tnorm = max(tnorm, abs(a[i]) + r)
+    for i in range(q - 1):
+        p[i] = b[i] * b[i]
+    pivmin = 1e-290
+    span = max(abs(gl), abs(gu))
+    atol = 0.5 * EPS * span
+    gl -= 2 * atol + pivmin
+    gu += 2 * atol + pivmin
+    hi = laguerre_extreme(a, p, q, gu, 1.0, pivmin, atol, np.nan)
+    lo = laguerre_extreme(a, p, q, gl, -1.0, pivmin, atol, np.nan)
+    # the deflated iterations start a spread away from the deflated value: next to it, 1/(x - lam)^2 would
+    # cancel against its own term of H in rounding
+    w = nmax(hi - lo, span) + pivmin
+    hi2 = laguerre_extreme(a, p, q, hi + w, 1.0, pivmin, atol, hi)
+    lo2 = laguerre_extreme(a, p, q, lo - w, -1.0, pivmin, atol, lo)
+    dl = 2 * atol + 4 * EPS * abs(lo) + pivmin
+    dh = 2 * atol + 4 * EPS * abs(hi) + pivmin
+    dl2 = 2 * atol + 4 * EPS * abs(lo2) + pivmin
+    dh2 = 2 * atol + 4 * EPS * abs(hi2) + pivmin
+    ok = (sturm_count(a, p, q, hi + dh, pivmin) == q and sturm_count(a, p, q, hi - dh, pivmin) <= q - 1
+          and sturm_count(a, p, q, lo - dl, pivmin) == 0 and sturm_count(a, p, q, lo + dl, pivmin) >= 1
+          and sturm_count(a, p, q, hi2 + dh2, pivmin) >= q - 1 and sturm_count(a, p, q, hi2 - dh2, pivmin) <= q - 2
+          and sturm_count(a, p, q, lo2 - dl2, pivmin) <= 1 and sturm_count(a, p, q, lo2 + dl2, pivmin) >= 2)
+    if not ok:
+        return False
+    y = np.empty(q)
+    for col in range(2):
+        if not tridiag_inverse_iteration(a, b, q, lo if col == 0 else hi, tnorm, y):
+            return False
+        back_transform(M, y)
+        for i in range(q):
+            V[i, col] = y[i]
+    out[0] = lo / sc
+    out[1] = hi / sc
+    out[2] = lo2 / sc
+    out[3] = hi2 / sc
+    return True
 
 
 def set_reference(e, v, fro, V, ref):
@@ -494,12 +669,23 @@ def set_reference(e, v, fro, V, ref):
 
 def dense_extremes(M, track, fro, V, ref, eig_a, eig_b, eig_p, eig_o):
     """The extreme eigenvalues (lo, hi) of the symmetric ``M`` (q, q; both triangles; not modified) into
-    ``eig_o``: with ``track`` from ``eigh``, whose decomposition also becomes the reference (V, ref, ``fro`` its
-    Frobenius entry; :func:`set_reference`); else :func:`extreme_eigvalsh` on a copy up to size
+    ``eig_o`` (4): with ``track`` from :func:`extreme_pairs` up to size ``PAIR_EIG_MAX``, else from ``eigh``, whose
+    values and extreme vectors also become the reference (V, ref, ``fro`` its Frobenius entry;
+    :func:`set_reference`); else :func:`extreme_eigvalsh` on a copy up to size
     ``SMALL_EIG_MAX`` and ``eigvalsh`` where that is larger or its verification fails. Returns ``track``
     (whether the reference was set)."""
     q = M.shape[0]
     if track:
+        if 3 <= q <= PAIR_EIG_MAX:
+            for i in range(V.shape[0]):
+                V[i, 0] = 0.0
+                V[i, 1] = 0.0
+            if extreme_pairs(M.copy(), eig_a[:q], eig_b[:q], eig_p[:q], eig_o, V):
+                ref[0] = eig_o[3]
+                ref[1] = eig_o[2]
+                ref[2] = np.sqrt(nmax(eig_o[1], 0.0))
+                ref[3] = fro
+                return True
         e, v = np.linalg.eigh(M)
         set_reference(e, v, fro, V, ref)
     elif q <= SMALL_EIG_MAX and extreme_eigvalsh(M.copy(), eig_a[:q], eig_b[:q], eig_p[:q], eig_o):
@@ -594,7 +780,7 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
     eig_a = np.empty(qe)
     eig_b = np.empty(qe)
     eig_p = np.empty(qe)
-    eig_o = np.empty(2)
+    eig_o = np.empty(4)
     slack_d = 1.0 + (k * k + 4) * EPS  # a computed norm of a k x k difference
     slack_a = 1.0 + (n * k + 8) * EPS
     slack_b = 1.0 + (m * k + 8) * EPS
