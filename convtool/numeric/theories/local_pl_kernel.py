@@ -387,58 +387,179 @@ def sturm_count(a, b2, q, x, pivmin):
     return c
 
 
+def sturm_count4(a, b2, q, x0, x1, x2, x3, pivmin):
+    """:func:`sturm_count` at four points in one pass (four independent recurrences, interleaved: the same
+    counts)."""
+    c0 = 0
+    c1 = 0
+    c2 = 0
+    c3 = 0
+    d0 = a[0] - x0
+    d1 = a[0] - x1
+    d2 = a[0] - x2
+    d3 = a[0] - x3
+    for i in range(q):
+        if i > 0:
+            bb = b2[i - 1]
+            d0 = a[i] - x0 - bb / d0
+            d1 = a[i] - x1 - bb / d1
+            d2 = a[i] - x2 - bb / d2
+            d3 = a[i] - x3 - bb / d3
+        if abs(d0) < pivmin:
+            d0 = -pivmin
+        if abs(d1) < pivmin:
+            d1 = -pivmin
+        if abs(d2) < pivmin:
+            d2 = -pivmin
+        if abs(d3) < pivmin:
+            d3 = -pivmin
+        c0 += d0 < 0
+        c1 += d1 < 0
+        c2 += d2 < 0
+        c3 += d3 < 0
+    return c0, c1, c2, c3
+
+
+def laguerre_gh(a, b2, q, x, side, pivmin):
+    """``(G, H) = (sum 1/(x - lambda_i), sum 1/(x - lambda_i)^2)`` at ``x`` from the pivots of :func:`sturm_count`'s
+    recurrence and their first two derivatives (:func:`laguerre_extreme`)."""
+    d = a[0] - x
+    if abs(d) < pivmin:
+        d = -pivmin * side
+    dp = -1.0
+    dpp = 0.0
+    r = 1.0 / d
+    g = dp * r
+    h = g * g
+    for i in range(1, q):
+        bb = b2[i - 1]
+        nd = a[i] - x - bb * r
+        if abs(nd) < pivmin:
+            nd = -pivmin * side
+        ndp = -1.0 + bb * dp * r * r
+        ndpp = bb * r * r * (dpp - 2.0 * dp * dp * r)
+        d = nd
+        dp = ndp
+        dpp = ndpp
+        r = 1.0 / d
+        u = dp * r
+        g += u
+        h += u * u - dpp * r
+    return g, h
+
+
+def laguerre_gh2(a, b2, q, x, y, pivmin):
+    """:func:`laguerre_gh` at ``x`` (side -1) and at ``y`` (side +1) in one pass over the pivots: the two
+    recurrences are independent chains of divisions, so interleaved they overlap (the same operations on each,
+    hence the same floats as two calls)."""
+    d = a[0] - x
+    if abs(d) < pivmin:
+        d = pivmin
+    e = a[0] - y
+    if abs(e) < pivmin:
+        e = -pivmin
+    dp = -1.0
+    dpp = 0.0
+    ep = -1.0
+    epp = 0.0
+    r = 1.0 / d
+    s = 1.0 / e
+    g = dp * r
+    h = g * g
+    f = ep * s
+    k = f * f
+    for i in range(1, q):
+        bb = b2[i - 1]
+        nd = a[i] - x - bb * r
+        ne = a[i] - y - bb * s
+        if abs(nd) < pivmin:
+            nd = pivmin
+        if abs(ne) < pivmin:
+            ne = -pivmin
+        ndp = -1.0 + bb * dp * r * r
+        nep = -1.0 + bb * ep * s * s
+        ndpp = bb * r * r * (dpp - 2.0 * dp * dp * r)
+        nepp = bb * s * s * (epp - 2.0 * ep * ep * s)
+        d = nd
+        e = ne
+        dp = ndp
+        ep = nep
+        dpp = ndpp
+        epp = nepp
+        r = 1.0 / d
+        s = 1.0 / e
+        u = dp * r
+        w = ep * s
+        g += u
+        f += w
+        h += u * u - dpp * r
+        k += w * w - epp * s
+    return g, h, f, k
+
+
+def laguerre_step(x, g, h, side, q, nq, lam, tol):
+    """One step of :func:`laguerre_extreme` from ``x`` with ``(G, H)`` there: ``(x_next, done)``."""
+    if nq < q:
+        u = 1.0 / (x - lam)
+        g -= u
+        h -= u * u
+        if side * g <= 0:  # x reached the next root in rounding (G has one sign beyond all the roots)
+            return x, True
+    disc = (nq - 1) * (nq * h - g * g)
+    if disc < 0:
+        disc = 0.0
+    den = g + side * np.sqrt(disc)
+    if den == 0 or den != den:
+        return x, True
+    step = nq / den
+    xn = x - step
+    if side * (xn - x) > 0:  # the monotone iteration never moves outward: converged at rounding
+        return x, True
+    if abs(step) <= tol:
+        return xn, True
+    return xn, False
+
+
 def laguerre_extreme(a, b2, q, x, side, pivmin, tol, lam):
     """Laguerre's iteration on ``det(T - x I)`` from ``x`` outside the spectrum (``side`` +1: above it, -1:
     below) to the nearest eigenvalue: the pivots of :func:`sturm_count`'s recurrence with their first two
-    derivatives give ``G = sum 1/(x - lambda_i)``, ``H = sum 1/(x - lambda_i)^2``; for a polynomial with real
-    roots the iterates move monotonically toward the extreme root (cubically near a simple one). Stops when a
-    step is below ``tol`` or would move outward (rounding). ``lam`` (not NaN): an extreme eigenvalue on the
-    ``side`` already found, deflated (``det(T - x I) / (lam - x)``, its terms taken out of G and H), so the
-    iteration goes to the next one."""
+    derivatives give ``G = sum 1/(x - lambda_i)``, ``H = sum 1/(x - lambda_i)^2`` (:func:`laguerre_gh`); for a
+    polynomial with real roots the iterates move monotonically toward the extreme root (cubically near a simple
+    one). Stops when a step is below ``tol`` or would move outward (rounding). ``lam`` (not NaN): an extreme
+    eigenvalue on the ``side`` already found, deflated (``det(T - x I) / (lam - x)``, its terms taken out of G
+    and H), so the iteration goes to the next one. At most 60 steps."""
     nq = q if lam != lam else q - 1
     for _ in range(60):
-        d = a[0] - x
-        if abs(d) < pivmin:
-            d = -pivmin * side
-        dp = -1.0
-        dpp = 0.0
-        r = 1.0 / d
-        g = dp * r
-        h = g * g
-        for i in range(1, q):
-            bb = b2[i - 1]
-            nd = a[i] - x - bb * r
-            if abs(nd) < pivmin:
-                nd = -pivmin * side
-            ndp = -1.0 + bb * dp * r * r
-            ndpp = bb * r * r * (dpp - 2.0 * dp * dp * r)
-            d = nd
-            dp = ndp
-            dpp = ndpp
-            r = 1.0 / d
-            u = dp * r
-            g += u
-            h += u * u - dpp * r
-        if nq < q:
-            u = 1.0 / (x - lam)
-            g -= u
-            h -= u * u
-            if side * g <= 0:  # x reached the next root in rounding (G has one sign beyond all the roots)
-                return x
-        disc = (nq - 1) * (nq * h - g * g)
-        if disc < 0:
-            disc = 0.0
-        den = g + side * np.sqrt(disc)
-        if den == 0 or den != den:
+        g, h = laguerre_gh(a, b2, q, x, side, pivmin)
+        x, done = laguerre_step(x, g, h, side, q, nq, lam, tol)
+        if done:
             return x
-        step = nq / den
-        xn = x - step
-        if side * (xn - x) > 0:  # the monotone iteration never moves outward: converged at rounding
-            return x
-        if abs(step) <= tol:
-            return xn
-        x = xn
     return x
+
+
+def laguerre_both(a, b2, q, xlo, xhi, pivmin, tol, lamlo, lamhi):
+    """``(laguerre_extreme(.., xlo, -1, .., lamlo), laguerre_extreme(.., xhi, +1, .., lamhi))``, the same floats,
+    the two iterations interleaved (:func:`laguerre_gh2`) while both run: the loop's dense routes take the two
+    ends of every spectrum."""
+    nlo = q if lamlo != lamlo else q - 1
+    nhi = q if lamhi != lamhi else q - 1
+    for it in range(60):
+        g, h, f, k = laguerre_gh2(a, b2, q, xlo, xhi, pivmin)
+        xlo, dlo = laguerre_step(xlo, g, h, -1.0, q, nlo, lamlo, tol)
+        xhi, dhi = laguerre_step(xhi, f, k, 1.0, q, nhi, lamhi, tol)
+        if dlo or dhi:
+            left = 59 - it
+            for _ in range(left):
+                if dlo and dhi:
+                    break
+                if not dlo:
+                    g, h = laguerre_gh(a, b2, q, xlo, -1.0, pivmin)
+                    xlo, dlo = laguerre_step(xlo, g, h, -1.0, q, nlo, lamlo, tol)
+                if not dhi:
+                    g, h = laguerre_gh(a, b2, q, xhi, 1.0, pivmin)
+                    xhi, dhi = laguerre_step(xhi, g, h, 1.0, q, nhi, lamhi, tol)
+            return xlo, xhi
+    return xlo, xhi
 
 
 def extreme_eigvalsh(M, a, b, p, out):
@@ -484,12 +605,11 @@ def extreme_eigvalsh(M, a, b, p, out):
     atol = 0.5 * EPS * span
     gl -= 2 * atol + pivmin
     gu += 2 * atol + pivmin
-    hi = laguerre_extreme(a, p, q, gu, 1.0, pivmin, atol, np.nan)
-    lo = laguerre_extreme(a, p, q, gl, -1.0, pivmin, atol, np.nan)
+    lo, hi = laguerre_both(a, p, q, gl, gu, pivmin, atol, np.nan, np.nan)
     dl = 2 * atol + 4 * EPS * abs(lo) + pivmin
     dh = 2 * atol + 4 * EPS * abs(hi) + pivmin
-    ok = (sturm_count(a, p, q, hi + dh, pivmin) == q and sturm_count(a, p, q, hi - dh, pivmin) <= q - 1
-          and sturm_count(a, p, q, lo - dl, pivmin) == 0 and sturm_count(a, p, q, lo + dl, pivmin) >= 1)
+    c0, c1, c2, c3 = sturm_count4(a, p, q, hi + dh, hi - dh, lo - dl, lo + dl, pivmin)
+    ok = c0 == q and c1 <= q - 1 and c2 == 0 and c3 >= 1
     out[0] = lo / sc
     out[1] = hi / sc
     return ok
@@ -619,21 +739,19 @@ def extreme_pairs(M, a, b, p, out, V):
     atol = 0.5 * EPS * span
     gl -= 2 * atol + pivmin
     gu += 2 * atol + pivmin
-    hi = laguerre_extreme(a, p, q, gu, 1.0, pivmin, atol, np.nan)
-    lo = laguerre_extreme(a, p, q, gl, -1.0, pivmin, atol, np.nan)
+    lo, hi = laguerre_both(a, p, q, gl, gu, pivmin, atol, np.nan, np.nan)
     # the deflated iterations start a spread away from the deflated value: next to it, 1/(x - lam)^2 would
     # cancel against its own term of H in rounding
     w = nmax(hi - lo, span) + pivmin
-    hi2 = laguerre_extreme(a, p, q, hi + w, 1.0, pivmin, atol, hi)
-    lo2 = laguerre_extreme(a, p, q, lo - w, -1.0, pivmin, atol, lo)
+    lo2, hi2 = laguerre_both(a, p, q, lo - w, hi + w, pivmin, atol, lo, hi)
     dl = 2 * atol + 4 * EPS * abs(lo) + pivmin
     dh = 2 * atol + 4 * EPS * abs(hi) + pivmin
     dl2 = 2 * atol + 4 * EPS * abs(lo2) + pivmin
     dh2 = 2 * atol + 4 * EPS * abs(hi2) + pivmin
-    ok = (sturm_count(a, p, q, hi + dh, pivmin) == q and sturm_count(a, p, q, hi - dh, pivmin) <= q - 1
-          and sturm_count(a, p, q, lo - dl, pivmin) == 0 and sturm_count(a, p, q, lo + dl, pivmin) >= 1
-          and sturm_count(a, p, q, hi2 + dh2, pivmin) >= q - 1 and sturm_count(a, p, q, hi2 - dh2, pivmin) <= q - 2
-          and sturm_count(a, p, q, lo2 - dl2, pivmin) <= 1 and sturm_count(a, p, q, lo2 + dl2, pivmin) >= 2)
+    c0, c1, c2, c3 = sturm_count4(a, p, q, hi + dh, hi - dh, lo - dl, lo + dl, pivmin)
+    c4, c5, c6, c7 = sturm_count4(a, p, q, hi2 + dh2, hi2 - dh2, lo2 - dl2, lo2 + dl2, pivmin)
+    ok = (c0 == q and c1 <= q - 1 and c2 == 0 and c3 >= 1
+          and c4 >= q - 1 and c5 <= q - 2 and c6 <= 1 and c7 >= 2)
     if not ok:
         return False
     y = np.empty(q)
