@@ -473,6 +473,7 @@ def _sign_test(name: str, values: dict, pred, threshold: float = 0.0, near_root:
     ``spec``, the points the search may ask next (:class:`SignQuery`)."""
     def ok(x, spec=()):
         return pred((yield from _ask(name, x, values, threshold, near_root, spec)))
+    ok.spec_window = SPEC_WINDOW_OF.get(name, SPEC_WINDOW)
     return ok
 
 
@@ -523,10 +524,10 @@ def _vector_answers(queries: list) -> list:
     """Signs for ``queries`` (one per seed), those of a kind in one long double enclosure where at least
     :data:`VECTOR_MIN` are pending; None where undecided (or left to :func:`certified_sign`). A
     :class:`ValueQuery` gets ``("value", float)`` where :func:`certified_value`'s pass decides it, for its whole
-    group at once. The :class:`SignQuery` of one function share one pass whatever their thresholds (each point
+    group at once (``("value", None)`` where that pass ran and did not decide). The :class:`SignQuery` of one function share one pass whatever their thresholds (each point
     compared with its own), and their ``spec`` points go into it too: a query with any gets
-    ``("spec", sign or None, decided)``, ``decided`` the ``(key, sign)`` of each spec point the pass decided
-    (:func:`_memo_key`; undecided ones are left out, never sent to mpmath)."""
+    ``("spec", sign or None, decided)``, ``decided`` the ``((name, threshold, x), inputs, sign)`` of each spec point
+    the pass decided (``inputs`` as :func:`_memo_args`; undecided ones are left out, never sent to mpmath)."""
     out: list = [None] * len(queries)
     if not LD_EXTENDED:
         return out
@@ -542,8 +543,7 @@ def _vector_answers(queries: list) -> list:
         if is_value:  # values: certified_value's pass, for the whole group at once
             vals = _vector_values(name, [queries[i].x for i in idx], [queries[i].values for i in idx])
             for i, v in zip(idx, vals or []):
-                if v is not None:
-                    out[i] = ("value", v)
+                out[i] = ("value", v)  # None: undecided by this pass (mpmath's value then)
             continue
         iv = _vector_twin(name, "eta0")
         if iv is None:  # pragma: no cover
@@ -552,52 +552,55 @@ def _vector_answers(queries: list) -> list:
         xs: list = []
         ths: list = []
         rows: list = []
-        mains: list = []  # (query index, row of its point, its inputs, [(row, spec x)])
+        counts: list = []
+        mains: list = []  # (query index, position of its point, its inputs)
         for i in idx:
             q = queries[i]
             try:
                 args = [float(q.values[a]) for a in others]
             except (KeyError, TypeError, ValueError):  # the per-seed path raises it, as before
                 continue
-            j = len(xs)
+            mains.append((i, len(xs), args))
             xs.append(q.x)
+            if q.spec:
+                xs.extend(q.spec)
+            counts.append(1 + len(q.spec))
             ths.append(q.threshold)
             rows.append(args)
-            extra = []
-            for sx in q.spec:
-                extra.append((len(xs), sx))
-                xs.append(sx)
-                ths.append(q.threshold)
-                rows.append(args)
-            mains.append((i, j, args, extra))
         if not xs:
             continue
-        cols = [np.array(xs, dtype=float), *np.array(rows, dtype=float).reshape(len(xs), len(others)).T]
-        signs = vector_sign(*iv(*cols), np.array(ths, dtype=float)).tolist()
-        for i, j, args, extra in mains:
+        if len(xs) == len(rows):
+            cols = [np.array(xs, dtype=float), *np.array(rows, dtype=float).reshape(len(xs), len(others)).T]
+            th = np.array(ths, dtype=float)
+        else:  # each query's inputs and threshold repeated for its spec points
+            cols = [np.array(xs, dtype=float),
+                    *np.repeat(np.array(rows, dtype=float).reshape(len(rows), len(others)), counts, axis=0).T]
+            th = np.repeat(np.array(ths, dtype=float), counts)
+        signs = vector_sign(*iv(*cols), th).tolist()
+        for i, j, args in mains:
             sg = signs[j]
-            if not extra:
+            q = queries[i]
+            if not q.spec:
                 if sg:
                     out[i] = int(sg)
                 continue
-            q = queries[i]
-            packed = _pack_args(args)
+            key = (name, q.threshold)
+            targs = tuple(args)
             out[i] = ("spec", int(sg) if sg else None,
-                      [((name, q.threshold, _bits(sx), packed), int(signs[r])) for r, sx in extra if signs[r]])
+                      [(key + (sx,), targs, int(signs[j + 1 + r])) for r, sx in enumerate(q.spec) if signs[j + 1 + r]])
     return out
 
 
-def _pack_args(args) -> bytes:
-    """The exact bits of a query's inputs (a memo key part: equal bytes, the same function of x)."""
-    return struct.pack(f"<{len(args)}d", *args)
-
-
-def _memo_key(q):
-    """The memo key of a :class:`SignQuery`: name, threshold, the bits of x and of the function's inputs; None
-    where an input is missing (that query goes the usual way, which reports it)."""
-    _, others = _mp_function(q.name, "eta0")
+def _memo_args(q, others: dict):
+    """The inputs of :class:`SignQuery` ``q``'s function as a tuple of floats (a memo key part, with
+    ``(name, threshold, x)``: equal floats are equal reals, so the exact sign is the same); None where one is
+    missing or not a number (that query then goes the usual way, which reports it). ``others`` caches each
+    function's input names."""
+    names = others.get(q.name)
+    if names is None:
+        names = others[q.name] = _mp_function(q.name, "eta0")[1]
     try:
-        return q.name, q.threshold, _bits(q.x), _pack_args([float(q.values[a]) for a in others])
+        return tuple([float(q.values[a]) for a in names])
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -627,7 +630,8 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     errors: dict = {}
     pending: dict = {}
     per_seed: list = [[] for _ in range(R)]
-    memos: list = [{} for _ in range(R)]
+    memos: list = [{} for _ in range(R)]  # per seed: (name, threshold, x) -> {inputs: sign}
+    others: dict = {}
     finished = [0]
 
     def advance(r, answer, first=False):
@@ -663,9 +667,20 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
         for k, q, a in zip(live, queries, answers):
             if type(a) is tuple and a[0] == "spec":
                 memo = memos[k]
-                for key, sg in a[2]:
-                    memo[key] = sg
+                for key, targs, sg in a[2]:
+                    memo.setdefault(key, {})[targs] = sg
                 a = a[1]
+            elif type(a) is tuple and a[1] is None:
+                # a value the group's pass did not decide: certified_value's own one-point pass would not either
+                # (the same elementwise enclosure), so straight to its mpmath value
+                try:
+                    a = float(mp_value(q.name, q.x, q.values))
+                except Exception as exc:  # noqa: BLE001 - as _drive would have raised it
+                    errors[k] = exc
+                    continue
+                SIGN_COUNTS["value_mpmath"] += 1
+                advance(k, a)
+                continue
             if a is None:
                 try:
                     a = _answer(q)
@@ -683,8 +698,10 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
                 nq = pending.get(k)
                 if type(nq) is not SignQuery:
                     break
-                sg = memo.get(_memo_key(nq))
-                if sg is None:
+                sub = memo.get((nq.name, nq.threshold, nq.x))
+                sg = None if sub is None else sub.get(_memo_args(nq, others))
+                if sg is None:  # the search went past what was speculated (or a new one began): start afresh
+                    memo.clear()
                     break
                 del pending[k]
                 SIGN_COUNTS["vector"] += 1
@@ -759,22 +776,47 @@ def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -
 
 
 #: how many floats on each side of its first point :func:`_admissible_side_gen` offers a batch to decide in the same
-#: pass (:class:`SignQuery` ``spec``; 0: no speculation). Measured on 100 Fig. 1 seeds (issue 13): the returned
-#: float is within 1 ulp of the first point in 90% of the searches, within 2 in 98%, never further than 4.
-SPEC_WINDOW = 2
+#: pass (:class:`SignQuery` ``spec``; 0: no speculation), by function (:data:`SPEC_WINDOW_OF`, else this).
+#: Measured on the 400 searches of 100 Fig. 1 seeds (issue 13): the returned float is at most 2 ulps from the first
+#: point in 94% of them, never more than 4; each extra point costs about 1 us in the long double pass of mubar or
+#: eq. 87, 6-8 us in that of eq. 88's F (against 0.06-0.2 ms, resp. about 1 ms, for a pass of its own)
+SPEC_WINDOW = 4
+SPEC_WINDOW_OF = {"eta0_2": 2}
 
 
-def _first_spec(ix: int, lo: float, hi: float | None) -> tuple:
-    """The points :func:`_admissible_side_gen` asks after its first (bits ``ix``), nearest first: up to
-    :data:`SPEC_WINDOW` floats below (above ``lo``) and, where it can gallop up (``hi`` given), above."""
-    out = []
-    for k in range(1, SPEC_WINDOW + 1):
-        c = _from_bits(max(ix - k, 0))
-        if c > lo:
-            out.append(c)
-        if hi is not None:
+def _first_spec(ix: int, lo: float, hi: float | None, W: int) -> tuple:
+    """The points :func:`_admissible_side_gen` asks after its first (bits ``ix``), nearest first: up to ``W``
+    floats below (above ``lo``) and, where it can gallop up (``hi`` given), above."""
+    if W <= 0:
+        return ()
+    if hi is None:
+        if ix <= W:
+            return tuple(c for c in (_from_bits(max(ix - k, 0)) for k in range(1, W + 1)) if c > lo)
+        down = _spec_struct(W).unpack(_spec_struct_q(W).pack(*range(ix - 1, ix - W - 1, -1)))
+        return down if down[-1] > lo else tuple(c for c in down if c > lo)
+    if ix <= W or ix + W > _MAX_BITS:
+        out = []
+        for k in range(1, W + 1):
+            c = _from_bits(max(ix - k, 0))
+            if c > lo:
+                out.append(c)
             out.append(min(_from_bits(min(ix + k, _MAX_BITS)), hi))
-    return tuple(out)
+        return tuple(out)
+    both = _spec_struct(2 * W).unpack(_spec_struct_q(2 * W).pack(
+        *[i for k in range(1, W + 1) for i in (ix - k, ix + k)]))
+    if both[-2] > lo and both[-1] <= hi:
+        return both
+    return tuple(min(c, hi) if j % 2 else c for j, c in enumerate(both) if j % 2 or c > lo)
+
+
+@lru_cache(maxsize=None)
+def _spec_struct(n: int) -> struct.Struct:
+    return struct.Struct(f"<{n}d")
+
+
+@lru_cache(maxsize=None)
+def _spec_struct_q(n: int) -> struct.Struct:
+    return struct.Struct(f"<{n}q")
 
 
 def _gallop_spec(i_prev: int, cand: float, nxt: float | None) -> tuple:
@@ -811,7 +853,7 @@ def _admissible_side_gen(ok, x: float, *, lo: float = 0.0, hi: float | None = No
     """
     calls = 1
     ix = _bits(x)
-    if (yield from ok(x, _first_spec(ix, lo, hi))):
+    if (yield from ok(x, _first_spec(ix, lo, hi, getattr(ok, "spec_window", 0)))):
         if hi is None:
             return x, None, calls
         a, k = x, 1
