@@ -23,8 +23,9 @@ time for eq. 88's F and 1 - Delta), and a sign away from a root (F at the scan's
 a float interval enclosure (:mod:`convtool.numeric.certificate`); at a root +- an ulp, where the other
 verifications happen, double precision cannot decide. The searches are generators of
 :class:`SignQuery`: one seed answers them one by one (:func:`_drive`), a batch in lock-step with one long
-double enclosure per round and kind over all seeds (:func:`drive_batch`), mpmath only where that is
-inconclusive; the answers, hence the results, are the same (issue 13). The constants' generator also asks
+double enclosure per round and function over all seeds, which also decides the points each search will likely ask
+next (``SignQuery.spec``, kept per seed and answered without another round; :func:`drive_batch`), mpmath only where
+that is inconclusive; the answers, hence the results, are the same (issue 13). The constants' generator also asks
 for values (:class:`ValueQuery`: mubar and eq. 103's bound at eta0, the float nearest the exact value,
 :func:`certified_value`) and for evaluations (:class:`EvalQuery`), which a batch answers for all seeds at once
 (one long double pass; :func:`convtool.analysis.evaluate.evaluate_many`), with the floats one seed gets alone.
@@ -514,9 +515,12 @@ def _vector_twin(name: str, var: str):
     return iv if argnames[1:] == tuple(others) else None
 
 
-#: fewest pending queries of one kind that :func:`drive_batch` decides with one vectorized enclosure: one numpy
-#: pass costs about 2-4 mpmath evaluations of eq. (88)'s F (1.6-4 ms against 0.9 ms, measured, loaded machine),
-#: so below this the queries go to :func:`certified_sign` one by one
+#: fewest pending queries of one function that :func:`drive_batch` decides with one vectorized enclosure; below this
+#: they go to :func:`certified_sign` one by one. Break-even measured interleaved (medians of 40, one pass of n points
+#: against n mpmath signs at the roots of 8 Fig. 1 seeds, 2-core machine under load, issue 13): eq. (88)'s F
+#: 0.75-1.0 ms a pass of 1-4 points against 0.32-0.44 ms a point, eq. (87) 0.2-0.5 ms against 0.08-0.17 ms,
+#: mubar 0.09-0.16 ms against 0.07-0.11 ms: the pass wins from 3 points (2 for mubar), and it also decides the
+#: queries' speculative points
 VECTOR_MIN = 3
 
 
@@ -777,9 +781,10 @@ def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -
 
 #: how many floats on each side of its first point :func:`_admissible_side_gen` offers a batch to decide in the same
 #: pass (:class:`SignQuery` ``spec``; 0: no speculation), by function (:data:`SPEC_WINDOW_OF`, else this).
-#: Measured on the 400 searches of 100 Fig. 1 seeds (issue 13): the returned float is at most 2 ulps from the first
-#: point in 94% of them, never more than 4; each extra point costs about 1 us in the long double pass of mubar or
-#: eq. 87, 6-8 us in that of eq. 88's F (against 0.06-0.2 ms, resp. about 1 ms, for a pass of its own)
+#: Measured on the 400 searches of 100 Fig. 1 seeds (issue 13): 93% of them ask only floats within 2 ulps of their
+#: first point, all of them within 4; an extra point costs about 1 us in the long double pass of mubar or eq. 87,
+#: 6-8 us in that of eq. 88's F (against 0.06-0.2 ms, resp. about 1 ms, for a pass of its own), hence the
+#: narrower window there. 100 such seeds: 14 rounds of signs without speculation, 7 with.
 SPEC_WINDOW = 4
 SPEC_WINDOW_OF = {"eta0_2": 2}
 
