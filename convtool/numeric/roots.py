@@ -530,8 +530,8 @@ def _vector_answers(queries: list) -> list:
     :class:`ValueQuery` gets ``("value", float)`` where :func:`certified_value`'s pass decides it, for its whole
     group at once (``("value", None)`` where that pass ran and did not decide). The :class:`SignQuery` of one function share one pass whatever their thresholds (each point
     compared with its own), and their ``spec`` points go into it too: a query with any gets
-    ``("spec", sign or None, decided)``, ``decided`` the ``((name, threshold, x), inputs, sign)`` of each spec point
-    the pass decided (``inputs`` as :func:`_memo_args`; undecided ones are left out, never sent to mpmath)."""
+    ``("spec", sign or None, (name, threshold), inputs, {x: sign})`` (``inputs`` as :func:`_memo_args`; sign 0 where
+    the pass did not decide: those spec points are never sent to mpmath)."""
     out: list = [None] * len(queries)
     if not LD_EXTENDED:
         return out
@@ -588,10 +588,8 @@ def _vector_answers(queries: list) -> list:
                 if sg:
                     out[i] = int(sg)
                 continue
-            key = (name, q.threshold)
-            targs = tuple(args)
-            out[i] = ("spec", int(sg) if sg else None,
-                      [(key + (sx,), targs, int(signs[j + 1 + r])) for r, sx in enumerate(q.spec) if signs[j + 1 + r]])
+            out[i] = ("spec", int(sg) if sg else None, (name, q.threshold), tuple(args),
+                      dict(zip(q.spec, signs[j + 1: j + 1 + len(q.spec)])))
     return out
 
 
@@ -634,7 +632,7 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     errors: dict = {}
     pending: dict = {}
     per_seed: list = [[] for _ in range(R)]
-    memos: list = [{} for _ in range(R)]  # per seed: (name, threshold, x) -> {inputs: sign}
+    memos: list = [{} for _ in range(R)]  # per seed: (name, threshold) -> (inputs, {x: sign, 0 undecided})
     others: dict = {}
     finished = [0]
 
@@ -671,8 +669,11 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
         for k, q, a in zip(live, queries, answers):
             if type(a) is tuple and a[0] == "spec":
                 memo = memos[k]
-                for key, targs, sg in a[2]:
-                    memo.setdefault(key, {})[targs] = sg
+                old = memo.get(a[2])
+                if old is not None and old[0] == a[3]:
+                    old[1].update(a[4])
+                else:
+                    memo[a[2]] = (a[3], a[4])
                 a = a[1]
             elif type(a) is tuple and a[1] is None:
                 # a value the group's pass did not decide: certified_value's own one-point pass would not either
@@ -702,9 +703,11 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
                 nq = pending.get(k)
                 if type(nq) is not SignQuery:
                     break
-                sub = memo.get((nq.name, nq.threshold, nq.x))
-                sg = None if sub is None else sub.get(_memo_args(nq, others))
-                if sg is None:  # the search went past what was speculated (or a new one began): start afresh
+                sub = memo.get((nq.name, nq.threshold))
+                sg = sub[1].get(nq.x) if sub is not None else None
+                if sg and sub[0] != _memo_args(nq, others):  # (the same search asks with the same inputs)
+                    sg = None
+                if not sg:  # the search went past what was speculated (or a new one began): start afresh
                     memo.clear()
                     break
                 del pending[k]
@@ -797,7 +800,7 @@ def _first_spec(ix: int, lo: float, hi: float | None, W: int) -> tuple:
     if hi is None:
         if ix <= W:
             return tuple(c for c in (_from_bits(max(ix - k, 0)) for k in range(1, W + 1)) if c > lo)
-        down = _spec_struct(W).unpack(_spec_struct_q(W).pack(*range(ix - 1, ix - W - 1, -1)))
+        down = _SPEC_D[W].unpack(_SPEC_Q[W].pack(*range(ix - 1, ix - W - 1, -1)))
         return down if down[-1] > lo else tuple(c for c in down if c > lo)
     if ix <= W or ix + W > _MAX_BITS:
         out = []
@@ -807,21 +810,25 @@ def _first_spec(ix: int, lo: float, hi: float | None, W: int) -> tuple:
                 out.append(c)
             out.append(min(_from_bits(min(ix + k, _MAX_BITS)), hi))
         return tuple(out)
-    both = _spec_struct(2 * W).unpack(_spec_struct_q(2 * W).pack(
-        *[i for k in range(1, W + 1) for i in (ix - k, ix + k)]))
+    both = _SPEC_D[2 * W].unpack(_SPEC_Q[2 * W].pack(*[i for k in range(1, W + 1) for i in (ix - k, ix + k)]))
     if both[-2] > lo and both[-1] <= hi:
         return both
     return tuple(min(c, hi) if j % 2 else c for j, c in enumerate(both) if j % 2 or c > lo)
 
 
-@lru_cache(maxsize=None)
-def _spec_struct(n: int) -> struct.Struct:
-    return struct.Struct(f"<{n}d")
+class _Structs(dict):
+    """``n -> struct.Struct("<n" + code)``, made on first use."""
+
+    def __init__(self, code: str):
+        super().__init__()
+        self.code = code
+
+    def __missing__(self, n: int) -> struct.Struct:
+        st = self[n] = struct.Struct(f"<{n}{self.code}")
+        return st
 
 
-@lru_cache(maxsize=None)
-def _spec_struct_q(n: int) -> struct.Struct:
-    return struct.Struct(f"<{n}q")
+_SPEC_D, _SPEC_Q = _Structs("d"), _Structs("q")
 
 
 def _gallop_spec(i_prev: int, cand: float, nxt: float | None) -> tuple:
