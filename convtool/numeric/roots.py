@@ -978,9 +978,10 @@ def _args(name: str, values: dict):
     memo: dict = {}
 
     def g(x):
-        """``f(x, *args)`` at a scalar ``x``, each point once (by its bits): the bracket checks, Brent's method and
-        the side verification evaluate the same ends again, and the residual is a deterministic function."""
-        k = _bits(x)
+        """``f(x, *args)`` at a scalar ``x``, each point once (by its value; zeros by their bits, so 0.0 and -0.0
+        stay apart): the bracket checks, Brent's method and the side verification evaluate the same ends again, and
+        the residual is a deterministic function."""
+        k = x if x else ("zero", _bits(x))
         v = memo.get(k)
         if v is None:
             v = memo[k] = f(x, *args)
