@@ -615,8 +615,9 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     one numpy pass for all seeds and thresholds), the few it leaves undecided (a float within ~1e-3 ulps of a
     root) by :func:`certified_sign` one by one. The points a search says it will likely ask next
     (:class:`SignQuery` ``spec``) go into the same pass; each sign it decides is kept in that seed's memo (keyed by
-    the function, threshold and the bits of x and of the inputs), and a search whose next query is in its memo is
-    answered from it at once, in the same round. Each search gets the exact sign either way, so it takes the same
+    the function, threshold, x and the inputs: equal floats, equal reals, the same exact sign), and a search whose
+    next query is in its memo is answered from it at once, in the same round (counted as ``vector`` in
+    :data:`SIGN_COUNTS`); spec points it leaves undecided are dropped, never sent to mpmath. Each search gets the exact sign either way, so it takes the same
     steps and returns what :func:`_drive` returns for it alone. Values (:class:`ValueQuery`) are answered the same
     way (:func:`certified_value`'s long double pass over the group); evaluations (:class:`EvalQuery`) wait until
     every unfinished search waits on one, then go in one :func:`~convtool.analysis.evaluate.evaluate_many` per
