@@ -163,3 +163,133 @@ def test_heterogeneous_batch_equals_seed_by_seed():
         if eta0 == 7e-4:
             assert sum(isinstance(r.quantities["drift_total_bound"], NotApplicable) for r in res) >= R // 2
     assert m.reductions[3].rank < m.reductions[0].rank
+
+
+# ------------------------------------------------------------------ fewer rounds, same results (issue 13)
+
+
+def _batch_vs_loop(b, m, **kw):
+    res, _ = _per_seed_constants(b.losses, m.W1_0, m.W2_0, 0.5, 2.0, kw.get("eta0"), m.reductions)
+    for r in range(b.R):
+        one = compute_constants(b.losses[r], m.W1_0[r], m.W2_0[r], reduction=m.reductions[r], **kw)
+        _same(res[r].to_dict(), one.to_dict(), f"seed {r}")
+        _same(res[r].values, one.values, f"seed {r} values")
+    return res
+
+
+def test_one_pass_decides_each_threshold_as_certified_sign():
+    """Sign queries of one function with different thresholds share one long double pass; each gets the sign of its
+    own ``f(x) - threshold`` (:func:`certified_sign`, 50 digits where its certificate does not decide)."""
+    from convtool.numeric import roots
+
+    b = default_batch(seeds=3, seed=11, h=30)
+    vals = [compute_constants(b.losses[r], b.W1[r], b.W2[r]).values for r in range(b.R)]
+    qs = []
+    for v in vals:  # eq. 87's left side at its root, above, below, against thresholds 1 (the equation) and others
+        for x in (v["eta0_1"], 2 * v["eta0_1"], v["eta0_1"] / 2, roots._ulp_shift(v["eta0_1"], 1)):
+            for th in (0.0, 1.0, 2.0, -0.5):
+                qs.append(roots.SignQuery("eta0_1", x, v, th, True))
+    answers = roots._vector_answers(qs)
+    decided = 0
+    for q, a in zip(qs, answers):
+        if a is not None:
+            decided += 1
+            assert a == roots.certified_sign(q.name, q.x, q.values, threshold=q.threshold, near_root=True), q[1:4:2]
+    if roots.LD_EXTENDED:
+        assert decided >= len(qs) - 4
+
+
+def test_vector_sign_thresholds_per_point_match_interval_sign():
+    from convtool.numeric.certificate import LD, interval_sign, vector_sign
+
+    lo = np.array([0.0, 1.0, -2.0, np.nan, 0.5, -1.0, 3.0], dtype=LD)
+    hi = np.array([1.0, 2.0, -1.0, 1.0, 0.5, np.nan, 4.0], dtype=LD)
+    th = np.array([-1.0, 1.0, -1.0, 0.0, 0.5, -2.0, 4.5])
+    got = vector_sign(lo, hi, th).tolist()
+    want = [interval_sign((float(a), float(b)), float(t)) for a, b, t in zip(lo, hi, th)]
+    assert got == want == [1, 0, 0, 0, 0, 1, -1]
+
+
+def _shift_roots(monkeypatch, roots):
+    """Brent's floats moved by seed-dependent 3 .. 40 ulps (up for eqs. 87/88, down for eta_K): the side searches
+    then gallop past the speculated window and bisect, in the batch as for one seed."""
+    real_br, real_brentq = roots.bracketed_root, roots.brentq
+
+    def offset(x):
+        return 3 + roots._bits(x) % 38
+
+    def shifted_root(f, a, b, **kw):
+        r = real_br(f, a, b, **kw)
+        if r.converged and 0 < r.root < np.inf:
+            r.root = min(roots._ulp_shift(r.root, offset(r.root)), b)
+        return r
+
+    def shifted_brentq(f, a, b, **kw):
+        x = real_brentq(f, a, b, **kw)
+        return max(roots._ulp_shift(float(x), -offset(float(x))), a) if not kw.get("full_output") else x
+
+    monkeypatch.setattr(roots, "bracketed_root", shifted_root)
+    monkeypatch.setattr(roots, "brentq", shifted_brentq)
+
+
+def test_batch_equals_seed_by_seed_where_searches_gallop_and_spec_is_undecided(monkeypatch):
+    """The side searches gallop and bisect (roots moved off Brent's float) and part of every long double pass is
+    left undecided (those main points go to mpmath, those spec points are not kept): every result as one seed at a
+    time, bit for bit, and the memo did answer queries that galloping searches asked."""
+    from convtool.numeric import certificate, roots
+
+    _shift_roots(monkeypatch, roots)
+    real_vs = roots.vector_sign
+    undecided = [0]
+
+    def holes(lo, hi, threshold):  # every third point undecided
+        s = np.array(real_vs(lo, hi, threshold))
+        undecided[0] += int(np.count_nonzero(s[::3]))
+        s[::3] = 0
+        return s
+
+    monkeypatch.setattr(roots, "vector_sign", holes)
+    seen = {"gallop": 0, "memo": 0}
+    real_gallop = roots._gallop_spec
+
+    def gallop_spec(*a):
+        seen["gallop"] += 1
+        return real_gallop(*a)
+
+    monkeypatch.setattr(roots, "_gallop_spec", gallop_spec)
+    real_args = roots._memo_args
+
+    def memo_args(q, others):
+        seen["memo"] += 1
+        return real_args(q, others)
+
+    monkeypatch.setattr(roots, "_memo_args", memo_args)
+    b = default_batch(seeds=8, seed=3, h=30)
+    m = TwoLayerLinear(b.W1, b.W2)
+    res = _batch_vs_loop(b, m)
+    assert any("stepped down" in r.roots["eta0_1"].verified for r in res)  # the galloping searches moved the roots
+    if certificate.LD_EXTENDED:
+        assert undecided[0] > 0 and seen["gallop"] > 0 and seen["memo"] > 0
+    _batch_vs_loop(b, m, eta0=1e-3)
+
+
+def test_speculation_cuts_rounds_with_the_same_results(monkeypatch):
+    """With the side searches' likely next points in the same pass (SignQuery.spec), the batch needs fewer lock-step
+    rounds than without (SPEC_WINDOW 0), with identical results; fails if the speculation is removed."""
+    from convtool.numeric import certificate, roots
+
+    if not certificate.LD_EXTENDED:  # pragma: no cover - no long double pass: every sign by mpmath
+        return
+    b = default_batch(seeds=12, seed=7, h=30)
+    m = TwoLayerLinear(b.W1, b.W2)
+    runs = {}
+    for window in (None, 0):
+        if window == 0:
+            monkeypatch.setattr(roots, "SPEC_WINDOW", 0)
+            monkeypatch.setattr(roots, "SPEC_WINDOW_OF", {})
+        r0 = roots.ROUNDS[0]
+        res, warn = _per_seed_constants(b.losses, m.W1_0, m.W2_0, 0.5, 2.0, None, m.reductions)
+        runs[window] = (roots.ROUNDS[0] - r0, [r.to_dict() for r in res], [r.values for r in res], warn)
+    (with_spec, *a), (without, *c) = runs[None], runs[0]
+    _same(a, c)
+    assert with_spec < without, (with_spec, without)

@@ -23,8 +23,9 @@ time for eq. 88's F and 1 - Delta), and a sign away from a root (F at the scan's
 a float interval enclosure (:mod:`convtool.numeric.certificate`); at a root +- an ulp, where the other
 verifications happen, double precision cannot decide. The searches are generators of
 :class:`SignQuery`: one seed answers them one by one (:func:`_drive`), a batch in lock-step with one long
-double enclosure per round and kind over all seeds (:func:`drive_batch`), mpmath only where that is
-inconclusive; the answers, hence the results, are the same (issue 13). The constants' generator also asks
+double enclosure per round and function over all seeds, which also decides the points each search will likely ask
+next (``SignQuery.spec``, kept per seed and answered without another round; :func:`drive_batch`), mpmath only where
+that is inconclusive; the answers, hence the results, are the same (issue 13). The constants' generator also asks
 for values (:class:`ValueQuery`: mubar and eq. 103's bound at eta0, the float nearest the exact value,
 :func:`certified_value`) and for evaluations (:class:`EvalQuery`), which a batch answers for all seeds at once
 (one long double pass; :func:`convtool.analysis.evaluate.evaluate_many`), with the floats one seed gets alone.
@@ -423,13 +424,18 @@ class SignQuery(NamedTuple):
     The searches below are generators that yield these and resume with the sign (issue 13): one seed is
     driven by :func:`_drive`, which answers each with :func:`certified_sign`; a batch of seeds is driven in
     lock-step by :func:`drive_batch`, which answers the queries of all seeds at once. Either way the answer is
-    the sign of the exact value, so the search, and every result, is the same."""
+    the sign of the exact value, so the search, and every result, is the same.
+
+    ``spec``: points the search will likely ask next (same name, inputs and threshold), in order of likelihood.
+    :func:`_drive` ignores them; :func:`drive_batch` puts them into the same long double pass and keeps each sign
+    that pass decides, so that those next queries are answered without another round (never by mpmath)."""
 
     name: str
     x: float
     values: dict
     threshold: float
     near_root: bool
+    spec: tuple = ()
 
 
 class ValueQuery(NamedTuple):
@@ -449,8 +455,8 @@ class EvalQuery(NamedTuple):
     targets: tuple | None
 
 
-def _ask(name: str, x: float, values: dict, threshold: float = 0.0, near_root: bool = True):
-    return (yield SignQuery(name, float(x), values, float(threshold), near_root))
+def _ask(name: str, x: float, values: dict, threshold: float = 0.0, near_root: bool = True, spec: tuple = ()):
+    return (yield SignQuery(name, float(x), values, float(threshold), near_root, spec))
 
 
 def ask_value(name: str, x: float, values: dict):
@@ -464,9 +470,11 @@ def ask_evaluate(values: dict, targets=None):
 
 
 def _sign_test(name: str, values: dict, pred, threshold: float = 0.0, near_root: bool = True):
-    """``ok(x)`` for :func:`_admissible_side_gen`: a generator returning ``pred(sign(name(x) - threshold))``."""
-    def ok(x):
-        return pred((yield from _ask(name, x, values, threshold, near_root)))
+    """``ok(x, spec)`` for :func:`_admissible_side_gen`: a generator returning ``pred(sign(name(x) - threshold))``;
+    ``spec``, the points the search may ask next (:class:`SignQuery`)."""
+    def ok(x, spec=()):
+        return pred((yield from _ask(name, x, values, threshold, near_root, spec)))
+    ok.spec_window = SPEC_WINDOW_OF.get(name, SPEC_WINDOW)
     return ok
 
 
@@ -507,58 +515,110 @@ def _vector_twin(name: str, var: str):
     return iv if argnames[1:] == tuple(others) else None
 
 
-#: fewest pending queries of one kind that :func:`drive_batch` decides with one vectorized enclosure: one numpy
-#: pass costs about 2-4 mpmath evaluations of eq. (88)'s F (1.6-4 ms against 0.9 ms, measured, loaded machine),
-#: so below this the queries go to :func:`certified_sign` one by one
-VECTOR_MIN = 8
+#: fewest pending queries of one function that :func:`drive_batch` decides with one vectorized enclosure; below this
+#: they go to :func:`certified_sign` one by one. Break-even measured interleaved (medians of 40, one pass of n points
+#: against n mpmath signs at the roots of 8 Fig. 1 seeds, 2-core machine under load, issue 13): eq. (88)'s F
+#: 0.75-1.0 ms a pass of 1-4 points against 0.32-0.44 ms a point, eq. (87) 0.2-0.5 ms against 0.08-0.17 ms,
+#: mubar 0.09-0.16 ms against 0.07-0.11 ms: the pass wins from 3 points (2 for mubar), and it also decides the
+#: queries' speculative points
+VECTOR_MIN = 3
 
 
 def _vector_answers(queries: list) -> list:
     """Signs for ``queries`` (one per seed), those of a kind in one long double enclosure where at least
     :data:`VECTOR_MIN` are pending; None where undecided (or left to :func:`certified_sign`). A
     :class:`ValueQuery` gets ``("value", float)`` where :func:`certified_value`'s pass decides it, for its whole
-    group at once."""
+    group at once (``("value", None)`` where that pass ran and did not decide). The :class:`SignQuery` of one function share one pass whatever their thresholds (each point
+    compared with its own), and their ``spec`` points go into it too: a query with any gets
+    ``("spec", sign or None, (name, threshold), inputs, {x: sign})`` (``inputs`` as :func:`_memo_args`; sign 0 where
+    the pass did not decide: those spec points are never sent to mpmath)."""
     out: list = [None] * len(queries)
     if not LD_EXTENDED:
         return out
     groups: dict = {}
     for i, q in enumerate(queries):
         if isinstance(q, ValueQuery):
-            groups.setdefault((q.name, None), []).append(i)
+            groups.setdefault((q.name, True), []).append(i)
         elif isinstance(q, SignQuery):
-            groups.setdefault((q.name, q.threshold), []).append(i)
-    for (name, threshold), idx in groups.items():
+            groups.setdefault((q.name, False), []).append(i)
+    for (name, is_value), idx in groups.items():
         if len(idx) < VECTOR_MIN:
             continue
-        if threshold is None:  # values: certified_value's pass, for the whole group at once
+        if is_value:  # values: certified_value's pass, for the whole group at once
             vals = _vector_values(name, [queries[i].x for i in idx], [queries[i].values for i in idx])
             for i, v in zip(idx, vals or []):
-                if v is not None:
-                    out[i] = ("value", v)
+                out[i] = ("value", v)  # None: undecided by this pass (mpmath's value then)
             continue
         iv = _vector_twin(name, "eta0")
         if iv is None:  # pragma: no cover
             continue
         _, others = _mp_function(name, "eta0")
-        try:
-            cols = [[queries[i].x for i in idx]] + [[float(queries[i].values[a]) for i in idx] for a in others]
-        except (KeyError, TypeError, ValueError):  # the per-seed path raises it, as before
+        xs: list = []
+        ths: list = []
+        rows: list = []
+        counts: list = []
+        mains: list = []  # (query index, position of its point, its inputs)
+        for i in idx:
+            q = queries[i]
+            try:
+                args = [float(q.values[a]) for a in others]
+            except (KeyError, TypeError, ValueError):  # the per-seed path raises it, as before
+                continue
+            mains.append((i, len(xs), args))
+            xs.append(q.x)
+            if q.spec:
+                xs.extend(q.spec)
+            counts.append(1 + len(q.spec))
+            ths.append(q.threshold)
+            rows.append(args)
+        if not xs:
             continue
-        signs = vector_sign(*iv(*[np.array(c, dtype=float) for c in cols]), threshold)
-        for i, sg in zip(idx, signs.tolist()):
-            if sg:
-                out[i] = int(sg)
+        if len(xs) == len(rows):
+            cols = [np.array(xs, dtype=float), *np.array(rows, dtype=float).reshape(len(xs), len(others)).T]
+            th = np.array(ths, dtype=float)
+        else:  # each query's inputs and threshold repeated for its spec points
+            cols = [np.array(xs, dtype=float),
+                    *np.repeat(np.array(rows, dtype=float).reshape(len(rows), len(others)), counts, axis=0).T]
+            th = np.repeat(np.array(ths, dtype=float), counts)
+        signs = vector_sign(*iv(*cols), th).tolist()
+        for i, j, args in mains:
+            sg = signs[j]
+            q = queries[i]
+            if not q.spec:
+                if sg:
+                    out[i] = int(sg)
+                continue
+            out[i] = ("spec", int(sg) if sg else None, (name, q.threshold), tuple(args),
+                      dict(zip(q.spec, signs[j + 1: j + 1 + len(q.spec)])))
     return out
+
+
+def _memo_args(q, others: dict):
+    """The inputs of :class:`SignQuery` ``q``'s function as a tuple of floats (a memo key part, with
+    ``(name, threshold, x)``: equal floats are equal reals, so the exact sign is the same); None where one is
+    missing or not a number (that query then goes the usual way, which reports it). ``others`` caches each
+    function's input names."""
+    names = others.get(q.name)
+    if names is None:
+        names = others[q.name] = _mp_function(q.name, "eta0")[1]
+    try:
+        return tuple([float(q.values[a]) for a in names])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     """Run the generator searches of a batch (one per seed) in lock-step; returns their values, in order.
 
-    At each round every unfinished search has one :class:`SignQuery` pending; the queries of one kind are
+    At each round every unfinished search has one :class:`SignQuery` pending; the queries of one function are
     decided together by a long double enclosure (:func:`convtool.numeric.certificate.vector_interval_function`,
-    one numpy pass for all seeds), the few it leaves undecided (a float within ~1e-3 ulps of a root) by
-    :func:`certified_sign` one by one. Each search gets the exact sign either way, so it takes the same steps
-    and returns what :func:`_drive` returns for it alone. Values (:class:`ValueQuery`) are answered the same
+    one numpy pass for all seeds and thresholds), the few it leaves undecided (a float within ~1e-3 ulps of a
+    root) by :func:`certified_sign` one by one. The points a search says it will likely ask next
+    (:class:`SignQuery` ``spec``) go into the same pass; each sign it decides is kept in that seed's memo (keyed by
+    the function, threshold, x and the inputs: equal floats, equal reals, the same exact sign), and a search whose
+    next query is in its memo is answered from it at once, in the same round (counted as ``vector`` in
+    :data:`SIGN_COUNTS`); spec points it leaves undecided are dropped, never sent to mpmath. Each search gets the exact sign either way, so it takes the same
+    steps and returns what :func:`_drive` returns for it alone. Values (:class:`ValueQuery`) are answered the same
     way (:func:`certified_value`'s long double pass over the group); evaluations (:class:`EvalQuery`) wait until
     every unfinished search waits on one, then go in one :func:`~convtool.analysis.evaluate.evaluate_many` per
     target set (the floats :func:`~convtool.analysis.evaluate.evaluate` gives each seed). An exception is
@@ -573,6 +633,8 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     errors: dict = {}
     pending: dict = {}
     per_seed: list = [[] for _ in range(R)]
+    memos: list = [{} for _ in range(R)]  # per seed: (name, threshold) -> (inputs, {x: sign, 0 undecided})
+    others: dict = {}
     finished = [0]
 
     def advance(r, answer, first=False):
@@ -602,27 +664,66 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
         if not live:
             _answer_evaluations(pending, advance, errors)
             continue
+        ROUNDS[0] += 1
         queries = [pending.pop(k) for k in live]
         answers = _vector_answers(queries)
         for k, q, a in zip(live, queries, answers):
+            if type(a) is tuple and a[0] == "spec":
+                memo = memos[k]
+                old = memo.get(a[2])
+                if old is not None and old[0] == a[3]:
+                    old[1].update(a[4])
+                else:
+                    memo[a[2]] = (a[3], a[4])
+                a = a[1]
+            elif type(a) is tuple and a[1] is None:
+                # a value the group's pass did not decide: certified_value's own one-point pass would not either
+                # (the same elementwise enclosure), so straight to its mpmath value
+                try:
+                    a = float(mp_value(q.name, q.x, q.values))
+                except Exception as exc:  # noqa: BLE001 - as _drive would have raised it
+                    errors[k] = exc
+                    continue
+                SIGN_COUNTS["value_mpmath"] += 1
+                advance(k, a)
+                continue
             if a is None:
                 try:
                     a = _answer(q)
                 except Exception as exc:  # noqa: BLE001 - as _drive would have raised it
                     errors[k] = exc
                     continue
-            elif isinstance(a, tuple):  # a value from the long double pass
+            elif type(a) is tuple:  # a value from the long double pass
                 SIGN_COUNTS["value_ld"] += 1
                 a = a[1]
             else:
                 SIGN_COUNTS["vector"] += 1
             advance(k, a)
+            memo = memos[k]
+            while memo:  # the next signs this search asks, where the pass decided them already
+                nq = pending.get(k)
+                if type(nq) is not SignQuery:
+                    break
+                sub = memo.get((nq.name, nq.threshold))
+                sg = sub[1].get(nq.x) if sub is not None else None
+                if sg and sub[0] != _memo_args(nq, others):  # (the same search asks with the same inputs)
+                    sg = None
+                if not sg:  # the search went past what was speculated (or a new one began): start afresh
+                    memo.clear()
+                    break
+                del pending[k]
+                SIGN_COUNTS["vector"] += 1
+                advance(k, sg)
     if caught is not None:
         for lst in per_seed:
             caught.extend(lst)
     if errors:
         raise errors[min(errors)]
     return out
+
+
+#: lock-step rounds of :func:`drive_batch` with sign or value queries (one :func:`_vector_answers` call each)
+ROUNDS = [0]
 
 
 def _answer_evaluations(pending: dict, advance, errors: dict) -> None:
@@ -679,7 +780,76 @@ def _ulp_shift(x: float, k: int) -> float:
 def admissible_side(ok, x: float, *, lo: float = 0.0, hi: float | None = None) -> tuple[float, float | None, int]:
     """Adjacent floats ``a < b`` around ``x`` with ``ok(a)`` true and ``ok(b)`` false: see
     :func:`_admissible_side_gen` (``ok`` a plain predicate here)."""
-    return _drive(_admissible_side_gen(lambda c: _now(ok(c)), x, lo=lo, hi=hi))
+    return _drive(_admissible_side_gen(lambda c, spec=(): _now(ok(c)), x, lo=lo, hi=hi))
+
+
+#: how many floats on each side of its first point :func:`_admissible_side_gen` offers a batch to decide in the same
+#: pass (:class:`SignQuery` ``spec``; 0: no speculation), by function (:data:`SPEC_WINDOW_OF`, else this).
+#: Measured on the 400 searches of 100 Fig. 1 seeds (issue 13): 93% of them ask only floats within 2 ulps of their
+#: first point, all of them within 4; an extra point costs about 1 us in the long double pass of mubar or eq. 87,
+#: 6-8 us in that of eq. 88's F (against 0.06-0.2 ms, resp. about 1 ms, for a pass of its own), hence the
+#: narrower window there. 100 such seeds: 14 rounds of signs without speculation, 7 with.
+SPEC_WINDOW = 4
+SPEC_WINDOW_OF = {"eta0_2": 2}
+
+
+def _first_spec(ix: int, lo: float, hi: float | None, W: int) -> tuple:
+    """The points :func:`_admissible_side_gen` asks after its first (bits ``ix``), nearest first: up to ``W``
+    floats below (above ``lo``) and, where it can gallop up (``hi`` given), above."""
+    if W <= 0:
+        return ()
+    if hi is None:
+        if ix <= W:
+            return tuple(c for c in (_from_bits(max(ix - k, 0)) for k in range(1, W + 1)) if c > lo)
+        down = _SPEC_D[W].unpack(_SPEC_Q[W].pack(*range(ix - 1, ix - W - 1, -1)))
+        return down if down[-1] > lo else tuple(c for c in down if c > lo)
+    if ix <= W or ix + W > _MAX_BITS:
+        out = []
+        for k in range(1, W + 1):
+            c = _from_bits(max(ix - k, 0))
+            if c > lo:
+                out.append(c)
+            out.append(min(_from_bits(min(ix + k, _MAX_BITS)), hi))
+        return tuple(out)
+    both = _SPEC_D[2 * W].unpack(_SPEC_Q[2 * W].pack(*[i for k in range(1, W + 1) for i in (ix - k, ix + k)]))
+    if both[-2] > lo and both[-1] <= hi:
+        return both
+    return tuple(min(c, hi) if j % 2 else c for j, c in enumerate(both) if j % 2 or c > lo)
+
+
+class _Structs(dict):
+    """``n -> struct.Struct("<n" + code)``, made on first use."""
+
+    def __init__(self, code: str):
+        super().__init__()
+        self.code = code
+
+    def __missing__(self, n: int) -> struct.Struct:
+        st = self[n] = struct.Struct(f"<{n}{self.code}")
+        return st
+
+
+_SPEC_D, _SPEC_Q = _Structs("d"), _Structs("q")
+
+
+def _gallop_spec(i_prev: int, cand: float, nxt: float | None) -> tuple:
+    """While galloping at ``cand`` (from the float with bits ``i_prev``): the next gallop point ``nxt`` (if any) and
+    the first bisection point between the two, the points asked next either way."""
+    ic = _bits(cand)
+    out = () if nxt is None else (nxt,)
+    if abs(ic - i_prev) > 1:
+        out += (_from_bits((min(ic, i_prev) + max(ic, i_prev)) // 2),)
+    return out
+
+
+def _bisect_spec(ia: int, im: int, ib: int) -> tuple:
+    """While bisecting at ``im`` in ``(ia, ib)``: the midpoints of both halves, the point asked next either way."""
+    out = ()
+    if im - ia > 1:
+        out += (_from_bits((ia + im) // 2),)
+    if ib - im > 1:
+        out += (_from_bits((im + ib) // 2),)
+    return out
 
 
 def _admissible_side_gen(ok, x: float, *, lo: float = 0.0, hi: float | None = None):
@@ -689,18 +859,21 @@ def _admissible_side_gen(ok, x: float, *, lo: float = 0.0, hi: float | None = No
     and ``b`` is found by galloping up (never past ``hi``; ``b = None`` when ``hi`` is reached
     or ``hi`` is None and the search is not wanted); otherwise the search gallops down
     (1, 2, 4, ... ulps, never below ``lo``, where ok is assumed) and bisects the integer
-    representation to adjacent floats. Returns ``(a, b, evaluations)``. ``ok(c)`` is a generator returning a
-    bool (:func:`_sign_test`), so the search can wait for batched answers.
+    representation to adjacent floats. Returns ``(a, b, evaluations)``. ``ok(c, spec)`` is a generator returning a
+    bool (:func:`_sign_test`), so the search can wait for batched answers; ``spec`` are the points it may ask next
+    (:func:`_first_spec`, :func:`_gallop_spec`, :func:`_bisect_spec`), which only a batch uses; the evaluations
+    counted are those the search consumes.
     """
     calls = 1
-    if (yield from ok(x)):
+    ix = _bits(x)
+    if (yield from ok(x, _first_spec(ix, lo, hi, getattr(ok, "spec_window", 0)))):
         if hi is None:
             return x, None, calls
         a, k = x, 1
         while True:
             cand = min(_ulp_shift(x, k), hi)
             calls += 1
-            if not (yield from ok(cand)):
+            if not (yield from ok(cand, _gallop_spec(_bits(a), cand, min(_ulp_shift(x, 2 * k), hi)))):
                 b = cand
                 break
             a = cand
@@ -712,7 +885,11 @@ def _admissible_side_gen(ok, x: float, *, lo: float = 0.0, hi: float | None = No
         while True:
             cand = max(_ulp_shift(x, -k), lo)
             calls += 1
-            if cand <= lo or (yield from ok(cand)):
+            if cand <= lo:
+                a = cand
+                break
+            nxt = max(_ulp_shift(x, -2 * k), lo)
+            if (yield from ok(cand, _gallop_spec(_bits(b), cand, nxt if nxt > lo else None))):
                 a = cand
                 break
             b = cand
@@ -721,7 +898,7 @@ def _admissible_side_gen(ok, x: float, *, lo: float = 0.0, hi: float | None = No
     while ib - ia > 1:
         im = (ia + ib) // 2
         calls += 1
-        if (yield from ok(_from_bits(im))):
+        if (yield from ok(_from_bits(im), _bisect_spec(ia, im, ib))):
             ia = im
         else:
             ib = im
@@ -802,9 +979,10 @@ def _args(name: str, values: dict):
     memo: dict = {}
 
     def g(x):
-        """``f(x, *args)`` at a scalar ``x``, each point once (by its bits): the bracket checks, Brent's method and
-        the side verification evaluate the same ends again, and the residual is a deterministic function."""
-        k = _bits(x)
+        """``f(x, *args)`` at a scalar ``x``, each point once (by its value; zeros by their bits, so 0.0 and -0.0
+        stay apart): the bracket checks, Brent's method and the side verification evaluate the same ends again, and
+        the residual is a deterministic function."""
+        k = x if x else ("zero", _bits(x))
         v = memo.get(k)
         if v is None:
             v = memo[k] = f(x, *args)
