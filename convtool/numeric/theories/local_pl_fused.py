@@ -273,7 +273,8 @@ def fused_loop(theory, ctx, env0: dict, steps: int):
     from numba.extending import get_cython_function_address
 
     blas = (get_cython_function_address("scipy.linalg.cython_blas", "dsyrk"),
-            get_cython_function_address("scipy.linalg.cython_blas", "dsymv"))
+            get_cython_function_address("scipy.linalg.cython_blas", "dsymv"),
+            get_cython_function_address("scipy.linalg.cython_lapack", "dgesdd"))
 
     def work(T):
         """The loop's state besides the weights: run flags and counters, records, the trackers' references."""
