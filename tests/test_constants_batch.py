@@ -213,23 +213,27 @@ def test_vector_sign_thresholds_per_point_match_interval_sign():
 def _shift_roots(monkeypatch, roots):
     """Brent's floats moved by seed-dependent 3 .. 40 ulps (up for eqs. 87/88, down for eta_K): the side searches
     then gallop past the speculated window and bisect, in the batch as for one seed."""
-    real_br, real_brentq = roots.bracketed_root, roots.brentq
+    real_br, real_eta_K = roots._bracketed_root_gen, roots._eta_K_gen
+    moved = [0]
 
     def offset(x):
         return 3 + roots._bits(x) % 38
 
     def shifted_root(f, a, b, **kw):
-        r = real_br(f, a, b, **kw)
+        r = yield from real_br(f, a, b, **kw)
         if r.converged and 0 < r.root < np.inf:
             r.root = min(roots._ulp_shift(r.root, offset(r.root)), b)
+            moved[0] += 1
         return r
 
-    def shifted_brentq(f, a, b, **kw):
-        x = real_brentq(f, a, b, **kw)
-        return max(roots._ulp_shift(float(x), -offset(float(x))), a) if not kw.get("full_output") else x
+    def shifted_eta_K(g, a, b, fa, fb):
+        x = yield from real_eta_K(g, a, b, fa, fb)
+        moved[0] += 1
+        return max(roots._ulp_shift(float(x), -offset(float(x))), a)
 
-    monkeypatch.setattr(roots, "bracketed_root", shifted_root)
-    monkeypatch.setattr(roots, "brentq", shifted_brentq)
+    monkeypatch.setattr(roots, "_bracketed_root_gen", shifted_root)
+    monkeypatch.setattr(roots, "_eta_K_gen", shifted_eta_K)
+    return moved
 
 
 def test_batch_equals_seed_by_seed_where_searches_gallop_and_spec_is_undecided(monkeypatch):
@@ -238,7 +242,7 @@ def test_batch_equals_seed_by_seed_where_searches_gallop_and_spec_is_undecided(m
     time, bit for bit, and the memo did answer queries that galloping searches asked."""
     from convtool.numeric import certificate, roots
 
-    _shift_roots(monkeypatch, roots)
+    moved = _shift_roots(monkeypatch, roots)
     real_vs = roots.vector_sign
     undecided = [0]
 
@@ -268,6 +272,7 @@ def test_batch_equals_seed_by_seed_where_searches_gallop_and_spec_is_undecided(m
     m = TwoLayerLinear(b.W1, b.W2)
     res = _batch_vs_loop(b, m)
     assert any("stepped down" in r.roots["eta0_1"].verified for r in res)  # the galloping searches moved the roots
+    assert moved[0] > 0
     if certificate.LD_EXTENDED:
         assert undecided[0] > 0 and seen["gallop"] > 0 and seen["memo"] > 0
     _batch_vs_loop(b, m, eta0=1e-3)
