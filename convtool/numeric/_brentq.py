@@ -156,9 +156,11 @@ def brentq_lockstep(f, a, b, args=(), *, fa=None, fb=None, shift=0.0, xtol=_xtol
     Seed i solves ``f(x, *args_i) - shift = 0`` on ``[a_i, b_i]``; ``f`` takes arrays (the active seeds'
     points and arguments, one element each) and must give, element by element, the floats its scalar calls give
     (:func:`convtool.analysis.evaluate._array_twin` of a lambdified function does). Each seed's state takes exactly
-    the IEEE operations of the C code, its branches as masks, and stops at its own iteration: the loop's bracket
-    update tests ``fpre != 0 && fcur != 0 && signbit(fpre) != signbit(fcur)`` (scipy >= 1.15; the older
-    ``fpre*fcur < 0`` underflows), the initial sign test is ``fpre*fcur > 0`` (``SIGNERR``), the stopping test
+    the IEEE operations of the C code, its branches as masks, and stops at its own iteration: an exact zero at
+    ``a``, then at ``b``, is the root; then ``signbit(fpre) == signbit(fcur)`` is a sign error (``SIGNERR``); the
+    loop's bracket update tests ``fpre != 0 && fcur != 0 && signbit(fpre) != signbit(fcur)`` (what the installed
+    scipy 1.17 does, checked in tests/test_brentq_lockstep.py on products that underflow: older versions of
+    ``brentq.c`` tested ``fpre*fcur > 0`` and ``fpre*fcur < 0``, which underflow to zero), the stopping test
     ``fcur == 0 || |sbis| < delta`` with ``delta = (xtol + rtol |xcur|) / 2``, then inverse quadratic
     extrapolation or secant interpolation (``xpre == xblk``) where ``|spre| > delta`` and ``|fcur| < |fpre|``,
     kept if ``2 |stry| < min(|spre|, 3 |sbis| - delta)``, else bisection; a step of at most ``delta`` becomes
@@ -220,12 +222,12 @@ def brentq_lockstep(f, a, b, args=(), *, fa=None, fb=None, shift=0.0, xtol=_xtol
             xpre, xcur = a, b
             fpre = np.broadcast_to(np.asarray(fa, dtype=np.float64), (R,)).copy()
             fcur = np.broadcast_to(np.asarray(fb, dtype=np.float64), (R,)).copy()
-        sign = fpre * fcur > 0
+        z0 = fpre == 0
+        z1 = ~z0 & (fcur == 0)
+        sign = ~z0 & ~z1 & (np.signbit(fpre) == np.signbit(fcur))
         for i in idx[sign].tolist():
             errors[i] = ValueError("f(a) and f(b) must have different signs")
             flag[i] = _ESIGNERR
-        z0 = ~sign & (fpre == 0)
-        z1 = ~sign & ~z0 & (fcur == 0)
         root[idx[z0]], root[idx[z1]] = xpre[z0], xcur[z1]
         flag[idx[z0 | z1]] = _ECONVERGED
         keep = ~(sign | z0 | z1)
