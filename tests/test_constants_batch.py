@@ -298,3 +298,92 @@ def test_speculation_cuts_rounds_with_the_same_results(monkeypatch):
     (with_spec, *a), (without, *c) = runs[None], runs[0]
     _same(a, c)
     assert with_spec < without, (with_spec, without)
+
+
+def _nan_in_brent(monkeypatch, roots, classes):
+    """Eq. (87)'s residual NaN during Brent's method for some seeds (chosen by the bits of K): class "root" near its
+    root (|g| < 1e-7: after a few iterations; eta0_1's solve reports it, status -3, and the seed goes on), class
+    "eta_K" near ``g = 1`` (eq. 88's eta_K solve: scipy's ValueError ends that seed). The same function for the
+    scalar path and the batch's array pass (its array twin), NaN only inside a Brent solve."""
+    from convtool.analysis import evaluate as ev
+
+    real_f, names = ev.residual("eta0_1")
+    twin = ev._array_twin(real_f)
+    iK = names.index("K")
+    in_brent = [False]
+    hit = {"root": 0, "eta_K": 0}
+
+    def kind(K):
+        return classes[int(np.float64(K).view(np.int64)) % len(classes)]
+
+    def f(x, *args):
+        v = (twin if np.ndim(x) else real_f)(x, *args)
+        if not in_brent[0]:
+            return v
+        K = np.asarray(args[iK], dtype=float)
+        near0, near1 = np.abs(v) < 1e-7, np.abs(v - 1.0) < 1e-7
+        ks = np.array([kind(k) for k in np.atleast_1d(K)]).reshape(K.shape)
+        bad = ((ks == "root") & near0) | ((ks == "eta_K") & near1)
+        hit["root"] += int(np.count_nonzero((ks == "root") & near0))
+        hit["eta_K"] += int(np.count_nonzero((ks == "eta_K") & near1))
+        out = np.where(bad, np.nan, v)
+        return out if np.ndim(x) else np.float64(out)
+
+    def flagged(fn):
+        def run(*a, **kw):
+            in_brent[0] = True
+            try:
+                return fn(*a, **kw)
+            finally:
+                in_brent[0] = False
+        return run
+
+    real_residual = ev.residual
+    monkeypatch.setattr(ev, "residual", lambda name, paper=None: (f, names) if name == "eta0_1"
+                        else real_residual(name, paper))
+    monkeypatch.setattr(roots, "residual", ev.residual)
+    real_twin = ev._array_twin
+    monkeypatch.setattr(ev, "_array_twin", lambda fn: fn if fn is f else real_twin(fn))
+    monkeypatch.setattr(roots, "_brent_one", flagged(roots._brent_one))
+    monkeypatch.setattr(roots, "brentq_lockstep", flagged(roots.brentq_lockstep))
+    return hit
+
+
+def test_batch_nan_in_brent_for_some_seeds_equals_loop(monkeypatch):
+    """Seeds whose residual is NaN mid-Brent (the batch's lock-step Brent): each meets scipy's NaN error in its own
+    search as it does alone (eta0_1 status -3 with the same message and call count), the others go on; every result
+    as one seed at a time."""
+    from convtool.numeric import roots
+
+    hit = _nan_in_brent(monkeypatch, roots, ["root", "none", "none"])
+    b = default_batch(seeds=9, seed=2, h=30)
+    m = TwoLayerLinear(b.W1, b.W2)
+    res = _batch_vs_loop(b, m)
+    bad = [r for r in res if r.roots["eta0_1"].status == -3]
+    assert bad and len(bad) < len(res) and hit["root"] > 0
+    assert all("is NaN; solver cannot continue (call" in r.roots["eta0_1"].message for r in bad)
+    assert all(r.roots["eta0_1"].function_calls > 3 for r in bad)  # mid-Brent, not at the bracket
+
+
+def test_batch_nan_error_raised_in_loop_order(monkeypatch):
+    """Seeds whose eta_K solve meets a NaN raise scipy's ValueError (x and the call count attached); the batch raises
+    the first such seed's error, as the loop over the seeds does, and the other seeds' NaN (status -3) do not."""
+    import pytest
+
+    from convtool.numeric import roots
+
+    _nan_in_brent(monkeypatch, roots, ["root", "eta_K", "none", "none", "eta_K"])
+    b = default_batch(seeds=9, seed=2, h=30)
+    m = TwoLayerLinear(b.W1, b.W2)
+    with pytest.raises(ValueError, match="is NaN; solver cannot continue") as batch:
+        _per_seed_constants(b.losses, m.W1_0, m.W2_0, 0.5, 2.0, None, m.reductions)
+    loop = None
+    for r in range(b.R):
+        try:
+            compute_constants(b.losses[r], m.W1_0[r], m.W2_0[r], reduction=m.reductions[r])
+        except ValueError as exc:
+            loop = exc
+            break
+    assert loop is not None and r > 0
+    e = batch.value
+    assert (str(e), e._x, e._function_calls) == (str(loop), loop._x, loop._function_calls)
