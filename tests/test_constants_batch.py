@@ -126,7 +126,7 @@ def test_drive_batch_reports_each_seed_as_it_finishes(monkeypatch):
     assert log == [(1, ["b"]), (2, ["b", "c"]), (3, ["b", "c", "a"])]
 
 
-def test_heterogeneous_batch_equals_seed_by_seed():
+def test_heterogeneous_batch_equals_seed_by_seed(monkeypatch):
     """A batch whose seeds take different paths (enough of them for the long double passes): mu = 0 (rank-deficient
     X: the evaluations' dicts differ from the others', so evaluate_many answers those seeds apart), a lower reduced
     rank (the primitives seed by seed), user eta0's above eta_max (the warning; Delta >= 1: eq. 103's bound not
@@ -137,6 +137,7 @@ def test_heterogeneous_batch_equals_seed_by_seed():
     from convtool.numeric.losses import SquaredLoss
 
     R = roots.VECTOR_MIN + 4
+    monkeypatch.setattr(roots, "BRENT_MIN", 2)  # the lock-step Brent on the seeds that reach it
     b = default_batch(seeds=R, seed=8, h=30)
     losses = list(b.losses)
     rng = np.random.default_rng(1)
@@ -243,6 +244,7 @@ def test_batch_equals_seed_by_seed_where_searches_gallop_and_spec_is_undecided(m
     from convtool.numeric import certificate, roots
 
     moved = _shift_roots(monkeypatch, roots)
+    monkeypatch.setattr(roots, "BRENT_MIN", 2)  # the lock-step Brent on these few seeds too
     real_vs = roots.vector_sign
     undecided = [0]
 
@@ -307,6 +309,7 @@ def _nan_in_brent(monkeypatch, roots, classes):
     scalar path and the batch's array pass (its array twin), NaN only inside a Brent solve."""
     from convtool.analysis import evaluate as ev
 
+    monkeypatch.setattr(roots, "BRENT_MIN", 2)  # the lock-step Brent on these few seeds
     real_f, names = ev.residual("eta0_1")
     twin = ev._array_twin(real_f)
     iK = names.index("K")
@@ -387,3 +390,23 @@ def test_batch_nan_error_raised_in_loop_order(monkeypatch):
     assert loop is not None and r > 0
     e = batch.value
     assert (str(e), e._x, e._function_calls) == (str(loop), loop._x, loop._function_calls)
+
+
+def test_lock_step_brent_at_its_default_size_equals_loop(monkeypatch):
+    """A batch of ``BRENT_MIN + 2`` seeds takes the lock-step Brent as shipped (all three solves per seed) and gives
+    every result of the loop, bit for bit."""
+    from convtool.numeric import roots
+
+    sizes = []
+    real = roots.brentq_lockstep
+
+    def spy(*a, **kw):
+        r = real(*a, **kw)
+        sizes.append(len(r.root))
+        return r
+
+    monkeypatch.setattr(roots, "brentq_lockstep", spy)
+    b = default_batch(seeds=roots.BRENT_MIN + 2, seed=11, h=20)
+    m = TwoLayerLinear(b.W1, b.W2)
+    _batch_vs_loop(b, m)
+    assert len(sizes) == 3 and min(sizes) >= roots.BRENT_MIN

@@ -190,6 +190,9 @@ def brentq_lockstep(f, a, b, args=(), *, fa=None, fb=None, shift=0.0, xtol=_xtol
     def evaluate(idx, x, ncall):
         """Shifted values at ``x`` for seeds ``idx`` (their ``ncall``-th call); the seeds that fail, a mask."""
         v = np.array(np.broadcast_to(f(x, *[c[idx] for c in cols]), x.shape), dtype=np.float64)
+        if np.isfinite(v).all():  # the usual case: nothing to fix, no NaN
+            points.append((idx, x, v))
+            return (v - shift if shift else v), None
         failed = np.zeros(x.shape, dtype=bool)
         if fix is not None:
             for j in np.flatnonzero(~np.isfinite(v)).tolist():
@@ -212,12 +215,15 @@ def brentq_lockstep(f, a, b, args=(), *, fa=None, fb=None, shift=0.0, xtol=_xtol
     idx = np.arange(R)
     with np.errstate(all="ignore"):
         if fa is None:
+            xpre, xcur = a, b
             fpre, bad = evaluate(idx, a, 1)
-            keep = ~bad
-            idx, xpre, xcur, fpre = idx[keep], a[keep], b[keep], fpre[keep]
+            if bad is not None:
+                keep = ~bad
+                idx, xpre, xcur, fpre = idx[keep], a[keep], b[keep], fpre[keep]
             fcur, bad = evaluate(idx, xcur, 2)
-            keep = ~bad
-            idx, xpre, xcur, fpre, fcur = idx[keep], xpre[keep], xcur[keep], fpre[keep], fcur[keep]
+            if bad is not None:
+                keep = ~bad
+                idx, xpre, xcur, fpre, fcur = idx[keep], xpre[keep], xcur[keep], fpre[keep], fcur[keep]
         else:
             xpre, xcur = a, b
             fpre = np.broadcast_to(np.asarray(fa, dtype=np.float64), (R,)).copy()
@@ -284,7 +290,7 @@ def brentq_lockstep(f, a, b, args=(), *, fa=None, fb=None, shift=0.0, xtol=_xtol
             xpre, fpre = xcur, fcur
             xcur = np.where(np.fabs(scur) > delta, xcur + scur, xcur + np.where(sbis > 0, delta, -delta))
             fcur, bad = evaluate(idx, xcur, 2 + it)
-            if bad.any():
+            if bad is not None and bad.any():
                 k = ~bad
                 idx, xpre, xcur, xblk, fpre, fcur, fblk, spre, scur, xt, rt, mi = (
                     v[k] for v in (idx, xpre, xcur, xblk, fpre, fcur, fblk, spre, scur, xt, rt, mi))

@@ -787,8 +787,11 @@ ROUNDS = [0]
 
 
 #: fewest pending :class:`BrentQuery` of one residual and shift that :func:`drive_batch` solves in lock-step; fewer go
-#: to scipy's brentq one by one
-BRENT_MIN = 2
+#: to scipy's brentq one by one. Measured on the queries of 100 Fig. 1 seeds (issue 13, 2-core machine under load,
+#: minima of 15): a lock-step solve costs about 1 ms (eq. 87) and 1.5 ms (eq. 88) whatever the number of seeds up to 20,
+#: 1.3-1.6 ms and 3.1 ms for 100; scipy's brentq about 35 us a seed (eq. 87) and 50-70 us (eq. 88): the lock-step wins
+#: from about 30 seeds
+BRENT_MIN = 32
 
 
 def _memo_key(x: float):
