@@ -28,7 +28,9 @@ next (``SignQuery.spec``, kept per seed and answered without another round; :fun
 that is inconclusive; the answers, hence the results, are the same (issue 13). The constants' generator also asks
 for values (:class:`ValueQuery`: mubar and eq. 103's bound at eta0, the float nearest the exact value,
 :func:`certified_value`) and for evaluations (:class:`EvalQuery`), which a batch answers for all seeds at once
-(one long double pass; :func:`convtool.analysis.evaluate.evaluate_many`), with the floats one seed gets alone.
+(one long double pass; :func:`convtool.analysis.evaluate.evaluate_many`), with the floats one seed gets alone, and
+for its Brent solves (:class:`BrentQuery`: one seed, scipy's compiled brentq as before; a batch, one lock-step Brent
+over the seeds per residual and shift, :func:`convtool.numeric._brentq.brentq_lockstep`, the same floats).
 
 Results are :class:`RootResult` objects in the style of
 ``scipy.optimize.RootResults`` and ``find_root``: they report non-convergence
@@ -672,7 +674,10 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     steps and returns what :func:`_drive` returns for it alone. Values (:class:`ValueQuery`) are answered the same
     way (:func:`certified_value`'s long double pass over the group); evaluations (:class:`EvalQuery`) wait until
     every unfinished search waits on one, then go in one :func:`~convtool.analysis.evaluate.evaluate_many` per
-    target set (the floats :func:`~convtool.analysis.evaluate.evaluate` gives each seed). An exception is
+    target set (the floats :func:`~convtool.analysis.evaluate.evaluate` gives each seed); Brent solves
+    (:class:`BrentQuery`) wait the same way and go first, in one lock-step Brent per residual and shift where at
+    least :data:`BRENT_MIN` are pending (:func:`_answer_brents`; scipy's result for each seed, its error thrown into
+    that seed's search). An exception is
     raised as a loop over the seeds would raise it: the lowest seed's, once the seeds before it have finished
     (the seeds after it are dropped). ``caught``, the list of a
     ``warnings.catch_warnings(record=True)`` around the call, is reordered seed by seed (as the loop emits them).
