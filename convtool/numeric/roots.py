@@ -847,9 +847,14 @@ def _answer_brents(pending: dict, advance, caught, per_seed: list) -> None:
                              fb=[q.fb for q in qs], shift=shift, xtol=[q.xtol for q in qs],
                              rtol=[q.rtol for q in qs], maxiter=[q.maxiter for q in qs], fix=fix)
         memos = [q.g.memo for q in qs]
-        for idx, xs, vs in lk.points:
+        for idx, xs, vs in lk.points:  # (the key of _memo_key, inlined: 1700 points for 100 seeds)
             for i, x, v in zip(idx.tolist(), xs.tolist(), vs.tolist()):
-                memos[i].setdefault(_memo_key(x), v)
+                d = memos[i]
+                if x:
+                    if x not in d:
+                        d[x] = v
+                else:
+                    d.setdefault(("zero", _bits(x)), v)
         roots_, calls, iters, flags = lk.root.tolist(), lk.function_calls.tolist(), lk.iterations.tolist(), \
             lk.flag.tolist()
         for i, k in enumerate(ks):
