@@ -799,11 +799,6 @@ ROUNDS = [0]
 BRENT_MIN = 32
 
 
-def _memo_key(x: float):
-    """The key of ``x`` in an :func:`_args` memo (zeros by their bits, so 0.0 and -0.0 stay apart)."""
-    return x if x else ("zero", _bits(x))
-
-
 def _answer_brents(pending: dict, advance, caught, per_seed: list) -> None:
     """Answer every pending :class:`BrentQuery` (taken out of ``pending``): those of one residual and shift with one
     :func:`~convtool.numeric._brentq.brentq_lockstep` over the seeds, each seed's result (or error, thrown into its
@@ -847,7 +842,7 @@ def _answer_brents(pending: dict, advance, caught, per_seed: list) -> None:
                              fb=[q.fb for q in qs], shift=shift, xtol=[q.xtol for q in qs],
                              rtol=[q.rtol for q in qs], maxiter=[q.maxiter for q in qs], fix=fix)
         memos = [q.g.memo for q in qs]
-        for idx, xs, vs in lk.points:  # (the key of _memo_key, inlined: 1700 points for 100 seeds)
+        for idx, xs, vs in lk.points:  # keys as in _args' memo (zeros by their bits); 1700 points for 100 seeds
             for i, x, v in zip(idx.tolist(), xs.tolist(), vs.tolist()):
                 d = memos[i]
                 if x:
