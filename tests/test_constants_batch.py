@@ -126,7 +126,7 @@ def test_drive_batch_reports_each_seed_as_it_finishes(monkeypatch):
     assert log == [(1, ["b"]), (2, ["b", "c"]), (3, ["b", "c", "a"])]
 
 
-def test_heterogeneous_batch_equals_seed_by_seed():
+def test_heterogeneous_batch_equals_seed_by_seed(monkeypatch):
     """A batch whose seeds take different paths (enough of them for the long double passes): mu = 0 (rank-deficient
     X: the evaluations' dicts differ from the others', so evaluate_many answers those seeds apart), a lower reduced
     rank (the primitives seed by seed), user eta0's above eta_max (the warning; Delta >= 1: eq. 103's bound not
@@ -137,6 +137,7 @@ def test_heterogeneous_batch_equals_seed_by_seed():
     from convtool.numeric.losses import SquaredLoss
 
     R = roots.VECTOR_MIN + 4
+    monkeypatch.setattr(roots, "BRENT_MIN", 2)  # the lock-step Brent on the seeds that reach it
     b = default_batch(seeds=R, seed=8, h=30)
     losses = list(b.losses)
     rng = np.random.default_rng(1)
@@ -213,23 +214,27 @@ def test_vector_sign_thresholds_per_point_match_interval_sign():
 def _shift_roots(monkeypatch, roots):
     """Brent's floats moved by seed-dependent 3 .. 40 ulps (up for eqs. 87/88, down for eta_K): the side searches
     then gallop past the speculated window and bisect, in the batch as for one seed."""
-    real_br, real_brentq = roots.bracketed_root, roots.brentq
+    real_br, real_eta_K = roots._bracketed_root_gen, roots._eta_K_gen
+    moved = [0]
 
     def offset(x):
         return 3 + roots._bits(x) % 38
 
     def shifted_root(f, a, b, **kw):
-        r = real_br(f, a, b, **kw)
+        r = yield from real_br(f, a, b, **kw)
         if r.converged and 0 < r.root < np.inf:
             r.root = min(roots._ulp_shift(r.root, offset(r.root)), b)
+            moved[0] += 1
         return r
 
-    def shifted_brentq(f, a, b, **kw):
-        x = real_brentq(f, a, b, **kw)
-        return max(roots._ulp_shift(float(x), -offset(float(x))), a) if not kw.get("full_output") else x
+    def shifted_eta_K(g, a, b, fa, fb):
+        x = yield from real_eta_K(g, a, b, fa, fb)
+        moved[0] += 1
+        return max(roots._ulp_shift(float(x), -offset(float(x))), a)
 
-    monkeypatch.setattr(roots, "bracketed_root", shifted_root)
-    monkeypatch.setattr(roots, "brentq", shifted_brentq)
+    monkeypatch.setattr(roots, "_bracketed_root_gen", shifted_root)
+    monkeypatch.setattr(roots, "_eta_K_gen", shifted_eta_K)
+    return moved
 
 
 def test_batch_equals_seed_by_seed_where_searches_gallop_and_spec_is_undecided(monkeypatch):
@@ -238,7 +243,8 @@ def test_batch_equals_seed_by_seed_where_searches_gallop_and_spec_is_undecided(m
     time, bit for bit, and the memo did answer queries that galloping searches asked."""
     from convtool.numeric import certificate, roots
 
-    _shift_roots(monkeypatch, roots)
+    moved = _shift_roots(monkeypatch, roots)
+    monkeypatch.setattr(roots, "BRENT_MIN", 2)  # the lock-step Brent on these few seeds too
     real_vs = roots.vector_sign
     undecided = [0]
 
@@ -268,6 +274,7 @@ def test_batch_equals_seed_by_seed_where_searches_gallop_and_spec_is_undecided(m
     m = TwoLayerLinear(b.W1, b.W2)
     res = _batch_vs_loop(b, m)
     assert any("stepped down" in r.roots["eta0_1"].verified for r in res)  # the galloping searches moved the roots
+    assert moved[0] > 0
     if certificate.LD_EXTENDED:
         assert undecided[0] > 0 and seen["gallop"] > 0 and seen["memo"] > 0
     _batch_vs_loop(b, m, eta0=1e-3)
@@ -293,3 +300,113 @@ def test_speculation_cuts_rounds_with_the_same_results(monkeypatch):
     (with_spec, *a), (without, *c) = runs[None], runs[0]
     _same(a, c)
     assert with_spec < without, (with_spec, without)
+
+
+def _nan_in_brent(monkeypatch, roots, classes):
+    """Eq. (87)'s residual NaN during Brent's method for some seeds (chosen by the bits of K): class "root" near its
+    root (|g| < 1e-7: after a few iterations; eta0_1's solve reports it, status -3, and the seed goes on), class
+    "eta_K" near ``g = 1`` (eq. 88's eta_K solve: scipy's ValueError ends that seed). The same function for the
+    scalar path and the batch's array pass (its array twin), NaN only inside a Brent solve."""
+    from convtool.analysis import evaluate as ev
+
+    monkeypatch.setattr(roots, "BRENT_MIN", 2)  # the lock-step Brent on these few seeds
+    real_f, names = ev.residual("eta0_1")
+    twin = ev._array_twin(real_f)
+    iK = names.index("K")
+    in_brent = [False]
+    hit = {"root": 0, "eta_K": 0}
+
+    def kind(K):
+        return classes[int(np.float64(K).view(np.int64)) % len(classes)]
+
+    def f(x, *args):
+        v = (twin if np.ndim(x) else real_f)(x, *args)
+        if not in_brent[0]:
+            return v
+        K = np.asarray(args[iK], dtype=float)
+        near0, near1 = np.abs(v) < 1e-7, np.abs(v - 1.0) < 1e-7
+        ks = np.array([kind(k) for k in np.atleast_1d(K)]).reshape(K.shape)
+        bad = ((ks == "root") & near0) | ((ks == "eta_K") & near1)
+        hit["root"] += int(np.count_nonzero((ks == "root") & near0))
+        hit["eta_K"] += int(np.count_nonzero((ks == "eta_K") & near1))
+        out = np.where(bad, np.nan, v)
+        return out if np.ndim(x) else np.float64(out)
+
+    def flagged(fn):
+        def run(*a, **kw):
+            in_brent[0] = True
+            try:
+                return fn(*a, **kw)
+            finally:
+                in_brent[0] = False
+        return run
+
+    real_residual = ev.residual
+    monkeypatch.setattr(ev, "residual", lambda name, paper=None: (f, names) if name == "eta0_1"
+                        else real_residual(name, paper))
+    monkeypatch.setattr(roots, "residual", ev.residual)
+    real_twin = ev._array_twin
+    monkeypatch.setattr(ev, "_array_twin", lambda fn: fn if fn is f else real_twin(fn))
+    monkeypatch.setattr(roots, "_brent_one", flagged(roots._brent_one))
+    monkeypatch.setattr(roots, "brentq_lockstep", flagged(roots.brentq_lockstep))
+    return hit
+
+
+def test_batch_nan_in_brent_for_some_seeds_equals_loop(monkeypatch):
+    """Seeds whose residual is NaN mid-Brent (the batch's lock-step Brent): each meets scipy's NaN error in its own
+    search as it does alone (eta0_1 status -3 with the same message and call count), the others go on; every result
+    as one seed at a time."""
+    from convtool.numeric import roots
+
+    hit = _nan_in_brent(monkeypatch, roots, ["root", "none", "none"])
+    b = default_batch(seeds=9, seed=2, h=30)
+    m = TwoLayerLinear(b.W1, b.W2)
+    res = _batch_vs_loop(b, m)
+    bad = [r for r in res if r.roots["eta0_1"].status == -3]
+    assert bad and len(bad) < len(res) and hit["root"] > 0
+    assert all("is NaN; solver cannot continue (call" in r.roots["eta0_1"].message for r in bad)
+    assert all(r.roots["eta0_1"].function_calls > 3 for r in bad)  # mid-Brent, not at the bracket
+
+
+def test_batch_nan_error_raised_in_loop_order(monkeypatch):
+    """Seeds whose eta_K solve meets a NaN raise scipy's ValueError (x and the call count attached); the batch raises
+    the first such seed's error, as the loop over the seeds does, and the other seeds' NaN (status -3) do not."""
+    import pytest
+
+    from convtool.numeric import roots
+
+    _nan_in_brent(monkeypatch, roots, ["root", "eta_K", "none", "none", "eta_K"])
+    b = default_batch(seeds=9, seed=2, h=30)
+    m = TwoLayerLinear(b.W1, b.W2)
+    with pytest.raises(ValueError, match="is NaN; solver cannot continue") as batch:
+        _per_seed_constants(b.losses, m.W1_0, m.W2_0, 0.5, 2.0, None, m.reductions)
+    loop = None
+    for r in range(b.R):
+        try:
+            compute_constants(b.losses[r], m.W1_0[r], m.W2_0[r], reduction=m.reductions[r])
+        except ValueError as exc:
+            loop = exc
+            break
+    assert loop is not None and r > 0
+    e = batch.value
+    assert (str(e), e._x, e._function_calls) == (str(loop), loop._x, loop._function_calls)
+
+
+def test_lock_step_brent_at_its_default_size_equals_loop(monkeypatch):
+    """A batch of ``BRENT_MIN + 2`` seeds takes the lock-step Brent as shipped (all three solves per seed) and gives
+    every result of the loop, bit for bit."""
+    from convtool.numeric import roots
+
+    sizes = []
+    real = roots.brentq_lockstep
+
+    def spy(*a, **kw):
+        r = real(*a, **kw)
+        sizes.append(len(r.root))
+        return r
+
+    monkeypatch.setattr(roots, "brentq_lockstep", spy)
+    b = default_batch(seeds=roots.BRENT_MIN + 2, seed=11, h=20)
+    m = TwoLayerLinear(b.W1, b.W2)
+    _batch_vs_loop(b, m)
+    assert len(sizes) == 3 and min(sizes) >= roots.BRENT_MIN

@@ -28,7 +28,9 @@ next (``SignQuery.spec``, kept per seed and answered without another round; :fun
 that is inconclusive; the answers, hence the results, are the same (issue 13). The constants' generator also asks
 for values (:class:`ValueQuery`: mubar and eq. 103's bound at eta0, the float nearest the exact value,
 :func:`certified_value`) and for evaluations (:class:`EvalQuery`), which a batch answers for all seeds at once
-(one long double pass; :func:`convtool.analysis.evaluate.evaluate_many`), with the floats one seed gets alone.
+(one long double pass; :func:`convtool.analysis.evaluate.evaluate_many`), with the floats one seed gets alone, and
+for its Brent solves (:class:`BrentQuery`: one seed, scipy's compiled brentq as before; a batch, one lock-step Brent
+over the seeds per residual and shift, :func:`convtool.numeric._brentq.brentq_lockstep`, the same floats).
 
 Results are :class:`RootResult` objects in the style of
 ``scipy.optimize.RootResults`` and ``find_root``: they report non-convergence
@@ -64,13 +66,13 @@ from convtool.analysis.evaluate import evaluate, expanded, polynomial, residual,
 from convtool.analysis.registry import REGISTRIES, display, get
 from convtool.numeric.certificate import (LD_EXTENDED, Unsupported, interval_from_lambdified, interval_sign,
                                           vector_from_lambdified, vector_sign)
-from convtool.numeric._brentq import brentq  # scipy.optimize.brentq without the scipy.optimize import
+from convtool.numeric._brentq import RootResults, brentq, brentq_lockstep  # scipy's brentq, no scipy.optimize import
 
 __all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve", "solve_eta0_1", "solve_eta0_2",
            "eq88_sign_change_point", "positive_root", "STEP_EQUATIONS",
            "convex_poly_root", "PolyRoots", "EQ88_GRID_PER_DECADE", "EQ88_FLOOR", "FLOAT_FLOOR", "MP_DPS",
            "mp_value", "admissible_side", "solve_eta0_3", "certified_sign", "certified_value", "SIGN_COUNTS",
-           "SignQuery", "ValueQuery", "EvalQuery", "ask_value", "ask_evaluate", "drive_batch"]
+           "SignQuery", "ValueQuery", "EvalQuery", "BrentQuery", "ask_value", "ask_evaluate", "drive_batch"]
 
 EPS = np.finfo(np.float64).eps
 XTOL = 1e-300
@@ -455,6 +457,48 @@ class EvalQuery(NamedTuple):
     targets: tuple | None
 
 
+class BrentQuery(NamedTuple):
+    """A Brent solve the searches need: scipy's ``brentq`` (``xtol``, ``rtol``, ``maxiter``, ``full_output=True,
+    disp=False``) of ``g(x) - shift`` on ``[a, b]``, ``g`` the seed's memoized residual of registered equation
+    ``name`` at its fixed inputs ``args`` (:func:`_args`), ``fa``, ``fb`` its values at the ends (computed by the
+    search). The answer is ``(root, RootResults)``, or the error brentq raises, thrown into the search. One seed
+    (:func:`_drive`) calls the compiled brentq on ``g`` itself, as before; a batch (:func:`drive_batch`) solves the
+    pending queries of one residual and shift in lock-step over the seeds (:func:`~convtool.numeric._brentq.
+    brentq_lockstep`, the residual's :func:`~convtool.analysis.evaluate._array_twin` on all active seeds per
+    iteration), the same floats, iterations and calls; ``g``'s memo learns the points either way. ``quiet``: under
+    ``np.errstate(all="ignore")``."""
+
+    name: str
+    args: tuple
+    a: float
+    b: float
+    fa: float
+    fb: float
+    xtol: float
+    rtol: float
+    maxiter: int
+    shift: float
+    g: object
+    quiet: bool = True
+
+
+def _ask_brent(g, a, b, fa, fb, *, shift: float = 0.0, maxiter: int = 100, quiet: bool = True):
+    """``yield from`` in a search: :class:`BrentQuery` on ``g`` (an :func:`_args` residual); ``(root, RootResults)``."""
+    name, args = g.residual
+    return (yield BrentQuery(name, args, float(a), float(b), float(fa), float(fb), XTOL, RTOL, int(maxiter),
+                             float(shift), g, quiet))
+
+
+def _brent_one(q: BrentQuery):
+    """:class:`BrentQuery` ``q`` answered for its seed alone: scipy's compiled brentq on the seed's residual."""
+    g, shift = q.g, q.shift
+    h = g if shift == 0.0 else (lambda x: g(x) - shift)
+    if q.quiet:
+        with np.errstate(all="ignore"):
+            return brentq(h, q.a, q.b, xtol=q.xtol, rtol=q.rtol, maxiter=q.maxiter, full_output=True, disp=False)
+    return brentq(h, q.a, q.b, xtol=q.xtol, rtol=q.rtol, maxiter=q.maxiter, full_output=True, disp=False)
+
+
 def _ask(name: str, x: float, values: dict, threshold: float = 0.0, near_root: bool = True, spec: tuple = ()):
     return (yield SignQuery(name, float(x), values, float(threshold), near_root, spec))
 
@@ -493,11 +537,20 @@ def _answer(q):
 
 
 def _drive(gen):
-    """Run one generator search to its end, answering its sign queries one by one; returns its value."""
+    """Run one generator search to its end, answering its queries one by one (a :class:`BrentQuery`'s error is
+    thrown into the search, where brentq raised it before); returns its value."""
     try:
         q = next(gen)
         while True:
-            q = gen.send(_answer(q))
+            if type(q) is BrentQuery:
+                try:
+                    a = _brent_one(q)
+                except Exception as exc:  # noqa: BLE001 - the search meets it where it called brentq
+                    q = gen.throw(exc)
+                    continue
+                q = gen.send(a)
+            else:
+                q = gen.send(_answer(q))
     except StopIteration as stop:
         return stop.value
 
@@ -621,7 +674,10 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     steps and returns what :func:`_drive` returns for it alone. Values (:class:`ValueQuery`) are answered the same
     way (:func:`certified_value`'s long double pass over the group); evaluations (:class:`EvalQuery`) wait until
     every unfinished search waits on one, then go in one :func:`~convtool.analysis.evaluate.evaluate_many` per
-    target set (the floats :func:`~convtool.analysis.evaluate.evaluate` gives each seed). An exception is
+    target set (the floats :func:`~convtool.analysis.evaluate.evaluate` gives each seed); Brent solves
+    (:class:`BrentQuery`) wait the same way and go first, in one lock-step Brent per residual and shift where at
+    least :data:`BRENT_MIN` are pending (:func:`_answer_brents`; scipy's result for each seed, its error thrown into
+    that seed's search). An exception is
     raised as a loop over the seeds would raise it: the lowest seed's, once the seeds before it have finished
     (the seeds after it are dropped). ``caught``, the list of a
     ``warnings.catch_warnings(record=True)`` around the call, is reordered seed by seed (as the loop emits them).
@@ -637,10 +693,15 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     others: dict = {}
     finished = [0]
 
-    def advance(r, answer, first=False):
+    def advance(r, answer, first=False, throw=None):
         n0 = len(caught) if caught is not None else 0
         try:
-            pending[r] = next(gens[r]) if first else gens[r].send(answer)
+            if first:
+                pending[r] = next(gens[r])
+            elif throw is not None:
+                pending[r] = gens[r].throw(throw)
+            else:
+                pending[r] = gens[r].send(answer)
         except StopIteration as stop:
             out[r] = stop.value
             finished[0] += 1
@@ -659,10 +720,14 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     while pending:
         for k in [k for k in pending if errors and k > min(errors)]:
             del pending[k]
-        # evaluations wait until every search waits on one, then go together (one array pass per quantity)
-        live = sorted(k for k in pending if not isinstance(pending[k], EvalQuery))
+        # evaluations and Brent solves wait until every search waits on one, then go together (one array pass per
+        # quantity, one lock-step Brent per residual and shift)
+        live = sorted(k for k in pending if type(pending[k]) is not EvalQuery and type(pending[k]) is not BrentQuery)
         if not live:
-            _answer_evaluations(pending, advance, errors)
+            if any(type(q) is BrentQuery for q in pending.values()):
+                _answer_brents(pending, advance, caught, per_seed)
+            else:
+                _answer_evaluations(pending, advance, errors)
             continue
         ROUNDS[0] += 1
         queries = [pending.pop(k) for k in live]
@@ -724,6 +789,75 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
 
 #: lock-step rounds of :func:`drive_batch` with sign or value queries (one :func:`_vector_answers` call each)
 ROUNDS = [0]
+
+
+#: fewest pending :class:`BrentQuery` of one residual and shift that :func:`drive_batch` solves in lock-step; fewer go
+#: to scipy's brentq one by one. Measured on the queries of 100 Fig. 1 seeds (issue 13, 2-core machine under load,
+#: minima of 15): a lock-step solve costs about 1 ms (eq. 87) and 1.5 ms (eq. 88) whatever the number of seeds up to 20,
+#: 1.3-1.6 ms and 3.1 ms for 100; scipy's brentq about 35 us a seed (eq. 87) and 50-70 us (eq. 88): the lock-step wins
+#: from about 30 seeds
+BRENT_MIN = 32
+
+
+def _answer_brents(pending: dict, advance, caught, per_seed: list) -> None:
+    """Answer every pending :class:`BrentQuery` (taken out of ``pending``): those of one residual and shift with one
+    :func:`~convtool.numeric._brentq.brentq_lockstep` over the seeds, each seed's result (or error, thrown into its
+    search) what scipy's brentq gives it alone; each seed's memo learns the points evaluated for it. Where the
+    array value is not finite the seed's own scalar residual is asked instead (the scalar path's value, or its
+    error; its warnings go to that seed)."""
+    from convtool.analysis.evaluate import _array_twin, residual
+
+    groups: dict = {}
+    for k in sorted(pending):
+        q = pending[k]
+        if type(q) is BrentQuery:
+            groups.setdefault((q.name, q.shift, q.quiet, len(q.args)), []).append(k)
+    for (name, shift, quiet, _), ks in groups.items():
+        qs = [pending.pop(k) for k in ks]
+        if len(ks) < BRENT_MIN:
+            for k, q in zip(ks, qs):
+                try:
+                    a = _brent_one(q)
+                except Exception as exc:  # noqa: BLE001 - thrown into the search, as _drive does
+                    advance(k, None, throw=exc)
+                    continue
+                advance(k, a)
+            continue
+
+        def fix(i, x, qs=qs, ks=ks):
+            n0 = len(caught) if caught is not None else 0
+            try:
+                if quiet:
+                    with np.errstate(all="ignore"):
+                        return qs[i].g(x)
+                return qs[i].g(x)
+            finally:
+                if caught is not None:
+                    per_seed[ks[i]].extend(caught[n0:])
+                    del caught[n0:]
+
+        F = _array_twin(residual(name)[0])
+        cols = np.array([q.args for q in qs], dtype=np.float64).reshape(len(qs), -1).T
+        lk = brentq_lockstep(F, [q.a for q in qs], [q.b for q in qs], tuple(cols), fa=[q.fa for q in qs],
+                             fb=[q.fb for q in qs], shift=shift, xtol=[q.xtol for q in qs],
+                             rtol=[q.rtol for q in qs], maxiter=[q.maxiter for q in qs], fix=fix)
+        memos = [q.g.memo for q in qs]
+        for idx, xs, vs in lk.points:  # keys as in _args' memo (zeros by their bits); 1700 points for 100 seeds
+            for i, x, v in zip(idx.tolist(), xs.tolist(), vs.tolist()):
+                d = memos[i]
+                if x:
+                    if x not in d:
+                        d[x] = v
+                else:
+                    d.setdefault(("zero", _bits(x)), v)
+        roots_, calls, iters, flags = lk.root.tolist(), lk.function_calls.tolist(), lk.iterations.tolist(), \
+            lk.flag.tolist()
+        for i, k in enumerate(ks):
+            if lk.errors[i] is not None:
+                advance(k, None, throw=lk.errors[i])
+                continue
+            advance(k, (roots_[i], RootResults(root=roots_[i], iterations=iters[i], function_calls=calls[i],
+                                               flag=flags[i], method="brentq")))
 
 
 def _answer_evaluations(pending: dict, advance, errors: dict) -> None:
@@ -938,17 +1072,19 @@ def bracketed_root(f, a: float, b: float, *, name: str, why: str = "", maxiter: 
     ``f(a)`` and ``f(b)`` must have different signs (or one be zero); otherwise the
     result has status -1 and a message giving both values (toms748 style).
     """
-    with np.errstate(all="ignore"):
-        return _bracketed_root(f, a, b, name=name, why=why, maxiter=maxiter)
+    return _drive(_bracketed_root_gen(f, a, b, name=name, why=why, maxiter=maxiter))
 
 
-def _bracketed_root(f, a: float, b: float, *, name: str, why: str, maxiter: int) -> RootResult:
+def _bracketed_root_gen(f, a: float, b: float, *, name: str, why: str = "", maxiter: int = 200):
+    """:func:`bracketed_root` as a search; where ``f`` is an :func:`_args` residual (it has ``f.residual``) Brent's
+    method is a :class:`BrentQuery` (a batch solves those of all seeds in lock-step), the same result."""
     fc = _Counted(f, name)
-    try:
-        fa, fb = fc(a), fc(b)
-    except FloatingPointError as exc:
-        return RootResult(name, np.nan, False, -3, "brentq", 0, fc.calls, (a, b), (np.nan, np.nan),
-                          message=str(exc))
+    with np.errstate(all="ignore"):
+        try:
+            fa, fb = fc(a), fc(b)
+        except FloatingPointError as exc:
+            return RootResult(name, np.nan, False, -3, "brentq", 0, fc.calls, (a, b), (np.nan, np.nan),
+                              message=str(exc))
     if not (np.isfinite(fa) and np.isfinite(fb)):
         return RootResult(name, np.nan, False, -3, "brentq", 0, fc.calls, (a, b), (fa, fb),
                           message=f"non-finite value at the bracket: f({a!r})={fa!r}, f({b!r})={fb!r}")
@@ -959,11 +1095,25 @@ def _bracketed_root(f, a: float, b: float, *, name: str, why: str, maxiter: int)
     if np.sign(fa) == np.sign(fb):
         return RootResult(name, np.nan, False, -1, "brentq", 0, fc.calls, (a, b), (fa, fb),
                           message=f"f(a) and f(b) must have different signs, but f(a)={fa!r}, f(b)={fb!r}")
-    try:
-        x, rr = brentq(fc, a, b, xtol=XTOL, rtol=RTOL, maxiter=maxiter, full_output=True, disp=False)
-    except FloatingPointError as exc:
-        return RootResult(name, np.nan, False, -3, "brentq", 0, fc.calls, (a, b), (fa, fb), message=str(exc))
-    res = fc(x)
+    if getattr(f, "residual", None) is None:
+        try:
+            with np.errstate(all="ignore"):
+                x, rr = brentq(fc, a, b, xtol=XTOL, rtol=RTOL, maxiter=maxiter, full_output=True, disp=False)
+        except FloatingPointError as exc:
+            return RootResult(name, np.nan, False, -3, "brentq", 0, fc.calls, (a, b), (fa, fb), message=str(exc))
+    else:
+        try:
+            x, rr = yield from _ask_brent(f, a, b, fa, fb, maxiter=maxiter)
+        except ValueError as exc:  # a NaN: the error _Counted raised when it called f inside brentq
+            if not hasattr(exc, "_x"):
+                raise
+            fc.calls += exc._function_calls
+            return RootResult(name, np.nan, False, -3, "brentq", 0, fc.calls, (a, b), (fa, fb),
+                              message=(f"{name}: the function value at x={exc._x!r} is NaN; solver cannot continue "
+                                       f"(call {fc.calls})"))
+        fc.calls += rr.function_calls
+    with np.errstate(all="ignore"):
+        res = fc(x)
     status = 0 if rr.converged else -2
     msg = why if rr.converged else f"Failed to converge after {rr.iterations} iterations, bracket is [{a}, {b}]"
     return RootResult(name, float(x), bool(rr.converged), status, "brentq", int(rr.iterations), fc.calls,
@@ -988,6 +1138,7 @@ def _args(name: str, values: dict):
             v = memo[k] = f(x, *args)
         return v
 
+    g.memo, g.residual = memo, (name, tuple(args))
     return g, f, args
 
 
@@ -1013,7 +1164,7 @@ def _solve_eta0_1_gen(values: dict):
     why = (f"bracket [0, 1/max(K alpha2, sqrt(2 K L0))] = [0, {b:.6g}]: the left side of eq. 87 is 0 at 0, "
            "increasing, and >= 1 at the right end")
     a, b, note = _finite_right_end(g, 0.0, b)
-    r = bracketed_root(g, a, b, name="eta0_1", why=why + note)
+    r = yield from _bracketed_root_gen(g, a, b, name="eta0_1", why=why + note)
     if r.converged and r.root > 0:
         yield from _verify_side_gen(r, _sign_test("eta0_1", values, lambda s: s <= 0), g, "eta0 Kbar_0(eta0) <= 1")
     return r
@@ -1090,7 +1241,7 @@ def _eq88_sign_change_point_gen(values: dict, eta0_3_above: float | None = None)
     a, b, _ = _finite_right_end(lambda x: g(x) - 1.0, 0.0, 2.0 / lower)
     with np.errstate(all="ignore"):
         fa, fb = g(a) - 1.0, g(b) - 1.0
-    eta_K = brentq(lambda x: g(x) - 1.0, a, b, xtol=XTOL, rtol=RTOL) if fa < 0 < fb else b
+    eta_K = (yield from _eta_K_gen(g, a, b, fa, fb)) if fa < 0 < fb else b
     # the floats just *above* the two boundaries, where mubar < 0 and eta_K Kbar_0(eta_K) >= 2 are
     # verified in 50 digits (a float just below would leave F(x*) > 0 possible)
     _, eta_K_hi, _ = yield from _admissible_side_gen(_sign_test("eta0_1", values, lambda s: s < 0, threshold=1.0),
@@ -1100,6 +1251,15 @@ def _eq88_sign_change_point_gen(values: dict, eta0_3_above: float | None = None)
     else:
         eta0_3_hi = float(eta0_3_above)
     return float(min(eta0_3_hi, eta_K if eta_K_hi is None else eta_K_hi))
+
+
+def _eta_K_gen(g, a: float, b: float, fa: float, fb: float):
+    """``brentq(lambda x: g(x) - 1.0, a, b, xtol=XTOL, rtol=RTOL)`` (eq. 87's residual ``g``, ``fa < 0 < fb``) as
+    a :class:`BrentQuery`: the root, or scipy's errors (a NaN's ValueError; RuntimeError after 100 iterations)."""
+    x, rr = yield from _ask_brent(g, a, b, fa, fb, shift=1.0, maxiter=100, quiet=False)
+    if not rr.converged:
+        raise RuntimeError(f"Failed to converge after {rr.iterations} iterations.")
+    return x
 
 
 def solve_eta0_2(values: dict, upper: float | None = None, *, eta0_3_above: float | None = None) -> RootResult:
@@ -1215,7 +1375,7 @@ def _refine88_gen(values, g, a: float, b: float, why: str, Fmp, scaled: bool):
     with np.errstate(all="ignore"):
         ok = fG(a) > 0 >= fG(b)
     if ok:
-        r = bracketed_root(fG, a, b, name="eta0_2", why=why)
+        r = yield from _bracketed_root_gen(fG, a, b, name="eta0_2", why=why)
         if r.converged:
             if scaled:  # G resolves the root to ~eps / (d - 1) only: polish it to adjacent floats in mpmath
                 x = r.root
