@@ -378,10 +378,10 @@ def _libm_pow(a, b):
     if np.ndim(a) == 0 and np.ndim(b) == 0:
         return a ** b
     A, B = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-    if A.size and bool(np.all(np.isfinite(A)) and np.all(np.isfinite(B))):
-        try:  # on finite inputs math.pow returns the C library's pow, or raises where that overflows or is NaN
-            return np.array(list(map(math.pow, A.ravel().tolist(), B.ravel().tolist())),
-                            dtype=np.float64).reshape(A.shape)
+    if A.size:
+        try:  # math.pow returns the C library's pow, or raises where that sets errno (overflow, a domain error)
+            return np.fromiter(map(math.pow, A.ravel().tolist(), B.ravel().tolist()), dtype=np.float64,
+                               count=A.size).reshape(A.shape)
         except (OverflowError, ValueError):
             pass
     out = np.empty(A.shape)
