@@ -27,9 +27,10 @@ Four parts; every ratio is measured in this one run (interleaved rounds, BLAS th
     Target: largest / smallest per-step cost <= 1.3x. Printed next to it: the per-step cost of the
     residual form ``X (W - W*)`` that the loss used before (what the R factor replaced).
 (c) batching: 100 seeds of ``default_batch(100, h=500)``, one ``run_gd`` call against a loop of 100 calls,
-    200 ``adaptive`` steps, three rounds in turn (one with ``--quick``), each side's fastest whole call. Target:
-    loop / batched >= 10x (whole calls, setup included). Printed with it: the per-seed constants' share of each,
-    and how the batched call decided the root-side signs of issue 14.
+    200 ``adaptive`` steps, five rounds in turn (one with ``--quick``), each side's fastest whole call. Target:
+    loop / batched >= 10x (whole calls, setup included). Printed with it: each round's own ratio (the spread the
+    shared machine gives), the per-seed constants' share of each, and how the batched call decided the root-side
+    signs of issue 14.
 (d) BLAS threads: the per-step cost of (a) at both sizes and the width-reduction QR at h = 16000
     (n = m = 20), each in a child process with ``OPENBLAS_NUM_THREADS=1`` and with the library default.
 """
@@ -246,6 +247,7 @@ def _batch_against_loop(batch, T, jit, rounds=3):
     try:
         run_batch(batch, "adaptive", steps=T)  # warm-up (the compiled loop's cache load included)
         best_b = best_l = (np.inf, 0.0)
+        pairs = []
         for _ in range(rounds):
             signs0 = dict(SIGN_COUNTS)
             marks.clear()
@@ -265,6 +267,7 @@ def _batch_against_loop(batch, T, jit, rounds=3):
                 setup_l += marks[-1] - t1
             tl = time.perf_counter() - t0
             best_l = min(best_l, (tl, setup_l))
+            pairs.append(tl / tb)
         (tb, setup_b), (tl, setup_l) = best_b, best_l
     finally:
         if old is None:
@@ -277,10 +280,10 @@ def _batch_against_loop(batch, T, jit, rounds=3):
         a, b = Lb[r, : res.arrays["loss"].shape[1]], res.arrays["loss"][0]
         sel = np.isfinite(a) & (b > 1e-8 * b[0])
         dev = max(dev, float(np.max(np.abs(a[sel] - b[sel]) / b[sel])))
-    return tb, tl, setup_b, setup_l, signs, dev
+    return tb, tl, setup_b, setup_l, signs, dev, pairs
 
 
-def part_c(T, rounds=3) -> tuple[list, bool]:
+def part_c(T, rounds=5) -> tuple[list, bool]:
     """Headline: both sides as a user gets them (the default dispatch: the batched call's step budget R T
     takes the compiled loop where numba is installed, each single run of T steps the numpy loop); then
     batching itself, both on the numpy loop (``CONVTOOL_JIT=0``)."""
@@ -289,7 +292,7 @@ def part_c(T, rounds=3) -> tuple[list, bool]:
     lines = []
     met = False
     for label, jit in (("default dispatch", None), ("numpy loop in both (CONVTOOL_JIT=0)", "0")):
-        tb, tl, setup_b, setup_l, signs, dev = _batch_against_loop(batch, T, jit, rounds)
+        tb, tl, setup_b, setup_l, signs, dev, pairs = _batch_against_loop(batch, T, jit, rounds)
         if jit is None:
             met = tl / tb >= TARGET_BATCH
             report("bench_step_floor", f"loop of {R} runs / one batched run", tl / tb, target=TARGET_BATCH,
@@ -303,6 +306,8 @@ def part_c(T, rounds=3) -> tuple[list, bool]:
                   f"({100 * setup_b / tb:.0f}% of the call), loop {setup_l:.2f} s ({100 * setup_l / tl:.0f}%); the "
                   f"rest: batched {tb - setup_b:.2f} s, loop {tl - setup_l:.2f} s, ratio "
                   f"{(tl - setup_l) / (tb - setup_b):.1f}x"]
+        lines.append(f"    each round's own ratio (its loop / its batched call, measured one after the other): "
+                     + ", ".join(f"{x:.1f}x" for x in pairs) + f" (median {np.median(pairs):.1f}x)")
         if jit is None:
             lines.append(f"    root-side signs per seed in the batched call: {signs['vector']:.2f} by the long double "
                          f"pass over the batch, {signs['float']:.2f} by the float certificate, {signs['mpmath']:.2f} "
@@ -433,7 +438,7 @@ def main(argv=None) -> int:
         for x in part_b(reps, T)[0]:
             say(x)
     if "c" in args.parts:
-        for x in part_c(100 if args.quick else 200, 1 if args.quick else 3)[0]:
+        for x in part_c(100 if args.quick else 200, 1 if args.quick else 5)[0]:
             say(x)
     if "d" in args.parts:
         for x in part_d(2, T_a):
