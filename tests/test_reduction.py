@@ -227,3 +227,35 @@ def test_reduce_width_batch_equals_seed_by_seed():
         for f in ("Q", "S1", "S2"):
             assert np.array_equal(getattr(out[i], f), getattr(ref, f)), (i, f)
         assert (out[i].h, out[i].rank, out[i].tol) == (ref.h, ref.rank, ref.tol)
+
+
+def test_lambda_k_rows_equals_lambda_k():
+    """``spectra.lambda_k_rows`` (the batched constants' k-th largest eigenvalue of D or -D over the seeds) gives
+    :meth:`ImbalanceSpectrum.lambda_k` of each row, the same floats (signed zeros included), on spectra with
+    positive, zero, negative and NaN values, padding zeros (h > r) or none, and k from 1 past h."""
+    from convtool.numeric.spectra import ImbalanceSpectrum, lambda_k_rows
+
+    rng = np.random.default_rng(9)
+    for _ in range(300):
+        R, r = int(rng.integers(1, 6)), int(rng.integers(1, 9))
+        h = r + int(rng.integers(0, 4))
+        ev = rng.choice([-2.0, -1.0, -0.0, 0.0, 0.5, 3.0], size=(R, r)) * rng.uniform(0.5, 2.0, size=(R, r))
+        if rng.random() < 0.2:
+            ev[int(rng.integers(R)), int(rng.integers(r))] = np.nan
+        ev = -np.sort(-ev, axis=1)  # descending rows (NaN last), as eigvalsh's reversed
+        for k in range(1, h + 2):
+            for neg in (False, True):
+                wants = []
+                for i in range(R):
+                    try:
+                        wants.append(ImbalanceSpectrum(reduced=ev[i], h=h, n=0, m=0).lambda_k(k, negate=neg))
+                    except IndexError:  # a NaN row can leave lambda_k no value: the rows' call raises it too
+                        wants.append(IndexError)
+                if IndexError in wants:
+                    with pytest.raises(IndexError):
+                        lambda_k_rows(ev, h, k, neg)
+                    continue
+                got = lambda_k_rows(ev, h, k, neg)
+                for i, want in enumerate(wants):
+                    assert (got[i] == want or (got[i] != got[i] and want != want)) and \
+                        np.signbit(got[i]) == np.signbit(want), (ev[i], h, k, neg, got[i], want)

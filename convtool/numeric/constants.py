@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -33,8 +34,8 @@ from convtool.errors import ConvtoolWarning, InputError
 from convtool.numeric.losses import Loss
 from convtool.numeric.roots import (RootResult, _ask, _drive, _solve_eta0_1_gen, _solve_eta0_2_gen, _solve_eta0_3_gen,
                                     ask_evaluate, ask_value, mp_value)
-from convtool.numeric.spectra import (ImbalanceSpectrum, extreme_sv_sq, imbalance_spectrum, reduce_width,
-                                      reduced_imbalance, singular_values_sq)
+from convtool.numeric.spectra import (ImbalanceSpectrum, extreme_sv_sq, imbalance_spectrum, lambda_k_rows,
+                                      reduce_width, reduced_imbalance, singular_values_sq)
 from convtool.results import NotApplicable, jsonable
 
 __all__ = ["ConstantsResult", "Check", "compute_constants", "measure_primitives", "measure_primitives_batch", "FIELDS",
@@ -212,6 +213,13 @@ def measure_primitives(loss: Loss, W1: np.ndarray, W2: np.ndarray, reduction=Non
     }
 
 
+def _fro(x: np.ndarray) -> float:
+    """``float(np.linalg.norm(x))`` of a real array, the same float (numpy's Frobenius norm is the square root of
+    the raveled array's ``dot`` with itself), without its dispatch (a batch takes three per seed)."""
+    v = x.ravel(order="K")
+    return math.sqrt(v.dot(v))
+
+
 def measure_primitives_batch(losses, W1: np.ndarray, W2: np.ndarray, reductions) -> list[dict] | None:
     """:func:`measure_primitives` of every seed of a batch, the spectra in one LAPACK call per kind (issue 13).
 
@@ -235,22 +243,30 @@ def measure_primitives_batch(losses, W1: np.ndarray, W2: np.ndarray, reductions)
     sw = singular_values_sq(np.stack([np.asarray(ls.Wstar) for ls in losses]))
     W0 = S1 @ np.swapaxes(S2, -1, -2)
     sW = singular_values_sq(W0)
+    h = reductions[0].h
+    lam = {key: lambda_k_rows(ev, h, k, neg) for key, k, neg in
+           (("lambda_max_D0", 1, False), ("lambda_max_negD0", 1, True), ("lambda_n_D0", n, False),
+            ("lambda_m_negD0", m, True))} if len({red.h for red in reductions}) == 1 else None
     out = []
     for r, (loss, red) in enumerate(zip(losses, reductions)):
-        spec = ImbalanceSpectrum(reduced=ev[r], h=red.h, n=n, m=m)
         w0 = W0[r]
         G = loss.grad(w0)
+        if lam is None:
+            spec = ImbalanceSpectrum(reduced=ev[r], h=red.h, n=n, m=m)
+            lams = (spec.lambda_k(1), spec.lambda_k(1, negate=True), spec.lambda_k(n), spec.lambda_k(m, negate=True))
+        else:
+            lams = (lam["lambda_max_D0"][r], lam["lambda_max_negD0"][r], lam["lambda_n_D0"][r],
+                    lam["lambda_m_negD0"][r])
         out.append({
             "mu": float(loss.mu), "K": float(loss.K), "lstar": float(loss.lstar),
             "L0": float(loss.excess(w0)),
             "sigma_min_Wstar": float(np.sqrt(sw[r, min(n, m) - 1])), "sigma_max_Wstar": float(np.sqrt(sw[r, 0])),
-            "dist0": float(np.linalg.norm(w0 - loss.Wstar)),
-            "lambda_max_D0": spec.lambda_k(1), "lambda_max_negD0": spec.lambda_k(1, negate=True),
-            "lambda_n_D0": spec.lambda_k(n), "lambda_m_negD0": spec.lambda_k(m, negate=True),
+            "dist0": _fro(w0 - loss.Wstar),
+            "lambda_max_D0": lams[0], "lambda_max_negD0": lams[1], "lambda_n_D0": lams[2], "lambda_m_negD0": lams[3],
             "s1_min_sq": float(s1_min_sq[r]), "s1_max_sq": float(s1_max_sq[r]),
             "s2_min_sq": float(s2_min_sq[r]), "s2_max_sq": float(s2_max_sq[r]),
-            "sigma_max_W": float(np.sqrt(sW[r, 0])), "W_fro": float(np.linalg.norm(w0)),
-            "grad_l_norm": float(np.linalg.norm(G)),
+            "sigma_max_W": float(np.sqrt(sW[r, 0])), "W_fro": _fro(w0),
+            "grad_l_norm": _fro(G),
             "_rank": red.rank,
         })
     return out

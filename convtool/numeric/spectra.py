@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["WidthReduction", "reduce_width", "reduce_width_batch", "reduce_width_stack", "StackedReduction",
-           "ImbalanceSpectrum", "imbalance_spectrum", "reduced_imbalance", "singular_values_sq", "extreme_sv_sq",
+           "ImbalanceSpectrum", "imbalance_spectrum", "reduced_imbalance", "lambda_k_rows", "singular_values_sq", "extreme_sv_sq",
            "ExtremeEigs", "RANK_RTOL", "GRAM_SV_RTOL"]
 
 #: Relative tolerance of the numerical rank of Z(0): singular values of Z below
@@ -207,6 +207,29 @@ class ImbalanceSpectrum:
     @property
     def lambda_max_neg(self) -> float:
         return self.lambda_k(1, negate=True)
+
+
+def lambda_k_rows(reduced: np.ndarray, h: int, k: int, negate: bool = False) -> list:
+    """:meth:`ImbalanceSpectrum.lambda_k` of every row of ``reduced`` (R, r: each row a seed's reduced
+    eigenvalues, descending, as :class:`ImbalanceSpectrum` holds them) at once, the same floats (each is one
+    of the row's values or the padding's 0.0); a row with a NaN takes :meth:`~ImbalanceSpectrum.lambda_k`
+    itself (NaN drops out of both of its selections there)."""
+    reduced = np.asarray(reduced, dtype=np.float64)
+    R, r = reduced.shape
+    if k > h:
+        return [0.0] * R
+    E = -reduced[:, ::-1] if negate else reduced  # descending rows
+    zeros = h - r
+    npos = np.sum(E > 0, axis=1)
+    take_pos = E[:, min(k - 1, r - 1)] if r else np.zeros(R)
+    j = k - 1 - zeros
+    take_rest = E[:, min(max(j, 0), r - 1)] if r else np.zeros(R)
+    vals = np.where(k <= npos, take_pos, np.where(k <= npos + zeros, 0.0, take_rest)).tolist()
+    bad = np.isnan(reduced).any(axis=1)
+    if bad.any():
+        for i in np.flatnonzero(bad):
+            vals[i] = ImbalanceSpectrum(reduced=reduced[i], h=h, n=0, m=0).lambda_k(k, negate=negate)
+    return vals
 
 
 def reduced_imbalance(S1: np.ndarray, S2: np.ndarray) -> np.ndarray:
