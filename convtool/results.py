@@ -54,7 +54,15 @@ def jsonable(obj):
     if t is str or t is int or t is bool or obj is None:
         return obj
     if t is dict:
-        return {str(k): jsonable(v) for k, v in obj.items()}
+        out = {}
+        for k, v in obj.items():  # the plain values inline (most entries): a call per entry was half the cost
+            tv = type(v)
+            if tv is float:
+                v = v if math.isfinite(v) else None
+            elif not (tv is str or tv is int or tv is bool or v is None):
+                v = jsonable(v)
+            out[k if type(k) is str else str(k)] = v
+        return out
     if t is list or t is tuple:
         return [jsonable(v) for v in obj]
     if isinstance(obj, NotApplicable):
