@@ -165,7 +165,16 @@ def _finite_or_none(obj):
     if t is str or t is int or t is bool or obj is None:
         return obj
     if isinstance(obj, dict):
-        return {k: _finite_or_none(v) for k, v in obj.items()}
+        out = {}
+        for k, v in obj.items():  # the plain values inline, as results.jsonable
+            tv = type(v)
+            if tv is float:
+                out[k] = v if math.isfinite(v) else None
+            elif tv is str or tv is int or tv is bool or v is None:
+                out[k] = v
+            else:
+                out[k] = _finite_or_none(v)
+        return out
     if isinstance(obj, (list, tuple)):
         return [_finite_or_none(v) for v in obj]
     if isinstance(obj, (float, np.floating)):
