@@ -349,7 +349,7 @@ def evaluate_many(values_list: list, targets=None, paper: str | None = None) -> 
     real = (int, float, np.floating, np.integer)
     k0 = values_list[0].keys() if R else None
     if R < 2 or any(v.keys() != k0 for v in values_list[1:]) or \
-            not all(type(x) is float or isinstance(x, real) for v in values_list for x in v.values()):
+            not all(t is float or issubclass(t, real) for t in {type(x) for v in values_list for x in v.values()}):
         return [evaluate(v, targets, paper) for v in values_list]
     paper, plain_targets = resolve_targets(targets, paper)
     arrays = {k: np.array([v[k] for v in values_list], dtype=np.float64) for k in keys}
