@@ -13,8 +13,12 @@ and the schedules ``constant`` / ``adaptive`` / ``local``. The spectra are
 :func:`convtool.numeric.models.spectra_batch`'s: certified from the previous eigenvectors as
 :class:`convtool.numeric.spectra.ExtremeEigs` does (Weyl against the last dense decomposition, then
 Kato-Temple, accepted at ``CERT_ULPS q eps`` of the scale; the Weyl shift here is a bound accumulated from the
-steps instead of a distance to a stored copy, :func:`run_chunk`), else dense (``eigh`` where it sets a reference,
-``eigvalsh`` where nothing is tracked, the SVD redo for a Gram's small value), with the same back-off. Step roots: :func:`convtool.numeric.roots.convex_poly_root` (Newton from
+steps instead of a distance to a stored copy, :func:`run_chunk`), else dense, with the same back-off: where it
+sets a reference, :func:`extreme_pairs` (no LAPACK up to ``PAIR_EIG_MAX``) or ``eigh``; where nothing is
+tracked, :func:`extreme_eigvalsh` (up to ``SMALL_EIG_MAX``) or ``eigvalsh``; the SVD redo for a Gram's small
+value, :func:`sv_extremes` (LAPACK ``dgesdd`` without vectors). The dense values differ from the numpy loop's
+LAPACK ones at round-off (tests/test_fused.py compares the records). Step roots:
+:func:`convtool.numeric.roots.convex_poly_root` (Newton from
 the right on the proven bracket ``[0, min_j (|a0|/a_j)^(1/j)]``, the warm start used only where ``p >= 0``).
 """
 # ruff: noqa
