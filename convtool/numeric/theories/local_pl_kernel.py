@@ -54,40 +54,34 @@ REASSOC_NO_FMA = ("axpy_step",)
 ST_MAX, ST_CONV, ST_DIV, ST_NONFIN, ST_ZERO = 0, 1, 2, 3, 4
 
 
-@intrinsic
-def _blas10(typingctx, addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9):
-    """Call the BLAS routine at address ``addr`` (scipy's ``cython_blas``, passed at run time so that the
-    compiled code can be cached) with the data pointers of the ten arrays ``p0 .. p9`` (Fortran convention:
-    every argument by reference; a scalar argument is a one-element array or slice)."""
-    sig = types.void(addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9)
-
+def _pointer_call(n):
+    """The codegen of an intrinsic that calls the routine at address ``args[0]`` with the data pointers of its
+    ``n`` array arguments (Fortran convention: every argument by reference). Plain Python (its name starts with
+    ``_``, so it is not compiled): the intrinsics below share it."""
     def codegen(context, builder, signature, args):
         i8p = ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.VoidType(), [i8p] * 10)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p] * n)
         fptr = builder.inttoptr(args[0], fnty.as_pointer())
         ptrs = [builder.bitcast(context.make_array(signature.args[i])(context, builder, args[i]).data, i8p)
-                for i in range(1, 11)]
+                for i in range(1, n + 1)]
         builder.call(fptr, ptrs)
         return context.get_dummy_value()
 
-    return sig, codegen
+    return codegen
+
+
+@intrinsic
+def _blas10(typingctx, addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9):
+    """Call the BLAS routine at address ``addr`` (scipy's ``cython_blas``, passed at run time so that the
+    compiled code can be cached) with the data pointers of the ten arrays ``p0 .. p9`` (a scalar argument is a
+    one-element array or slice)."""
+    return types.void(addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9), _pointer_call(10)
 
 
 @intrinsic
 def _lapack14(typingctx, addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13):
     """:func:`_blas10` for a LAPACK routine of fourteen arguments (scipy's ``cython_lapack``: ``dgesdd``)."""
-    sig = types.void(addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13)
-
-    def codegen(context, builder, signature, args):
-        i8p = ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.VoidType(), [i8p] * 14)
-        fptr = builder.inttoptr(args[0], fnty.as_pointer())
-        ptrs = [builder.bitcast(context.make_array(signature.args[i])(context, builder, args[i]).data, i8p)
-                for i in range(1, 15)]
-        builder.call(fptr, ptrs)
-        return context.get_dummy_value()
-
-    return sig, codegen
+    return types.void(addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13), _pointer_call(14)
 
 
 def sv_extremes(gesdd, F, sa, ss, sw, siw, sints, chars, out):
