@@ -52,7 +52,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import struct
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -67,6 +66,7 @@ from convtool.analysis.registry import REGISTRIES, display, get
 from convtool.numeric.certificate import (LD_EXTENDED, Unsupported, interval_from_lambdified, interval_sign,
                                           vector_from_lambdified, vector_sign)
 from convtool.numeric._brentq import RootResults, brentq, brentq_lockstep  # scipy's brentq, no scipy.optimize import
+from convtool.results import jsonable
 
 __all__ = ["RootResult", "STATUS_FLAGS", "bracketed_root", "solve", "solve_eta0_1", "solve_eta0_2",
            "eq88_sign_change_point", "positive_root", "STEP_EQUATIONS",
@@ -151,37 +151,11 @@ class RootResult:
 
     def to_dict(self) -> dict:
         """Plain dict; non-finite floats become None (strict JSON). (The fields are plain data, so the field
-        values themselves, rebuilt by :func:`_finite_or_none`, give what ``dataclasses.asdict`` gave, at a
-        fraction of its deep copy's cost.)"""
+        values themselves, rebuilt by :func:`convtool.results.jsonable`, give what ``dataclasses.asdict`` gave, at
+        a fraction of its deep copy's cost.)"""
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["flag"] = self.flag
-        return _finite_or_none(d)
-
-
-def _finite_or_none(obj):
-    t = type(obj)
-    if t is float:
-        return obj if math.isfinite(obj) else None
-    if t is str or t is int or t is bool or obj is None:
-        return obj
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():  # the plain values inline, as results.jsonable
-            tv = type(v)
-            if tv is float:
-                out[k] = v if math.isfinite(v) else None
-            elif tv is str or tv is int or tv is bool or v is None:
-                out[k] = v
-            else:
-                out[k] = _finite_or_none(v)
-        return out
-    if isinstance(obj, (list, tuple)):
-        return [_finite_or_none(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
+        return jsonable(d)
 
 
 class _Counted:
