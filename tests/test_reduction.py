@@ -212,15 +212,15 @@ def test_imbalance_eigenvalues_reduced_vs_dense(kind, regime):
         np.testing.assert_allclose(Wf @ Q @ Q.T, Wf, rtol=0, atol=1e-12 * np.sqrt(wscale))
 
 
-def test_reduce_width_batch_equals_seed_by_seed():
-    """reduce_width_batch (stacked qr / svd / matmul, issue 13) gives each seed's reduce_width bit for bit:
+def test_reduce_width_stack_equals_seed_by_seed():
+    """reduce_width_stack (stacked qr / svd / matmul, issue 13) gives each seed's reduce_width bit for bit:
     full-rank seeds, and a rank-deficient seed (W2 = W1) in the same batch, reduced on its own."""
-    from convtool.numeric.spectra import reduce_width, reduce_width_batch
+    from convtool.numeric.spectra import reduce_width, reduce_width_stack
 
     rng = np.random.default_rng(5)
     W1, W2 = rng.normal(size=(5, 4, 30)), rng.normal(size=(5, 3, 30)) * 1e-3
     W2[2] = W1[2, :3]  # rank 4 < n + m = 7
-    out = reduce_width_batch(W1, W2)
+    out = reduce_width_stack(W1, W2).reductions
     assert [r.rank for r in out] == [7, 7, 4, 7, 7]
     for i in range(5):
         ref = reduce_width(W1[i], W2[i])

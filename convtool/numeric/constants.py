@@ -34,8 +34,8 @@ from convtool.errors import ConvtoolWarning, InputError
 from convtool.numeric.losses import Loss
 from convtool.numeric.roots import (RootResult, _ask, _drive, _solve_eta0_1_gen, _solve_eta0_2_gen, _solve_eta0_3_gen,
                                     ask_evaluate, ask_value, mp_value)
-from convtool.numeric.spectra import (ImbalanceSpectrum, extreme_sv_sq, imbalance_spectrum, lambda_k_rows,
-                                      reduce_width, reduced_imbalance, singular_values_sq)
+from convtool.numeric.spectra import (extreme_sv_sq, imbalance_spectrum, lambda_k_rows, reduce_width,
+                                      reduced_imbalance, singular_values_sq)
 from convtool.results import NotApplicable, jsonable
 
 __all__ = ["ConstantsResult", "Check", "compute_constants", "measure_primitives", "measure_primitives_batch", "FIELDS",
@@ -243,20 +243,14 @@ def measure_primitives_batch(losses, W1: np.ndarray, W2: np.ndarray, reductions)
     sw = singular_values_sq(np.stack([np.asarray(ls.Wstar) for ls in losses]))
     W0 = S1 @ np.swapaxes(S2, -1, -2)
     sW = singular_values_sq(W0)
-    h = reductions[0].h
-    lam = {key: lambda_k_rows(ev, h, k, neg) for key, k, neg in
-           (("lambda_max_D0", 1, False), ("lambda_max_negD0", 1, True), ("lambda_n_D0", n, False),
-            ("lambda_m_negD0", m, True))} if len({red.h for red in reductions}) == 1 else None
+    h = reductions[0].h  # one width for the whole stack (W1 is (R, n, h))
+    lam = list(zip(lambda_k_rows(ev, h, 1), lambda_k_rows(ev, h, 1, negate=True), lambda_k_rows(ev, h, n),
+                   lambda_k_rows(ev, h, m, negate=True)))
     out = []
     for r, (loss, red) in enumerate(zip(losses, reductions)):
         w0 = W0[r]
         G = loss.grad(w0)
-        if lam is None:
-            spec = ImbalanceSpectrum(reduced=ev[r], h=red.h, n=n, m=m)
-            lams = (spec.lambda_k(1), spec.lambda_k(1, negate=True), spec.lambda_k(n), spec.lambda_k(m, negate=True))
-        else:
-            lams = (lam["lambda_max_D0"][r], lam["lambda_max_negD0"][r], lam["lambda_n_D0"][r],
-                    lam["lambda_m_negD0"][r])
+        lams = lam[r]
         out.append({
             "mu": float(loss.mu), "K": float(loss.K), "lstar": float(loss.lstar),
             "L0": float(loss.excess(w0)),

@@ -44,8 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["WidthReduction", "reduce_width", "reduce_width_batch", "reduce_width_stack", "StackedReduction",
-           "ImbalanceSpectrum", "imbalance_spectrum", "reduced_imbalance", "lambda_k_rows", "singular_values_sq", "extreme_sv_sq",
+__all__ = ["WidthReduction", "reduce_width", "reduce_width_stack", "StackedReduction", "ImbalanceSpectrum",
+           "imbalance_spectrum", "reduced_imbalance", "lambda_k_rows", "singular_values_sq", "extreme_sv_sq",
            "ExtremeEigs", "RANK_RTOL", "GRAM_SV_RTOL"]
 
 #: Relative tolerance of the numerical rank of Z(0): singular values of Z below
@@ -152,11 +152,6 @@ def reduce_width_stack(W1: np.ndarray, W2: np.ndarray) -> StackedReduction:
             stack[i] = 0.0
             stack[i, :, : red.rank] = part
     return StackedReduction(reductions=out, Q=Q, S1=S1, S2=S2)
-
-
-def reduce_width_batch(W1: np.ndarray, W2: np.ndarray) -> list:
-    """Each seed's :class:`WidthReduction` of :func:`reduce_width_stack`."""
-    return reduce_width_stack(W1, W2).reductions
 
 
 @dataclass
