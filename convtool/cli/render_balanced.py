@@ -6,8 +6,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["du_hu_lee_tables", "balancedness_table", "render_mlp_run", "render_mlp_constants", "factorization_table", "rank1_table",
-           "factorization_constants_table"]
+__all__ = ["du_hu_lee_tables", "balancedness_table", "render_mlp_run", "render_mlp_constants", "factorization_table",
+           "rank1_table", "factorization_constants_table"]
 
 
 def _num(x) -> str:

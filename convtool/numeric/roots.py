@@ -52,6 +52,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -476,10 +477,8 @@ def _brent_one(q: BrentQuery):
     """:class:`BrentQuery` ``q`` answered for its seed alone: scipy's compiled brentq on the seed's residual."""
     g, shift = q.g, q.shift
     h = g if shift == 0.0 else (lambda x: g(x) - shift)
-    if q.quiet:
-        with np.errstate(all="ignore"):
-            return brentq(h, q.a, q.b, xtol=q.xtol, rtol=q.rtol, maxiter=q.maxiter, full_output=True, disp=False)
-    return brentq(h, q.a, q.b, xtol=q.xtol, rtol=q.rtol, maxiter=q.maxiter, full_output=True, disp=False)
+    with np.errstate(all="ignore") if q.quiet else contextlib.nullcontext():
+        return brentq(h, q.a, q.b, xtol=q.xtol, rtol=q.rtol, maxiter=q.maxiter, full_output=True, disp=False)
 
 
 def _ask(name: str, x: float, values: dict, threshold: float = 0.0, near_root: bool = True, spec: tuple = ()):
@@ -810,10 +809,8 @@ def _answer_brents(pending: dict, advance, caught, per_seed: list) -> None:
         def fix(i, x, qs=qs, ks=ks):
             n0 = len(caught) if caught is not None else 0
             try:
-                if quiet:
-                    with np.errstate(all="ignore"):
-                        return qs[i].g(x)
-                return qs[i].g(x)
+                with np.errstate(all="ignore") if quiet else contextlib.nullcontext():
+                    return qs[i].g(x)
             finally:
                 if caught is not None:
                     per_seed[ks[i]].extend(caught[n0:])
