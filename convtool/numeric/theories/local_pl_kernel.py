@@ -40,6 +40,8 @@ MAX_SKIP = 16
 SMALL_EIG_MAX = 32
 #: the largest matrix whose warm-start reference :func:`extreme_pairs` computes (else ``eigh``)
 PAIR_EIG_MAX = 48
+#: the pivot floor of the Sturm counts and Laguerre's recurrence (a smaller pivot is taken as this, signed)
+PIVMIN = 1e-290
 #: record rows of ``recS`` (state t) and ``recP`` (step t), in the order of local_pl_fused.STATE_KEYS / STEP_KEYS
 R_LOSS, R_GSQ, R_S1MIN, R_S1MAX, R_S2MIN, R_S2MAX, R_SWMIN, R_SWMAX, R_LD, R_LND, R_DRIFT, R_GLN, R_WF, R_WFP = \
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
@@ -603,6 +605,59 @@ def laguerre_both(a, b2, q, xlo, xhi, pivmin, tol, lamlo, lamhi):
     return xlo, xhi
 
 
+def scaled_extremes(M, a, b, p):
+    """The first half of :func:`extreme_eigvalsh` and :func:`extreme_pairs`: ``M`` (q, q; both triangles;
+    overwritten) scaled by a power of two to ``max |M_ij|`` in [1, 2), :func:`tridiagonalize` (diagonal ``a``,
+    off-diagonal ``b``; ``p`` then holds the squared off-diagonal), and :func:`laguerre_both` from the Gershgorin
+    bounds. Returns ``(sc, lo, hi, span, tnorm)``: the scale, the scaled extreme eigenvalues (unverified), the
+    Gershgorin span and ``max_i (|a_i| + |b_i-1| + |b_i|)``; ``sc = 0``: M is zero (nothing else computed),
+    ``sc < 0``: ``max |M_ij|`` outside (1e-290, 1e290), where the scale itself would over- or underflow."""
+    q = M.shape[0]
+    amax = 0.0
+    for i in range(q):
+        for j in range(q):
+            amax = max(amax, abs(M[i, j]))
+    if amax == 0.0:
+        return 0.0, 0.0, 0.0, 0.0, 0.0
+    if not (1e-290 < amax < 1e290):
+        return -1.0, 0.0, 0.0, 0.0, 0.0
+    sc = 2.0 ** -np.floor(np.log2(amax))  # exact power of two: max |M| in [1, 2)
+    for i in range(q):
+        for j in range(q):
+            M[i, j] *= sc
+    tridiagonalize(M, a, b, p)
+    gl = np.inf
+    gu = -np.inf
+    tnorm = 0.0
+    for i in range(q):
+        r = 0.0
+        if i > 0:
+            r += abs(b[i - 1])
+        if i < q - 1:
+            r += abs(b[i])
+        gl = min(gl, a[i] - r)
+        gu = max(gu, a[i] + r)
+        tnorm = max(tnorm, abs(a[i]) + r)
+    for i in range(q - 1):
+        p[i] = b[i] * b[i]
+    span = max(abs(gl), abs(gu))
+    atol = 0.5 * EPS * span
+    gl -= 2 * atol + PIVMIN
+    gu += 2 * atol + PIVMIN
+    lo, hi = laguerre_both(a, p, q, gl, gu, PIVMIN, atol, np.nan, np.nan)
+    return sc, lo, hi, span, tnorm
+
+
+def extremes_verified(a, b2, q, lo, hi, atol):
+    """Whether ``lo`` and ``hi`` are the extreme eigenvalues of the tridiagonal (``a``, ``b2`` squared
+    off-diagonal) to ``2 atol + 4 ulps``: two :func:`sturm_count` each (an eigenvalue within that on the inner
+    side, none beyond it on the outer), in one :func:`sturm_count4` pass."""
+    dl = 2 * atol + 4 * EPS * abs(lo) + PIVMIN
+    dh = 2 * atol + 4 * EPS * abs(hi) + PIVMIN
+    c0, c1, c2, c3 = sturm_count4(a, b2, q, hi + dh, hi - dh, lo - dl, lo + dl, PIVMIN)
+    return c0 == q and c1 <= q - 1 and c2 == 0 and c3 >= 1
+
+
 def extreme_eigvalsh(M, a, b, p, out):
     """The smallest and largest eigenvalue of the symmetric ``M`` (q, q; both triangles; overwritten) into
     ``out`` = (lo, hi), for small q, where a LAPACK call's overhead is most of its cost (numba's ``eigvalsh``
@@ -614,46 +669,16 @@ def extreme_eigvalsh(M, a, b, p, out):
     ``eigvalsh``'s (tests/test_fused.py compares them on random, graded, clustered, low-rank and tiny or huge
     matrices)."""
     q = M.shape[0]
-    amax = 0.0
-    for i in range(q):
-        for j in range(q):
-            amax = max(amax, abs(M[i, j]))
-    if amax == 0.0:
+    sc, lo, hi, span, _ = scaled_extremes(M, a, b, p)
+    if sc == 0.0:
         out[0] = 0.0
         out[1] = 0.0
         return True
-    if not (1e-290 < amax < 1e290):  # the power-of-two scale itself would over- or underflow: eigvalsh
+    if sc < 0.0:  # the power-of-two scale itself would over- or underflow: eigvalsh
         return False
-    sc = 2.0 ** -np.floor(np.log2(amax))  # exact power of two: max |M| in [1, 2)
-    for i in range(q):
-        for j in range(q):
-            M[i, j] *= sc
-    tridiagonalize(M, a, b, p)
-    gl = np.inf
-    gu = -np.inf
-    for i in range(q):
-        r = 0.0
-        if i > 0:
-            r += abs(b[i - 1])
-        if i < q - 1:
-            r += abs(b[i])
-        gl = min(gl, a[i] - r)
-        gu = max(gu, a[i] + r)
-    for i in range(q - 1):
-        p[i] = b[i] * b[i]
-    pivmin = 1e-290
-    span = max(abs(gl), abs(gu))
-    atol = 0.5 * EPS * span
-    gl -= 2 * atol + pivmin
-    gu += 2 * atol + pivmin
-    lo, hi = laguerre_both(a, p, q, gl, gu, pivmin, atol, np.nan, np.nan)
-    dl = 2 * atol + 4 * EPS * abs(lo) + pivmin
-    dh = 2 * atol + 4 * EPS * abs(hi) + pivmin
-    c0, c1, c2, c3 = sturm_count4(a, p, q, hi + dh, hi - dh, lo - dl, lo + dl, pivmin)
-    ok = c0 == q and c1 <= q - 1 and c2 == 0 and c3 >= 1
     out[0] = lo / sc
     out[1] = hi / sc
-    return ok
+    return extremes_verified(a, p, q, lo, hi, 0.5 * EPS * span)
 
 
 def tridiag_inverse_iteration(a, b, q, sigma, tnorm, y):
@@ -750,50 +775,18 @@ def extreme_pairs(M, a, b, p, out, V):
     vector is not finite (the caller then takes ``eigh``). Accuracy that of ``eigh``, ``O(q eps ||M||)`` in the
     values (tests/test_fused.py compares both on graded, clustered, low-rank, tiny and huge matrices)."""
     q = M.shape[0]
-    amax = 0.0
-    for i in range(q):
-        for j in range(q):
-            amax = max(amax, abs(M[i, j]))
-    if not (1e-290 < amax < 1e290):
+    sc, lo, hi, span, tnorm = scaled_extremes(M, a, b, p)
+    if sc <= 0.0:
         return False
-    sc = 2.0 ** -np.floor(np.log2(amax))
-    for i in range(q):
-        for j in range(q):
-            M[i, j] *= sc
-    tridiagonalize(M, a, b, p)
-    gl = np.inf
-    gu = -np.inf
-    tnorm = 0.0
-    for i in range(q):
-        r = 0.0
-        if i > 0:
-            r += abs(b[i - 1])
-        if i < q - 1:
-            r += abs(b[i])
-        gl = min(gl, a[i] - r)
-        gu = max(gu, a[i] + r)
-        tnorm = max(tnorm, abs(a[i]) + r)
-    for i in range(q - 1):
-        p[i] = b[i] * b[i]
-    pivmin = 1e-290
-    span = max(abs(gl), abs(gu))
     atol = 0.5 * EPS * span
-    gl -= 2 * atol + pivmin
-    gu += 2 * atol + pivmin
-    lo, hi = laguerre_both(a, p, q, gl, gu, pivmin, atol, np.nan, np.nan)
     # the deflated iterations start a spread away from the deflated value: next to it, 1/(x - lam)^2 would
     # cancel against its own term of H in rounding
-    w = nmax(hi - lo, span) + pivmin
-    lo2, hi2 = laguerre_both(a, p, q, lo - w, hi + w, pivmin, atol, lo, hi)
-    dl = 2 * atol + 4 * EPS * abs(lo) + pivmin
-    dh = 2 * atol + 4 * EPS * abs(hi) + pivmin
-    dl2 = 2 * atol + 4 * EPS * abs(lo2) + pivmin
-    dh2 = 2 * atol + 4 * EPS * abs(hi2) + pivmin
-    c0, c1, c2, c3 = sturm_count4(a, p, q, hi + dh, hi - dh, lo - dl, lo + dl, pivmin)
-    c4, c5, c6, c7 = sturm_count4(a, p, q, hi2 + dh2, hi2 - dh2, lo2 - dl2, lo2 + dl2, pivmin)
-    ok = (c0 == q and c1 <= q - 1 and c2 == 0 and c3 >= 1
-          and c4 >= q - 1 and c5 <= q - 2 and c6 <= 1 and c7 >= 2)
-    if not ok:
+    w = nmax(hi - lo, span) + PIVMIN
+    lo2, hi2 = laguerre_both(a, p, q, lo - w, hi + w, PIVMIN, atol, lo, hi)
+    dl2 = 2 * atol + 4 * EPS * abs(lo2) + PIVMIN
+    dh2 = 2 * atol + 4 * EPS * abs(hi2) + PIVMIN
+    c4, c5, c6, c7 = sturm_count4(a, p, q, hi2 + dh2, hi2 - dh2, lo2 - dl2, lo2 + dl2, PIVMIN)
+    if not (extremes_verified(a, p, q, lo, hi, atol) and c4 >= q - 1 and c5 <= q - 2 and c6 <= 1 and c7 >= 2):
         return False
     y = np.empty(q)
     for col in range(2):
