@@ -561,12 +561,12 @@ VECTOR_MIN = 3
 
 def _vector_answers(queries: list) -> list:
     """Signs for ``queries`` (one per seed), those of a kind in one long double enclosure where at least
-    :data:`VECTOR_MIN` are pending; None where undecided (or left to :func:`certified_sign`). A
-    :class:`ValueQuery` gets ``("value", float)`` where :func:`certified_value`'s pass decides it, for its whole
-    group at once (``("value", None)`` where that pass ran and did not decide). The :class:`SignQuery` of one function share one pass whatever their thresholds (each point
-    compared with its own), and their ``spec`` points go into it too: a query with any gets
-    ``("spec", sign or None, (name, threshold), inputs, {x: sign})`` (``inputs`` as :func:`_memo_args`; sign 0 where
-    the pass did not decide: those spec points are never sent to mpmath)."""
+    :data:`VECTOR_MIN` are pending; None where undecided (or left to :func:`certified_sign`). A :class:`ValueQuery`
+    gets ``("value", float)`` where :func:`certified_value`'s pass decides it, for its whole group at once
+    (``("value", None)`` where that pass ran and did not decide). The :class:`SignQuery` of one function share one
+    pass whatever their thresholds (each point compared with its own), and their ``spec`` points go into it too: a
+    query with any gets ``("spec", sign or None, (name, threshold), inputs, {x: sign})`` (``inputs`` as
+    :func:`_memo_args`; sign 0 where the pass did not decide: those spec points are never sent to mpmath)."""
     out: list = [None] * len(queries)
     if not LD_EXTENDED:
         return out
@@ -646,26 +646,24 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
     """Run the generator searches of a batch (one per seed) in lock-step; returns their values, in order.
 
     At each round every unfinished search has one :class:`SignQuery` pending; the queries of one function are
-    decided together by a long double enclosure (:func:`convtool.numeric.certificate.vector_interval_function`,
-    one numpy pass for all seeds and thresholds), the few it leaves undecided (a float within ~1e-3 ulps of a
-    root) by :func:`certified_sign` one by one. The points a search says it will likely ask next
-    (:class:`SignQuery` ``spec``) go into the same pass; each sign it decides is kept in that seed's memo (keyed by
-    the function, threshold, x and the inputs: equal floats, equal reals, the same exact sign), and a search whose
-    next query is in its memo is answered from it at once, in the same round (counted as ``vector`` in
-    :data:`SIGN_COUNTS`); spec points it leaves undecided are dropped, never sent to mpmath. Each search gets the exact sign either way, so it takes the same
-    steps and returns what :func:`_drive` returns for it alone. Values (:class:`ValueQuery`) are answered the same
-    way (:func:`certified_value`'s long double pass over the group); evaluations (:class:`EvalQuery`) wait until
-    every unfinished search waits on one, then go in one :func:`~convtool.analysis.evaluate.evaluate_many` per
-    target set (the floats :func:`~convtool.analysis.evaluate.evaluate` gives each seed); Brent solves
-    (:class:`BrentQuery`) wait the same way and go first, in one lock-step Brent per residual and shift where at
-    least :data:`BRENT_MIN` are pending (:func:`_answer_brents`; scipy's result for each seed, its error thrown into
-    that seed's search). An exception is
-    raised as a loop over the seeds would raise it: the lowest seed's, once the seeds before it have finished
-    (the seeds after it are dropped). ``caught``, the list of a
-    ``warnings.catch_warnings(record=True)`` around the call, is reordered seed by seed (as the loop emits them).
-    ``done(k)``, if given, is called each time a search finishes, with the number finished so far (1 .. R): a
-    progress bar over the seeds.
-    """
+    decided together by a long double enclosure (:func:`convtool.numeric.certificate.vector_interval_function`, one
+    numpy pass for all seeds and thresholds), the few it leaves undecided (a float within ~1e-3 ulps of a root) by
+    :func:`certified_sign` one by one. The points a search says it will likely ask next (:class:`SignQuery`
+    ``spec``) go into the same pass; each sign it decides is kept in that seed's memo (keyed by the function,
+    threshold, x and the inputs: equal floats, equal reals, the same exact sign), and a search whose next query is
+    in its memo is answered from it at once, in the same round (counted as ``vector`` in :data:`SIGN_COUNTS`); spec
+    points it leaves undecided are dropped, never sent to mpmath. Each search gets the exact sign either way, so it
+    takes the same steps and returns what :func:`_drive` returns for it alone. Values (:class:`ValueQuery`) are
+    answered the same way (:func:`certified_value`'s long double pass over the group); evaluations
+    (:class:`EvalQuery`) wait until every unfinished search waits on one, then go in one
+    :func:`~convtool.analysis.evaluate.evaluate_many` per target set (the floats
+    :func:`~convtool.analysis.evaluate.evaluate` gives each seed); Brent solves (:class:`BrentQuery`) wait the same
+    way and go first, in one lock-step Brent per residual and shift where at least :data:`BRENT_MIN` are pending
+    (:func:`_answer_brents`; scipy's result for each seed, its error thrown into that seed's search). An exception
+    is raised as a loop over the seeds would raise it: the lowest seed's, once the seeds before it have finished
+    (the seeds after it are dropped). ``caught``, the list of a ``warnings.catch_warnings(record=True)`` around the
+    call, is reordered seed by seed (as the loop emits them). ``done(k)``, if given, is called each time a search
+    finishes, with the number finished so far (1 .. R): a progress bar over the seeds."""
     R = len(gens)
     out: list = [None] * R
     errors: dict = {}

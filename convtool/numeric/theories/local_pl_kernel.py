@@ -411,28 +411,11 @@ def tridiagonalize(M, a, b, p):
     a[q - 1] = M[q - 1, q - 1]
 
 
-def sturm_count(a, b2, q, x, pivmin):
-    """The number of eigenvalues of the tridiagonal (``a``, ``b2`` = squared off-diagonal) below ``x``: the
-    negative pivots of ``T - x I = L D L^T`` (LAPACK ``dlaneg``'s recurrence; a pivot of magnitude below
-    ``pivmin`` is taken as ``-pivmin``)."""
-    c = 0
-    d = a[0] - x
-    if abs(d) < pivmin:
-        d = -pivmin
-    if d < 0:
-        c += 1
-    for i in range(1, q):
-        d = a[i] - x - b2[i - 1] / d
-        if abs(d) < pivmin:
-            d = -pivmin
-        if d < 0:
-            c += 1
-    return c
-
-
 def sturm_count4(a, b2, q, x0, x1, x2, x3, pivmin):
-    """:func:`sturm_count` at four points in one pass (four independent recurrences, interleaved: the same
-    counts)."""
+    """The numbers of eigenvalues of the tridiagonal (``a``, ``b2`` = squared off-diagonal) below ``x0 .. x3``: the
+    negative pivots of ``T - x I = L D L^T`` (LAPACK ``dlaneg``'s recurrence; a pivot of magnitude below
+    ``pivmin`` is taken as ``-pivmin``), the four independent recurrences in one interleaved pass (the dense
+    routes verify two ends at once)."""
     c0 = 0
     c1 = 0
     c2 = 0
@@ -464,8 +447,8 @@ def sturm_count4(a, b2, q, x0, x1, x2, x3, pivmin):
 
 
 def laguerre_gh(a, b2, q, x, side, pivmin):
-    """``(G, H) = (sum 1/(x - lambda_i), sum 1/(x - lambda_i)^2)`` at ``x`` from the pivots of :func:`sturm_count`'s
-    recurrence and their first two derivatives (:func:`laguerre_extreme`)."""
+    """``(G, H) = (sum 1/(x - lambda_i), sum 1/(x - lambda_i)^2)`` at ``x`` from the pivots of
+    :func:`sturm_count4`'s recurrence and their first two derivatives (:func:`laguerre_both`)."""
     d = a[0] - x
     if abs(d) < pivmin:
         d = -pivmin * side
@@ -541,7 +524,8 @@ def laguerre_gh2(a, b2, q, x, y, pivmin):
 
 
 def laguerre_step(x, g, h, side, q, nq, lam, tol):
-    """One step of :func:`laguerre_extreme` from ``x`` with ``(G, H)`` there: ``(x_next, done)``."""
+    """One step of :func:`laguerre_both`'s iteration on one side from ``x`` with ``(G, H)`` there: ``(x_next,
+    done)``."""
     if nq < q:
         u = 1.0 / (x - lam)
         g -= u
@@ -563,27 +547,16 @@ def laguerre_step(x, g, h, side, q, nq, lam, tol):
     return xn, False
 
 
-def laguerre_extreme(a, b2, q, x, side, pivmin, tol, lam):
-    """Laguerre's iteration on ``det(T - x I)`` from ``x`` outside the spectrum (``side`` +1: above it, -1:
-    below) to the nearest eigenvalue: the pivots of :func:`sturm_count`'s recurrence with their first two
+def laguerre_both(a, b2, q, xlo, xhi, pivmin, tol, lamlo, lamhi):
+    """Laguerre's iteration on ``det(T - x I)`` from ``xlo`` below and ``xhi`` above the spectrum to the nearest
+    eigenvalue on each side, ``(lo, hi)``: the pivots of :func:`sturm_count4`'s recurrence with their first two
     derivatives give ``G = sum 1/(x - lambda_i)``, ``H = sum 1/(x - lambda_i)^2`` (:func:`laguerre_gh`); for a
     polynomial with real roots the iterates move monotonically toward the extreme root (cubically near a simple
-    one). Stops when a step is below ``tol`` or would move outward (rounding). ``lam`` (not NaN): an extreme
-    eigenvalue on the ``side`` already found, deflated (``det(T - x I) / (lam - x)``, its terms taken out of G
-    and H), so the iteration goes to the next one. At most 60 steps."""
-    nq = q if lam != lam else q - 1
-    for _ in range(60):
-        g, h = laguerre_gh(a, b2, q, x, side, pivmin)
-        x, done = laguerre_step(x, g, h, side, q, nq, lam, tol)
-        if done:
-            return x
-    return x
-
-
-def laguerre_both(a, b2, q, xlo, xhi, pivmin, tol, lamlo, lamhi):
-    """``(laguerre_extreme(.., xlo, -1, .., lamlo), laguerre_extreme(.., xhi, +1, .., lamhi))``, the same floats,
-    the two iterations interleaved (:func:`laguerre_gh2`) while both run: the loop's dense routes take the two
-    ends of every spectrum."""
+    one). Each stops when a step is below ``tol`` or would move outward (rounding), after at most 60 steps
+    (:func:`laguerre_step`). ``lamlo``, ``lamhi`` (not NaN): the extreme eigenvalue on that side already found,
+    deflated (``det(T - x I) / (lam - x)``, its terms taken out of G and H), so the iteration goes to the next one.
+    The two iterations are interleaved (:func:`laguerre_gh2`) while both run: the dense routes take the two ends
+    of every spectrum."""
     nlo = q if lamlo != lamlo else q - 1
     nhi = q if lamhi != lamhi else q - 1
     for it in range(60):
@@ -650,8 +623,8 @@ def scaled_extremes(M, a, b, p):
 
 def extremes_verified(a, b2, q, lo, hi, atol):
     """Whether ``lo`` and ``hi`` are the extreme eigenvalues of the tridiagonal (``a``, ``b2`` squared
-    off-diagonal) to ``2 atol + 4 ulps``: two :func:`sturm_count` each (an eigenvalue within that on the inner
-    side, none beyond it on the outer), in one :func:`sturm_count4` pass."""
+    off-diagonal) to ``2 atol + 4 ulps``: two Sturm counts each (an eigenvalue within that on the inner side, none
+    beyond it on the outer), in one :func:`sturm_count4` pass."""
     dl = 2 * atol + 4 * EPS * abs(lo) + PIVMIN
     dh = 2 * atol + 4 * EPS * abs(hi) + PIVMIN
     c0, c1, c2, c3 = sturm_count4(a, b2, q, hi + dh, hi - dh, lo - dl, lo + dl, PIVMIN)
@@ -662,8 +635,8 @@ def extreme_eigvalsh(M, a, b, p, out):
     """The smallest and largest eigenvalue of the symmetric ``M`` (q, q; both triangles; overwritten) into
     ``out`` = (lo, hi), for small q, where a LAPACK call's overhead is most of its cost (numba's ``eigvalsh``
     of a 10 x 10: 7 us; this: ~3.5 us, measured): ``M`` scaled by a power of two to ``max |M_ij|`` in [1, 2),
-    :func:`tridiagonalize`, :func:`laguerre_extreme` from the Gershgorin bounds, then each value verified by
-    two :func:`sturm_count` calls (an eigenvalue within ``eps ||T|| + 4 ulps`` on the inner side, none
+    :func:`tridiagonalize`, :func:`laguerre_both` from the Gershgorin bounds, then each value verified by
+    two Sturm counts (an eigenvalue within ``eps ||T|| + 4 ulps`` on the inner side, none
     beyond it on the outer). Returns False where a verification fails (clusters, a multiple extreme
     eigenvalue): the caller then takes ``eigvalsh``. The error is the reduction's, ``O(q eps ||M||)``, as
     ``eigvalsh``'s (tests/test_fused.py compares them on random, graded, clustered, low-rank and tiny or huge
@@ -765,15 +738,14 @@ def back_transform(M, y):
 
 def extreme_pairs(M, a, b, p, out, V):
     """The reference of a warm start without LAPACK (issue 13: ``eigh`` of a 20 x 20 takes ~41 us in the loop):
-    ``out`` = (lo, hi, second lowest, second highest) eigenvalues of the symmetric ``M`` (q, q >= 3; both
-    triangles; overwritten) and the eigenvectors of lo and hi in ``V[:q, 0]``, ``V[:q, 1]``. As
-    :func:`extreme_eigvalsh` (power-of-two scaling, :func:`tridiagonalize`, :func:`laguerre_extreme` from the
-    Gershgorin bounds); the second ones by the same iteration with the extreme one deflated (started a spread
-    beyond it); each of the four
-    verified by two :func:`sturm_count` calls (the j-th eigenvalue within ``eps ||T|| + 4 ulps``); the vectors by
-    :func:`tridiag_inverse_iteration` and :func:`back_transform`. Returns False where a verification fails or a
-    vector is not finite (the caller then takes ``eigh``). Accuracy that of ``eigh``, ``O(q eps ||M||)`` in the
-    values (tests/test_fused.py compares both on graded, clustered, low-rank, tiny and huge matrices)."""
+    ``out`` = (lo, hi, second lowest, second highest) eigenvalues of the symmetric ``M`` (q, q >= 3; both triangles;
+    overwritten) and the eigenvectors of lo and hi in ``V[:q, 0]``, ``V[:q, 1]``. The extreme ones as in
+    :func:`extreme_eigvalsh` (:func:`scaled_extremes`); the second ones by the same iteration with the extreme one
+    deflated (started a spread beyond it); each of the four verified by two Sturm counts (the j-th eigenvalue within
+    ``eps ||T|| + 4 ulps``); the vectors by :func:`tridiag_inverse_iteration` and :func:`back_transform`. Returns
+    False where a verification fails or a vector is not finite (the caller then takes ``eigh``). Accuracy that of
+    ``eigh``, ``O(q eps ||M||)`` in the values (tests/test_fused.py compares both on graded, clustered, low-rank,
+    tiny and huge matrices)."""
     q = M.shape[0]
     sc, lo, hi, span, tnorm = scaled_extremes(M, a, b, p)
     if sc <= 0.0:
