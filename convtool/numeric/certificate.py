@@ -417,8 +417,12 @@ def _vadd(a, b, c, d):
     return _vdn(a + c), _vup(b + d)
 
 
-def _vmul(a, b, c, d):
-    if (a >= 0).all() and (c >= 0).all():  # both intervals non-negative (no NaN): the ends multiply
+def _vmul(a, b, c, d, nonneg=None):
+    """``[a, b] * [c, d]``; ``nonneg``: whether both lower ends are known to be >= 0 everywhere (no NaN), checked
+    here where not given. Then the ends multiply; else :func:`_vmul4`."""
+    if nonneg is None:
+        nonneg = bool((a >= 0).all() and (c >= 0).all())
+    if nonneg:
         return _vdn(a * c), _vup(b * d)
     return _vmul4(a, b, c, d)
 
@@ -604,11 +608,7 @@ def vector_interval_function(expression: str, argnames):
                     x, y = val[ins[1]], val[ins[2]]
                     out = (_vdn(x[0] - y[1]), _vup(x[1] - y[0]))
                 elif op == "mul":
-                    x, y = val[ins[1]], val[ins[2]]
-                    if nonneg(ins[1]) and nonneg(ins[2]):  # both non-negative (no NaN): the ends multiply
-                        out = (_vdn(x[0] * y[0]), _vup(x[1] * y[1]))
-                    else:
-                        out = _vmul4(*x, *y)
+                    out = _vmul(*val[ins[1]], *val[ins[2]], nonneg=nonneg(ins[1]) and nonneg(ins[2]))
                 elif op == "div":
                     out = _vdiv(*val[ins[1]], *val[ins[2]])
                 elif op == "pow":
