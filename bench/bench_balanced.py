@@ -45,6 +45,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+from _readme import replace_block
 from _results import report
 
 BLAS_THREADS = pin_blas_threads()
@@ -269,19 +270,10 @@ def main(argv=None) -> int:
                      f"1 + {frac:g} hooks / recorded step = {1 + frac * hk / rec_step:.3f}")
     print("\n".join(lines))
     if a.write:
-        import pathlib
-
-        p = pathlib.Path(__file__).with_name("README.md")
-        text = p.read_text()
-        start = "<!-- bench_balanced -->"
-        block = start + "\n```\n" + "\n".join(lines) + "\n```\n<!-- /bench_balanced -->"
-        if start in text:
-            head, rest = text.split(start, 1)
-            tail = rest.split("<!-- /bench_balanced -->", 1)[1]
-            text = head + block + tail
-        else:
-            text = text.rstrip() + "\n\n## bench_balanced.py (issue 9)\n\n" + block + "\n"
-        p.write_text(text)
+        begin, end = "<!-- bench_balanced -->", "<!-- /bench_balanced -->"
+        replace_block(os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md"), begin, end,
+                      begin + "\n```\n" + "\n".join(lines) + "\n```\n" + end,
+                      heading="## bench_balanced.py (issue 9)\n\n")
     return 1 if bad else 0
 
 

@@ -26,6 +26,7 @@ import os
 import sys
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+from _readme import replace_block
 from _results import report
 
 BLAS_THREADS = pin_blas_threads()
@@ -93,16 +94,7 @@ def main() -> None:
     if not same:
         sys.exit("the two ways gave different results")
     if not opts.no_write:
-        path = os.path.join(HERE, "README.md")
-        with open(path, encoding="utf-8") as fh:
-            readme = fh.read()
-        block = f"{BEGIN}\n```\n{text}\n```\n{END}"
-        if BEGIN in readme and END in readme:
-            readme = readme[: readme.index(BEGIN)] + block + readme[readme.index(END) + len(END):]
-        else:
-            readme = readme.rstrip("\n") + "\n\n" + block + "\n"
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(readme)
+        replace_block(os.path.join(HERE, "README.md"), BEGIN, END, f"{BEGIN}\n```\n{text}\n```\n{END}")
 
 
 if __name__ == "__main__":

@@ -26,11 +26,11 @@ recorded runs disagree (final loss), never for a timing.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+from _readme import replace_block
 from _results import report
 
 BLAS_THREADS = pin_blas_threads()
@@ -111,13 +111,8 @@ def _write_readme(lines, n, d0, d1, d2, steps):
             f"d1 = {d1}, d2 = {d2}, GeLU, {steps} steps, BLAS threads {BLAS_THREADS}; measured "
             f"{time.strftime('%Y-%m-%d')} on the shared development machine.\n\n"
             + "\n".join(f"* {ln}" for ln in lines) + "\n")
-    block = f"<!-- bench_shallow -->\n{body}<!-- /bench_shallow -->\n"
-    if "<!-- bench_shallow -->" in text:
-        text = re.sub(r"<!-- bench_shallow -->.*?<!-- /bench_shallow -->\n", lambda m: block, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    begin, end = "<!-- bench_shallow -->", "<!-- /bench_shallow -->"
+    replace_block(path, begin, end, f"{begin}\n{body}{end}")
 
 
 if __name__ == "__main__":

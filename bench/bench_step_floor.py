@@ -41,6 +41,7 @@ import os
 import sys
 
 from _threads import pin_blas_threads  # bench/ is on sys.path when a script is run
+from _readme import replace_block
 from _results import report
 from _bare import bare_gd  # noqa: E402
 
@@ -392,15 +393,7 @@ def write_readme(text: str, parts: str = "abcd") -> None:
         old = doc[doc.index(BEGIN) + len(BEGIN): doc.index(END)].strip("\n").removeprefix("```").removesuffix("```")
         old = old.strip("\n").split("\n", 1)[1] + "\n"  # drop the "$ python ..." line
         text = _merge_parts(old, text, parts)
-    block = f"{BEGIN}\n```\n$ python bench/bench_step_floor.py\n{text}```\n{END}"
-    if BEGIN in doc and END in doc:
-        doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END):]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        fh.write(doc)
-    os.replace(tmp, path)
+    replace_block(path, BEGIN, END, f"{BEGIN}\n```\n$ python bench/bench_step_floor.py\n{text}```\n{END}")
 
 
 def main(argv=None) -> int:

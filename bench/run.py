@@ -22,6 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results.json")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+if HERE not in sys.path:  # bench/'s helpers, also where this file is loaded by path (tests/test_bench_runner.py)
+    sys.path.insert(0, HERE)
+from _readme import replace_block  # noqa: E402
 
 
 def machine() -> dict:
@@ -81,15 +84,7 @@ def readme_section(results: dict) -> str:
 
 
 def update_readme(results: dict, path: str = os.path.join(ROOT, "README.md")) -> None:
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
-    section = readme_section(results)
-    if START in text and END in text:
-        text = text[: text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip() + "\n\n## Performance\n\n" + section + "\n"
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    replace_block(path, START, END, readme_section(results), heading="## Performance\n\n")
 
 
 def main(argv=None) -> int:
