@@ -53,6 +53,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import math
 import struct
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -441,6 +442,21 @@ class EvalQuery(NamedTuple):
     targets: tuple | None
 
 
+class ScanQuery(NamedTuple):
+    """A scan the searches need: residual ``name``'s numpy function ``f`` at the points ``grid`` (increasing,
+    positive), ``f(grid, *args)`` under ``np.errstate(all="ignore")``. One seed (:func:`_drive`) gets exactly that
+    array. A batch (:func:`drive_batch`, :func:`_answer_scans`) gets an array whose every element has the sign and
+    finiteness of that one's, with ``f``'s own value where it was evaluated and 1.0 where a float-path enclosure
+    (:mod:`convtool.numeric.float_enclosure`) proved ``0 < f < inf`` for a block of points without evaluating them:
+    the scans' only use of the values is their signs and finiteness (the first sign change, the first non-finite
+    point), so every decision, and every result, is the same."""
+
+    name: str
+    grid: np.ndarray
+    args: tuple
+    f: object
+
+
 class BrentQuery(NamedTuple):
     """A Brent solve the searches need: scipy's ``brentq`` (``xtol``, ``rtol``, ``maxiter``, ``full_output=True,
     disp=False``) of ``g(x) - shift`` on ``[a, b]``, ``g`` the seed's memoized residual of registered equation
@@ -510,7 +526,14 @@ def _now(value):
     yield  # pragma: no cover - makes this a generator
 
 
+def _scan_direct(q: ScanQuery) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.asarray(q.f(q.grid, *q.args), dtype=float)
+
+
 def _answer(q):
+    if type(q) is ScanQuery:
+        return _scan_direct(q)
     if isinstance(q, EvalQuery):
         return evaluate(q.values, None if q.targets is None else list(q.targets))
     if isinstance(q, ValueQuery):
@@ -702,10 +725,13 @@ def drive_batch(gens: list, caught: list | None = None, done=None) -> list:
             del pending[k]
         # evaluations and Brent solves wait until every search waits on one, then go together (one array pass per
         # quantity, one lock-step Brent per residual and shift)
-        live = sorted(k for k in pending if type(pending[k]) is not EvalQuery and type(pending[k]) is not BrentQuery)
+        live = sorted(k for k in pending if type(pending[k]) not in _DEFERRED)
         if not live:
-            if any(type(q) is BrentQuery for q in pending.values()):
+            kinds = {type(q) for q in pending.values()}
+            if BrentQuery in kinds:
                 _answer_brents(pending, advance, caught, per_seed)
+            elif ScanQuery in kinds:
+                _answer_scans(pending, advance)
             else:
                 _answer_evaluations(pending, advance, errors)
             continue
@@ -836,6 +862,131 @@ def _answer_brents(pending: dict, advance, caught, per_seed: list) -> None:
                 continue
             advance(k, (roots_[i], RootResults(root=roots_[i], iterations=iters[i], function_calls=calls[i],
                                                flag=flags[i], method="brentq")))
+
+
+#: fewest pending :class:`ScanQuery` of one residual that :func:`_answer_scans` answers with enclosures and one
+#: stacked pass; fewer are evaluated one by one
+SCAN_MIN = 4
+#: the top points of a scan (nearest its upper end, where the sign changes) always evaluated; below them the
+#: blocks of points an enclosure may certify grow geometrically (ratio :data:`SCAN_BLOCK_RATIO`) downwards: an
+#: enclosure over a block loses what the terms of F cancel, and F's terms drift apart as eta0 falls
+SCAN_TOP = 12
+SCAN_BLOCK_RATIO = 1.3
+#: the parts a block the first enclosure pass leaves uncertified is split into for a second pass
+SCAN_SPLIT = 4
+#: most points left to evaluate of a seed that joins the stacked pass (the others are evaluated alone)
+SCAN_STACK_MAX = 256
+
+
+@lru_cache(maxsize=64)
+def _scan_tools(f):
+    """``(enclosure, stacked)`` of the numpy function ``f`` (:mod:`convtool.numeric.float_enclosure`,
+    :mod:`convtool.numeric.stacked_eval`), each None where its builder cannot follow the source."""
+    from convtool.numeric.float_enclosure import float_path_enclosure
+    from convtool.numeric.stacked_eval import stacked_function
+
+    out = []
+    for build in (float_path_enclosure, stacked_function):
+        try:
+            out.append(build(f))
+        except (Unsupported, OSError, TypeError, SyntaxError):  # no source, or one the builder does not follow
+            out.append(None)
+    return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def _scan_edges(n: int) -> tuple:
+    """Block edges of a scan of ``n`` points, as distances from its top point: ``(d_0 = SCAN_TOP, d_1, ...)``,
+    the block k covering distances ``[d_k, d_(k+1))`` (indices ``n - d_(k+1) .. n - 1 - d_k``), the last one
+    reaching index 0."""
+    edges = [SCAN_TOP]
+    while edges[-1] < n:
+        edges.append(min(max(edges[-1] + 1, int(math.ceil(edges[-1] * SCAN_BLOCK_RATIO))), n))
+    return tuple(edges) if len(edges) > 1 else ()
+
+
+def _certified_blocks(enclosure, qs: list) -> list:
+    """Per scan of ``qs`` (:class:`ScanQuery`), the indices of its points outside every block ``enclosure``
+    certified. The blocks of :func:`_scan_edges` go in one pass; those it leaves uncertified, split in
+    :data:`SCAN_SPLIT` parts, in a second."""
+    sizes = np.array([q.grid.size for q in qs])
+    offs = np.concatenate([[0], np.cumsum(sizes)])
+    flat = np.concatenate([q.grid for q in qs])
+    starts, ends, owner = [], [], []
+    for i, q in enumerate(qs):
+        e = _scan_edges(q.grid.size)
+        if e and q.grid[0] > 0:
+            e = np.asarray(e)
+            ends.append(q.grid.size - 1 - e[:-1])  # a block's top index
+            starts.append(q.grid.size - e[1:])  # its bottom index
+            owner.append(np.full(e.size - 1, i))
+    marks = np.zeros(flat.size + 1, dtype=np.int64)
+    if owner:
+        starts, ends, owner = np.concatenate(starts), np.concatenate(ends), np.concatenate(owner)
+        args = np.array([q.args for q in qs], dtype=np.float64)
+        for split in (True, False):
+            Flo, Fhi = enclosure(flat[offs[owner] + starts], flat[offs[owner] + ends], *args[owner].T)
+            cert = (Flo > 0) & (Fhi < np.inf)
+            np.add.at(marks, offs[owner[cert]] + starts[cert], 1)
+            np.add.at(marks, offs[owner[cert]] + ends[cert] + 1, -1)
+            bad = ~cert & (ends - starts + 1 >= 2 * SCAN_SPLIT)
+            if not split or not bad.any():
+                break
+            # each failed block in SCAN_SPLIT parts of about equal length
+            s0, e0, o0 = starts[bad], ends[bad], owner[bad]
+            cuts = s0[:, None] + ((e0 - s0 + 1)[:, None] * np.arange(SCAN_SPLIT + 1)[None, :]) // SCAN_SPLIT
+            starts, ends = cuts[:, :-1].ravel(), cuts[:, 1:].ravel() - 1
+            owner = np.repeat(o0, SCAN_SPLIT)
+    free = np.cumsum(marks[:-1]) == 0
+    return [np.flatnonzero(free[offs[i]: offs[i + 1]]) for i in range(len(qs))]
+
+
+def _answer_scans(pending: dict, advance) -> None:
+    """Answer every pending :class:`ScanQuery` (taken out of ``pending``). Where at least :data:`SCAN_MIN` of one
+    residual are pending: one float-path enclosure pass over the blocks of all their grids (:func:`_scan_edges`)
+    certifies ``0 < f < inf`` at every point of a block whose enclosure is positive and finite; the other points
+    are evaluated in one stacked pass (:func:`~convtool.numeric.stacked_eval.stacked_function`, each seed's own
+    floats), or seed by seed where that pass declines. Each seed gets :class:`ScanQuery`'s array; an error of its
+    own evaluation is thrown into its search, where ``f`` raised it before."""
+    groups: dict = {}
+    for k in sorted(pending):
+        if type(pending[k]) is ScanQuery:
+            groups.setdefault((pending[k].f, len(pending[k].args)), []).append(k)
+    for (f, _), ks in groups.items():
+        qs = [pending.pop(k) for k in ks]
+        enclosure, stacked = _scan_tools(f) if len(ks) >= SCAN_MIN else (None, None)
+        outs = [np.ones(q.grid.size) for q in qs]
+        # per seed, the indices to evaluate
+        todo = _certified_blocks(enclosure, qs) if enclosure is not None else [np.arange(q.grid.size) for q in qs]
+        # the stacked pass takes the seeds with few points left (a row is as long as the longest)
+        vals: dict = {}
+        if stacked is not None:
+            few = [i for i, t in enumerate(todo) if 0 < t.size <= SCAN_STACK_MAX]
+            if len(few) >= SCAN_MIN:
+                X = np.empty((len(few), max(todo[i].size for i in few)))
+                for j, i in enumerate(few):
+                    t = todo[i]
+                    X[j, : t.size] = qs[i].grid[t]
+                    X[j, t.size:] = qs[i].grid[t[-1]]  # padding: one of the row's own points
+                with np.errstate(all="ignore"):
+                    V = stacked(X, [qs[i].args for i in few])
+                if V is not None:
+                    vals = {i: V[j, : todo[i].size] for j, i in enumerate(few)}
+        for i, (k, q, t) in enumerate(zip(ks, qs, todo)):
+            if i in vals:
+                outs[i][t] = vals[i]
+            else:
+                try:
+                    with np.errstate(all="ignore"):
+                        v = np.asarray(q.f(q.grid[t], *q.args), dtype=float)
+                except Exception as exc:  # noqa: BLE001 - thrown into the search, where f raised it before
+                    advance(k, None, throw=exc)
+                    continue
+                outs[i][t] = v
+            advance(k, outs[i])
+
+
+_DEFERRED = (EvalQuery, BrentQuery, ScanQuery)
 
 
 def _answer_evaluations(pending: dict, advance, errors: dict) -> None:
@@ -1285,8 +1436,7 @@ def _solve_eta0_2_gen(values: dict, upper: float | None = None, *, eta0_3_above:
     lo = max(min(EQ88_FLOOR, upper / 1e6), FLOAT_FLOOR)
     grid = _log_grid(lo, upper)
     if lo >= EQ88_FLOOR:  # double precision is exact enough here (README: 1e-12 down to 1e-30)
-        with np.errstate(all="ignore"):
-            F = np.asarray(f(grid, *args), dtype=float)
+        F = yield ScanQuery("eta0_2", grid, tuple(args), f)  # f(grid, *args), its signs (ScanQuery)
         evaluated = "float64"
     else:
         F = _scaled_F(grid, values)
