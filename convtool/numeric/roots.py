@@ -907,38 +907,50 @@ def _scan_edges(n: int) -> tuple:
 
 def _certified_blocks(enclosure, qs: list) -> list:
     """Per scan of ``qs`` (:class:`ScanQuery`), the indices of its points outside every block ``enclosure``
-    certified. The blocks of :func:`_scan_edges` go in one pass; those it leaves uncertified, split in
+    certified, increasing. The blocks of :func:`_scan_edges` go in one pass; those it leaves uncertified, split in
     :data:`SCAN_SPLIT` parts, in a second."""
-    sizes = np.array([q.grid.size for q in qs])
-    offs = np.concatenate([[0], np.cumsum(sizes)])
-    flat = np.concatenate([q.grid for q in qs])
     starts, ends, owner = [], [], []
+    todo = [None] * len(qs)
     for i, q in enumerate(qs):
-        e = _scan_edges(q.grid.size)
+        n = q.grid.size
+        e = _scan_edges(n)
         if e and q.grid[0] > 0:
             e = np.asarray(e)
-            ends.append(q.grid.size - 1 - e[:-1])  # a block's top index
-            starts.append(q.grid.size - e[1:])  # its bottom index
+            ends.append(n - 1 - e[:-1])  # a block's top index
+            starts.append(n - e[1:])  # its bottom index
             owner.append(np.full(e.size - 1, i))
-    marks = np.zeros(flat.size + 1, dtype=np.int64)
+        else:
+            todo[i] = np.arange(n)
     if owner:
+        sizes = np.array([q.grid.size for q in qs])
+        offs = np.concatenate([[0], np.cumsum(sizes)])
+        flat = np.concatenate([q.grid for q in qs])
         starts, ends, owner = np.concatenate(starts), np.concatenate(ends), np.concatenate(owner)
         args = np.array([q.args for q in qs], dtype=np.float64)
+        left = []  # per pass: the blocks left uncertified, (start, end, owner)
         for split in (True, False):
             Flo, Fhi = enclosure(flat[offs[owner] + starts], flat[offs[owner] + ends], *args[owner].T)
-            cert = (Flo > 0) & (Fhi < np.inf)
-            np.add.at(marks, offs[owner[cert]] + starts[cert], 1)
-            np.add.at(marks, offs[owner[cert]] + ends[cert] + 1, -1)
-            bad = ~cert & (ends - starts + 1 >= 2 * SCAN_SPLIT)
-            if not split or not bad.any():
+            bad = ~((Flo > 0) & (Fhi < np.inf))
+            splittable = bad & (ends - starts + 1 >= 2 * SCAN_SPLIT)
+            if not split or not splittable.any():
+                left.append((starts[bad], ends[bad], owner[bad]))
                 break
-            # each failed block in SCAN_SPLIT parts of about equal length
-            s0, e0, o0 = starts[bad], ends[bad], owner[bad]
+            keep = bad & ~splittable
+            left.append((starts[keep], ends[keep], owner[keep]))
+            # each other failed block in SCAN_SPLIT parts of about equal length, for the second pass
+            s0, e0, o0 = starts[splittable], ends[splittable], owner[splittable]
             cuts = s0[:, None] + ((e0 - s0 + 1)[:, None] * np.arange(SCAN_SPLIT + 1)[None, :]) // SCAN_SPLIT
             starts, ends = cuts[:, :-1].ravel(), cuts[:, 1:].ravel() - 1
             owner = np.repeat(o0, SCAN_SPLIT)
-    free = np.cumsum(marks[:-1]) == 0
-    return [np.flatnonzero(free[offs[i]: offs[i + 1]]) for i in range(len(qs))]
+        extra: dict = {}
+        for a, b, o in left:
+            for i, a_, b_ in zip(o.tolist(), a.tolist(), b.tolist()):
+                extra.setdefault(i, []).append(np.arange(a_, b_ + 1))
+        for i, q in enumerate(qs):
+            if todo[i] is None:
+                top = np.arange(q.grid.size - SCAN_TOP, q.grid.size)
+                todo[i] = np.unique(np.concatenate(extra[i] + [top])) if i in extra else top
+    return todo
 
 
 def _answer_scans(pending: dict, advance) -> None:
