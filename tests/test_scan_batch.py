@@ -100,6 +100,15 @@ def test_enclosure_holds_on_hand_written_sources(src, draw):
     assert finite > 100
 
 
+def test_enclosure_gives_nothing_below_zero():
+    """The rules take the variable as non-negative: a block reaching below 0 gets NaN (x^2 - x is not monotone
+    there), the others their enclosure."""
+    E = float_path_enclosure("def f(x, a):\n    return a*x*x - x\n")
+    lo, hi = E(np.array([-1.0, 0.5]), np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    assert np.isnan(lo[0]) and np.isnan(hi[0])
+    assert lo[1] <= 0.5 * 0.5 - 2.0 and hi[1] >= 2.0 * 2.0 - 0.5
+
+
 def test_enclosure_refuses_what_it_cannot_follow():
     for src in ("def f(x, a):\n    return a**x\n", "def f(x, a):\n    return abs(x)\n",
                 "def f(x, a):\n    if a:\n        return x\n    return a\n"):

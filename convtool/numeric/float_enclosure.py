@@ -166,8 +166,9 @@ def float_path_enclosure(f, var: str | None = None):
     """The enclosure of ``f``'s float result (module docstring): ``F(lo, hi, *args) -> (Flo, Fhi)``.
 
     ``f`` is a lambdified numpy function (or its source) of ``(var, *args)``, ``var`` its first argument by
-    default; ``lo <= hi`` are arrays of the variable's block ends (``lo >= 0``: the powers of the variable need
-    it), ``args`` arrays (or floats) of the other inputs, broadcast together. Raises
+    default; ``lo <= hi`` are arrays of the variable's block ends (``lo >= 0``: the rules take the variable as
+    non-negative; an element with ``lo < 0`` gets NaN, no enclosure), ``args`` arrays (or floats) of the other
+    inputs, broadcast together. Raises
     :class:`~convtool.numeric.certificate.Unsupported` for a source it cannot follow."""
     src = f if isinstance(f, str) else inspect.getsource(f)
     mod = ast.parse(textwrap.dedent(src))
@@ -341,9 +342,14 @@ def float_path_enclosure(f, var: str | None = None):
     if result is None:
         raise Unsupported("no return")
     body = "\n".join("        " + ln for ln in lines)
+    # the rules above take the variable's lower end as >= 0: elsewhere (or NaN) the element gets no enclosure
     code = (f"def _enclosure({', '.join(params)}):\n"
             f"    with np.errstate(all='ignore'):\n{body if body else '        pass'}\n"
-            f"        return np.broadcast_arrays({result.lo}, {result.hi}, _lo, _hi)[:2]\n")
+            f"        _r = np.broadcast_arrays({result.lo}, {result.hi}, _lo, _hi)[:2]\n"
+            f"        if not (np.asarray(_lo) >= 0).all():\n"
+            f"            _bad = ~(np.asarray(_lo) >= 0)\n"
+            f"            _r = [np.where(_bad, np.nan, _r[0]), np.where(_bad, np.nan, _r[1])]\n"
+            f"        return _r[0], _r[1]\n")
     env = dict(_ENV)
     exec(compile(code, f"<convtool float enclosure of {fd.name}>", "exec"), env)  # noqa: S102 - our own code
     out = env["_enclosure"]
