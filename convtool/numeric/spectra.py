@@ -100,6 +100,30 @@ def reduce_width(W1: np.ndarray, W2: np.ndarray) -> WidthReduction:
     return WidthReduction(Q=Q, S1=W1 @ Q, S2=W2 @ Q, h=h, rank=r, tol=float(tol))
 
 
+def _raise_qr_error(err, flag):
+    raise np.linalg.LinAlgError("Incorrect argument found while performing QR factorization")
+
+
+def _qr_overwrite(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.linalg.qr(a, mode="reduced")`` of a float64 stack ``a`` (..., p, q) that it may overwrite: numpy's
+    own two gufuncs (``geqrf``, then ``orgqr``), the same floats, the same error, without the copy of ``a``
+    that ``np.linalg.qr`` makes first (8 MB at R = 100, h = 500, n + m = 20: ~3 ms of ~14). Where numpy has
+    no such gufuncs (they are private), ``np.linalg.qr`` itself."""
+    try:
+        from numpy.linalg import _umath_linalg as um
+
+        raw, reduced = um.qr_r_raw, um.qr_reduced
+    except (ImportError, AttributeError):
+        return tuple(np.linalg.qr(a, mode="reduced"))
+    if a.dtype != np.float64 or a.ndim < 2 or not a.dtype.isnative or not a.size:
+        return tuple(np.linalg.qr(a, mode="reduced"))
+    k = min(a.shape[-2:])
+    with np.errstate(call=_raise_qr_error, invalid="call", over="ignore", divide="ignore", under="ignore"):
+        tau = raw(a, signature="d->d")  # a now holds R above its diagonal and the reflectors below
+        q = reduced(a, tau, signature="dd->d")
+    return q, np.triu(a[..., :k, :])
+
+
 @dataclass
 class StackedReduction:
     """:func:`reduce_width` of every seed of a batch, with the stacked arrays the engine runs on.
@@ -128,8 +152,8 @@ def reduce_width_stack(W1: np.ndarray, W2: np.ndarray) -> StackedReduction:
     W2 = np.asarray(W2, dtype=np.float64)
     R, n, h = W1.shape
     m = W2.shape[1]
-    Z = np.concatenate([W1, W2], axis=1)  # (R, n+m, h)
-    Q0, Rf = np.linalg.qr(np.swapaxes(Z, -1, -2), mode="reduced")
+    Z = np.concatenate([W1, W2], axis=1)  # (R, n+m, h), a scratch copy: the QR overwrites it
+    Q0, Rf = _qr_overwrite(np.swapaxes(Z, -1, -2))
     U, s, _ = np.linalg.svd(Rf, full_matrices=False)
     tol = RANK_RTOL * max(Z.shape[1:]) * (s[:, 0] if s.shape[1] else np.zeros(R))
     ranks = np.sum(s > tol[:, None], axis=1)

@@ -1,0 +1,53 @@
+"""The batched run's work around the per-seed constants and the loop (issue 13): each shortcut gives what the
+general route gives, bit for bit (the whole-run identity is tests/test_golden.py's; these check each path on
+inputs where it and the general route could part)."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from convtool.numeric.spectra import _qr_overwrite, reduce_width_stack
+
+
+def _same(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.strides == b.strides and a.tobytes() == b.tobytes()
+
+
+# ------------------------------------------------------------------ the QR without numpy's copy of its input
+@pytest.mark.parametrize("shape,rank", [((4, 60, 7), None), ((3, 5, 9), None), ((2, 40, 6), 3), ((30, 4), None)])
+def test_qr_overwrite_is_numpy_qr(shape, rank):
+    """``_qr_overwrite`` (numpy's qr gufuncs on the caller's scratch copy) equals ``np.linalg.qr(mode="reduced")``
+    bit for bit: tall and wide stacks, a rank-deficient stack, one matrix, a transposed (F-ordered) view."""
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=shape)
+    if rank is not None:
+        a = a[..., :rank] @ rng.normal(size=(rank, shape[-1]))
+    for x in (a, np.swapaxes(np.ascontiguousarray(np.swapaxes(a, -1, -2)), -1, -2)):
+        q0, r0 = np.linalg.qr(x, mode="reduced")
+        q1, r1 = _qr_overwrite(x.copy())
+        assert _same(q0, q1) and _same(r0, r1)
+
+
+def test_qr_overwrite_falls_back_without_numpy_gufuncs(monkeypatch):
+    """Where numpy has no ``qr_r_raw`` / ``qr_reduced`` (private names), ``np.linalg.qr`` itself; the input is then
+    left as it was."""
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(3, 20, 5))
+    q0, r0 = np.linalg.qr(a, mode="reduced")
+    monkeypatch.setattr(np.linalg, "_umath_linalg", types.SimpleNamespace())
+    x = a.copy()
+    q1, r1 = _qr_overwrite(x)
+    assert _same(q0, q1) and _same(r0, r1) and np.array_equal(x, a)
+
+
+def test_reduce_width_stack_leaves_its_inputs():
+    """The QR overwrites only reduce_width_stack's own concatenation, never the weights passed in."""
+    rng = np.random.default_rng(6)
+    W1, W2 = rng.normal(size=(3, 4, 25)), rng.normal(size=(3, 2, 25))
+    c1, c2 = W1.copy(), W2.copy()
+    reduce_width_stack(W1, W2)
+    assert np.array_equal(W1, c1) and np.array_equal(W2, c2)
