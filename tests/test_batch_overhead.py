@@ -4,11 +4,13 @@ inputs where it and the general route could part)."""
 
 from __future__ import annotations
 
+import sys
 import types
 
 import numpy as np
 import pytest
 
+import convtool.numeric.models as models
 from convtool.numeric.spectra import _qr_overwrite, reduce_width_stack
 
 
@@ -51,3 +53,68 @@ def test_reduce_width_stack_leaves_its_inputs():
     c1, c2 = W1.copy(), W2.copy()
     reduce_width_stack(W1, W2)
     assert np.array_equal(W1, c1) and np.array_equal(W2, c2)
+
+
+# ------------------------------------------------------------------ BLAS thread limits through one controller
+def test_blas_threads_limits_every_blas_and_restores():
+    """Inside ``blas_threads(1)`` every BLAS threadpoolctl finds (looked up afresh here) runs one thread; after
+    it, each has its thread count back; a controller kept from an earlier call does the same."""
+    try:
+        import threadpoolctl
+    except ImportError:  # optional: then a no-op
+        with models.blas_threads(1):
+            pass
+        return
+    import scipy.linalg  # noqa: F401 - scipy's own BLAS loaded too
+
+    before = {lib["filepath"]: lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+              if lib["user_api"] == "blas"}
+    for _ in range(2):  # the second context reuses the controller
+        with models.blas_threads(1):
+            inside = {lib["filepath"]: lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                      if lib["user_api"] == "blas"}
+        after = {lib["filepath"]: lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                 if lib["user_api"] == "blas"}
+        assert inside and set(inside) == set(before) and all(v == 1 for v in inside.values())
+        assert after == before
+
+
+def test_blas_controller_made_again_after_an_import(monkeypatch):
+    """The controller is kept while ``sys.modules`` is unchanged and made again after an import (a new module
+    may have brought a BLAS) or for another threadpoolctl module; a module without ``ThreadpoolController``
+    (threadpoolctl < 3) gets ``threadpool_limits`` each time."""
+    made, limits = [], []
+
+    class Controller:
+        def __init__(self):
+            made.append(self)
+
+        def limit(self, limits=None, user_api=None):
+            import contextlib
+
+            limits_.append((self, limits, user_api))
+            return contextlib.nullcontext()
+
+    limits_ = limits
+    fake = types.SimpleNamespace(ThreadpoolController=Controller)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", fake)
+    monkeypatch.setattr(models, "_CONTROLLER", [])
+    for _ in range(3):
+        with models.blas_threads(1):
+            pass
+    assert len(made) == 1 and [x[1:] for x in limits] == [(1, "blas")] * 3 and all(x[0] is made[0] for x in limits)
+    monkeypatch.setitem(sys.modules, "convtool_test_new_module", types.ModuleType("convtool_test_new_module"))
+    with models.blas_threads(1):
+        pass
+    assert len(made) == 2 and limits[-1][0] is made[1]
+    with models.blas_threads(1):
+        pass
+    assert len(made) == 2
+    other = types.SimpleNamespace(ThreadpoolController=Controller)
+    monkeypatch.setitem(sys.modules, "threadpoolctl", other)
+    with models.blas_threads(1):
+        pass
+    assert len(made) == 3
+    with models.blas_threads(None):  # None: the environment decides, nothing asked
+        pass
+    assert len(made) == 3 and len(limits) == 6
