@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 import convtool.numeric.models as models
+from convtool.numeric.engine import reference_losses, run_reference
+from convtool.numeric.losses import SquaredLoss, stack_losses
 from convtool.numeric.spectra import _qr_overwrite, reduce_width_stack
 
 
@@ -118,3 +120,41 @@ def test_blas_controller_made_again_after_an_import(monkeypatch):
     with models.blas_threads(None):  # None: the environment decides, nothing asked
         pass
     assert len(made) == 3 and len(limits) == 6
+
+
+# ------------------------------------------------------------------ the reference run's rows, cut at tol
+def _cut_rows_loop(out, tol):
+    """The rows cut one by one (the loop reference_losses had before issue 13): each ends at its first
+    ``L <= tol L(0)``; NaN after."""
+    rows = []
+    for row in out:
+        hit = np.flatnonzero(row <= tol * row[0])
+        rows.append(row[: hit[0] + 1] if hit.size else row)
+    ref = np.full((len(rows), max(r.size for r in rows)), np.nan)
+    for i, r in enumerate(rows):
+        ref[i, : r.size] = r
+    return ref
+
+
+@pytest.mark.parametrize("steps", [0, 3, 40, 400])
+def test_reference_rows_cut_as_one_by_one(steps):
+    """Seeds of very different conditioning reach tol at different steps (or not within ``steps``): the stacked
+    reference's rows equal the seed-by-seed cut of the same run, and the array is a fresh C-contiguous one."""
+    rng = np.random.default_rng(7)
+    losses, W1, W2 = [], [], []
+    for r, cond in enumerate([1.0, 1.5, 4.0, 30.0, 1.0]):
+        U = np.linalg.qr(rng.normal(size=(12, 4)))[0]
+        X = U * np.geomspace(1.0, 1.0 / np.sqrt(cond), 4)
+        Y = rng.normal(size=(12, 3)) if r != 4 else X @ rng.normal(size=(4, 3))  # seed 4: l* = 0
+        losses.append(SquaredLoss(X, Y))
+        W1.append(rng.normal(size=(4, 9)))
+        W2.append(rng.normal(size=(3, 9)))
+    W1, W2 = np.array(W1), np.array(W2)
+    tol = 1e-6
+    ref, _ = reference_losses(losses, W1, W2, steps, tol)
+    out = run_reference(stack_losses(losses), W1 @ np.swapaxes(W2, -1, -2), steps, tol=tol)
+    expect = _cut_rows_loop(out, tol)
+    assert _same(ref, expect) and ref.flags.c_contiguous
+    reached = np.isfinite(ref).sum(axis=1)
+    if steps == 400:
+        assert len(set(reached.tolist())) >= 3  # the instance does exercise different cuts
