@@ -158,3 +158,18 @@ def test_reference_rows_cut_as_one_by_one(steps):
     reached = np.isfinite(ref).sum(axis=1)
     if steps == 400:
         assert len(set(reached.tolist())) >= 3  # the instance does exercise different cuts
+
+
+# ------------------------------------------------------------------ stacked losses' per-seed scalars
+def test_stack_losses_scalars_as_np_stack():
+    """The per-seed scalars (Python floats) are stacked by one ``np.array``: the same (R,) float64 array as
+    ``np.stack`` of them; a numpy scalar among them takes ``np.stack`` itself, with the same result."""
+    rng = np.random.default_rng(8)
+    losses = [SquaredLoss(rng.normal(size=(9, 3)), rng.normal(size=(9, 2))) for _ in range(4)]
+    st = stack_losses(losses)
+    for attr in ("mu", "K", "lstar", "X", "Wstar", "G", "Xr"):
+        expect = np.stack([np.asarray(getattr(L, attr), dtype=float) for L in losses])
+        assert _same(getattr(st, attr), expect), attr
+    assert all(type(L.mu) is float for L in losses)  # the fast path was taken above
+    losses[2].mu = np.float64(losses[2].mu)
+    assert _same(stack_losses(losses).mu, st.mu)
