@@ -14,6 +14,7 @@ import convtool.numeric.models as models
 from convtool.numeric.engine import reference_losses, run_reference
 from convtool.numeric.losses import SquaredLoss, stack_losses
 from convtool.numeric.spectra import _qr_overwrite, reduce_width_stack
+from convtool.numeric.theories.local_pl import _FlatOnDemand, _flat
 
 
 def _same(a, b) -> bool:
@@ -173,3 +174,21 @@ def test_stack_losses_scalars_as_np_stack():
     assert all(type(L.mu) is float for L in losses)  # the fast path was taken above
     losses[2].mu = np.float64(losses[2].mu)
     assert _same(stack_losses(losses).mu, st.mu)
+
+
+# ------------------------------------------------------------------ finalize's flattening on demand
+def test_flat_on_demand_is_flat():
+    """``_FlatOnDemand`` gives ``_flat``'s entry for each key read, flattens each once, sees entries added to
+    the env later, and raises KeyError for a key the env lacks."""
+    rng = np.random.default_rng(9)
+    R, T1 = 3, 5
+    env = {"a": rng.normal(size=R), "b": rng.normal(size=(R, T1)), "c": np.float64(2.5), "d": rng.normal(size=R)}
+    lazy = _FlatOnDemand(env, (R, T1))
+    full = _flat(env, (R, T1))
+    for k in ("b", "a", "c"):
+        assert _same(np.ascontiguousarray(lazy[k]), np.ascontiguousarray(full[k])) and lazy[k] is lazy[k]
+    assert set(lazy) == {"a", "b", "c"}  # "d" was never read
+    env["e"] = rng.normal(size=(R, T1))
+    assert np.array_equal(lazy["e"], env["e"].ravel())
+    with pytest.raises(KeyError):
+        lazy["nope"]
