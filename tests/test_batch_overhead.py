@@ -192,3 +192,16 @@ def test_flat_on_demand_is_flat():
     assert np.array_equal(lazy["e"], env["e"].ravel())
     with pytest.raises(KeyError):
         lazy["nope"]
+
+
+# ------------------------------------------------------------------ the theories' per-seed constants, merged
+def test_merged_constants_as_the_comprehension():
+    """``engine._merged`` gives what the merging comprehension gave: a key keeps its first place and its last
+    value, theories without constants add nothing, and the result is a new dict."""
+    from convtool.numeric.engine import _merged
+
+    per_theory = [[{"a": 1, "b": 2.5, "x": None}], [], [{"b": 3, "c": [4], "a": 0}], [{"d": "e"}]]
+    expect = {k: v for cs in per_theory if cs for k, v in cs[0].items()}
+    got = _merged([cs[0] for cs in per_theory if cs])
+    assert got == expect and list(got) == list(expect) == ["a", "b", "x", "c", "d"]
+    assert got is not per_theory[0][0] and _merged([]) == {}

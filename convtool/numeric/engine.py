@@ -313,6 +313,14 @@ def _schedule_view(model, state, grads):
     return tuple(state), tuple(grads)
 
 
+def _merged(dicts) -> dict:
+    """One dict of ``dicts`` in turn (a key keeps its first place and its last value), by ``dict.update``."""
+    out: dict = {}
+    for d in dicts:
+        out.update(d)
+    return out
+
+
 def _as_theory(th):
     return make_theory(th) if isinstance(th, str) else th
 
@@ -520,8 +528,7 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
         phase(AFTER_PHASE, 1, 1)
     wall = time.perf_counter() - t_start
     per_seed = [th.constants() for th in ths]
-    constants = [{k: v for cs in per_seed if cs for k, v in cs[r].items()} for r in range(R)] \
-        if any(per_seed) else []
+    constants = [_merged([cs[r] for cs in per_seed if cs]) for r in range(R)] if any(per_seed) else []
     extra = {"clipped": clipped}
     for th in ths:
         extra.update(th.extra())
