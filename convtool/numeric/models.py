@@ -88,15 +88,19 @@ def _blas_controller(module):
     call; a library opened by hand (``ctypes``) without any import since is the one it would not see."""
     import sys
 
+    def signature():
+        try:
+            return len(sys.modules), next(reversed(sys.modules), None)
+        except RuntimeError:  # sys.modules changed while read (an import in another thread): not a match
+            return object()
+
     make = getattr(module, "ThreadpoolController", None)
     if make is None:
         return None
-    mods = sys.modules
-    sig = (len(mods), next(reversed(mods), None))
-    if _CONTROLLER and _CONTROLLER[0][0] is module and _CONTROLLER[0][1] == sig:
+    if _CONTROLLER and _CONTROLLER[0][0] is module and _CONTROLLER[0][1] == signature():
         return _CONTROLLER[0][2]
     ctrl = make()
-    _CONTROLLER[:] = [(module, (len(mods), next(reversed(mods), None)), ctrl)]
+    _CONTROLLER[:] = [(module, signature(), ctrl)]
     return ctrl
 
 
