@@ -27,6 +27,12 @@ def _same(a, b) -> bool:
 def test_qr_overwrite_is_numpy_qr(shape, rank):
     """``_qr_overwrite`` (numpy's qr gufuncs on the caller's scratch copy) equals ``np.linalg.qr(mode="reduced")``
     bit for bit: tall and wide stacks, a rank-deficient stack, one matrix, a transposed (F-ordered) view."""
+    import convtool.numeric.spectra as spectra
+
+    from numpy.linalg import _umath_linalg as um
+
+    if hasattr(um, "qr_r_raw"):  # numpy 2's gufuncs pass the check and are taken (else this checks nothing)
+        assert spectra._qr_gufuncs() is not None
     rng = np.random.default_rng(3)
     a = rng.normal(size=shape)
     if rank is not None:
@@ -37,16 +43,28 @@ def test_qr_overwrite_is_numpy_qr(shape, rank):
         assert _same(q0, q1) and _same(r0, r1)
 
 
-def test_qr_overwrite_falls_back_without_numpy_gufuncs(monkeypatch):
-    """Where numpy has no ``qr_r_raw`` / ``qr_reduced`` (private names), ``np.linalg.qr`` itself; the input is then
-    left as it was."""
+@pytest.mark.parametrize("numpy_gufuncs", ["missing", "changed"])
+def test_qr_overwrite_falls_back(monkeypatch, numpy_gufuncs):
+    """Where numpy has no ``qr_r_raw`` / ``qr_reduced`` (private names), or has gufuncs that fail the one check
+    against ``np.linalg.qr`` (here a ``qr_r_raw`` that no longer writes R back into its input), ``np.linalg.qr``
+    itself: the same floats, and the input left as it was."""
+    import convtool.numeric.spectra as spectra
+    from numpy.linalg import _umath_linalg as um
+
     rng = np.random.default_rng(4)
     a = rng.normal(size=(3, 20, 5))
     q0, r0 = np.linalg.qr(a, mode="reduced")
-    monkeypatch.setattr(np.linalg, "_umath_linalg", types.SimpleNamespace())
+    if numpy_gufuncs == "missing":
+        fake = types.SimpleNamespace()
+    else:
+        fake = types.SimpleNamespace(qr_r_raw=lambda x, signature=None: um.qr_r_raw(x.copy(), signature=signature),
+                                     qr_reduced=um.qr_reduced)
+    monkeypatch.setattr(np.linalg, "_umath_linalg", fake)
+    monkeypatch.setattr(spectra, "_QR_GUFUNCS", [])
     x = a.copy()
     q1, r1 = _qr_overwrite(x)
     assert _same(q0, q1) and _same(r0, r1) and np.array_equal(x, a)
+    assert spectra._QR_GUFUNCS == [False]
 
 
 def test_reduce_width_stack_leaves_its_inputs():

@@ -104,24 +104,48 @@ def _raise_qr_error(err, flag):
     raise np.linalg.LinAlgError("Incorrect argument found while performing QR factorization")
 
 
-def _qr_overwrite(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.linalg.qr(a, mode="reduced")`` of a float64 stack ``a`` (..., p, q) that it may overwrite: numpy's
-    own two gufuncs (``geqrf``, then ``orgqr``), the same floats, the same error, without the copy of ``a``
-    that ``np.linalg.qr`` makes first (8 MB at R = 100, h = 500, n + m = 20: ~3 ms of ~14). Where numpy has
-    no such gufuncs (they are private), ``np.linalg.qr`` itself."""
-    try:
-        from numpy.linalg import _umath_linalg as um
+#: numpy's qr gufuncs ``(qr_r_raw, qr_reduced)``, once checked to give ``np.linalg.qr``'s floats; False where
+#: numpy has none or they do not (:func:`_qr_gufuncs`)
+_QR_GUFUNCS: list = []
 
-        raw, reduced = um.qr_r_raw, um.qr_reduced
-    except (ImportError, AttributeError):
-        return tuple(np.linalg.qr(a, mode="reduced"))
-    if a.dtype != np.float64 or a.ndim < 2 or not a.dtype.isnative or not a.size:
-        return tuple(np.linalg.qr(a, mode="reduced"))
+
+def _qr_gufuncs():
+    """``(qr_r_raw, qr_reduced)`` of ``numpy.linalg._umath_linalg`` (private: numpy 2's names), or None. Checked
+    once per process against ``np.linalg.qr`` on a small stack, bit for bit, so that a numpy whose gufuncs
+    changed (no longer writing R and the reflectors back into their input) falls back, not miscomputes."""
+    if not _QR_GUFUNCS:
+        try:
+            from numpy.linalg import _umath_linalg as um
+
+            fns = (um.qr_r_raw, um.qr_reduced)
+            a = np.cos(np.arange(2 * 7 * 3, dtype=np.float64) * 1.7).reshape(2, 7, 3)
+            q0, r0 = np.linalg.qr(a, mode="reduced")
+            q1, r1 = _qr_with(fns, a.copy())
+            ok = q0.tobytes() == q1.tobytes() and r0.tobytes() == r1.tobytes() and q0.shape == q1.shape
+        except Exception:  # noqa: BLE001 - private names: any failure means the public route
+            ok = False
+        _QR_GUFUNCS[:] = [fns if ok else False]
+    return _QR_GUFUNCS[0] or None
+
+
+def _qr_with(fns, a):
+    raw, reduced = fns
     k = min(a.shape[-2:])
     with np.errstate(call=_raise_qr_error, invalid="call", over="ignore", divide="ignore", under="ignore"):
         tau = raw(a, signature="d->d")  # a now holds R above its diagonal and the reflectors below
         q = reduced(a, tau, signature="dd->d")
     return q, np.triu(a[..., :k, :])
+
+
+def _qr_overwrite(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.linalg.qr(a, mode="reduced")`` of a float64 stack ``a`` (..., p, q) that it may overwrite: numpy's
+    own two gufuncs (``geqrf``, then ``orgqr``), the same floats, the same error, without the copy of ``a``
+    that ``np.linalg.qr`` makes first (8 MB at R = 100, h = 500, n + m = 20: ~2.6 ms of ~18). Where numpy has
+    no such gufuncs (they are private) or they fail the check of :func:`_qr_gufuncs`, ``np.linalg.qr``."""
+    fns = _qr_gufuncs()
+    if fns is None or a.dtype != np.float64 or a.ndim < 2 or not a.dtype.isnative or not a.size:
+        return tuple(np.linalg.qr(a, mode="reduced"))
+    return _qr_with(fns, a)
 
 
 @dataclass
