@@ -176,10 +176,11 @@ def reduce_width_stack(W1: np.ndarray, W2: np.ndarray) -> StackedReduction:
     W2 = np.asarray(W2, dtype=np.float64)
     R, n, h = W1.shape
     m = W2.shape[1]
-    Z = np.concatenate([W1, W2], axis=1)  # (R, n+m, h), a scratch copy: the QR overwrites it
-    Q0, Rf = _qr_overwrite(np.swapaxes(Z, -1, -2))
+    # [W1; W2]^T (R, h, n+m) as a scratch copy, which the QR overwrites and which is released right after it
+    # (its memory then takes Q0 U below instead of fresh pages)
+    Q0, Rf = _qr_overwrite(np.swapaxes(np.concatenate([W1, W2], axis=1), -1, -2))
     U, s, _ = np.linalg.svd(Rf, full_matrices=False)
-    tol = RANK_RTOL * max(Z.shape[1:]) * (s[:, 0] if s.shape[1] else np.zeros(R))
+    tol = RANK_RTOL * max(n + m, h) * (s[:, 0] if s.shape[1] else np.zeros(R))
     ranks = np.sum(s > tol[:, None], axis=1)
     k = s.shape[1]
     full = ranks == k
