@@ -313,6 +313,14 @@ def _schedule_view(model, state, grads):
     return tuple(state), tuple(grads)
 
 
+def _merged(dicts) -> dict:
+    """One dict of ``dicts`` in turn (a key keeps its first place and its last value), by ``dict.update``."""
+    out: dict = {}
+    for d in dicts:
+        out.update(d)
+    return out
+
+
 def _as_theory(th):
     return make_theory(th) if isinstance(th, str) else th
 
@@ -400,7 +408,6 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
     T = steps
     state_keys = _ENGINE_STATE_KEYS + tuple(k for th in ths for k in th.state_keys)
     step_keys = _ENGINE_STEP_KEYS + tuple(k for th in ths for k in th.step_keys)
-    rec = {k: np.full((R, min(T + 1, RECORD_CHUNK)), np.nan) for k in state_keys + step_keys}
     status = np.array(["max_steps"] * R, dtype=object)
     nsteps = np.full(R, T)
     active = np.ones(R, dtype=bool)
@@ -434,6 +441,7 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
         if fused is not None:  # a theory's compiled loop for this model and schedule (same records)
             rec, status, nsteps, clipped, state = fused(state, tol, divergence, progress)
         else:
+            rec = {k: np.full((R, min(T + 1, RECORD_CHUNK)), np.nan) for k in state_keys + step_keys}
             for t in range(T + 1):
                 _grow(rec, t + 1, T + 1)
                 W = model.product(state)
@@ -520,8 +528,7 @@ def run(model, loss, schedule="constant", *, theories=(), steps: int = 1000, eta
         phase(AFTER_PHASE, 1, 1)
     wall = time.perf_counter() - t_start
     per_seed = [th.constants() for th in ths]
-    constants = [{k: v for cs in per_seed if cs for k, v in cs[r].items()} for r in range(R)] \
-        if any(per_seed) else []
+    constants = [_merged([cs[r] for cs in per_seed if cs]) for r in range(R)] if any(per_seed) else []
     extra = {"clipped": clipped}
     for th in ths:
         extra.update(th.extra())
@@ -626,12 +633,13 @@ def reference_losses(losses, W1, W2, steps: int, tol: float = 1e-14) -> tuple[np
         stacked = None
     if stacked is not None:
         W0 = np.asarray(W1) @ np.swapaxes(np.asarray(W2), -1, -2)
-        rows = []
-        for r, row in enumerate(run_reference(stacked, W0, steps, tol=tol)):
-            hit = np.flatnonzero(row <= tol * row[0])
-            rows.append(row[: hit[0] + 1] if hit.size else row)
-    else:
-        rows = [run_reference(L, a @ b.T, steps, tol=tol)[0] for L, a, b in zip(losses, W1, W2)]
+        out = run_reference(stacked, W0, steps, tol=tol)
+        hit = out <= tol * out[:, :1]
+        size = np.where(hit.any(axis=1), np.argmax(hit, axis=1) + 1, out.shape[1])  # a row ends at its first hit
+        cols = int(size.max())
+        ref = np.where(np.arange(cols) < size[:, None], out[:, :cols], np.nan)
+        return ref, time.perf_counter() - t0
+    rows = [run_reference(L, a @ b.T, steps, tol=tol)[0] for L, a, b in zip(losses, W1, W2)]
     ref = np.full((len(rows), max(r.size for r in rows)), np.nan)
     for i, r in enumerate(rows):
         ref[i, : r.size] = r

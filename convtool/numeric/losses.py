@@ -383,9 +383,19 @@ def stack_losses(losses: list) -> Loss:
     out = object.__new__(type(first))
     out.n, out.m, out.N = first.n, first.m, first.N
     for attr in _STACKED[first.name]:
-        setattr(out, attr, np.stack([np.asarray(getattr(L, attr), dtype=float) for L in losses]))
+        setattr(out, attr, _stack(attr, losses))
     out.batch = len(losses)
     return out
+
+
+def _stack(attr: str, losses: list) -> np.ndarray:
+    """``np.stack`` of the losses' ``attr`` as float64 arrays; for Python floats (the scalars ``mu, K, l*``) one
+    ``np.array`` of the list, the same (R,) array at a tenth of the cost (issue 13: 100 seeds' losses are
+    stacked twice per batched run). Arrays keep ``np.stack``, whose result follows its inputs' memory order."""
+    vals = [getattr(L, attr) for L in losses]
+    if all(type(v) is float for v in vals):
+        return np.array(vals, dtype=float)
+    return np.stack([np.asarray(v, dtype=float) for v in vals])
 
 
 LOSSES = {"squared": SquaredLoss, "factorization": FactorizationLoss, "sensing": SensingLoss}

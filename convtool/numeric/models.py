@@ -56,16 +56,52 @@ BLAS_THREADS = 1
 
 def blas_threads(threads: int | None = BLAS_THREADS):
     """A context limiting the BLAS thread pools to ``threads`` (``threadpoolctl.threadpool_limits``), or a
-    no-op when threadpoolctl is not installed or ``threads`` is None (the environment variables decide)."""
+    no-op when threadpoolctl is not installed or ``threads`` is None (the environment variables decide).
+
+    The same limits as ``threadpool_limits(threads, "blas")`` on the same libraries, through one
+    ``ThreadpoolController`` kept while no module was imported since it was made (:func:`_blas_controller`):
+    finding the loaded libraries reads ``/proc/self/maps``, ~1 ms, which each of a run's two contexts paid."""
     import contextlib
 
     if threads is None:
         return contextlib.nullcontext()
     try:
-        from threadpoolctl import threadpool_limits
+        import threadpoolctl
     except ImportError:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=int(threads), user_api="blas")
+    ctrl = _blas_controller(threadpoolctl)
+    if ctrl is None:  # a threadpoolctl before 3.0 (no controller): a fresh lookup each time
+        return threadpoolctl.threadpool_limits(limits=int(threads), user_api="blas")
+    return ctrl.limit(limits=int(threads), user_api="blas")
+
+
+#: ``[(threadpoolctl module, sys.modules signature, controller)]`` of :func:`_blas_controller`
+_CONTROLLER: list = []
+
+
+def _blas_controller(module):
+    """``module.ThreadpoolController()`` made again only when ``sys.modules`` changed since the last one (its
+    size or newest entry) or ``module`` is another object (None where the module has no controller class).
+
+    A BLAS library enters the process with the extension module that links it (numpy's with numpy, scipy's
+    with ``scipy.linalg``), so a controller made after the last import still knows every BLAS the process can
+    call; a library opened by hand (``ctypes``) without any import since is the one it would not see."""
+    import sys
+
+    def signature():
+        try:
+            return len(sys.modules), next(reversed(sys.modules), None)
+        except RuntimeError:  # sys.modules changed while read (an import in another thread): not a match
+            return object()
+
+    make = getattr(module, "ThreadpoolController", None)
+    if make is None:
+        return None
+    if _CONTROLLER and _CONTROLLER[0][0] is module and _CONTROLLER[0][1] == signature():
+        return _CONTROLLER[0][2]
+    ctrl = make()
+    _CONTROLLER[:] = [(module, signature(), ctrl)]
+    return ctrl
 
 
 def spectra_batch(A: np.ndarray, B: np.ndarray, W: np.ndarray, D: np.ndarray | None = None,

@@ -111,6 +111,20 @@ def _flat(env: dict, shape: tuple) -> dict:
     return out
 
 
+class _FlatOnDemand(dict):
+    """``_flat(env, shape)`` entry by entry as :func:`~convtool.numeric.schedules.evaluate_on` reads them (each
+    once; an entry added to ``env`` later is seen): the same arrays without flattening every per-seed constant
+    for each formula. Only for readers that index it (``env[name]``), as ``evaluate_on`` does."""
+
+    def __init__(self, env: dict, shape: tuple):
+        super().__init__()
+        self._env, self._shape = env, shape
+
+    def __missing__(self, key):
+        v = self[key] = _flat({key: self._env[key]}, self._shape)[key]
+        return v
+
+
 class LocalPL(Theory):
     """Theorems 3.1 / 3.2 / E.1 and Lemma E.2 of the local-PL paper along a two-layer run.
 
@@ -221,10 +235,11 @@ class LocalPL(Theory):
         for k in ("s1_min", "s1_max", "s2_min", "s2_max"):  # recorded as singular values, used squared
             env[k + "_sq"] = sq = rec.pop(k + "_sq")
             rec[k] = np.sqrt(sq)
+        flat_s = _FlatOnDemand(env, (R, T + 1))  # what the three formulas read, flattened once each
         for k in ("sigma_min_T_sq", "sigma_max_T_sq"):
-            env[k] = evaluate_on(k, _flat(env, (R, T + 1))).reshape(R, T + 1)
+            env[k] = evaluate_on(k, flat_s).reshape(R, T + 1)
             rec[k] = np.where(states, env[k], np.nan)
-        rec["mu_t"] = np.where(states, evaluate_on("mu_t", _flat(env, (R, T + 1))).reshape(R, T + 1), np.nan)
+        rec["mu_t"] = np.where(states, evaluate_on("mu_t", flat_s).reshape(R, T + 1), np.nan)
         if T == 0:
             for k in _THEORY_STEP_KEYS:
                 rec[k] = np.full((R, 0), np.nan)
