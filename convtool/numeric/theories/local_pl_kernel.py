@@ -370,7 +370,9 @@ def tridiagonalize(M, a, b, p):
     stable (``T`` is exactly similar to ``M + E``, ``||E|| = O(q eps ||M||)``), as LAPACK's ``dsytrd``.
     ``H = H_0 H_1 ... H_{q-3}``, ``H_k = I - beta_k v_k v_k^T`` acting on rows k+1 .. q-1: ``v_k`` is left in
     ``M[k+1:, k]`` and ``beta_k`` on the diagonal, ``M[k, k]`` (0: no reflection), for :func:`back_transform`.
-    ``b[q-1]`` is left as work space."""
+    ``b[q-1]`` is left as work space. Each product ``M v`` takes four rows per pass over ``v`` (four independent
+    sums, each in the order of j) and the rank-2 update runs on row slices: the same floats as one row at a time
+    with two-index loops, ~45% less at 20 x 20 and ~25% less at 10 x 10 (measured, issue 13)."""
     q = M.shape[0]
     for k in range(q - 2):
         s2 = 0.0
@@ -388,22 +390,48 @@ def tridiagonalize(M, a, b, p):
         M[k, k] = beta
         for i in range(k + 1, q):  # v_k contiguous in b[k+1:] (free until their own steps): row-wise loops below
             b[i] = M[i, k]
-        for i in range(k + 1, q):
-            t = 0.0
-            for j in range(k + 1, q):
-                t += M[i, j] * b[j]
-            p[i] = beta * t
+        v = b[k + 1:]
+        i = k + 1
+        while i + 3 < q:  # p = beta M v: four rows' sums at once, each in the order of j (independent chains)
+            r0 = M[i, k + 1:]
+            r1 = M[i + 1, k + 1:]
+            r2 = M[i + 2, k + 1:]
+            r3 = M[i + 3, k + 1:]
+            t0 = 0.0
+            t1 = 0.0
+            t2 = 0.0
+            t3 = 0.0
+            for j in range(v.shape[0]):
+                vj = v[j]
+                t0 += r0[j] * vj
+                t1 += r1[j] * vj
+                t2 += r2[j] * vj
+                t3 += r3[j] * vj
+            p[i] = beta * t0
+            p[i + 1] = beta * t1
+            p[i + 2] = beta * t2
+            p[i + 3] = beta * t3
+            i += 4
+        while i < q:
+            r0 = M[i, k + 1:]
+            t0 = 0.0
+            for j in range(v.shape[0]):
+                t0 += r0[j] * v[j]
+            p[i] = beta * t0
+            i += 1
         kk = 0.0
         for i in range(k + 1, q):
             kk += b[i] * p[i]
         kk *= 0.5 * beta
         for i in range(k + 1, q):
             p[i] -= kk * b[i]
-        for i in range(k + 1, q):
+        w = p[k + 1:]
+        for i in range(k + 1, q):  # M -= v w^T + w v^T, each row a 1-d slice from 0 (which LLVM vectorizes)
             vi = b[i]
-            pi = p[i]
-            for j in range(k + 1, q):
-                M[i, j] -= vi * p[j] + pi * b[j]
+            wi = p[i]
+            row = M[i, k + 1:]
+            for j in range(row.shape[0]):
+                row[j] -= vi * w[j] + wi * v[j]
         b[k] = alpha
     if q >= 2:
         a[q - 2] = M[q - 2, q - 2]
