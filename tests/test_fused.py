@@ -486,3 +486,74 @@ def test_tridiagonalize_matches_the_row_at_a_time_reduction(monkeypatch):
         _tridiagonalize_reference(M2, a2, b2)
         assert np.array_equal(a1, a2) and np.array_equal(b1[: q - 1], b2[: q - 1]), q
         assert np.array_equal(M1, M2), q
+
+
+def test_three_extremes_at_once_match_one_at_a_time(monkeypatch):
+    """``extreme_eigvalsh3`` (three matrices' Laguerre iterations interleaved) and ``gram_dense3`` (three Grams'
+    dense route at once) give the same floats, bit for bit, and the same success flags as ``extreme_eigvalsh``
+    and ``gram_dense`` one matrix at a time: on the dense-route test matrices in triples of one size (sizes
+    1..32, mixed families, so that the iterations take different numbers of steps and some verifications fail),
+    with a zero matrix and one of huge scale (skipped chains) among them; and on factor triples F (p, c) whose
+    Grams take the SVD redo (graded rows) or hold a NaN."""
+    kern = _kernel_module(monkeypatch)
+    rng = np.random.default_rng(13)
+    by_size: dict = {}
+    for _, M in _test_matrices(rng, 1200):
+        by_size.setdefault(M.shape[0], []).append(M)
+    triples = []
+    for q, ms in sorted(by_size.items()):
+        triples += [ms[i:i + 3] for i in range(0, len(ms) - 2, 3)]
+        big = ms[1] / max(np.abs(ms[1]).max(), 1e-300) * 1e291  # max |M| above 1e290: no scaling, eigvalsh
+        triples.append([ms[0], np.zeros((q, q)), big])
+    fails = 0
+    for trip in triples:
+        q = trip[0].shape[0]
+        G3 = np.array(trip)
+        st = np.ones(3, dtype=np.int64)
+        st[1] = 1 if q % 2 else 3  # a skipped matrix now and then
+        out3 = np.full((3, 2), np.nan)
+        kern.extreme_eigvalsh3(G3, np.empty_like(G3), np.empty((3, q)), np.empty((3, q)), np.empty((3, q)), st,
+                               out3, np.empty(6), np.zeros(6, dtype=np.bool_), np.empty(3))
+        assert np.array_equal(G3, np.array(trip))  # not modified
+        for j, M in enumerate(trip):
+            if j == 1 and q % 2 == 0:
+                assert st[j] == 3 and np.isnan(out3[j]).all()
+                continue
+            out = np.full(2, np.nan)
+            ok = kern.extreme_eigvalsh(M.copy(), np.empty(q), np.empty(q), np.empty(q), out)
+            assert st[j] == int(ok), (q, j)
+            fails += not ok
+            assert np.array_equal(out3[j], out, equal_nan=True), (q, j, out3[j], out)
+    assert fails > 0  # the failure flag was exercised
+    from numba.extending import get_cython_function_address
+
+    gesdd = get_cython_function_address("scipy.linalg.cython_lapack", "dgesdd")
+    redo = 0
+    for i in range(120):
+        p = int(rng.integers(1, 12))
+        Fs = [rng.normal(size=(p, int(rng.integers(p, 25)))) * 10.0 ** rng.uniform(-3, 3, size=(p, 1))
+              for _ in range(3)]
+        if i % 10 == 0:
+            Fs[2][0, 0] = np.nan
+        need = (bool(i % 3), True, bool(i % 2))
+        mx = max(25, p)
+        ints = np.zeros(7, dtype=np.int32)
+        ints[5] = 3 * mx + 7 * mx + 64
+        work = (gesdd, np.empty(mx * mx), np.empty(mx), np.empty(ints[5]), np.empty(8 * mx, dtype=np.int32), ints,
+                np.array([76, 78, 78], dtype=np.uint8))
+        out3 = np.full((3, 2), np.nan)
+        kern.gram_dense3(Fs[0], Fs[1], Fs[2], need[0], need[1], need[2], out3, np.empty((3, p, p)),
+                         np.empty((3, p, p)), np.empty((3, p)), np.empty((3, p)), np.empty((3, p)),
+                         np.zeros(3, dtype=np.int64), np.empty((3, 2)), np.empty(6), np.zeros(6, dtype=np.bool_),
+                         np.empty(3), *work, np.empty(4))
+        for j, F in enumerate(Fs):
+            out = np.full(2, np.nan)
+            a, b, c = np.empty(p), np.empty(p), np.empty(p)
+            kern.gram_dense(F, need[j], False, np.zeros((p, 2)), np.zeros(4), out, a, b, c, np.empty(4), *work[:5],
+                            work[5], work[6])
+            assert np.array_equal(out3[j], out, equal_nan=True), (i, j, out3[j], out)
+            G = F @ F.T
+            if need[j] and np.isfinite(G).all() and p > 1:
+                e = np.linalg.eigvalsh(G)
+                redo += e[0] < 1e-4 * e[-1]
+    assert redo > 10  # the SVD redo was exercised

@@ -551,6 +551,161 @@ def laguerre_gh2(a, b2, q, x, y, pivmin):
     return g, h, f, k
 
 
+def laguerre_gh6(a3, p3, q, x0, x1, x2, x3, x4, x5, pivmin):
+    """:func:`laguerre_gh2` of three tridiagonals at once (diagonals ``a3[j]``, squared off-diagonals ``p3[j]``,
+    all of size q): ``x{2j}`` below (side -1) and ``x{2j+1}`` above (side +1) the spectrum of matrix j. Six
+    independent chains of divisions in one pass (written out: numba keeps scalars in registers, not small
+    arrays), each with exactly :func:`laguerre_gh`'s operations, so the same floats as six calls. Returns
+    ``(G, H)`` of the six chains in order."""
+    d0 = a3[0, 0] - x0
+    if abs(d0) < pivmin:
+        d0 = pivmin
+    dp0 = -1.0
+    dpp0 = 0.0
+    r0 = 1.0 / d0
+    g0 = dp0 * r0
+    h0 = g0 * g0
+    d1 = a3[0, 0] - x1
+    if abs(d1) < pivmin:
+        d1 = -pivmin
+    dp1 = -1.0
+    dpp1 = 0.0
+    r1 = 1.0 / d1
+    g1 = dp1 * r1
+    h1 = g1 * g1
+    d2 = a3[1, 0] - x2
+    if abs(d2) < pivmin:
+        d2 = pivmin
+    dp2 = -1.0
+    dpp2 = 0.0
+    r2 = 1.0 / d2
+    g2 = dp2 * r2
+    h2 = g2 * g2
+    d3 = a3[1, 0] - x3
+    if abs(d3) < pivmin:
+        d3 = -pivmin
+    dp3 = -1.0
+    dpp3 = 0.0
+    r3 = 1.0 / d3
+    g3 = dp3 * r3
+    h3 = g3 * g3
+    d4 = a3[2, 0] - x4
+    if abs(d4) < pivmin:
+        d4 = pivmin
+    dp4 = -1.0
+    dpp4 = 0.0
+    r4 = 1.0 / d4
+    g4 = dp4 * r4
+    h4 = g4 * g4
+    d5 = a3[2, 0] - x5
+    if abs(d5) < pivmin:
+        d5 = -pivmin
+    dp5 = -1.0
+    dpp5 = 0.0
+    r5 = 1.0 / d5
+    g5 = dp5 * r5
+    h5 = g5 * g5
+    for i in range(1, q):
+        bb0 = p3[0, i - 1]
+        ai0 = a3[0, i]
+        bb1 = p3[1, i - 1]
+        ai1 = a3[1, i]
+        bb2 = p3[2, i - 1]
+        ai2 = a3[2, i]
+        nd0 = ai0 - x0 - bb0 * r0
+        if abs(nd0) < pivmin:
+            nd0 = pivmin
+        nd1 = ai0 - x1 - bb0 * r1
+        if abs(nd1) < pivmin:
+            nd1 = -pivmin
+        nd2 = ai1 - x2 - bb1 * r2
+        if abs(nd2) < pivmin:
+            nd2 = pivmin
+        nd3 = ai1 - x3 - bb1 * r3
+        if abs(nd3) < pivmin:
+            nd3 = -pivmin
+        nd4 = ai2 - x4 - bb2 * r4
+        if abs(nd4) < pivmin:
+            nd4 = pivmin
+        nd5 = ai2 - x5 - bb2 * r5
+        if abs(nd5) < pivmin:
+            nd5 = -pivmin
+        ndp0 = -1.0 + bb0 * dp0 * r0 * r0
+        dpp0 = bb0 * r0 * r0 * (dpp0 - 2.0 * dp0 * dp0 * r0)
+        dp0 = ndp0
+        ndp1 = -1.0 + bb0 * dp1 * r1 * r1
+        dpp1 = bb0 * r1 * r1 * (dpp1 - 2.0 * dp1 * dp1 * r1)
+        dp1 = ndp1
+        ndp2 = -1.0 + bb1 * dp2 * r2 * r2
+        dpp2 = bb1 * r2 * r2 * (dpp2 - 2.0 * dp2 * dp2 * r2)
+        dp2 = ndp2
+        ndp3 = -1.0 + bb1 * dp3 * r3 * r3
+        dpp3 = bb1 * r3 * r3 * (dpp3 - 2.0 * dp3 * dp3 * r3)
+        dp3 = ndp3
+        ndp4 = -1.0 + bb2 * dp4 * r4 * r4
+        dpp4 = bb2 * r4 * r4 * (dpp4 - 2.0 * dp4 * dp4 * r4)
+        dp4 = ndp4
+        ndp5 = -1.0 + bb2 * dp5 * r5 * r5
+        dpp5 = bb2 * r5 * r5 * (dpp5 - 2.0 * dp5 * dp5 * r5)
+        dp5 = ndp5
+        r0 = 1.0 / nd0
+        u0 = dp0 * r0
+        g0 += u0
+        h0 += u0 * u0 - dpp0 * r0
+        r1 = 1.0 / nd1
+        u1 = dp1 * r1
+        g1 += u1
+        h1 += u1 * u1 - dpp1 * r1
+        r2 = 1.0 / nd2
+        u2 = dp2 * r2
+        g2 += u2
+        h2 += u2 * u2 - dpp2 * r2
+        r3 = 1.0 / nd3
+        u3 = dp3 * r3
+        g3 += u3
+        h3 += u3 * u3 - dpp3 * r3
+        r4 = 1.0 / nd4
+        u4 = dp4 * r4
+        g4 += u4
+        h4 += u4 * u4 - dpp4 * r4
+        r5 = 1.0 / nd5
+        u5 = dp5 * r5
+        g5 += u5
+        h5 += u5 * u5 - dpp5 * r5
+    return g0, h0, g1, h1, g2, h2, g3, h3, g4, h4, g5, h5
+
+
+def laguerre3(a3, p3, q, x, done, tol3):
+    """:func:`laguerre_both` (extremes, nothing deflated) of three tridiagonals of size q at once: chain 2j from
+    ``x[2j]`` below and chain 2j+1 from ``x[2j+1]`` above the spectrum of matrix j (``a3[j]``, ``p3[j]``; step
+    tolerance ``tol3[j]``), ``x`` and ``done`` updated in place (a chain already ``done`` is not stepped; its
+    matrix's rows must still hold finite values). While three or more chains run, one :func:`laguerre_gh6` pass
+    serves all; after that each runs alone (:func:`laguerre_gh`). Every chain takes the steps it takes in
+    :func:`laguerre_both`, at most 60, with the same arithmetic: the same floats."""
+    for _ in range(60):
+        nact = 0
+        for c in range(6):
+            if not done[c]:
+                nact += 1
+        if nact == 0:
+            return
+        if nact >= 3:
+            g0, h0, g1, h1, g2, h2, g3, h3, g4, h4, g5, h5 = laguerre_gh6(a3, p3, q, x[0], x[1], x[2], x[3], x[4],
+                                                                          x[5], PIVMIN)
+            gs = (g0, g1, g2, g3, g4, g5)
+            hs = (h0, h1, h2, h3, h4, h5)
+            for c in range(6):
+                if not done[c]:
+                    side = -1.0 if c % 2 == 0 else 1.0
+                    x[c], done[c] = laguerre_step(x[c], gs[c], hs[c], side, q, q, np.nan, tol3[c // 2])
+        else:
+            for c in range(6):
+                if not done[c]:
+                    side = -1.0 if c % 2 == 0 else 1.0
+                    g, h = laguerre_gh(a3[c // 2], p3[c // 2], q, x[c], side, PIVMIN)
+                    x[c], done[c] = laguerre_step(x[c], g, h, side, q, q, np.nan, tol3[c // 2])
+
+
 def laguerre_step(x, g, h, side, q, nq, lam, tol):
     """One step of :func:`laguerre_both`'s iteration on one side from ``x`` with ``(G, H)`` there: ``(x_next,
     done)``."""
@@ -606,13 +761,13 @@ def laguerre_both(a, b2, q, xlo, xhi, pivmin, tol, lamlo, lamhi):
     return xlo, xhi
 
 
-def scaled_extremes(M, a, b, p):
-    """The first half of :func:`extreme_eigvalsh` and :func:`extreme_pairs`: ``M`` (q, q; both triangles;
-    overwritten) scaled by a power of two to ``max |M_ij|`` in [1, 2), :func:`tridiagonalize` (diagonal ``a``,
-    off-diagonal ``b``; ``p`` then holds the squared off-diagonal), and :func:`laguerre_both` from the Gershgorin
-    bounds. Returns ``(sc, lo, hi, span, tnorm)``: the scale, the scaled extreme eigenvalues (unverified), the
-    Gershgorin span and ``max_i (|a_i| + |b_i-1| + |b_i|)``; ``sc = 0``: M is zero (nothing else computed),
-    ``sc < 0``: ``max |M_ij|`` outside (1e-290, 1e290), where the scale itself would over- or underflow."""
+def scaled_tridiagonal(M, a, b, p):
+    """``M`` (q, q; both triangles; overwritten) scaled by a power of two to ``max |M_ij|`` in [1, 2) and
+    reduced by :func:`tridiagonalize` (diagonal ``a``, off-diagonal ``b``; ``p`` then holds the squared off-diagonal).
+    Returns ``(sc, gl, gu, span, tnorm)``: the scale, the Gershgorin bounds widened by ``2 atol + PIVMIN``
+    (``atol = eps span / 2``: where Laguerre's iteration starts), the Gershgorin span and ``max_i (|a_i| +
+    |b_i-1| + |b_i|)``; ``sc = 0``: M is zero (nothing else computed), ``sc < 0``: ``max |M_ij|`` outside
+    (1e-290, 1e290), where the scale itself would over- or underflow."""
     q = M.shape[0]
     amax = 0.0
     for i in range(q):
@@ -645,7 +800,19 @@ def scaled_extremes(M, a, b, p):
     atol = 0.5 * EPS * span
     gl -= 2 * atol + PIVMIN
     gu += 2 * atol + PIVMIN
-    lo, hi = laguerre_both(a, p, q, gl, gu, PIVMIN, atol, np.nan, np.nan)
+    return sc, gl, gu, span, tnorm
+
+
+def scaled_extremes(M, a, b, p):
+    """The first half of :func:`extreme_eigvalsh` and :func:`extreme_pairs`: :func:`scaled_tridiagonal`, then
+    :func:`laguerre_both` from the widened Gershgorin bounds. Returns ``(sc, lo, hi, span, tnorm)``: the scale,
+    the scaled extreme eigenvalues (unverified), the Gershgorin span and ``max_i (|a_i| + |b_i-1| + |b_i|)``
+    (``sc <= 0``: as :func:`scaled_tridiagonal`)."""
+    q = M.shape[0]
+    sc, gl, gu, span, tnorm = scaled_tridiagonal(M, a, b, p)
+    if sc <= 0.0:
+        return sc, 0.0, 0.0, 0.0, 0.0
+    lo, hi = laguerre_both(a, p, q, gl, gu, PIVMIN, 0.5 * EPS * span, np.nan, np.nan)
     return sc, lo, hi, span, tnorm
 
 
@@ -849,20 +1016,13 @@ def dense_extremes(M, track, fro, V, ref, eig_a, eig_b, eig_p, eig_o):
     return track
 
 
-def gram_dense(F, need_low, track, V, ref, out, eig_a, eig_b, eig_p, eig_o, gesdd, sa, ss, sw, siw, sints, chars):
-    """Dense route of one factor (``models._dense_grams`` / ``_gram_extremes_dense``): the Gram ``F F^T``'s
-    extreme eigenvalues (:func:`dense_extremes`) clipped at 0, the SVD's (:func:`sv_extremes`) where its smallest
-    is below ``GRAM_SV_RTOL`` its largest; with ``track`` the reference (V, ref = [lam2, lamq1, smax0, fro0]) from
-    the same decomposition. Returns whether the reference was set."""
-    p, c = F.shape
-    G = np.dot(F, F.T)
-    if not all_finite(G):
-        out[0] = np.nan
-        out[1] = np.nan
-        return False
-    set_ref = dense_extremes(G, track, np.sqrt(frob2(F)) if track else 0.0, V, ref, eig_a, eig_b, eig_p, eig_o)
-    hi = nmax(eig_o[1], 0.0)
-    lo = nmax(eig_o[0], 0.0)
+def gram_clipped(F, need_low, e_lo, e_hi, out, gesdd, sa, ss, sw, siw, sints, chars, eig_o):
+    """The second half of :func:`gram_dense`: the Gram's extreme eigenvalues ``e_lo``, ``e_hi`` clipped at 0, the
+    SVD's (:func:`sv_extremes`, ``eig_o`` its work space) where the smallest is below ``GRAM_SV_RTOL`` the
+    largest, into ``out`` = (lo or 0 without ``need_low``, hi)."""
+    p = F.shape[0]
+    hi = nmax(e_hi, 0.0)
+    lo = nmax(e_lo, 0.0)
     if need_low:
         if lo < GRAM_SV_RTOL * hi:
             if sv_extremes(gesdd, F, sa, ss, sw, siw, sints, chars, eig_o):
@@ -876,7 +1036,98 @@ def gram_dense(F, need_low, track, V, ref, out, eig_a, eig_b, eig_p, eig_o, gesd
     else:
         out[0] = 0.0
     out[1] = hi
+
+
+def gram_dense(F, need_low, track, V, ref, out, eig_a, eig_b, eig_p, eig_o, gesdd, sa, ss, sw, siw, sints, chars):
+    """Dense route of one factor (``models._dense_grams`` / ``_gram_extremes_dense``): the Gram ``F F^T``'s
+    extreme eigenvalues (:func:`dense_extremes`) clipped at 0, the SVD's (:func:`sv_extremes`) where its smallest
+    is below ``GRAM_SV_RTOL`` its largest (:func:`gram_clipped`); with ``track`` the reference (V, ref = [lam2,
+    lamq1, smax0, fro0]) from the same decomposition. Returns whether the reference was set."""
+    G = np.dot(F, F.T)
+    if not all_finite(G):
+        out[0] = np.nan
+        out[1] = np.nan
+        return False
+    set_ref = dense_extremes(G, track, np.sqrt(frob2(F)) if track else 0.0, V, ref, eig_a, eig_b, eig_p, eig_o)
+    gram_clipped(F, need_low, eig_o[0], eig_o[1], out, gesdd, sa, ss, sw, siw, sints, chars, eig_o)
     return set_ref
+
+
+def extreme_eigvalsh3(G3, M3, a3, b3, p3, st, out3, x6, done6, tol3):
+    """:func:`extreme_eigvalsh` of the three q x q matrices ``G3[j]`` (both triangles; not modified: copied to
+    ``M3[j]``) with ``st[j] == 1`` (the others skipped) at once, the same floats: each scaled and tridiagonalized
+    (:func:`scaled_tridiagonal`), the six Laguerre iterations interleaved (:func:`laguerre3`), each verified
+    (:func:`extremes_verified`). Writes ``out3[j]`` = (lo, hi) and ``st[j]``: 1 where verified (or M zero), 0
+    where a verification fails or the scale would over- or underflow (the caller then takes ``eigvalsh``).
+    ``a3``, ``b3``, ``p3`` (3, q), ``x6``, ``done6`` (6), ``tol3`` (3): work space."""
+    q = G3.shape[1]
+    sc3 = np.zeros(3)
+    for j in range(3):
+        x6[2 * j] = -1.0
+        x6[2 * j + 1] = 1.0
+        done6[2 * j] = True
+        done6[2 * j + 1] = True
+        tol3[j] = 0.0
+        sc = 0.0
+        if st[j] == 1:
+            M = M3[j]
+            G = G3[j]
+            for i in range(q):
+                for c in range(q):
+                    M[i, c] = G[i, c]
+            sc, gl, gu, span, _ = scaled_tridiagonal(M, a3[j], b3[j], p3[j])
+            if sc == 0.0:
+                out3[j, 0] = 0.0
+                out3[j, 1] = 0.0
+            elif sc < 0.0:
+                st[j] = 0
+            else:
+                x6[2 * j] = gl
+                x6[2 * j + 1] = gu
+                done6[2 * j] = False
+                done6[2 * j + 1] = False
+                tol3[j] = 0.5 * EPS * span
+        sc3[j] = sc
+        if sc <= 0.0:  # benign rows for the chains computed alongside the running ones (their values unused)
+            for i in range(q):
+                a3[j, i] = 0.0
+                p3[j, i] = 0.0
+    laguerre3(a3, p3, q, x6, done6, tol3)
+    for j in range(3):
+        if sc3[j] > 0.0:
+            lo = x6[2 * j]
+            hi = x6[2 * j + 1]
+            out3[j, 0] = lo / sc3[j]
+            out3[j, 1] = hi / sc3[j]
+            st[j] = 1 if extremes_verified(a3[j], p3[j], q, lo, hi, tol3[j]) else 0
+
+
+def gram_dense3(F0, F1, F2, need0, need1, need2, out3, G3, M3, a3, b3, p3, st, e3, x6, done6, tol3, gesdd, sa, ss,
+                sw, siw, sints, chars, eig_o):
+    """:func:`gram_dense` without a reference (``track`` False) of the three factors ``F0``, ``F1``, ``F2`` (each
+    p x c, the same p <= ``SMALL_EIG_MAX``) at once: the three Grams (into ``G3``), their extreme eigenvalues by
+    :func:`extreme_eigvalsh3` (``eigvalsh`` where it fails), each clipped (:func:`gram_clipped`) into
+    ``out3[j]``; a Gram with a non-finite entry gives (NaN, NaN). The same floats as three :func:`gram_dense`
+    calls; the rest is work space."""
+    q = G3.shape[1]
+    for j in range(3):
+        F = F0 if j == 0 else F1 if j == 1 else F2
+        G = G3[j]
+        np.dot(F, F.T, G)
+        st[j] = 1 if all_finite(G) else 2
+    extreme_eigvalsh3(G3, M3, a3, b3, p3, st, e3, x6, done6, tol3)
+    for j in range(3):
+        F = F0 if j == 0 else F1 if j == 1 else F2
+        need = need0 if j == 0 else need1 if j == 1 else need2
+        if st[j] == 2:
+            out3[j, 0] = np.nan
+            out3[j, 1] = np.nan
+            continue
+        if st[j] == 0:
+            e = np.linalg.eigvalsh(G3[j])
+            e3[j, 0] = e[0]
+            e3[j, 1] = e[q - 1]
+        gram_clipped(F, need, e3[j, 0], e3[j, 1], out3[j], gesdd, sa, ss, sw, siw, sints, chars, eig_o)
 
 
 def sym_dense(M, track, V, ref, out, eig_a, eig_b, eig_p, eig_o):
@@ -955,6 +1206,22 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
     hi3 = np.empty(3)
     low_a = k >= n
     low_b = k >= m
+    # untracked Grams of one size (n = m <= k: the batch of issue 13's part (c)): the three at once (gram_dense3)
+    q3 = min(n, k)
+    three = (not track_g) and min(m, k) == q3 and min(n, m) == q3 and 1 <= q3 <= SMALL_EIG_MAX
+    if not three:
+        q3 = 1
+    G3 = np.empty((3, q3, q3))
+    M3 = np.empty((3, q3, q3))
+    a3 = np.empty((3, q3))
+    b3 = np.empty((3, q3))
+    p3 = np.empty((3, q3))
+    st3 = np.zeros(3, dtype=np.int64)
+    e3 = np.empty((3, 2))
+    out3 = np.empty((3, 2))
+    x6 = np.empty(6)
+    done6 = np.zeros(6, dtype=np.bool_)
+    tol3 = np.empty(3)
     for t in range(t0, t1):
         # the two trackers: this step's certificate attempt (ExtremeEigs.__call__'s first branch)
         try_g = False
@@ -1016,7 +1283,16 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
             sym_diffs(D, D0[r], Dbuf[(t + 1) % 2, r], d3)
             if t > 0:
                 dacc[r] = (dacc[r] + d3[1] * slack_d) * (1.0 + 2.0 * EPS)
-            for f in range(3):
+            if three:
+                gram_dense3(Ar if n <= k else Ar.T.copy(), Br if m <= k else Br.T.copy(), W if n <= m else W.T.copy(),
+                            low_a, low_b, True, out3, G3, M3, a3, b3, p3, st3, e3, x6, done6, tol3, gesdd, sv_a, sv_s,
+                            sv_w, sv_iw, sv_ints, chars, eig_o)
+                lo3[0] = nmax(out3[0, 0], 0.0) if low_a else 0.0
+                lo3[1] = nmax(out3[1, 0], 0.0) if low_b else 0.0
+                lo3[2] = nmax(out3[2, 0], 0.0)
+                for f in range(3):
+                    hi3[f] = nmax(out3[f, 1], 0.0)
+            for f in range(0 if three else 3):
                 if f == 0:
                     F = Ar if n <= k else Ar.T.copy()
                     need = low_a
