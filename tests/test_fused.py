@@ -557,3 +557,125 @@ def test_three_extremes_at_once_match_one_at_a_time(monkeypatch):
                 e = np.linalg.eigvalsh(G)
                 redo += e[0] < 1e-4 * e[-1]
     assert redo > 10  # the SVD redo was exercised
+
+
+def _inverse_iteration_reference(a, b, q, sigma, tnorm, y):
+    """(local_pl_kernel's one-shift inverse iteration as first written, in plain Python.) ``y`` (q): an eigenvector of the tridiagonal (``a``, ``b``) for the eigenvalue nearest ``sigma``, by three
+    steps of inverse iteration (LAPACK ``dstein``'s method): ``T - sigma I`` factored once with partial pivoting
+    (``dgttrf``; a pivot below ``eps ||T||`` raised to it, a perturbation of that size), then solved
+    (``dgtts2``) from a fixed start, normalized after each solve. Returns False where the vector is not finite."""
+    d = np.empty(q)
+    dl = np.empty(q)
+    du = np.empty(q)
+    du2 = np.zeros(q)
+    piv = np.zeros(q, dtype=np.int64)
+    tiny = EPS * tnorm + 1e-300  # EPS: the kernel's (np.finfo(float).eps)
+    for i in range(q):
+        d[i] = a[i] - sigma
+    for i in range(q - 1):
+        dl[i] = b[i]
+        du[i] = b[i]
+    for i in range(q - 1):
+        if abs(d[i]) >= abs(dl[i]):
+            if abs(d[i]) < tiny:
+                d[i] = tiny if d[i] >= 0 else -tiny
+            fact = dl[i] / d[i]
+            dl[i] = fact
+            d[i + 1] -= fact * du[i]
+        else:
+            piv[i] = 1
+            fact = d[i] / dl[i]
+            d[i] = dl[i]
+            dl[i] = fact
+            temp = du[i]
+            du[i] = d[i + 1]
+            d[i + 1] = temp - fact * d[i + 1]
+            if i < q - 2:
+                du2[i] = du[i + 1]
+                du[i + 1] = -fact * du[i + 1]
+    if abs(d[q - 1]) < tiny:
+        d[q - 1] = tiny if d[q - 1] >= 0 else -tiny
+    for i in range(q):  # a fixed start with no special structure (the golden-ratio sequence)
+        y[i] = 0.5 + ((i + 1) * 0.6180339887498949) % 1.0
+    for _ in range(3):
+        for i in range(q - 1):
+            if piv[i] == 0:
+                y[i + 1] -= dl[i] * y[i]
+            else:
+                temp = y[i]
+                y[i] = y[i + 1]
+                y[i + 1] = temp - dl[i] * y[i]
+        y[q - 1] /= d[q - 1]
+        if q > 1:
+            y[q - 2] = (y[q - 2] - du[q - 2] * y[q - 1]) / d[q - 2]
+        for i in range(q - 3, -1, -1):
+            y[i] = (y[i] - du[i] * y[i + 1] - du2[i] * y[i + 2]) / d[i]
+        big = 0.0
+        for i in range(q):
+            big = max(big, abs(y[i]))
+        if not (0.0 < big < np.inf):
+            return False
+        for i in range(q):
+            y[i] /= big
+    nrm = 0.0
+    for i in range(q):
+        nrm += y[i] * y[i]
+    nrm = np.sqrt(nrm)
+    for i in range(q):
+        y[i] /= nrm
+    return True
+
+
+def _back_transform_reference(M, y):
+    """(The kernel's one-vector back-transformation as first written, in plain Python.) ``y <- H y`` for the reflectors :func:`tridiagonalize` left in ``M``: an eigenvector of T to one of M."""
+    q = M.shape[0]
+    for k in range(q - 3, -1, -1):
+        beta = M[k, k]
+        if beta == 0.0:
+            continue
+        t = 0.0
+        for i in range(k + 1, q):
+            t += M[i, k] * y[i]
+        t *= beta
+        for i in range(k + 1, q):
+            y[i] -= t * M[i, k]
+
+
+def test_two_vectors_at_once_match_one_at_a_time(monkeypatch):
+    """``tridiag_inverse_iteration2`` and ``back_transform2`` (two eigenvectors' recurrences in the same loops)
+    give the same floats, bit for bit, and the same success flag as the one-vector loops in plain Python
+    (:func:`_inverse_iteration_reference`, :func:`_back_transform_reference`) on 300 of the dense-route test
+    matrices (scaled as the kernel scales them, tridiagonalized by the kernel), with shifts at the extreme
+    eigenvalues, at an interior one (pivoting both ways), and a NaN shift (the failure flag)."""
+    kern = _kernel_module(monkeypatch)
+    rng = np.random.default_rng(14)
+    fails = 0
+    for i, (_, M) in enumerate(_test_matrices(rng, 300)):
+        q = M.shape[0]
+        if q < 3:
+            continue
+        amax = np.abs(M).max()
+        if amax == 0:
+            continue
+        M = M * 2.0 ** -np.floor(np.log2(amax))
+        a, b = np.empty(q), np.empty(q)
+        kern.tridiagonalize(M, a, b, np.empty(q))
+        T = np.diag(a) + np.diag(b[: q - 1], 1) + np.diag(b[: q - 1], -1)
+        e = np.linalg.eigvalsh(T)
+        tnorm = np.abs(T).sum(axis=1).max()
+        s0, s1 = (e[0], e[-1]) if i % 3 else (e[q // 2], np.nan if i % 2 else e[1])
+        Y = np.full((2, q), np.nan)
+        ok2 = kern.tridiag_inverse_iteration2(a, b, q, s0, s1, tnorm, Y, np.empty((2, 4, q)),
+                                              np.empty((2, q), dtype=np.int64))
+        ys = [np.empty(q), np.empty(q)]
+        oks = [_inverse_iteration_reference(a, b, q, s, tnorm, y) for s, y in zip((s0, s1), ys)]
+        assert ok2 == (oks[0] and oks[1]), (i, q)
+        fails += not ok2
+        if not ok2:
+            continue
+        assert np.array_equal(Y[0], ys[0]) and np.array_equal(Y[1], ys[1]), (i, q)
+        kern.back_transform2(M, Y)
+        for y in ys:
+            _back_transform_reference(M, y)
+        assert np.array_equal(Y[0], ys[0]) and np.array_equal(Y[1], ys[1]), (i, q)
+    assert fails > 0  # the NaN shifts

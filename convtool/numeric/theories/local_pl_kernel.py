@@ -369,7 +369,7 @@ def tridiagonalize(M, a, b, p):
     ``T = H^T M H`` with diagonal ``a`` (q) and off-diagonal ``b`` (q - 1); ``p`` (q) is work space. Backward
     stable (``T`` is exactly similar to ``M + E``, ``||E|| = O(q eps ||M||)``), as LAPACK's ``dsytrd``.
     ``H = H_0 H_1 ... H_{q-3}``, ``H_k = I - beta_k v_k v_k^T`` acting on rows k+1 .. q-1: ``v_k`` is left in
-    ``M[k+1:, k]`` and ``beta_k`` on the diagonal, ``M[k, k]`` (0: no reflection), for :func:`back_transform`.
+    ``M[k+1:, k]`` and ``beta_k`` on the diagonal, ``M[k, k]`` (0: no reflection), for :func:`back_transform2`.
     ``b[q-1]`` is left as work space. Each product ``M v`` takes four rows per pass over ``v`` (four independent
     sums, each in the order of j) and the rank-2 update runs on row slices: the same floats as one row at a time
     with two-index loops, ~45% less at 20 x 20 and ~25% less at 10 x 10 (measured, issue 13)."""
@@ -769,10 +769,23 @@ def scaled_tridiagonal(M, a, b, p):
     |b_i-1| + |b_i|)``; ``sc = 0``: M is zero (nothing else computed), ``sc < 0``: ``max |M_ij|`` outside
     (1e-290, 1e290), where the scale itself would over- or underflow."""
     q = M.shape[0]
-    amax = 0.0
+    m0 = 0.0  # max |M_ij| in four independent chains (a maximum is exact in any order; a NaN is skipped by each)
+    m1 = 0.0
+    m2 = 0.0
+    m3 = 0.0
     for i in range(q):
-        for j in range(q):
-            amax = max(amax, abs(M[i, j]))
+        row = M[i]
+        j = 0
+        while j + 3 < q:
+            m0 = max(m0, abs(row[j]))
+            m1 = max(m1, abs(row[j + 1]))
+            m2 = max(m2, abs(row[j + 2]))
+            m3 = max(m3, abs(row[j + 3]))
+            j += 4
+        while j < q:
+            m0 = max(m0, abs(row[j]))
+            j += 1
+    amax = max(max(m0, m1), max(m2, m3))
     if amax == 0.0:
         return 0.0, 0.0, 0.0, 0.0, 0.0
     if not (1e-290 < amax < 1e290):
@@ -849,86 +862,123 @@ def extreme_eigvalsh(M, a, b, p, out):
     return extremes_verified(a, p, q, lo, hi, 0.5 * EPS * span)
 
 
-def tridiag_inverse_iteration(a, b, q, sigma, tnorm, y):
-    """``y`` (q): an eigenvector of the tridiagonal (``a``, ``b``) for the eigenvalue nearest ``sigma``, by three
-    steps of inverse iteration (LAPACK ``dstein``'s method): ``T - sigma I`` factored once with partial pivoting
-    (``dgttrf``; a pivot below ``eps ||T||`` raised to it, a perturbation of that size), then solved
-    (``dgtts2``) from a fixed start, normalized after each solve. Returns False where the vector is not finite."""
-    d = np.empty(q)
-    dl = np.empty(q)
-    du = np.empty(q)
-    du2 = np.zeros(q)
-    piv = np.zeros(q, dtype=np.int64)
+def tridiag_inverse_iteration2(a, b, q, s0, s1, tnorm, Y, wk, piv):
+    """``Y[0]``, ``Y[1]`` (q each): eigenvectors of the tridiagonal (``a``, ``b``) for the eigenvalues nearest
+    ``s0`` and ``s1``, by three steps of inverse iteration (LAPACK ``dstein``'s method): ``T - sigma I`` factored
+    once with partial pivoting (``dgttrf``; a pivot below ``eps ||T||`` raised to it, a perturbation of that size),
+    then solved (``dgtts2``) from a fixed start, normalized after each solve. The two shifts' factorizations and
+    solves are independent recurrences, run in the same loops so that they overlap, each with the operations of
+    one shift alone (the same floats: tests/test_fused.py checks them against the one-shift loop in plain Python).
+    ``wk`` (2, 4, q) and ``piv`` (2, q): work space. Returns False where either vector is not finite."""
     tiny = EPS * tnorm + 1e-300
-    for i in range(q):
-        d[i] = a[i] - sigma
+    for c in range(2):
+        sigma = s0 if c == 0 else s1
+        d = wk[c, 0]
+        dl = wk[c, 1]
+        du = wk[c, 2]
+        du2 = wk[c, 3]
+        for i in range(q):
+            d[i] = a[i] - sigma
+            du2[i] = 0.0
+            piv[c, i] = 0
+        for i in range(q - 1):
+            dl[i] = b[i]
+            du[i] = b[i]
     for i in range(q - 1):
-        dl[i] = b[i]
-        du[i] = b[i]
-    for i in range(q - 1):
-        if abs(d[i]) >= abs(dl[i]):
-            if abs(d[i]) < tiny:
-                d[i] = tiny if d[i] >= 0 else -tiny
-            fact = dl[i] / d[i]
-            dl[i] = fact
-            d[i + 1] -= fact * du[i]
-        else:
-            piv[i] = 1
-            fact = d[i] / dl[i]
-            d[i] = dl[i]
-            dl[i] = fact
-            temp = du[i]
-            du[i] = d[i + 1]
-            d[i + 1] = temp - fact * d[i + 1]
-            if i < q - 2:
-                du2[i] = du[i + 1]
-                du[i + 1] = -fact * du[i + 1]
-    if abs(d[q - 1]) < tiny:
-        d[q - 1] = tiny if d[q - 1] >= 0 else -tiny
-    for i in range(q):  # a fixed start with no special structure (the golden-ratio sequence)
-        y[i] = 0.5 + ((i + 1) * 0.6180339887498949) % 1.0
+        for c in range(2):
+            d = wk[c, 0]
+            dl = wk[c, 1]
+            du = wk[c, 2]
+            du2 = wk[c, 3]
+            if abs(d[i]) >= abs(dl[i]):
+                if abs(d[i]) < tiny:
+                    d[i] = tiny if d[i] >= 0 else -tiny
+                fact = dl[i] / d[i]
+                dl[i] = fact
+                d[i + 1] -= fact * du[i]
+            else:
+                piv[c, i] = 1
+                fact = d[i] / dl[i]
+                d[i] = dl[i]
+                dl[i] = fact
+                temp = du[i]
+                du[i] = d[i + 1]
+                d[i + 1] = temp - fact * d[i + 1]
+                if i < q - 2:
+                    du2[i] = du[i + 1]
+                    du[i + 1] = -fact * du[i + 1]
+    for c in range(2):
+        d = wk[c, 0]
+        if abs(d[q - 1]) < tiny:
+            d[q - 1] = tiny if d[q - 1] >= 0 else -tiny
+        y = Y[c]
+        for i in range(q):  # a fixed start with no special structure (the golden-ratio sequence)
+            y[i] = 0.5 + ((i + 1) * 0.6180339887498949) % 1.0
     for _ in range(3):
         for i in range(q - 1):
-            if piv[i] == 0:
-                y[i + 1] -= dl[i] * y[i]
-            else:
-                temp = y[i]
-                y[i] = y[i + 1]
-                y[i + 1] = temp - dl[i] * y[i]
-        y[q - 1] /= d[q - 1]
-        if q > 1:
-            y[q - 2] = (y[q - 2] - du[q - 2] * y[q - 1]) / d[q - 2]
+            for c in range(2):
+                y = Y[c]
+                dl = wk[c, 1]
+                if piv[c, i] == 0:
+                    y[i + 1] -= dl[i] * y[i]
+                else:
+                    temp = y[i]
+                    y[i] = y[i + 1]
+                    y[i + 1] = temp - dl[i] * y[i]
+        for c in range(2):
+            y = Y[c]
+            d = wk[c, 0]
+            du = wk[c, 2]
+            y[q - 1] /= d[q - 1]
+            if q > 1:
+                y[q - 2] = (y[q - 2] - du[q - 2] * y[q - 1]) / d[q - 2]
         for i in range(q - 3, -1, -1):
-            y[i] = (y[i] - du[i] * y[i + 1] - du2[i] * y[i + 2]) / d[i]
-        big = 0.0
+            for c in range(2):
+                y = Y[c]
+                d = wk[c, 0]
+                du = wk[c, 2]
+                du2 = wk[c, 3]
+                y[i] = (y[i] - du[i] * y[i + 1] - du2[i] * y[i + 2]) / d[i]
+        for c in range(2):
+            y = Y[c]
+            big = 0.0
+            for i in range(q):
+                big = max(big, abs(y[i]))
+            if not (0.0 < big < np.inf):
+                return False
+            for i in range(q):
+                y[i] /= big
+    for c in range(2):
+        y = Y[c]
+        nrm = 0.0
         for i in range(q):
-            big = max(big, abs(y[i]))
-        if not (0.0 < big < np.inf):
-            return False
+            nrm += y[i] * y[i]
+        nrm = np.sqrt(nrm)
         for i in range(q):
-            y[i] /= big
-    nrm = 0.0
-    for i in range(q):
-        nrm += y[i] * y[i]
-    nrm = np.sqrt(nrm)
-    for i in range(q):
-        y[i] /= nrm
+            y[i] /= nrm
     return True
 
 
-def back_transform(M, y):
-    """``y <- H y`` for the reflectors :func:`tridiagonalize` left in ``M``: an eigenvector of T to one of M."""
+def back_transform2(M, Y):
+    """``y <- H y`` for both vectors ``Y[0]``, ``Y[1]`` and the reflectors :func:`tridiagonalize` left in ``M``:
+    eigenvectors of T to ones of M, in one pass over the reflectors (the same floats as one vector at a time)."""
     q = M.shape[0]
+    y0 = Y[0]
+    y1 = Y[1]
     for k in range(q - 3, -1, -1):
         beta = M[k, k]
         if beta == 0.0:
             continue
-        t = 0.0
+        t0 = 0.0
+        t1 = 0.0
         for i in range(k + 1, q):
-            t += M[i, k] * y[i]
-        t *= beta
+            t0 += M[i, k] * y0[i]
+            t1 += M[i, k] * y1[i]
+        t0 *= beta
+        t1 *= beta
         for i in range(k + 1, q):
-            y[i] -= t * M[i, k]
+            y0[i] -= t0 * M[i, k]
+            y1[i] -= t1 * M[i, k]
 
 
 def extreme_pairs(M, a, b, p, out, V):
@@ -937,7 +987,7 @@ def extreme_pairs(M, a, b, p, out, V):
     overwritten) and the eigenvectors of lo and hi in ``V[:q, 0]``, ``V[:q, 1]``. The extreme ones as in
     :func:`extreme_eigvalsh` (:func:`scaled_extremes`); the second ones by the same iteration with the extreme one
     deflated (started a spread beyond it); each of the four verified by two Sturm counts (the j-th eigenvalue within
-    ``eps ||T|| + 4 ulps``); the vectors by :func:`tridiag_inverse_iteration` and :func:`back_transform`. Returns
+    ``eps ||T|| + 4 ulps``); the two vectors by :func:`tridiag_inverse_iteration2` and :func:`back_transform2`. Returns
     False where a verification fails or a vector is not finite (the caller then takes ``eigh``). Accuracy that of
     ``eigh``, ``O(q eps ||M||)`` in the values (tests/test_fused.py compares both on graded, clustered, low-rank,
     tiny and huge matrices)."""
@@ -955,13 +1005,13 @@ def extreme_pairs(M, a, b, p, out, V):
     c4, c5, c6, c7 = sturm_count4(a, p, q, hi2 + dh2, hi2 - dh2, lo2 - dl2, lo2 + dl2, PIVMIN)
     if not (extremes_verified(a, p, q, lo, hi, atol) and c4 >= q - 1 and c5 <= q - 2 and c6 <= 1 and c7 >= 2):
         return False
-    y = np.empty(q)
-    for col in range(2):
-        if not tridiag_inverse_iteration(a, b, q, lo if col == 0 else hi, tnorm, y):
-            return False
-        back_transform(M, y)
-        for i in range(q):
-            V[i, col] = y[i]
+    Y = np.empty((2, q))
+    if not tridiag_inverse_iteration2(a, b, q, lo, hi, tnorm, Y, np.empty((2, 4, q)), np.empty((2, q), dtype=np.int64)):
+        return False
+    back_transform2(M, Y)
+    for i in range(q):
+        V[i, 0] = Y[0, i]
+        V[i, 1] = Y[1, i]
     out[0] = lo / sc
     out[1] = hi / sc
     out[2] = lo2 / sc
