@@ -560,10 +560,9 @@ def test_three_extremes_at_once_match_one_at_a_time(monkeypatch):
 
 
 def _inverse_iteration_reference(a, b, q, sigma, tnorm, y):
-    """(local_pl_kernel's one-shift inverse iteration as first written, in plain Python.) ``y`` (q): an eigenvector of the tridiagonal (``a``, ``b``) for the eigenvalue nearest ``sigma``, by three
-    steps of inverse iteration (LAPACK ``dstein``'s method): ``T - sigma I`` factored once with partial pivoting
-    (``dgttrf``; a pivot below ``eps ||T||`` raised to it, a perturbation of that size), then solved
-    (``dgtts2``) from a fixed start, normalized after each solve. Returns False where the vector is not finite."""
+    """local_pl_kernel's one-shift inverse iteration as first written, in plain Python: ``y`` (q), an eigenvector
+    of the tridiagonal (``a``, ``b``) for the eigenvalue nearest ``sigma`` (three steps from a fixed start, ``T -
+    sigma I`` factored once with partial pivoting). Returns False where the vector is not finite."""
     d = np.empty(q)
     dl = np.empty(q)
     du = np.empty(q)
@@ -627,7 +626,8 @@ def _inverse_iteration_reference(a, b, q, sigma, tnorm, y):
 
 
 def _back_transform_reference(M, y):
-    """(The kernel's one-vector back-transformation as first written, in plain Python.) ``y <- H y`` for the reflectors :func:`tridiagonalize` left in ``M``: an eigenvector of T to one of M."""
+    """The kernel's one-vector back-transformation as first written, in plain Python: ``y <- H y`` for the
+    reflectors :func:`local_pl_kernel.tridiagonalize` left in ``M``."""
     q = M.shape[0]
     for k in range(q - 3, -1, -1):
         beta = M[k, k]
