@@ -128,10 +128,16 @@ def mirror(D):
 
 
 def sym_diffs(D, X, Y, out):
-    """``||D - X||_F, ||D - Y||_F`` of symmetric matrices from their upper triangles (one pass). Each row's part
-    right of the diagonal is taken as a 1-d slice indexed from 0, which LLVM vectorizes (indexing ``D[i, j]`` for
-    ``j`` in ``range(i + 1, k)`` it does not: 25 against 9 us at k = 200, measured)."""
+    """``||D - X||_F, ||D - Y||_F`` of symmetric matrices (C-ordered) from their upper triangles (one pass). Each
+    row's part right of the diagonal is read through one flat view per matrix at unsigned offsets counted from 0,
+    which LLVM vectorizes (indexing ``D[i, j]`` for ``j`` in ``range(i + 1, k)`` it does not, for the negative-index
+    wraparound of a signed index: 25 against 9 us at k = 200, measured) without a view per row (each view an atomic
+    reference-count increment and decrement, issue 13)."""
     k = D.shape[0]
+    Df = D.reshape(-1)
+    Xf = X.reshape(-1)
+    Yf = Y.reshape(-1)
+    uk = np.uint64(k)
     sx = 0.0
     sy = 0.0
     dx = 0.0
@@ -141,12 +147,11 @@ def sym_diffs(D, X, Y, out):
         b = D[i, i] - Y[i, i]
         dx += a * a
         dy += b * b
-        d = D[i, i + 1:]
-        x = X[i, i + 1:]
-        y = Y[i, i + 1:]
-        for j in range(d.shape[0]):
-            a = d[j] - x[j]
-            b = d[j] - y[j]
+        o = np.uint64(i) * uk + np.uint64(i + 1)
+        for jj in range(k - i - 1):
+            j = o + np.uint64(jj)
+            a = Df[j] - Xf[j]
+            b = Df[j] - Yf[j]
             sx += a * a
             sy += b * b
     out[0] = np.sqrt(2.0 * sx + dx)
@@ -154,14 +159,18 @@ def sym_diffs(D, X, Y, out):
 
 
 def sym_frob(D):
+    """``||D||_F`` of a symmetric (C-ordered) matrix from its upper triangle (:func:`sym_diffs`' indexing)."""
     k = D.shape[0]
+    Df = D.reshape(-1)
+    uk = np.uint64(k)
     s = 0.0
     dg = 0.0
     for i in range(k):
         dg += D[i, i] * D[i, i]
-        d = D[i, i + 1:]
-        for j in range(d.shape[0]):
-            s += d[j] * d[j]
+        o = np.uint64(i) * uk + np.uint64(i + 1)
+        for jj in range(k - i - 1):
+            j = o + np.uint64(jj)
+            s += Df[j] * Df[j]
     return np.sqrt(2.0 * s + dg)
 
 
@@ -370,10 +379,13 @@ def tridiagonalize(M, a, b, p):
     stable (``T`` is exactly similar to ``M + E``, ``||E|| = O(q eps ||M||)``), as LAPACK's ``dsytrd``.
     ``H = H_0 H_1 ... H_{q-3}``, ``H_k = I - beta_k v_k v_k^T`` acting on rows k+1 .. q-1: ``v_k`` is left in
     ``M[k+1:, k]`` and ``beta_k`` on the diagonal, ``M[k, k]`` (0: no reflection), for :func:`back_transform2`.
-    ``b[q-1]`` is left as work space. Each product ``M v`` takes four rows per pass over ``v`` (four independent
-    sums, each in the order of j) and the rank-2 update runs on row slices: the same floats as one row at a time
-    with two-index loops, ~45% less at 20 x 20 and ~25% less at 10 x 10 (measured, issue 13)."""
+    ``b[q-1]`` is left as work space. M C-ordered. Each product ``M v`` takes four rows per pass over ``v`` (four
+    independent sums, each in the order of j) and the rank-2 update vectorizes (flat unsigned indices): the same
+    floats as one row at a time with two-index loops, ~50% less at 20 x 20 and ~30% less at 10 x 10 (measured,
+    issue 13)."""
     q = M.shape[0]
+    Mf = M.reshape(-1)
+    uq = np.uint64(q)
     for k in range(q - 2):
         s2 = 0.0
         for i in range(k + 1, q):
@@ -390,33 +402,39 @@ def tridiagonalize(M, a, b, p):
         M[k, k] = beta
         for i in range(k + 1, q):  # v_k contiguous in b[k+1:] (free until their own steps): row-wise loops below
             b[i] = M[i, k]
-        v = b[k + 1:]
+        # the products and the update read M's rows through one flat view at unsigned offsets (no view per row:
+        # each an atomic reference-count increment and decrement; an unsigned index has no wraparound select,
+        # so the update vectorizes), with v = M[k+1:, k] in b[k+1:]
+        c0 = np.uint64(k + 1)
+        n1 = q - k - 1
         i = k + 1
         while i + 3 < q:  # p = beta M v: four rows' sums at once, each in the order of j (independent chains)
-            r0 = M[i, k + 1:]
-            r1 = M[i + 1, k + 1:]
-            r2 = M[i + 2, k + 1:]
-            r3 = M[i + 3, k + 1:]
+            o0 = np.uint64(i) * uq + c0
+            o1 = o0 + uq
+            o2 = o1 + uq
+            o3 = o2 + uq
             t0 = 0.0
             t1 = 0.0
             t2 = 0.0
             t3 = 0.0
-            for j in range(v.shape[0]):
-                vj = v[j]
-                t0 += r0[j] * vj
-                t1 += r1[j] * vj
-                t2 += r2[j] * vj
-                t3 += r3[j] * vj
+            for jj in range(n1):
+                j = np.uint64(jj)
+                vj = b[c0 + j]
+                t0 += Mf[o0 + j] * vj
+                t1 += Mf[o1 + j] * vj
+                t2 += Mf[o2 + j] * vj
+                t3 += Mf[o3 + j] * vj
             p[i] = beta * t0
             p[i + 1] = beta * t1
             p[i + 2] = beta * t2
             p[i + 3] = beta * t3
             i += 4
         while i < q:
-            r0 = M[i, k + 1:]
+            o0 = np.uint64(i) * uq + c0
             t0 = 0.0
-            for j in range(v.shape[0]):
-                t0 += r0[j] * v[j]
+            for jj in range(n1):
+                j = np.uint64(jj)
+                t0 += Mf[o0 + j] * b[c0 + j]
             p[i] = beta * t0
             i += 1
         kk = 0.0
@@ -425,13 +443,13 @@ def tridiagonalize(M, a, b, p):
         kk *= 0.5 * beta
         for i in range(k + 1, q):
             p[i] -= kk * b[i]
-        w = p[k + 1:]
-        for i in range(k + 1, q):  # M -= v w^T + w v^T, each row a 1-d slice from 0 (which LLVM vectorizes)
+        for i in range(k + 1, q):  # M -= v w^T + w v^T (w = p)
             vi = b[i]
             wi = p[i]
-            row = M[i, k + 1:]
-            for j in range(row.shape[0]):
-                row[j] -= vi * w[j] + wi * v[j]
+            o0 = np.uint64(i) * uq + c0
+            for jj in range(n1):
+                j = np.uint64(jj)
+                Mf[o0 + j] -= vi * p[c0 + j] + wi * b[c0 + j]
         b[k] = alpha
     if q >= 2:
         a[q - 2] = M[q - 2, q - 2]
@@ -774,16 +792,15 @@ def scaled_tridiagonal(M, a, b, p):
     m2 = 0.0
     m3 = 0.0
     for i in range(q):
-        row = M[i]
         j = 0
         while j + 3 < q:
-            m0 = max(m0, abs(row[j]))
-            m1 = max(m1, abs(row[j + 1]))
-            m2 = max(m2, abs(row[j + 2]))
-            m3 = max(m3, abs(row[j + 3]))
+            m0 = max(m0, abs(M[i, j]))
+            m1 = max(m1, abs(M[i, j + 1]))
+            m2 = max(m2, abs(M[i, j + 2]))
+            m3 = max(m3, abs(M[i, j + 3]))
             j += 4
         while j < q:
-            m0 = max(m0, abs(row[j]))
+            m0 = max(m0, abs(M[i, j]))
             j += 1
     amax = max(max(m0, m1), max(m2, m3))
     if amax == 0.0:
