@@ -57,33 +57,45 @@ ST_MAX, ST_CONV, ST_DIV, ST_NONFIN, ST_ZERO = 0, 1, 2, 3, 4
 
 
 def _pointer_call(n):
-    """The codegen of an intrinsic that calls the routine at address ``args[0]`` with the data pointers of its
-    ``n`` array arguments (Fortran convention: every argument by reference). Plain Python (its name starts with
-    ``_``, so it is not compiled): the intrinsics below share it."""
+    """The codegen of an intrinsic that calls the routine at address ``args[0]`` with the ``n`` addresses
+    ``args[1:]`` (integers from :func:`_at`; Fortran convention: every argument by reference). Plain Python (its
+    name starts with ``_``, so it is not compiled): the intrinsics below share it."""
     def codegen(context, builder, signature, args):
         i8p = ir.IntType(8).as_pointer()
         fnty = ir.FunctionType(ir.VoidType(), [i8p] * n)
         fptr = builder.inttoptr(args[0], fnty.as_pointer())
-        ptrs = [builder.bitcast(context.make_array(signature.args[i])(context, builder, args[i]).data, i8p)
-                for i in range(1, n + 1)]
-        builder.call(fptr, ptrs)
+        builder.call(fptr, [builder.inttoptr(args[i], i8p) for i in range(1, n + 1)])
         return context.get_dummy_value()
 
     return codegen
 
 
 @intrinsic
+def _at(typingctx, arr, i):
+    """The address of the flat element ``i`` of the C-ordered array ``arr`` as an integer: what ``arr[i:i + 1]``
+    would hand a BLAS routine, without a view (each view an atomic reference-count increment and decrement)."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        intp = context.get_value_type(types.intp)
+        size = ir.Constant(intp, context.get_abi_sizeof(context.get_data_type(signature.args[0].dtype)))
+        base = builder.ptrtoint(ary.data, intp)
+        return builder.add(base, builder.mul(args[1], size))
+
+    return types.intp(arr, types.intp), codegen
+
+
+@intrinsic
 def _blas10(typingctx, addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9):
     """Call the BLAS routine at address ``addr`` (scipy's ``cython_blas``, passed at run time so that the
-    compiled code can be cached) with the data pointers of the ten arrays ``p0 .. p9`` (a scalar argument is a
-    one-element array or slice)."""
-    return types.void(addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9), _pointer_call(10)
+    compiled code can be cached) with the ten argument addresses ``p0 .. p9`` (:func:`_at`; a scalar argument is
+    an element of a work array)."""
+    return types.void(addr, *([types.intp] * 10)), _pointer_call(10)
 
 
 @intrinsic
 def _lapack14(typingctx, addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13):
     """:func:`_blas10` for a LAPACK routine of fourteen arguments (scipy's ``cython_lapack``: ``dgesdd``)."""
-    return types.void(addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13), _pointer_call(14)
+    return types.void(addr, *([types.intp] * 14)), _pointer_call(14)
 
 
 def sv_extremes(gesdd, F, sa, ss, sw, siw, sints, chars, out):
@@ -103,8 +115,8 @@ def sv_extremes(gesdd, F, sa, ss, sw, siw, sints, chars, out):
     sints[3] = 1
     sints[4] = 1
     sints[6] = 0
-    _lapack14(gesdd, chars[2:3], sints[0:1], sints[1:2], sa, sints[2:3], ss, sw[0:1], sints[3:4], sw[0:1],
-              sints[4:5], sw, sints[5:6], siw, sints[6:7])
+    _lapack14(gesdd, _at(chars, 2), _at(sints, 0), _at(sints, 1), _at(sa, 0), _at(sints, 2), _at(ss, 0), _at(sw, 0),
+              _at(sints, 3), _at(sw, 0), _at(sints, 4), _at(sw, 0), _at(sints, 5), _at(siw, 0), _at(sints, 6))
     if sints[6] != 0:
         return False
     out[0] = ss[0]
@@ -116,8 +128,10 @@ def imbalance(syrk, A, B, D, chars, ia, ib, fa, fb):
     """The upper triangle (``D[i, j]``, j >= i) of ``D = A^T A - B^T B`` (k, k) for C-ordered A (n, k), B (m, k):
     two BLAS rank-k updates (half a product's flops each, as numpy's ``A.T @ A``). The lower triangle is not
     touched; every use below reads the upper one (:func:`mirror` where a full matrix is needed)."""
-    _blas10(syrk, chars[0:1], chars[1:2], ia[0:1], ia[1:2], fa[0:1], A, ia[2:3], fa[1:2], D, ia[3:4])
-    _blas10(syrk, chars[0:1], chars[1:2], ib[0:1], ib[1:2], fb[0:1], B, ib[2:3], fb[1:2], D, ib[3:4])
+    _blas10(syrk, _at(chars, 0), _at(chars, 1), _at(ia, 0), _at(ia, 1), _at(fa, 0), _at(A, 0), _at(ia, 2), _at(fa, 1),
+            _at(D, 0), _at(ia, 3))
+    _blas10(syrk, _at(chars, 0), _at(chars, 1), _at(ib, 0), _at(ib, 1), _at(fb, 0), _at(B, 0), _at(ib, 2), _at(fb, 1),
+            _at(D, 0), _at(ib, 3))
 
 
 def mirror(D):
@@ -183,7 +197,8 @@ def sym_matvec2(symv, D, V, U, Vt, Ut, ints, flts, chars):
         Vt[0, i] = V[i, 0]
         Vt[1, i] = V[i, 1]
     for c in range(2):
-        _blas10(symv, chars[0:1], ints[0:1], flts[0:1], D, ints[0:1], Vt[c], ints[1:2], flts[1:2], Ut[c], ints[1:2])
+        _blas10(symv, _at(chars, 0), _at(ints, 0), _at(flts, 0), _at(D, 0), _at(ints, 0), _at(Vt, c * k), _at(ints, 1),
+                _at(flts, 1), _at(Ut, c * k), _at(ints, 1))
     for i in range(k):
         U[i, 0] = Ut[0, i]
         U[i, 1] = Ut[1, i]
@@ -886,93 +901,73 @@ def tridiag_inverse_iteration2(a, b, q, s0, s1, tnorm, Y, wk, piv):
     then solved (``dgtts2``) from a fixed start, normalized after each solve. The two shifts' factorizations and
     solves are independent recurrences, run in the same loops so that they overlap, each with the operations of
     one shift alone (the same floats: tests/test_fused.py checks them against the one-shift loop in plain Python).
-    ``wk`` (2, 4, q) and ``piv`` (2, q): work space. Returns False where either vector is not finite."""
+    ``wk`` (2, 4, q) (d, dl, du, du2 of each shift) and ``piv`` (2, q): work space, indexed in place (a view per
+    row would cost an atomic reference-count pair each). Returns False where either vector is not finite."""
     tiny = EPS * tnorm + 1e-300
     for c in range(2):
         sigma = s0 if c == 0 else s1
-        d = wk[c, 0]
-        dl = wk[c, 1]
-        du = wk[c, 2]
-        du2 = wk[c, 3]
         for i in range(q):
-            d[i] = a[i] - sigma
-            du2[i] = 0.0
+            wk[c, 0, i] = a[i] - sigma
+            wk[c, 3, i] = 0.0
             piv[c, i] = 0
         for i in range(q - 1):
-            dl[i] = b[i]
-            du[i] = b[i]
+            wk[c, 1, i] = b[i]
+            wk[c, 2, i] = b[i]
     for i in range(q - 1):
         for c in range(2):
-            d = wk[c, 0]
-            dl = wk[c, 1]
-            du = wk[c, 2]
-            du2 = wk[c, 3]
-            if abs(d[i]) >= abs(dl[i]):
-                if abs(d[i]) < tiny:
-                    d[i] = tiny if d[i] >= 0 else -tiny
-                fact = dl[i] / d[i]
-                dl[i] = fact
-                d[i + 1] -= fact * du[i]
+            if abs(wk[c, 0, i]) >= abs(wk[c, 1, i]):
+                if abs(wk[c, 0, i]) < tiny:
+                    wk[c, 0, i] = tiny if wk[c, 0, i] >= 0 else -tiny
+                fact = wk[c, 1, i] / wk[c, 0, i]
+                wk[c, 1, i] = fact
+                wk[c, 0, i + 1] -= fact * wk[c, 2, i]
             else:
                 piv[c, i] = 1
-                fact = d[i] / dl[i]
-                d[i] = dl[i]
-                dl[i] = fact
-                temp = du[i]
-                du[i] = d[i + 1]
-                d[i + 1] = temp - fact * d[i + 1]
+                fact = wk[c, 0, i] / wk[c, 1, i]
+                wk[c, 0, i] = wk[c, 1, i]
+                wk[c, 1, i] = fact
+                temp = wk[c, 2, i]
+                wk[c, 2, i] = wk[c, 0, i + 1]
+                wk[c, 0, i + 1] = temp - fact * wk[c, 0, i + 1]
                 if i < q - 2:
-                    du2[i] = du[i + 1]
-                    du[i + 1] = -fact * du[i + 1]
+                    wk[c, 3, i] = wk[c, 2, i + 1]
+                    wk[c, 2, i + 1] = -fact * wk[c, 2, i + 1]
     for c in range(2):
-        d = wk[c, 0]
-        if abs(d[q - 1]) < tiny:
-            d[q - 1] = tiny if d[q - 1] >= 0 else -tiny
-        y = Y[c]
+        if abs(wk[c, 0, q - 1]) < tiny:
+            wk[c, 0, q - 1] = tiny if wk[c, 0, q - 1] >= 0 else -tiny
         for i in range(q):  # a fixed start with no special structure (the golden-ratio sequence)
-            y[i] = 0.5 + ((i + 1) * 0.6180339887498949) % 1.0
+            Y[c, i] = 0.5 + ((i + 1) * 0.6180339887498949) % 1.0
     for _ in range(3):
         for i in range(q - 1):
             for c in range(2):
-                y = Y[c]
-                dl = wk[c, 1]
                 if piv[c, i] == 0:
-                    y[i + 1] -= dl[i] * y[i]
+                    Y[c, i + 1] -= wk[c, 1, i] * Y[c, i]
                 else:
-                    temp = y[i]
-                    y[i] = y[i + 1]
-                    y[i + 1] = temp - dl[i] * y[i]
+                    temp = Y[c, i]
+                    Y[c, i] = Y[c, i + 1]
+                    Y[c, i + 1] = temp - wk[c, 1, i] * Y[c, i]
         for c in range(2):
-            y = Y[c]
-            d = wk[c, 0]
-            du = wk[c, 2]
-            y[q - 1] /= d[q - 1]
+            Y[c, q - 1] /= wk[c, 0, q - 1]
             if q > 1:
-                y[q - 2] = (y[q - 2] - du[q - 2] * y[q - 1]) / d[q - 2]
+                Y[c, q - 2] = (Y[c, q - 2] - wk[c, 2, q - 2] * Y[c, q - 1]) / wk[c, 0, q - 2]
         for i in range(q - 3, -1, -1):
             for c in range(2):
-                y = Y[c]
-                d = wk[c, 0]
-                du = wk[c, 2]
-                du2 = wk[c, 3]
-                y[i] = (y[i] - du[i] * y[i + 1] - du2[i] * y[i + 2]) / d[i]
+                Y[c, i] = (Y[c, i] - wk[c, 2, i] * Y[c, i + 1] - wk[c, 3, i] * Y[c, i + 2]) / wk[c, 0, i]
         for c in range(2):
-            y = Y[c]
             big = 0.0
             for i in range(q):
-                big = max(big, abs(y[i]))
+                big = max(big, abs(Y[c, i]))
             if not (0.0 < big < np.inf):
                 return False
             for i in range(q):
-                y[i] /= big
+                Y[c, i] /= big
     for c in range(2):
-        y = Y[c]
         nrm = 0.0
         for i in range(q):
-            nrm += y[i] * y[i]
+            nrm += Y[c, i] * Y[c, i]
         nrm = np.sqrt(nrm)
         for i in range(q):
-            y[i] /= nrm
+            Y[c, i] /= nrm
     return True
 
 
@@ -980,8 +975,6 @@ def back_transform2(M, Y):
     """``y <- H y`` for both vectors ``Y[0]``, ``Y[1]`` and the reflectors :func:`tridiagonalize` left in ``M``:
     eigenvectors of T to ones of M, in one pass over the reflectors (the same floats as one vector at a time)."""
     q = M.shape[0]
-    y0 = Y[0]
-    y1 = Y[1]
     for k in range(q - 3, -1, -1):
         beta = M[k, k]
         if beta == 0.0:
@@ -989,13 +982,13 @@ def back_transform2(M, Y):
         t0 = 0.0
         t1 = 0.0
         for i in range(k + 1, q):
-            t0 += M[i, k] * y0[i]
-            t1 += M[i, k] * y1[i]
+            t0 += M[i, k] * Y[0, i]
+            t1 += M[i, k] * Y[1, i]
         t0 *= beta
         t1 *= beta
         for i in range(k + 1, q):
-            y0[i] -= t0 * M[i, k]
-            y1[i] -= t1 * M[i, k]
+            Y[0, i] -= t0 * M[i, k]
+            Y[1, i] -= t1 * M[i, k]
 
 
 def extreme_pairs(M, a, b, p, out, V):
