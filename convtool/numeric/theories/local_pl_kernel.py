@@ -1076,25 +1076,25 @@ def dense_extremes(M, track, fro, V, ref, eig_a, eig_b, eig_p, eig_o):
     return track
 
 
+def sv_redo(F, gesdd, sa, ss, sw, siw, sints, chars, eig_o):
+    """``(hi, lo)``: the squared extreme singular values of F, the SVD redo of a Gram's small eigenvalue
+    (:func:`sv_extremes`, ``eig_o`` its work space; numba's ``svd`` where LAPACK reports a failure)."""
+    p = F.shape[0]
+    if sv_extremes(gesdd, F, sa, ss, sw, siw, sints, chars, eig_o):
+        return eig_o[0] * eig_o[0], eig_o[1] * eig_o[1]
+    sv = np.linalg.svd(F)[1]
+    return sv[0] * sv[0], sv[p - 1] * sv[p - 1]
+
+
 def gram_clipped(F, need_low, e_lo, e_hi, out, gesdd, sa, ss, sw, siw, sints, chars, eig_o):
     """The second half of :func:`gram_dense`: the Gram's extreme eigenvalues ``e_lo``, ``e_hi`` clipped at 0, the
-    SVD's (:func:`sv_extremes`, ``eig_o`` its work space) where the smallest is below ``GRAM_SV_RTOL`` the
-    largest, into ``out`` = (lo or 0 without ``need_low``, hi)."""
-    p = F.shape[0]
+    SVD's (:func:`sv_redo`) where the smallest is below ``GRAM_SV_RTOL`` the largest, into ``out`` = (lo or 0
+    without ``need_low``, hi)."""
     hi = nmax(e_hi, 0.0)
     lo = nmax(e_lo, 0.0)
-    if need_low:
-        if lo < GRAM_SV_RTOL * hi:
-            if sv_extremes(gesdd, F, sa, ss, sw, siw, sints, chars, eig_o):
-                hi = eig_o[0] * eig_o[0]
-                lo = eig_o[1] * eig_o[1]
-            else:
-                sv = np.linalg.svd(F)[1]
-                hi = sv[0] * sv[0]
-                lo = sv[p - 1] * sv[p - 1]
-        out[0] = lo
-    else:
-        out[0] = 0.0
+    if need_low and lo < GRAM_SV_RTOL * hi:
+        hi, lo = sv_redo(F, gesdd, sa, ss, sw, siw, sints, chars, eig_o)
+    out[0] = lo if need_low else 0.0
     out[1] = hi
 
 
@@ -1166,7 +1166,7 @@ def gram_dense3(F0, F1, F2, need0, need1, need2, out3, G3, M3, a3, b3, p3, st, e
                 sw, siw, sints, chars, eig_o):
     """:func:`gram_dense` without a reference (``track`` False) of the three factors ``F0``, ``F1``, ``F2`` (each
     p x c, the same p <= ``SMALL_EIG_MAX``) at once: the three Grams (into ``G3``), their extreme eigenvalues by
-    :func:`extreme_eigvalsh3` (``eigvalsh`` where it fails), each clipped (:func:`gram_clipped`) into
+    :func:`extreme_eigvalsh3` (``eigvalsh`` where it fails), each clipped as :func:`gram_clipped` clips into
     ``out3[j]``; a Gram with a non-finite entry gives (NaN, NaN). The same floats as three :func:`gram_dense`
     calls; the rest is work space."""
     q = G3.shape[1]
@@ -1187,7 +1187,13 @@ def gram_dense3(F0, F1, F2, need0, need1, need2, out3, G3, M3, a3, b3, p3, st, e
             e = np.linalg.eigvalsh(G3[j])
             e3[j, 0] = e[0]
             e3[j, 1] = e[q - 1]
-        gram_clipped(F, need, e3[j, 0], e3[j, 1], out3[j], gesdd, sa, ss, sw, siw, sints, chars, eig_o)
+        # gram_clipped, written out: a call passing the nine arrays would cost nine atomic reference-count pairs
+        hi = nmax(e3[j, 1], 0.0)
+        lo = nmax(e3[j, 0], 0.0)
+        if need and lo < GRAM_SV_RTOL * hi:
+            hi, lo = sv_redo(F, gesdd, sa, ss, sw, siw, sints, chars, eig_o)
+        out3[j, 0] = lo if need else 0.0
+        out3[j, 1] = hi
 
 
 def sym_dense(M, track, V, ref, out, eig_a, eig_b, eig_p, eig_o):
