@@ -419,3 +419,263 @@ def test_sv_extremes_against_lapack_svd(monkeypatch):
         sv = np.linalg.svd(F, compute_uv=False)
         assert ok and ints[6] == 0
         assert abs(out[0] - sv[0]) <= mx * EPS * sv[0] and abs(out[1] - sv[-1]) <= mx * EPS * sv[0], (p, c)
+
+
+def _tridiagonalize_reference(M, a, b):
+    """The Householder reduction of local_pl_kernel.tridiagonalize as first written (one row at a time,
+    two-index loops), in plain Python: float64 scalar arithmetic in the same order, so the compiled kernel must
+    give the same floats bit for bit."""
+    q = M.shape[0]
+    v = np.empty(q)
+    p = np.empty(q)
+    for k in range(q - 2):
+        s2 = 0.0
+        for i in range(k + 1, q):
+            s2 += M[i, k] * M[i, k]
+        x0 = M[k + 1, k]
+        a[k] = M[k, k]
+        if s2 == 0.0:
+            b[k] = 0.0
+            M[k, k] = 0.0
+            continue
+        alpha = -np.sqrt(s2) if x0 >= 0 else np.sqrt(s2)
+        M[k + 1, k] = x0 - alpha
+        beta = 2.0 / (s2 - x0 * x0 + (x0 - alpha) * (x0 - alpha))
+        M[k, k] = beta
+        for i in range(k + 1, q):
+            v[i] = M[i, k]
+        for i in range(k + 1, q):
+            t = 0.0
+            for j in range(k + 1, q):
+                t += M[i, j] * v[j]
+            p[i] = beta * t
+        kk = 0.0
+        for i in range(k + 1, q):
+            kk += v[i] * p[i]
+        kk *= 0.5 * beta
+        for i in range(k + 1, q):
+            p[i] -= kk * v[i]
+        for i in range(k + 1, q):
+            for j in range(k + 1, q):
+                M[i, j] -= v[i] * p[j] + p[i] * v[j]
+        b[k] = alpha
+    if q >= 2:
+        a[q - 2] = M[q - 2, q - 2]
+        b[q - 2] = M[q - 1, q - 2]
+    a[q - 1] = M[q - 1, q - 1]
+
+
+def test_tridiagonalize_matches_the_row_at_a_time_reduction(monkeypatch):
+    """The compiled tridiagonalization (four rows per pass of ``M v``, the rank-2 update on row slices) gives the
+    same floats, bit for bit, as the plain row-at-a-time reduction (:func:`_tridiagonalize_reference`) in the
+    diagonal, off-diagonal and the reflectors left in M, on 300 of the dense-route test matrices (sizes 1..32,
+    every family, scaled as the kernel scales them) and on matrices that are not exactly symmetric (a Gram from
+    BLAS need not be)."""
+    kern = _kernel_module(monkeypatch)
+    rng = np.random.default_rng(12)
+    mats = []
+    for _, M in _test_matrices(rng, 300):  # scaled as the kernel scales them (scaled_extremes): max |M| in [1, 2)
+        amax = np.abs(M).max()
+        mats.append(M * 2.0 ** -np.floor(np.log2(amax)) if amax > 0 else M)
+    mats += [M + 1e-13 * rng.normal(size=M.shape) for M in mats[:40]]
+    for M in mats:
+        q = M.shape[0]
+        M1, M2 = M.copy(), M.copy()
+        a1, b1, a2, b2 = np.full(q, np.nan), np.full(q, np.nan), np.full(q, np.nan), np.full(q, np.nan)
+        kern.tridiagonalize(M1, a1, b1, np.empty(q))
+        _tridiagonalize_reference(M2, a2, b2)
+        assert np.array_equal(a1, a2) and np.array_equal(b1[: q - 1], b2[: q - 1]), q
+        assert np.array_equal(M1, M2), q
+
+
+def test_three_extremes_at_once_match_one_at_a_time(monkeypatch):
+    """``extreme_eigvalsh3`` (three matrices' Laguerre iterations interleaved) and ``gram_dense3`` (three Grams'
+    dense route at once) give the same floats, bit for bit, and the same success flags as ``extreme_eigvalsh``
+    and ``gram_dense`` one matrix at a time: on the dense-route test matrices in triples of one size (sizes
+    1..32, mixed families, so that the iterations take different numbers of steps and some verifications fail),
+    with a zero matrix and one of huge scale (skipped chains) among them; and on factor triples F (p, c) whose
+    Grams take the SVD redo (graded rows) or hold a NaN."""
+    kern = _kernel_module(monkeypatch)
+    rng = np.random.default_rng(13)
+    by_size: dict = {}
+    for _, M in _test_matrices(rng, 1200):
+        by_size.setdefault(M.shape[0], []).append(M)
+    triples = []
+    for q, ms in sorted(by_size.items()):
+        triples += [ms[i:i + 3] for i in range(0, len(ms) - 2, 3)]
+        big = ms[1] / max(np.abs(ms[1]).max(), 1e-300) * 1e291  # max |M| above 1e290: no scaling, eigvalsh
+        triples.append([ms[0], np.zeros((q, q)), big])
+    fails = 0
+    for trip in triples:
+        q = trip[0].shape[0]
+        G3 = np.array(trip)
+        st = np.ones(3, dtype=np.int64)
+        st[1] = 1 if q % 2 else 3  # a skipped matrix now and then
+        out3 = np.full((3, 2), np.nan)
+        kern.extreme_eigvalsh3(G3, np.empty_like(G3), np.empty((3, q)), np.empty((3, q)), np.empty((3, q)), st,
+                               out3, np.empty(6), np.zeros(6, dtype=np.bool_), np.empty(3))
+        assert np.array_equal(G3, np.array(trip))  # not modified
+        for j, M in enumerate(trip):
+            if j == 1 and q % 2 == 0:
+                assert st[j] == 3 and np.isnan(out3[j]).all()
+                continue
+            out = np.full(2, np.nan)
+            ok = kern.extreme_eigvalsh(M.copy(), np.empty(q), np.empty(q), np.empty(q), out)
+            assert st[j] == int(ok), (q, j)
+            fails += not ok
+            assert np.array_equal(out3[j], out, equal_nan=True), (q, j, out3[j], out)
+    assert fails > 0  # the failure flag was exercised
+    from numba.extending import get_cython_function_address
+
+    gesdd = get_cython_function_address("scipy.linalg.cython_lapack", "dgesdd")
+    redo = 0
+    for i in range(120):
+        p = int(rng.integers(1, 12))
+        Fs = [rng.normal(size=(p, int(rng.integers(p, 25)))) * 10.0 ** rng.uniform(-3, 3, size=(p, 1))
+              for _ in range(3)]
+        if i % 10 == 0:
+            Fs[2][0, 0] = np.nan
+        need = (bool(i % 3), True, bool(i % 2))
+        mx = max(25, p)
+        ints = np.zeros(7, dtype=np.int32)
+        ints[5] = 3 * mx + 7 * mx + 64
+        work = (gesdd, np.empty(mx * mx), np.empty(mx), np.empty(ints[5]), np.empty(8 * mx, dtype=np.int32), ints,
+                np.array([76, 78, 78], dtype=np.uint8))
+        out3 = np.full((3, 2), np.nan)
+        kern.gram_dense3(Fs[0], Fs[1], Fs[2], need[0], need[1], need[2], out3, np.empty((3, p, p)),
+                         np.empty((3, p, p)), np.empty((3, p)), np.empty((3, p)), np.empty((3, p)),
+                         np.zeros(3, dtype=np.int64), np.empty((3, 2)), np.empty(6), np.zeros(6, dtype=np.bool_),
+                         np.empty(3), *work, np.empty(4))
+        for j, F in enumerate(Fs):
+            out = np.full(2, np.nan)
+            a, b, c = np.empty(p), np.empty(p), np.empty(p)
+            kern.gram_dense(F, need[j], False, np.zeros((p, 2)), np.zeros(4), out, a, b, c, np.empty(4), *work[:5],
+                            work[5], work[6])
+            assert np.array_equal(out3[j], out, equal_nan=True), (i, j, out3[j], out)
+            G = F @ F.T
+            if need[j] and np.isfinite(G).all() and p > 1:
+                e = np.linalg.eigvalsh(G)
+                redo += e[0] < 1e-4 * e[-1]
+    assert redo > 10  # the SVD redo was exercised
+
+
+def _inverse_iteration_reference(a, b, q, sigma, tnorm, y):
+    """local_pl_kernel's one-shift inverse iteration as first written, in plain Python: ``y`` (q), an eigenvector
+    of the tridiagonal (``a``, ``b``) for the eigenvalue nearest ``sigma`` (three steps from a fixed start, ``T -
+    sigma I`` factored once with partial pivoting). Returns False where the vector is not finite."""
+    d = np.empty(q)
+    dl = np.empty(q)
+    du = np.empty(q)
+    du2 = np.zeros(q)
+    piv = np.zeros(q, dtype=np.int64)
+    tiny = EPS * tnorm + 1e-300  # EPS: the kernel's (np.finfo(float).eps)
+    for i in range(q):
+        d[i] = a[i] - sigma
+    for i in range(q - 1):
+        dl[i] = b[i]
+        du[i] = b[i]
+    for i in range(q - 1):
+        if abs(d[i]) >= abs(dl[i]):
+            if abs(d[i]) < tiny:
+                d[i] = tiny if d[i] >= 0 else -tiny
+            fact = dl[i] / d[i]
+            dl[i] = fact
+            d[i + 1] -= fact * du[i]
+        else:
+            piv[i] = 1
+            fact = d[i] / dl[i]
+            d[i] = dl[i]
+            dl[i] = fact
+            temp = du[i]
+            du[i] = d[i + 1]
+            d[i + 1] = temp - fact * d[i + 1]
+            if i < q - 2:
+                du2[i] = du[i + 1]
+                du[i + 1] = -fact * du[i + 1]
+    if abs(d[q - 1]) < tiny:
+        d[q - 1] = tiny if d[q - 1] >= 0 else -tiny
+    for i in range(q):  # a fixed start with no special structure (the golden-ratio sequence)
+        y[i] = 0.5 + ((i + 1) * 0.6180339887498949) % 1.0
+    for _ in range(3):
+        for i in range(q - 1):
+            if piv[i] == 0:
+                y[i + 1] -= dl[i] * y[i]
+            else:
+                temp = y[i]
+                y[i] = y[i + 1]
+                y[i + 1] = temp - dl[i] * y[i]
+        y[q - 1] /= d[q - 1]
+        if q > 1:
+            y[q - 2] = (y[q - 2] - du[q - 2] * y[q - 1]) / d[q - 2]
+        for i in range(q - 3, -1, -1):
+            y[i] = (y[i] - du[i] * y[i + 1] - du2[i] * y[i + 2]) / d[i]
+        big = 0.0
+        for i in range(q):
+            big = max(big, abs(y[i]))
+        if not (0.0 < big < np.inf):
+            return False
+        for i in range(q):
+            y[i] /= big
+    nrm = 0.0
+    for i in range(q):
+        nrm += y[i] * y[i]
+    nrm = np.sqrt(nrm)
+    for i in range(q):
+        y[i] /= nrm
+    return True
+
+
+def _back_transform_reference(M, y):
+    """The kernel's one-vector back-transformation as first written, in plain Python: ``y <- H y`` for the
+    reflectors :func:`local_pl_kernel.tridiagonalize` left in ``M``."""
+    q = M.shape[0]
+    for k in range(q - 3, -1, -1):
+        beta = M[k, k]
+        if beta == 0.0:
+            continue
+        t = 0.0
+        for i in range(k + 1, q):
+            t += M[i, k] * y[i]
+        t *= beta
+        for i in range(k + 1, q):
+            y[i] -= t * M[i, k]
+
+
+def test_two_vectors_at_once_match_one_at_a_time(monkeypatch):
+    """``tridiag_inverse_iteration2`` and ``back_transform2`` (two eigenvectors' recurrences in the same loops)
+    give the same floats, bit for bit, and the same success flag as the one-vector loops in plain Python
+    (:func:`_inverse_iteration_reference`, :func:`_back_transform_reference`) on 300 of the dense-route test
+    matrices (scaled as the kernel scales them, tridiagonalized by the kernel), with shifts at the extreme
+    eigenvalues, at an interior one (pivoting both ways), and a NaN shift (the failure flag)."""
+    kern = _kernel_module(monkeypatch)
+    rng = np.random.default_rng(14)
+    fails = 0
+    for i, (_, M) in enumerate(_test_matrices(rng, 300)):
+        q = M.shape[0]
+        if q < 3:
+            continue
+        amax = np.abs(M).max()
+        if amax == 0:
+            continue
+        M = M * 2.0 ** -np.floor(np.log2(amax))
+        a, b = np.empty(q), np.empty(q)
+        kern.tridiagonalize(M, a, b, np.empty(q))
+        T = np.diag(a) + np.diag(b[: q - 1], 1) + np.diag(b[: q - 1], -1)
+        e = np.linalg.eigvalsh(T)
+        tnorm = np.abs(T).sum(axis=1).max()
+        s0, s1 = (e[0], e[-1]) if i % 3 else (e[q // 2], np.nan if i % 2 else e[1])
+        Y = np.full((2, q), np.nan)
+        ok2 = kern.tridiag_inverse_iteration2(a, b, q, s0, s1, tnorm, Y, np.empty((2, 4, q)),
+                                              np.empty((2, q), dtype=np.int64))
+        ys = [np.empty(q), np.empty(q)]
+        oks = [_inverse_iteration_reference(a, b, q, s, tnorm, y) for s, y in zip((s0, s1), ys)]
+        assert ok2 == (oks[0] and oks[1]), (i, q)
+        fails += not ok2
+        if not ok2:
+            continue
+        assert np.array_equal(Y[0], ys[0]) and np.array_equal(Y[1], ys[1]), (i, q)
+        kern.back_transform2(M, Y)
+        for y in ys:
+            _back_transform_reference(M, y)
+        assert np.array_equal(Y[0], ys[0]) and np.array_equal(Y[1], ys[1]), (i, q)
+    assert fails > 0  # the NaN shifts

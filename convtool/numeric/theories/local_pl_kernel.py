@@ -57,33 +57,45 @@ ST_MAX, ST_CONV, ST_DIV, ST_NONFIN, ST_ZERO = 0, 1, 2, 3, 4
 
 
 def _pointer_call(n):
-    """The codegen of an intrinsic that calls the routine at address ``args[0]`` with the data pointers of its
-    ``n`` array arguments (Fortran convention: every argument by reference). Plain Python (its name starts with
-    ``_``, so it is not compiled): the intrinsics below share it."""
+    """The codegen of an intrinsic that calls the routine at address ``args[0]`` with the ``n`` addresses
+    ``args[1:]`` (integers from :func:`_at`; Fortran convention: every argument by reference). Plain Python (its
+    name starts with ``_``, so it is not compiled): the intrinsics below share it."""
     def codegen(context, builder, signature, args):
         i8p = ir.IntType(8).as_pointer()
         fnty = ir.FunctionType(ir.VoidType(), [i8p] * n)
         fptr = builder.inttoptr(args[0], fnty.as_pointer())
-        ptrs = [builder.bitcast(context.make_array(signature.args[i])(context, builder, args[i]).data, i8p)
-                for i in range(1, n + 1)]
-        builder.call(fptr, ptrs)
+        builder.call(fptr, [builder.inttoptr(args[i], i8p) for i in range(1, n + 1)])
         return context.get_dummy_value()
 
     return codegen
 
 
 @intrinsic
+def _at(typingctx, arr, i):
+    """The address of the flat element ``i`` of the C-ordered array ``arr`` as an integer: what ``arr[i:i + 1]``
+    would hand a BLAS routine, without a view (each view an atomic reference-count increment and decrement)."""
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        intp = context.get_value_type(types.intp)
+        size = ir.Constant(intp, context.get_abi_sizeof(context.get_data_type(signature.args[0].dtype)))
+        base = builder.ptrtoint(ary.data, intp)
+        return builder.add(base, builder.mul(args[1], size))
+
+    return types.intp(arr, types.intp), codegen
+
+
+@intrinsic
 def _blas10(typingctx, addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9):
     """Call the BLAS routine at address ``addr`` (scipy's ``cython_blas``, passed at run time so that the
-    compiled code can be cached) with the data pointers of the ten arrays ``p0 .. p9`` (a scalar argument is a
-    one-element array or slice)."""
-    return types.void(addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9), _pointer_call(10)
+    compiled code can be cached) with the ten argument addresses ``p0 .. p9`` (:func:`_at`; a scalar argument is
+    an element of a work array)."""
+    return types.void(addr, *([types.intp] * 10)), _pointer_call(10)
 
 
 @intrinsic
 def _lapack14(typingctx, addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13):
     """:func:`_blas10` for a LAPACK routine of fourteen arguments (scipy's ``cython_lapack``: ``dgesdd``)."""
-    return types.void(addr, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13), _pointer_call(14)
+    return types.void(addr, *([types.intp] * 14)), _pointer_call(14)
 
 
 def sv_extremes(gesdd, F, sa, ss, sw, siw, sints, chars, out):
@@ -103,8 +115,8 @@ def sv_extremes(gesdd, F, sa, ss, sw, siw, sints, chars, out):
     sints[3] = 1
     sints[4] = 1
     sints[6] = 0
-    _lapack14(gesdd, chars[2:3], sints[0:1], sints[1:2], sa, sints[2:3], ss, sw[0:1], sints[3:4], sw[0:1],
-              sints[4:5], sw, sints[5:6], siw, sints[6:7])
+    _lapack14(gesdd, _at(chars, 2), _at(sints, 0), _at(sints, 1), _at(sa, 0), _at(sints, 2), _at(ss, 0), _at(sw, 0),
+              _at(sints, 3), _at(sw, 0), _at(sints, 4), _at(sw, 0), _at(sints, 5), _at(siw, 0), _at(sints, 6))
     if sints[6] != 0:
         return False
     out[0] = ss[0]
@@ -116,8 +128,10 @@ def imbalance(syrk, A, B, D, chars, ia, ib, fa, fb):
     """The upper triangle (``D[i, j]``, j >= i) of ``D = A^T A - B^T B`` (k, k) for C-ordered A (n, k), B (m, k):
     two BLAS rank-k updates (half a product's flops each, as numpy's ``A.T @ A``). The lower triangle is not
     touched; every use below reads the upper one (:func:`mirror` where a full matrix is needed)."""
-    _blas10(syrk, chars[0:1], chars[1:2], ia[0:1], ia[1:2], fa[0:1], A, ia[2:3], fa[1:2], D, ia[3:4])
-    _blas10(syrk, chars[0:1], chars[1:2], ib[0:1], ib[1:2], fb[0:1], B, ib[2:3], fb[1:2], D, ib[3:4])
+    _blas10(syrk, _at(chars, 0), _at(chars, 1), _at(ia, 0), _at(ia, 1), _at(fa, 0), _at(A, 0), _at(ia, 2), _at(fa, 1),
+            _at(D, 0), _at(ia, 3))
+    _blas10(syrk, _at(chars, 0), _at(chars, 1), _at(ib, 0), _at(ib, 1), _at(fb, 0), _at(B, 0), _at(ib, 2), _at(fb, 1),
+            _at(D, 0), _at(ib, 3))
 
 
 def mirror(D):
@@ -128,10 +142,16 @@ def mirror(D):
 
 
 def sym_diffs(D, X, Y, out):
-    """``||D - X||_F, ||D - Y||_F`` of symmetric matrices from their upper triangles (one pass). Each row's part
-    right of the diagonal is taken as a 1-d slice indexed from 0, which LLVM vectorizes (indexing ``D[i, j]`` for
-    ``j`` in ``range(i + 1, k)`` it does not: 25 against 9 us at k = 200, measured)."""
+    """``||D - X||_F, ||D - Y||_F`` of symmetric matrices (C-ordered) from their upper triangles (one pass). Each
+    row's part right of the diagonal is read through one flat view per matrix at unsigned offsets counted from 0,
+    which LLVM vectorizes (indexing ``D[i, j]`` for ``j`` in ``range(i + 1, k)`` it does not, for the negative-index
+    wraparound of a signed index: 25 against 9 us at k = 200, measured) without a view per row (each view an atomic
+    reference-count increment and decrement, issue 13)."""
     k = D.shape[0]
+    Df = D.reshape(-1)
+    Xf = X.reshape(-1)
+    Yf = Y.reshape(-1)
+    uk = np.uint64(k)
     sx = 0.0
     sy = 0.0
     dx = 0.0
@@ -141,12 +161,11 @@ def sym_diffs(D, X, Y, out):
         b = D[i, i] - Y[i, i]
         dx += a * a
         dy += b * b
-        d = D[i, i + 1:]
-        x = X[i, i + 1:]
-        y = Y[i, i + 1:]
-        for j in range(d.shape[0]):
-            a = d[j] - x[j]
-            b = d[j] - y[j]
+        o = np.uint64(i) * uk + np.uint64(i + 1)
+        for jj in range(k - i - 1):
+            j = o + np.uint64(jj)
+            a = Df[j] - Xf[j]
+            b = Df[j] - Yf[j]
             sx += a * a
             sy += b * b
     out[0] = np.sqrt(2.0 * sx + dx)
@@ -154,14 +173,18 @@ def sym_diffs(D, X, Y, out):
 
 
 def sym_frob(D):
+    """``||D||_F`` of a symmetric (C-ordered) matrix from its upper triangle (:func:`sym_diffs`' indexing)."""
     k = D.shape[0]
+    Df = D.reshape(-1)
+    uk = np.uint64(k)
     s = 0.0
     dg = 0.0
     for i in range(k):
         dg += D[i, i] * D[i, i]
-        d = D[i, i + 1:]
-        for j in range(d.shape[0]):
-            s += d[j] * d[j]
+        o = np.uint64(i) * uk + np.uint64(i + 1)
+        for jj in range(k - i - 1):
+            j = o + np.uint64(jj)
+            s += Df[j] * Df[j]
     return np.sqrt(2.0 * s + dg)
 
 
@@ -174,7 +197,8 @@ def sym_matvec2(symv, D, V, U, Vt, Ut, ints, flts, chars):
         Vt[0, i] = V[i, 0]
         Vt[1, i] = V[i, 1]
     for c in range(2):
-        _blas10(symv, chars[0:1], ints[0:1], flts[0:1], D, ints[0:1], Vt[c], ints[1:2], flts[1:2], Ut[c], ints[1:2])
+        _blas10(symv, _at(chars, 0), _at(ints, 0), _at(flts, 0), _at(D, 0), _at(ints, 0), _at(Vt, c * k), _at(ints, 1),
+                _at(flts, 1), _at(Ut, c * k), _at(ints, 1))
     for i in range(k):
         U[i, 0] = Ut[0, i]
         U[i, 1] = Ut[1, i]
@@ -369,9 +393,14 @@ def tridiagonalize(M, a, b, p):
     ``T = H^T M H`` with diagonal ``a`` (q) and off-diagonal ``b`` (q - 1); ``p`` (q) is work space. Backward
     stable (``T`` is exactly similar to ``M + E``, ``||E|| = O(q eps ||M||)``), as LAPACK's ``dsytrd``.
     ``H = H_0 H_1 ... H_{q-3}``, ``H_k = I - beta_k v_k v_k^T`` acting on rows k+1 .. q-1: ``v_k`` is left in
-    ``M[k+1:, k]`` and ``beta_k`` on the diagonal, ``M[k, k]`` (0: no reflection), for :func:`back_transform`.
-    ``b[q-1]`` is left as work space."""
+    ``M[k+1:, k]`` and ``beta_k`` on the diagonal, ``M[k, k]`` (0: no reflection), for :func:`back_transform2`.
+    ``b[q-1]`` is left as work space. M C-ordered. Each product ``M v`` takes four rows per pass over ``v`` (four
+    independent sums, each in the order of j) and the rank-2 update vectorizes (flat unsigned indices): the same
+    floats as one row at a time with two-index loops, ~50% less at 20 x 20 and ~30% less at 10 x 10 (measured,
+    issue 13)."""
     q = M.shape[0]
+    Mf = M.reshape(-1)
+    uq = np.uint64(q)
     for k in range(q - 2):
         s2 = 0.0
         for i in range(k + 1, q):
@@ -388,22 +417,54 @@ def tridiagonalize(M, a, b, p):
         M[k, k] = beta
         for i in range(k + 1, q):  # v_k contiguous in b[k+1:] (free until their own steps): row-wise loops below
             b[i] = M[i, k]
-        for i in range(k + 1, q):
-            t = 0.0
-            for j in range(k + 1, q):
-                t += M[i, j] * b[j]
-            p[i] = beta * t
+        # the products and the update read M's rows through one flat view at unsigned offsets (no view per row:
+        # each an atomic reference-count increment and decrement; an unsigned index has no wraparound select,
+        # so the update vectorizes), with v = M[k+1:, k] in b[k+1:]
+        c0 = np.uint64(k + 1)
+        n1 = q - k - 1
+        i = k + 1
+        while i + 3 < q:  # p = beta M v: four rows' sums at once, each in the order of j (independent chains)
+            o0 = np.uint64(i) * uq + c0
+            o1 = o0 + uq
+            o2 = o1 + uq
+            o3 = o2 + uq
+            t0 = 0.0
+            t1 = 0.0
+            t2 = 0.0
+            t3 = 0.0
+            for jj in range(n1):
+                j = np.uint64(jj)
+                vj = b[c0 + j]
+                t0 += Mf[o0 + j] * vj
+                t1 += Mf[o1 + j] * vj
+                t2 += Mf[o2 + j] * vj
+                t3 += Mf[o3 + j] * vj
+            p[i] = beta * t0
+            p[i + 1] = beta * t1
+            p[i + 2] = beta * t2
+            p[i + 3] = beta * t3
+            i += 4
+        while i < q:
+            o0 = np.uint64(i) * uq + c0
+            t0 = 0.0
+            for jj in range(n1):
+                j = np.uint64(jj)
+                t0 += Mf[o0 + j] * b[c0 + j]
+            p[i] = beta * t0
+            i += 1
         kk = 0.0
         for i in range(k + 1, q):
             kk += b[i] * p[i]
         kk *= 0.5 * beta
         for i in range(k + 1, q):
             p[i] -= kk * b[i]
-        for i in range(k + 1, q):
+        for i in range(k + 1, q):  # M -= v w^T + w v^T (w = p)
             vi = b[i]
-            pi = p[i]
-            for j in range(k + 1, q):
-                M[i, j] -= vi * p[j] + pi * b[j]
+            wi = p[i]
+            o0 = np.uint64(i) * uq + c0
+            for jj in range(n1):
+                j = np.uint64(jj)
+                Mf[o0 + j] -= vi * p[c0 + j] + wi * b[c0 + j]
         b[k] = alpha
     if q >= 2:
         a[q - 2] = M[q - 2, q - 2]
@@ -523,6 +584,161 @@ def laguerre_gh2(a, b2, q, x, y, pivmin):
     return g, h, f, k
 
 
+def laguerre_gh6(a3, p3, q, x0, x1, x2, x3, x4, x5, pivmin):
+    """:func:`laguerre_gh2` of three tridiagonals at once (diagonals ``a3[j]``, squared off-diagonals ``p3[j]``,
+    all of size q): ``x{2j}`` below (side -1) and ``x{2j+1}`` above (side +1) the spectrum of matrix j. Six
+    independent chains of divisions in one pass (written out: numba keeps scalars in registers, not small
+    arrays), each with exactly :func:`laguerre_gh`'s operations, so the same floats as six calls. Returns
+    ``(G, H)`` of the six chains in order."""
+    d0 = a3[0, 0] - x0
+    if abs(d0) < pivmin:
+        d0 = pivmin
+    dp0 = -1.0
+    dpp0 = 0.0
+    r0 = 1.0 / d0
+    g0 = dp0 * r0
+    h0 = g0 * g0
+    d1 = a3[0, 0] - x1
+    if abs(d1) < pivmin:
+        d1 = -pivmin
+    dp1 = -1.0
+    dpp1 = 0.0
+    r1 = 1.0 / d1
+    g1 = dp1 * r1
+    h1 = g1 * g1
+    d2 = a3[1, 0] - x2
+    if abs(d2) < pivmin:
+        d2 = pivmin
+    dp2 = -1.0
+    dpp2 = 0.0
+    r2 = 1.0 / d2
+    g2 = dp2 * r2
+    h2 = g2 * g2
+    d3 = a3[1, 0] - x3
+    if abs(d3) < pivmin:
+        d3 = -pivmin
+    dp3 = -1.0
+    dpp3 = 0.0
+    r3 = 1.0 / d3
+    g3 = dp3 * r3
+    h3 = g3 * g3
+    d4 = a3[2, 0] - x4
+    if abs(d4) < pivmin:
+        d4 = pivmin
+    dp4 = -1.0
+    dpp4 = 0.0
+    r4 = 1.0 / d4
+    g4 = dp4 * r4
+    h4 = g4 * g4
+    d5 = a3[2, 0] - x5
+    if abs(d5) < pivmin:
+        d5 = -pivmin
+    dp5 = -1.0
+    dpp5 = 0.0
+    r5 = 1.0 / d5
+    g5 = dp5 * r5
+    h5 = g5 * g5
+    for i in range(1, q):
+        bb0 = p3[0, i - 1]
+        ai0 = a3[0, i]
+        bb1 = p3[1, i - 1]
+        ai1 = a3[1, i]
+        bb2 = p3[2, i - 1]
+        ai2 = a3[2, i]
+        nd0 = ai0 - x0 - bb0 * r0
+        if abs(nd0) < pivmin:
+            nd0 = pivmin
+        nd1 = ai0 - x1 - bb0 * r1
+        if abs(nd1) < pivmin:
+            nd1 = -pivmin
+        nd2 = ai1 - x2 - bb1 * r2
+        if abs(nd2) < pivmin:
+            nd2 = pivmin
+        nd3 = ai1 - x3 - bb1 * r3
+        if abs(nd3) < pivmin:
+            nd3 = -pivmin
+        nd4 = ai2 - x4 - bb2 * r4
+        if abs(nd4) < pivmin:
+            nd4 = pivmin
+        nd5 = ai2 - x5 - bb2 * r5
+        if abs(nd5) < pivmin:
+            nd5 = -pivmin
+        ndp0 = -1.0 + bb0 * dp0 * r0 * r0
+        dpp0 = bb0 * r0 * r0 * (dpp0 - 2.0 * dp0 * dp0 * r0)
+        dp0 = ndp0
+        ndp1 = -1.0 + bb0 * dp1 * r1 * r1
+        dpp1 = bb0 * r1 * r1 * (dpp1 - 2.0 * dp1 * dp1 * r1)
+        dp1 = ndp1
+        ndp2 = -1.0 + bb1 * dp2 * r2 * r2
+        dpp2 = bb1 * r2 * r2 * (dpp2 - 2.0 * dp2 * dp2 * r2)
+        dp2 = ndp2
+        ndp3 = -1.0 + bb1 * dp3 * r3 * r3
+        dpp3 = bb1 * r3 * r3 * (dpp3 - 2.0 * dp3 * dp3 * r3)
+        dp3 = ndp3
+        ndp4 = -1.0 + bb2 * dp4 * r4 * r4
+        dpp4 = bb2 * r4 * r4 * (dpp4 - 2.0 * dp4 * dp4 * r4)
+        dp4 = ndp4
+        ndp5 = -1.0 + bb2 * dp5 * r5 * r5
+        dpp5 = bb2 * r5 * r5 * (dpp5 - 2.0 * dp5 * dp5 * r5)
+        dp5 = ndp5
+        r0 = 1.0 / nd0
+        u0 = dp0 * r0
+        g0 += u0
+        h0 += u0 * u0 - dpp0 * r0
+        r1 = 1.0 / nd1
+        u1 = dp1 * r1
+        g1 += u1
+        h1 += u1 * u1 - dpp1 * r1
+        r2 = 1.0 / nd2
+        u2 = dp2 * r2
+        g2 += u2
+        h2 += u2 * u2 - dpp2 * r2
+        r3 = 1.0 / nd3
+        u3 = dp3 * r3
+        g3 += u3
+        h3 += u3 * u3 - dpp3 * r3
+        r4 = 1.0 / nd4
+        u4 = dp4 * r4
+        g4 += u4
+        h4 += u4 * u4 - dpp4 * r4
+        r5 = 1.0 / nd5
+        u5 = dp5 * r5
+        g5 += u5
+        h5 += u5 * u5 - dpp5 * r5
+    return g0, h0, g1, h1, g2, h2, g3, h3, g4, h4, g5, h5
+
+
+def laguerre3(a3, p3, q, x, done, tol3):
+    """:func:`laguerre_both` (extremes, nothing deflated) of three tridiagonals of size q at once: chain 2j from
+    ``x[2j]`` below and chain 2j+1 from ``x[2j+1]`` above the spectrum of matrix j (``a3[j]``, ``p3[j]``; step
+    tolerance ``tol3[j]``), ``x`` and ``done`` updated in place (a chain already ``done`` is not stepped; its
+    matrix's rows must still hold finite values). While three or more chains run, one :func:`laguerre_gh6` pass
+    serves all; after that each runs alone (:func:`laguerre_gh`). Every chain takes the steps it takes in
+    :func:`laguerre_both`, at most 60, with the same arithmetic: the same floats."""
+    for _ in range(60):
+        nact = 0
+        for c in range(6):
+            if not done[c]:
+                nact += 1
+        if nact == 0:
+            return
+        if nact >= 3:
+            g0, h0, g1, h1, g2, h2, g3, h3, g4, h4, g5, h5 = laguerre_gh6(a3, p3, q, x[0], x[1], x[2], x[3], x[4],
+                                                                          x[5], PIVMIN)
+            gs = (g0, g1, g2, g3, g4, g5)
+            hs = (h0, h1, h2, h3, h4, h5)
+            for c in range(6):
+                if not done[c]:
+                    side = -1.0 if c % 2 == 0 else 1.0
+                    x[c], done[c] = laguerre_step(x[c], gs[c], hs[c], side, q, q, np.nan, tol3[c // 2])
+        else:
+            for c in range(6):
+                if not done[c]:
+                    side = -1.0 if c % 2 == 0 else 1.0
+                    g, h = laguerre_gh(a3[c // 2], p3[c // 2], q, x[c], side, PIVMIN)
+                    x[c], done[c] = laguerre_step(x[c], g, h, side, q, q, np.nan, tol3[c // 2])
+
+
 def laguerre_step(x, g, h, side, q, nq, lam, tol):
     """One step of :func:`laguerre_both`'s iteration on one side from ``x`` with ``(G, H)`` there: ``(x_next,
     done)``."""
@@ -578,18 +794,30 @@ def laguerre_both(a, b2, q, xlo, xhi, pivmin, tol, lamlo, lamhi):
     return xlo, xhi
 
 
-def scaled_extremes(M, a, b, p):
-    """The first half of :func:`extreme_eigvalsh` and :func:`extreme_pairs`: ``M`` (q, q; both triangles;
-    overwritten) scaled by a power of two to ``max |M_ij|`` in [1, 2), :func:`tridiagonalize` (diagonal ``a``,
-    off-diagonal ``b``; ``p`` then holds the squared off-diagonal), and :func:`laguerre_both` from the Gershgorin
-    bounds. Returns ``(sc, lo, hi, span, tnorm)``: the scale, the scaled extreme eigenvalues (unverified), the
-    Gershgorin span and ``max_i (|a_i| + |b_i-1| + |b_i|)``; ``sc = 0``: M is zero (nothing else computed),
-    ``sc < 0``: ``max |M_ij|`` outside (1e-290, 1e290), where the scale itself would over- or underflow."""
+def scaled_tridiagonal(M, a, b, p):
+    """``M`` (q, q; both triangles; overwritten) scaled by a power of two to ``max |M_ij|`` in [1, 2) and
+    reduced by :func:`tridiagonalize` (diagonal ``a``, off-diagonal ``b``; ``p`` then holds the squared off-diagonal).
+    Returns ``(sc, gl, gu, span, tnorm)``: the scale, the Gershgorin bounds widened by ``2 atol + PIVMIN``
+    (``atol = eps span / 2``: where Laguerre's iteration starts), the Gershgorin span and ``max_i (|a_i| +
+    |b_i-1| + |b_i|)``; ``sc = 0``: M is zero (nothing else computed), ``sc < 0``: ``max |M_ij|`` outside
+    (1e-290, 1e290), where the scale itself would over- or underflow."""
     q = M.shape[0]
-    amax = 0.0
+    m0 = 0.0  # max |M_ij| in four independent chains (a maximum is exact in any order; a NaN is skipped by each)
+    m1 = 0.0
+    m2 = 0.0
+    m3 = 0.0
     for i in range(q):
-        for j in range(q):
-            amax = max(amax, abs(M[i, j]))
+        j = 0
+        while j + 3 < q:
+            m0 = max(m0, abs(M[i, j]))
+            m1 = max(m1, abs(M[i, j + 1]))
+            m2 = max(m2, abs(M[i, j + 2]))
+            m3 = max(m3, abs(M[i, j + 3]))
+            j += 4
+        while j < q:
+            m0 = max(m0, abs(M[i, j]))
+            j += 1
+    amax = max(max(m0, m1), max(m2, m3))
     if amax == 0.0:
         return 0.0, 0.0, 0.0, 0.0, 0.0
     if not (1e-290 < amax < 1e290):
@@ -617,7 +845,19 @@ def scaled_extremes(M, a, b, p):
     atol = 0.5 * EPS * span
     gl -= 2 * atol + PIVMIN
     gu += 2 * atol + PIVMIN
-    lo, hi = laguerre_both(a, p, q, gl, gu, PIVMIN, atol, np.nan, np.nan)
+    return sc, gl, gu, span, tnorm
+
+
+def scaled_extremes(M, a, b, p):
+    """The first half of :func:`extreme_eigvalsh` and :func:`extreme_pairs`: :func:`scaled_tridiagonal`, then
+    :func:`laguerre_both` from the widened Gershgorin bounds. Returns ``(sc, lo, hi, span, tnorm)``: the scale,
+    the scaled extreme eigenvalues (unverified), the Gershgorin span and ``max_i (|a_i| + |b_i-1| + |b_i|)``
+    (``sc <= 0``: as :func:`scaled_tridiagonal`)."""
+    q = M.shape[0]
+    sc, gl, gu, span, tnorm = scaled_tridiagonal(M, a, b, p)
+    if sc <= 0.0:
+        return sc, 0.0, 0.0, 0.0, 0.0
+    lo, hi = laguerre_both(a, p, q, gl, gu, PIVMIN, 0.5 * EPS * span, np.nan, np.nan)
     return sc, lo, hi, span, tnorm
 
 
@@ -654,86 +894,101 @@ def extreme_eigvalsh(M, a, b, p, out):
     return extremes_verified(a, p, q, lo, hi, 0.5 * EPS * span)
 
 
-def tridiag_inverse_iteration(a, b, q, sigma, tnorm, y):
-    """``y`` (q): an eigenvector of the tridiagonal (``a``, ``b``) for the eigenvalue nearest ``sigma``, by three
-    steps of inverse iteration (LAPACK ``dstein``'s method): ``T - sigma I`` factored once with partial pivoting
-    (``dgttrf``; a pivot below ``eps ||T||`` raised to it, a perturbation of that size), then solved
-    (``dgtts2``) from a fixed start, normalized after each solve. Returns False where the vector is not finite."""
-    d = np.empty(q)
-    dl = np.empty(q)
-    du = np.empty(q)
-    du2 = np.zeros(q)
-    piv = np.zeros(q, dtype=np.int64)
+def tridiag_inverse_iteration2(a, b, q, s0, s1, tnorm, Y, wk, piv):
+    """``Y[0]``, ``Y[1]`` (q each): eigenvectors of the tridiagonal (``a``, ``b``) for the eigenvalues nearest
+    ``s0`` and ``s1``, by three steps of inverse iteration (LAPACK ``dstein``'s method): ``T - sigma I`` factored
+    once with partial pivoting (``dgttrf``; a pivot below ``eps ||T||`` raised to it, a perturbation of that size),
+    then solved (``dgtts2``) from a fixed start, normalized after each solve. The two shifts' factorizations and
+    solves are independent recurrences, run in the same loops so that they overlap, each with the operations of
+    one shift alone (the same floats: tests/test_fused.py checks them against the one-shift loop in plain Python).
+    ``wk`` (2, 4, q) (d, dl, du, du2 of each shift) and ``piv`` (2, q): work space, indexed in place (a view per
+    row would cost an atomic reference-count pair each). Returns False where either vector is not finite."""
     tiny = EPS * tnorm + 1e-300
-    for i in range(q):
-        d[i] = a[i] - sigma
+    for c in range(2):
+        sigma = s0 if c == 0 else s1
+        for i in range(q):
+            wk[c, 0, i] = a[i] - sigma
+            wk[c, 3, i] = 0.0
+            piv[c, i] = 0
+        for i in range(q - 1):
+            wk[c, 1, i] = b[i]
+            wk[c, 2, i] = b[i]
     for i in range(q - 1):
-        dl[i] = b[i]
-        du[i] = b[i]
-    for i in range(q - 1):
-        if abs(d[i]) >= abs(dl[i]):
-            if abs(d[i]) < tiny:
-                d[i] = tiny if d[i] >= 0 else -tiny
-            fact = dl[i] / d[i]
-            dl[i] = fact
-            d[i + 1] -= fact * du[i]
-        else:
-            piv[i] = 1
-            fact = d[i] / dl[i]
-            d[i] = dl[i]
-            dl[i] = fact
-            temp = du[i]
-            du[i] = d[i + 1]
-            d[i + 1] = temp - fact * d[i + 1]
-            if i < q - 2:
-                du2[i] = du[i + 1]
-                du[i + 1] = -fact * du[i + 1]
-    if abs(d[q - 1]) < tiny:
-        d[q - 1] = tiny if d[q - 1] >= 0 else -tiny
-    for i in range(q):  # a fixed start with no special structure (the golden-ratio sequence)
-        y[i] = 0.5 + ((i + 1) * 0.6180339887498949) % 1.0
+        for c in range(2):
+            if abs(wk[c, 0, i]) >= abs(wk[c, 1, i]):
+                if abs(wk[c, 0, i]) < tiny:
+                    wk[c, 0, i] = tiny if wk[c, 0, i] >= 0 else -tiny
+                fact = wk[c, 1, i] / wk[c, 0, i]
+                wk[c, 1, i] = fact
+                wk[c, 0, i + 1] -= fact * wk[c, 2, i]
+            else:
+                piv[c, i] = 1
+                fact = wk[c, 0, i] / wk[c, 1, i]
+                wk[c, 0, i] = wk[c, 1, i]
+                wk[c, 1, i] = fact
+                temp = wk[c, 2, i]
+                wk[c, 2, i] = wk[c, 0, i + 1]
+                wk[c, 0, i + 1] = temp - fact * wk[c, 0, i + 1]
+                if i < q - 2:
+                    wk[c, 3, i] = wk[c, 2, i + 1]
+                    wk[c, 2, i + 1] = -fact * wk[c, 2, i + 1]
+    for c in range(2):
+        if abs(wk[c, 0, q - 1]) < tiny:
+            wk[c, 0, q - 1] = tiny if wk[c, 0, q - 1] >= 0 else -tiny
+        for i in range(q):  # a fixed start with no special structure (the golden-ratio sequence)
+            Y[c, i] = 0.5 + ((i + 1) * 0.6180339887498949) % 1.0
     for _ in range(3):
         for i in range(q - 1):
-            if piv[i] == 0:
-                y[i + 1] -= dl[i] * y[i]
-            else:
-                temp = y[i]
-                y[i] = y[i + 1]
-                y[i + 1] = temp - dl[i] * y[i]
-        y[q - 1] /= d[q - 1]
-        if q > 1:
-            y[q - 2] = (y[q - 2] - du[q - 2] * y[q - 1]) / d[q - 2]
+            for c in range(2):
+                if piv[c, i] == 0:
+                    Y[c, i + 1] -= wk[c, 1, i] * Y[c, i]
+                else:
+                    temp = Y[c, i]
+                    Y[c, i] = Y[c, i + 1]
+                    Y[c, i + 1] = temp - wk[c, 1, i] * Y[c, i]
+        for c in range(2):
+            Y[c, q - 1] /= wk[c, 0, q - 1]
+            if q > 1:
+                Y[c, q - 2] = (Y[c, q - 2] - wk[c, 2, q - 2] * Y[c, q - 1]) / wk[c, 0, q - 2]
         for i in range(q - 3, -1, -1):
-            y[i] = (y[i] - du[i] * y[i + 1] - du2[i] * y[i + 2]) / d[i]
-        big = 0.0
+            for c in range(2):
+                Y[c, i] = (Y[c, i] - wk[c, 2, i] * Y[c, i + 1] - wk[c, 3, i] * Y[c, i + 2]) / wk[c, 0, i]
+        for c in range(2):
+            big = 0.0
+            for i in range(q):
+                big = max(big, abs(Y[c, i]))
+            if not (0.0 < big < np.inf):
+                return False
+            for i in range(q):
+                Y[c, i] /= big
+    for c in range(2):
+        nrm = 0.0
         for i in range(q):
-            big = max(big, abs(y[i]))
-        if not (0.0 < big < np.inf):
-            return False
+            nrm += Y[c, i] * Y[c, i]
+        nrm = np.sqrt(nrm)
         for i in range(q):
-            y[i] /= big
-    nrm = 0.0
-    for i in range(q):
-        nrm += y[i] * y[i]
-    nrm = np.sqrt(nrm)
-    for i in range(q):
-        y[i] /= nrm
+            Y[c, i] /= nrm
     return True
 
 
-def back_transform(M, y):
-    """``y <- H y`` for the reflectors :func:`tridiagonalize` left in ``M``: an eigenvector of T to one of M."""
+def back_transform2(M, Y):
+    """``y <- H y`` for both vectors ``Y[0]``, ``Y[1]`` and the reflectors :func:`tridiagonalize` left in ``M``:
+    eigenvectors of T to ones of M, in one pass over the reflectors (the same floats as one vector at a time)."""
     q = M.shape[0]
     for k in range(q - 3, -1, -1):
         beta = M[k, k]
         if beta == 0.0:
             continue
-        t = 0.0
+        t0 = 0.0
+        t1 = 0.0
         for i in range(k + 1, q):
-            t += M[i, k] * y[i]
-        t *= beta
+            t0 += M[i, k] * Y[0, i]
+            t1 += M[i, k] * Y[1, i]
+        t0 *= beta
+        t1 *= beta
         for i in range(k + 1, q):
-            y[i] -= t * M[i, k]
+            Y[0, i] -= t0 * M[i, k]
+            Y[1, i] -= t1 * M[i, k]
 
 
 def extreme_pairs(M, a, b, p, out, V):
@@ -742,7 +997,7 @@ def extreme_pairs(M, a, b, p, out, V):
     overwritten) and the eigenvectors of lo and hi in ``V[:q, 0]``, ``V[:q, 1]``. The extreme ones as in
     :func:`extreme_eigvalsh` (:func:`scaled_extremes`); the second ones by the same iteration with the extreme one
     deflated (started a spread beyond it); each of the four verified by two Sturm counts (the j-th eigenvalue within
-    ``eps ||T|| + 4 ulps``); the vectors by :func:`tridiag_inverse_iteration` and :func:`back_transform`. Returns
+    ``eps ||T|| + 4 ulps``); the two vectors by :func:`tridiag_inverse_iteration2` and :func:`back_transform2`. Returns
     False where a verification fails or a vector is not finite (the caller then takes ``eigh``). Accuracy that of
     ``eigh``, ``O(q eps ||M||)`` in the values (tests/test_fused.py compares both on graded, clustered, low-rank,
     tiny and huge matrices)."""
@@ -760,13 +1015,13 @@ def extreme_pairs(M, a, b, p, out, V):
     c4, c5, c6, c7 = sturm_count4(a, p, q, hi2 + dh2, hi2 - dh2, lo2 - dl2, lo2 + dl2, PIVMIN)
     if not (extremes_verified(a, p, q, lo, hi, atol) and c4 >= q - 1 and c5 <= q - 2 and c6 <= 1 and c7 >= 2):
         return False
-    y = np.empty(q)
-    for col in range(2):
-        if not tridiag_inverse_iteration(a, b, q, lo if col == 0 else hi, tnorm, y):
-            return False
-        back_transform(M, y)
-        for i in range(q):
-            V[i, col] = y[i]
+    Y = np.empty((2, q))
+    if not tridiag_inverse_iteration2(a, b, q, lo, hi, tnorm, Y, np.empty((2, 4, q)), np.empty((2, q), dtype=np.int64)):
+        return False
+    back_transform2(M, Y)
+    for i in range(q):
+        V[i, 0] = Y[0, i]
+        V[i, 1] = Y[1, i]
     out[0] = lo / sc
     out[1] = hi / sc
     out[2] = lo2 / sc
@@ -821,34 +1076,124 @@ def dense_extremes(M, track, fro, V, ref, eig_a, eig_b, eig_p, eig_o):
     return track
 
 
+def sv_redo(F, gesdd, sa, ss, sw, siw, sints, chars, eig_o):
+    """``(hi, lo)``: the squared extreme singular values of F, the SVD redo of a Gram's small eigenvalue
+    (:func:`sv_extremes`, ``eig_o`` its work space; numba's ``svd`` where LAPACK reports a failure)."""
+    p = F.shape[0]
+    if sv_extremes(gesdd, F, sa, ss, sw, siw, sints, chars, eig_o):
+        return eig_o[0] * eig_o[0], eig_o[1] * eig_o[1]
+    sv = np.linalg.svd(F)[1]
+    return sv[0] * sv[0], sv[p - 1] * sv[p - 1]
+
+
+def gram_clipped(F, need_low, e_lo, e_hi, out, gesdd, sa, ss, sw, siw, sints, chars, eig_o):
+    """The second half of :func:`gram_dense`: the Gram's extreme eigenvalues ``e_lo``, ``e_hi`` clipped at 0, the
+    SVD's (:func:`sv_redo`) where the smallest is below ``GRAM_SV_RTOL`` the largest, into ``out`` = (lo or 0
+    without ``need_low``, hi)."""
+    hi = nmax(e_hi, 0.0)
+    lo = nmax(e_lo, 0.0)
+    if need_low and lo < GRAM_SV_RTOL * hi:
+        hi, lo = sv_redo(F, gesdd, sa, ss, sw, siw, sints, chars, eig_o)
+    out[0] = lo if need_low else 0.0
+    out[1] = hi
+
+
 def gram_dense(F, need_low, track, V, ref, out, eig_a, eig_b, eig_p, eig_o, gesdd, sa, ss, sw, siw, sints, chars):
     """Dense route of one factor (``models._dense_grams`` / ``_gram_extremes_dense``): the Gram ``F F^T``'s
     extreme eigenvalues (:func:`dense_extremes`) clipped at 0, the SVD's (:func:`sv_extremes`) where its smallest
-    is below ``GRAM_SV_RTOL`` its largest; with ``track`` the reference (V, ref = [lam2, lamq1, smax0, fro0]) from
-    the same decomposition. Returns whether the reference was set."""
-    p, c = F.shape
+    is below ``GRAM_SV_RTOL`` its largest (:func:`gram_clipped`); with ``track`` the reference (V, ref = [lam2,
+    lamq1, smax0, fro0]) from the same decomposition. Returns whether the reference was set."""
     G = np.dot(F, F.T)
     if not all_finite(G):
         out[0] = np.nan
         out[1] = np.nan
         return False
     set_ref = dense_extremes(G, track, np.sqrt(frob2(F)) if track else 0.0, V, ref, eig_a, eig_b, eig_p, eig_o)
-    hi = nmax(eig_o[1], 0.0)
-    lo = nmax(eig_o[0], 0.0)
-    if need_low:
-        if lo < GRAM_SV_RTOL * hi:
-            if sv_extremes(gesdd, F, sa, ss, sw, siw, sints, chars, eig_o):
-                hi = eig_o[0] * eig_o[0]
-                lo = eig_o[1] * eig_o[1]
-            else:
-                sv = np.linalg.svd(F)[1]
-                hi = sv[0] * sv[0]
-                lo = sv[p - 1] * sv[p - 1]
-        out[0] = lo
-    else:
-        out[0] = 0.0
-    out[1] = hi
+    gram_clipped(F, need_low, eig_o[0], eig_o[1], out, gesdd, sa, ss, sw, siw, sints, chars, eig_o)
     return set_ref
+
+
+def extreme_eigvalsh3(G3, M3, a3, b3, p3, st, out3, x6, done6, tol3):
+    """:func:`extreme_eigvalsh` of the three q x q matrices ``G3[j]`` (both triangles; not modified: copied to
+    ``M3[j]``) with ``st[j] == 1`` (the others skipped) at once, the same floats: each scaled and tridiagonalized
+    (:func:`scaled_tridiagonal`), the six Laguerre iterations interleaved (:func:`laguerre3`), each verified
+    (:func:`extremes_verified`). Writes ``out3[j]`` = (lo, hi) and ``st[j]``: 1 where verified (or M zero), 0
+    where a verification fails or the scale would over- or underflow (the caller then takes ``eigvalsh``).
+    ``a3``, ``b3``, ``p3`` (3, q), ``x6``, ``done6`` (6), ``tol3`` (3): work space."""
+    q = G3.shape[1]
+    sc3 = np.zeros(3)
+    for j in range(3):
+        x6[2 * j] = -1.0
+        x6[2 * j + 1] = 1.0
+        done6[2 * j] = True
+        done6[2 * j + 1] = True
+        tol3[j] = 0.0
+        sc = 0.0
+        if st[j] == 1:
+            M = M3[j]
+            G = G3[j]
+            for i in range(q):
+                for c in range(q):
+                    M[i, c] = G[i, c]
+            sc, gl, gu, span, _ = scaled_tridiagonal(M, a3[j], b3[j], p3[j])
+            if sc == 0.0:
+                out3[j, 0] = 0.0
+                out3[j, 1] = 0.0
+            elif sc < 0.0:
+                st[j] = 0
+            else:
+                x6[2 * j] = gl
+                x6[2 * j + 1] = gu
+                done6[2 * j] = False
+                done6[2 * j + 1] = False
+                tol3[j] = 0.5 * EPS * span
+        sc3[j] = sc
+        if sc <= 0.0:  # benign rows for the chains computed alongside the running ones (their values unused)
+            for i in range(q):
+                a3[j, i] = 0.0
+                p3[j, i] = 0.0
+    laguerre3(a3, p3, q, x6, done6, tol3)
+    for j in range(3):
+        if sc3[j] > 0.0:
+            lo = x6[2 * j]
+            hi = x6[2 * j + 1]
+            out3[j, 0] = lo / sc3[j]
+            out3[j, 1] = hi / sc3[j]
+            st[j] = 1 if extremes_verified(a3[j], p3[j], q, lo, hi, tol3[j]) else 0
+
+
+def gram_dense3(F0, F1, F2, need0, need1, need2, out3, G3, M3, a3, b3, p3, st, e3, x6, done6, tol3, gesdd, sa, ss,
+                sw, siw, sints, chars, eig_o):
+    """:func:`gram_dense` without a reference (``track`` False) of the three factors ``F0``, ``F1``, ``F2`` (each
+    p x c, the same p <= ``SMALL_EIG_MAX``) at once: the three Grams (into ``G3``), their extreme eigenvalues by
+    :func:`extreme_eigvalsh3` (``eigvalsh`` where it fails), each clipped as :func:`gram_clipped` clips into
+    ``out3[j]``; a Gram with a non-finite entry gives (NaN, NaN). The same floats as three :func:`gram_dense`
+    calls; the rest is work space."""
+    q = G3.shape[1]
+    for j in range(3):
+        F = F0 if j == 0 else F1 if j == 1 else F2
+        G = G3[j]
+        np.dot(F, F.T, G)
+        st[j] = 1 if all_finite(G) else 2
+    extreme_eigvalsh3(G3, M3, a3, b3, p3, st, e3, x6, done6, tol3)
+    for j in range(3):
+        F = F0 if j == 0 else F1 if j == 1 else F2
+        need = need0 if j == 0 else need1 if j == 1 else need2
+        if st[j] == 2:
+            out3[j, 0] = np.nan
+            out3[j, 1] = np.nan
+            continue
+        if st[j] == 0:
+            e = np.linalg.eigvalsh(G3[j])
+            e3[j, 0] = e[0]
+            e3[j, 1] = e[q - 1]
+        # gram_clipped, written out: a call passing the nine arrays would cost nine atomic reference-count pairs
+        hi = nmax(e3[j, 1], 0.0)
+        lo = nmax(e3[j, 0], 0.0)
+        if need and lo < GRAM_SV_RTOL * hi:
+            hi, lo = sv_redo(F, gesdd, sa, ss, sw, siw, sints, chars, eig_o)
+        out3[j, 0] = lo if need else 0.0
+        out3[j, 1] = hi
 
 
 def sym_dense(M, track, V, ref, out, eig_a, eig_b, eig_p, eig_o):
@@ -927,6 +1272,22 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
     hi3 = np.empty(3)
     low_a = k >= n
     low_b = k >= m
+    # untracked Grams of one size (n = m <= k: the batch of issue 13's part (c)): the three at once (gram_dense3)
+    q3 = min(n, k)
+    three = (not track_g) and min(m, k) == q3 and min(n, m) == q3 and 1 <= q3 <= SMALL_EIG_MAX
+    if not three:
+        q3 = 1
+    G3 = np.empty((3, q3, q3))
+    M3 = np.empty((3, q3, q3))
+    a3 = np.empty((3, q3))
+    b3 = np.empty((3, q3))
+    p3 = np.empty((3, q3))
+    st3 = np.zeros(3, dtype=np.int64)
+    e3 = np.empty((3, 2))
+    out3 = np.empty((3, 2))
+    x6 = np.empty(6)
+    done6 = np.zeros(6, dtype=np.bool_)
+    tol3 = np.empty(3)
     for t in range(t0, t1):
         # the two trackers: this step's certificate attempt (ExtremeEigs.__call__'s first branch)
         try_g = False
@@ -988,7 +1349,16 @@ def run_chunk(t0, t1, T, A, B, Wstar, Xr, G, loss_kind, sched, env, tol, diverge
             sym_diffs(D, D0[r], Dbuf[(t + 1) % 2, r], d3)
             if t > 0:
                 dacc[r] = (dacc[r] + d3[1] * slack_d) * (1.0 + 2.0 * EPS)
-            for f in range(3):
+            if three:
+                gram_dense3(Ar if n <= k else Ar.T.copy(), Br if m <= k else Br.T.copy(), W if n <= m else W.T.copy(),
+                            low_a, low_b, True, out3, G3, M3, a3, b3, p3, st3, e3, x6, done6, tol3, gesdd, sv_a, sv_s,
+                            sv_w, sv_iw, sv_ints, chars, eig_o)
+                lo3[0] = nmax(out3[0, 0], 0.0) if low_a else 0.0
+                lo3[1] = nmax(out3[1, 0], 0.0) if low_b else 0.0
+                lo3[2] = nmax(out3[2, 0], 0.0)
+                for f in range(3):
+                    hi3[f] = nmax(out3[f, 1], 0.0)
+            for f in range(0 if three else 3):
                 if f == 0:
                     F = Ar if n <= k else Ar.T.copy()
                     need = low_a
