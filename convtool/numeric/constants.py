@@ -179,9 +179,12 @@ class ConstantsResult:
         out.update(self.precision)
         out["not_applicable"] = self.not_applicable
         out["checks"] = [ch.to_dict() for ch in self.checks]
+        out = jsonable(out)
+        # a RootResult's to_dict is plain already (jsonable's output, which jsonable returns as it is): not walked
+        # a second time (issue 13: 100 seeds' constants at a run's end); the keys in the same order
         out["roots"] = {k: r.to_dict() for k, r in self.roots.items()}
-        out["warnings"] = list(self.warnings)
-        return jsonable(out)
+        out["warnings"] = jsonable(list(self.warnings))
+        return out
 
 
 def measure_primitives(loss: Loss, W1: np.ndarray, W2: np.ndarray, reduction=None) -> dict:

@@ -155,9 +155,15 @@ class RootResult:
         """Plain dict; non-finite floats become None (strict JSON). (The fields are plain data, so the field
         values themselves, rebuilt by :func:`convtool.results.jsonable`, give what ``dataclasses.asdict`` gave, at
         a fraction of its deep copy's cost.)"""
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d = {n: getattr(self, n) for n in _root_fields()}
         d["flag"] = self.flag
         return jsonable(d)
+
+
+@lru_cache(maxsize=None)
+def _root_fields() -> tuple:
+    """:class:`RootResult`'s field names, in order (``dataclasses.fields`` once, not per ``to_dict``)."""
+    return tuple(f.name for f in fields(RootResult))
 
 
 class _Counted:
