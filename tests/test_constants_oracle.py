@@ -782,6 +782,9 @@ REQUIRED_KEYS = ["mu", "K", "lstar", "L0", "lambda_plus", "lambda_minus", "Delta
 def test_to_dict_strict_json(case_id):
     r = oracle(case_id).res
     dct = r.to_dict()
+    from convtool.results import jsonable
+
+    assert dct == jsonable(dct) and list(dct) == list(jsonable(dct))  # plain all through (roots included)
     text = json.dumps(dct, allow_nan=False)
     back = json.loads(text)
     for k in REQUIRED_KEYS:
