@@ -39,8 +39,8 @@ import math
 
 import numpy as np
 
-__all__ = ["interval_function", "interval_from_lambdified", "interval_sign", "vector_interval_function",
-           "vector_from_lambdified", "vector_sign", "LD_EXTENDED", "LIBM_ULPS", "Unsupported"]
+__all__ = ["interval_function", "interval_from_lambdified", "interval_sign", "lambdified_def",
+           "vector_interval_function", "vector_from_lambdified", "vector_sign", "LD_EXTENDED", "LIBM_ULPS", "Unsupported"]
 
 #: ulps by which a libm result (exp, expm1, log, log1p, pow) is widened each way
 LIBM_ULPS = 4
@@ -352,18 +352,30 @@ def interval_from_lambdified(source: str):
     mpmath without ``cse``); anything else raises :class:`Unsupported`.
     """
     import ast
+
+    fd, argnames = lambdified_def(source, one_line=True)
+    return interval_function(ast.unparse(fd.body[0].value), argnames), tuple(argnames)
+
+
+def lambdified_def(source: str, one_line: bool = False):
+    """``(def node, argument names)`` of the one function a lambdified source holds (its syntax tree), for the
+    evaluators built from such sources (here, :mod:`convtool.numeric.float_enclosure`,
+    :mod:`convtool.numeric.stacked_eval`); ``one_line``: its body must be one ``return``. Raises
+    :class:`Unsupported` for anything else, or for a signature with defaults, ``*args`` or keywords."""
+    import ast
     import textwrap
 
     mod = ast.parse(textwrap.dedent(source))
     fdefs = [n for n in mod.body if isinstance(n, ast.FunctionDef)]
-    if len(fdefs) != 1 or len(fdefs[0].body) != 1 or not isinstance(fdefs[0].body[0], ast.Return):
-        raise Unsupported("not a one-line lambdified function")
+    if len(fdefs) != 1:
+        raise Unsupported("not one function")
     fd = fdefs[0]
+    if one_line and (len(fd.body) != 1 or not isinstance(fd.body[0], ast.Return)):
+        raise Unsupported("not a one-line lambdified function")
     a = fd.args
     if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
         raise Unsupported("unexpected signature")
-    argnames = [x.arg for x in a.args]
-    return interval_function(ast.unparse(fd.body[0].value), argnames), tuple(argnames)
+    return fd, [x.arg for x in a.args]
 
 
 def interval_sign(enclosure: tuple[float, float], threshold: float = 0.0) -> int:
@@ -676,14 +688,9 @@ def _specialize(tape: list) -> list:
 def vector_from_lambdified(source: str):
     """:func:`vector_interval_function` of a lambdified one-line function's source: ``(f, argnames)``."""
     import ast
-    import textwrap
 
-    mod = ast.parse(textwrap.dedent(source))
-    fdefs = [n for n in mod.body if isinstance(n, ast.FunctionDef)]
-    if len(fdefs) != 1 or len(fdefs[0].body) != 1 or not isinstance(fdefs[0].body[0], ast.Return):
-        raise Unsupported("not a one-line lambdified function")
-    argnames = [x.arg for x in fdefs[0].args.args]
-    return vector_interval_function(ast.unparse(fdefs[0].body[0].value), argnames), tuple(argnames)
+    fd, argnames = lambdified_def(source, one_line=True)
+    return vector_interval_function(ast.unparse(fd.body[0].value), argnames), tuple(argnames)
 
 
 def vector_sign(lo, hi, threshold) -> np.ndarray:

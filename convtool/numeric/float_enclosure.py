@@ -38,11 +38,10 @@ from __future__ import annotations
 
 import ast
 import inspect
-import textwrap
 
 import numpy as np
 
-from convtool.numeric.certificate import Unsupported
+from convtool.numeric.certificate import Unsupported, lambdified_def
 
 __all__ = ["float_path_enclosure", "FLOAT_PATH_ULPS"]
 
@@ -171,15 +170,7 @@ def float_path_enclosure(f, var: str | None = None):
     inputs, broadcast together. Raises
     :class:`~convtool.numeric.certificate.Unsupported` for a source it cannot follow."""
     src = f if isinstance(f, str) else inspect.getsource(f)
-    mod = ast.parse(textwrap.dedent(src))
-    fdefs = [n for n in mod.body if isinstance(n, ast.FunctionDef)]
-    if len(fdefs) != 1:
-        raise Unsupported("not one function")
-    fd = fdefs[0]
-    a = fd.args
-    if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
-        raise Unsupported("unexpected signature")
-    argnames = [x.arg for x in a.args]
+    fd, argnames = lambdified_def(src)
     var = argnames[0] if var is None else var
     if var not in argnames:
         raise Unsupported(f"{var!r} is not an argument")

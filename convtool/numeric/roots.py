@@ -532,9 +532,10 @@ def _now(value):
     yield  # pragma: no cover - makes this a generator
 
 
-def _scan_direct(q: ScanQuery) -> np.ndarray:
+def _scan_direct(q: ScanQuery, points=None) -> np.ndarray:
+    """:class:`ScanQuery` ``q``'s ``f`` evaluated at its grid (or at the given points of it), as the scan always did."""
     with np.errstate(all="ignore"):
-        return np.asarray(q.f(q.grid, *q.args), dtype=float)
+        return np.asarray(q.f(q.grid if points is None else points, *q.args), dtype=float)
 
 
 def _answer(q):
@@ -995,8 +996,7 @@ def _answer_scans(pending: dict, advance) -> None:
                 outs[i][t] = vals[i]
             else:
                 try:
-                    with np.errstate(all="ignore"):
-                        v = np.asarray(q.f(q.grid[t], *q.args), dtype=float)
+                    v = _scan_direct(q, q.grid[t])
                 except Exception as exc:  # noqa: BLE001 - thrown into the search, where f raised it before
                     advance(k, None, throw=exc)
                     continue

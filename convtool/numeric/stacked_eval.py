@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import ast
 import inspect
-import textwrap
 
 import numpy as np
 
-from convtool.numeric.certificate import Unsupported
+from convtool.numeric.certificate import Unsupported, lambdified_def
 
 __all__ = ["stacked_function"]
 
@@ -48,15 +47,7 @@ def stacked_function(f, var: str | None = None):
     Python floats; None where an exponent differs between instances or an instance's scalar part raises. Call it
     under ``np.errstate`` as ``f`` would be called (module docstring)."""
     src = f if isinstance(f, str) else inspect.getsource(f)
-    mod = ast.parse(textwrap.dedent(src))
-    fdefs = [n for n in mod.body if isinstance(n, ast.FunctionDef)]
-    if len(fdefs) != 1:
-        raise Unsupported("not one function")
-    fd = fdefs[0]
-    a = fd.args
-    if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
-        raise Unsupported("unexpected signature")
-    argnames = [x.arg for x in a.args]
+    fd, argnames = lambdified_def(src)
     var = argnames[0] if var is None else var
     others = [n for n in argnames if n != var]
     env = dict(f.__globals__) if not isinstance(f, str) else {"exp": np.exp, "expm1": np.expm1, "log": np.log,
@@ -104,9 +95,9 @@ def stacked_function(f, var: str | None = None):
             return ast.Name(name, ast.Load())
         if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Pow) and not (_names(e.right) & dep):
             if not isinstance(e.right, ast.Constant):
-                right = hoist(e.right)
-                exps.append(right.id if isinstance(right, ast.Name) else "")
-                e.right = right
+                right = e.right = hoist(e.right)
+                if isinstance(right, ast.Name):  # (a literal such as -2 stays in place, as Python folds it)
+                    exps.append(right.id)
             e.left = hoist(e.left)
             return e
         if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Pow):
@@ -139,9 +130,6 @@ def stacked_function(f, var: str | None = None):
             raise Unsupported(f"statement {type(st).__name__}")
     if ret is None:
         raise Unsupported("no return")
-    exps = [e for e in exps if e]
-    if "" in exps:  # pragma: no cover - an exponent hoisted to something other than a name
-        raise Unsupported("exponent")
     args_ = ", ".join(others)
     hs = ", ".join(hoisted)
     scalar_src = (f"def _scalars({args_}):\n" + "".join(f"    {ln}\n" for ln in scalar_lines)
